@@ -1,0 +1,95 @@
+"""Row filters: Iceberg's expression syntax, parsed and checked by PyIceberg.
+
+Every adapter accepts the same filter text because every adapter parses it
+here, with PyIceberg's own parser, and binds it to the table schema so that
+an unknown column is reported as an :class:`InvalidFilterError` before any
+data is touched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from pyiceberg.expressions import AlwaysTrue, BooleanExpression
+from pyiceberg.expressions.parser import parse
+from pyiceberg.expressions.visitors import bind
+from pyiceberg.io.pyarrow import expression_to_pyarrow
+from pyiceberg.schema import Schema
+
+from floe.domain.errors import InvalidFilterError
+
+
+def parse_filter(text: str | None, *, table: str) -> BooleanExpression:
+    """Parse filter text (``None`` or blank: every row).
+
+    Raises:
+        InvalidFilterError: The text is not a valid Iceberg expression.
+    """
+    if text is None or not text.strip():
+        return AlwaysTrue()
+    try:
+        expression: BooleanExpression = parse(text)
+    except Exception as exc:  # pyparsing raises its own exception types
+        where = f"syntax error at character {exc.loc + 1}" if hasattr(exc, "loc") else _first_line(exc)
+        raise InvalidFilterError(
+            f"cannot parse row filter {text!r} for table {table}: {where}",
+            subject=table,
+        ) from exc
+    return expression
+
+
+def bind_filter(text: str | None, schema: Schema, *, table: str) -> BooleanExpression:
+    """Parse and bind filter text to a table schema.
+
+    Raises:
+        InvalidFilterError: Unparseable, names an unknown column, or compares
+            a column with a value of the wrong type.
+    """
+    expression = parse_filter(text, table=table)
+    try:
+        bound: BooleanExpression = bind(schema, expression, case_sensitive=True)
+    except Exception as exc:  # ValueError / TypeError from literal conversion
+        raise InvalidFilterError(
+            f"row filter {text!r} does not fit table {table}: {_first_line(exc)}",
+            subject=table,
+        ) from exc
+    return bound
+
+
+def to_arrow_expression(bound: BooleanExpression, schema: Schema) -> Any:
+    """Translate a bound filter to a PyArrow compute expression."""
+    return expression_to_pyarrow(bound, schema)
+
+
+def filter_arrow(data: pa.Table, bound: BooleanExpression, schema: Schema) -> pa.Table:
+    """Keep the rows of ``data`` the bound filter selects (SQL null semantics)."""
+    if isinstance(bound, AlwaysTrue):
+        return data
+    return data.filter(to_arrow_expression(bound, schema))
+
+
+def matching_mask(data: pa.Table, bound: BooleanExpression, schema: Schema) -> pa.ChunkedArray:
+    """A boolean mask: True where the filter is true (null counts as False)."""
+    if isinstance(bound, AlwaysTrue):
+        return pa.chunked_array([pa.array([True] * data.num_rows, pa.bool_())])
+    evaluated = ds.dataset(data).to_table(
+        columns={"m": to_arrow_expression(bound, schema)}
+    ).column("m")
+    return pc.fill_null(evaluated, False)
+
+
+def iceberg_schema(arrow_schema: pa.Schema) -> Schema:
+    """The Iceberg schema of a canonical Arrow schema, with fresh field ids."""
+    from pyiceberg.catalog import Catalog
+    from pyiceberg.schema import assign_fresh_schema_ids
+
+    converted: Schema = Catalog._convert_schema_if_needed(arrow_schema)
+    return assign_fresh_schema_ids(converted)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,246 @@
+"""In-memory table store port: atomic writes, scans, time travel, expiry."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from floe.adapters.filters import bind_filter, filter_arrow, iceberg_schema, matching_mask
+from floe.adapters.memory.state import MemoryTable, MemoryWarehouse
+from floe.domain.errors import (
+    InvalidScanError,
+    SnapshotNotFoundError,
+    WriteError,
+)
+from floe.domain.identifiers import TableIdentifier
+from floe.domain.models import ScanOptions, SnapshotInfo, WriteMode, WriteResult
+from floe.ports.table_store import TableStorePort
+
+
+def _align(data: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Old rows under a newer schema: new columns null, widened columns cast."""
+    columns = [
+        data.column(f.name).cast(f.type) if f.name in data.column_names else pa.nulls(
+            data.num_rows, f.type
+        )
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _summary(
+    added: int, deleted: int, total: int, properties: Mapping[str, str] | None
+) -> dict[str, str]:
+    summary = {"total-records": str(total)}
+    if added:
+        summary["added-records"] = str(added)
+    if deleted:
+        summary["deleted-records"] = str(deleted)
+    summary.update(properties or {})
+    return summary
+
+
+class MemoryTableStore(TableStorePort):
+    """Table data held in a :class:`MemoryWarehouse`, one Arrow table per snapshot.
+
+    Args:
+        warehouse: The state shared with the :class:`MemoryCatalog`.
+    """
+
+    def __init__(self, warehouse: MemoryWarehouse) -> None:
+        self._w = warehouse
+
+    # -- writes ---------------------------------------------------------------
+
+    def _begin(self, table: MemoryTable, evolve_schema: pa.Schema | None) -> pa.Table:
+        current = table.current_data()
+        if evolve_schema is not None:
+            current = _align(current, evolve_schema)
+        return current
+
+    def _finish(self, table: MemoryTable, evolve_schema: pa.Schema | None) -> None:
+        if evolve_schema is not None:
+            table.set_schema(evolve_schema)
+
+    def append(
+        self,
+        identifier: TableIdentifier,
+        data: pa.Table,
+        *,
+        evolve_schema: pa.Schema | None = None,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        with self._w.lock:
+            table = self._w.require_table(identifier)
+            current = self._begin(table, evolve_schema)
+            new = pa.concat_tables([current, data.cast(current.schema)])
+            self._finish(table, evolve_schema)
+            info = table.add_snapshot(
+                "append", new, _summary(data.num_rows, 0, new.num_rows, snapshot_properties)
+            )
+            return WriteResult(
+                identifier, WriteMode.APPEND, info.snapshot_id, data.num_rows, rows_added=data.num_rows
+            )
+
+    def overwrite(
+        self,
+        identifier: TableIdentifier,
+        data: pa.Table,
+        *,
+        row_filter: str | None = None,
+        evolve_schema: pa.Schema | None = None,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        with self._w.lock:
+            table = self._w.require_table(identifier)
+            schema = evolve_schema if evolve_schema is not None else table.schema
+            ice = iceberg_schema(schema)
+            bound = bind_filter(row_filter, ice, table=str(identifier))
+            current = self._begin(table, evolve_schema)
+            doomed = matching_mask(current, bound, ice)
+            kept = current.filter(pc.invert(doomed))
+            deleted = current.num_rows - kept.num_rows
+            self._finish(table, evolve_schema)
+            if deleted:
+                table.add_snapshot("delete", kept, _summary(0, deleted, kept.num_rows, snapshot_properties))
+            new = pa.concat_tables([kept, data.cast(kept.schema)])
+            info = table.add_snapshot(
+                "append", new, _summary(data.num_rows, 0, new.num_rows, snapshot_properties)
+            )
+            return WriteResult(
+                identifier,
+                WriteMode.OVERWRITE,
+                info.snapshot_id,
+                data.num_rows,
+                rows_added=data.num_rows,
+                rows_deleted=deleted,
+            )
+
+    def upsert(
+        self,
+        identifier: TableIdentifier,
+        data: pa.Table,
+        *,
+        join_columns: Sequence[str],
+        evolve_schema: pa.Schema | None = None,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        keys = list(join_columns)
+        incoming_keys = list(zip(*(data.column(k).to_pylist() for k in keys), strict=True))
+        if len(set(incoming_keys)) != len(incoming_keys):
+            raise WriteError(
+                f"upsert into table {identifier}: the data holds duplicate rows for "
+                f"join columns {keys}; nothing was written",
+                subject=str(identifier),
+            )
+        with self._w.lock:
+            table = self._w.require_table(identifier)
+            current = self._begin(table, evolve_schema)
+            data = data.cast(current.schema)
+            existing_rows = current.to_pylist()
+            existing = {tuple(r[k] for k in keys): i for i, r in enumerate(existing_rows)}
+            updates: list[int] = []
+            inserts: list[int] = []
+            replaced: set[int] = set()
+            for i, row in enumerate(data.to_pylist()):
+                key = tuple(row[k] for k in keys)
+                match = existing.get(key) if None not in key else None
+                if match is None:
+                    inserts.append(i)
+                elif existing_rows[match] != row:
+                    updates.append(i)
+                    replaced.add(match)
+            self._finish(table, evolve_schema)
+            snapshot_id: int | None = None
+            if updates:
+                keep_mask = pa.array([i not in replaced for i in range(current.num_rows)])
+                kept = current.filter(keep_mask)
+                table.add_snapshot(
+                    "delete", kept, _summary(0, len(replaced), kept.num_rows, snapshot_properties)
+                )
+                current = pa.concat_tables([kept, data.take(updates)])
+                snapshot_id = table.add_snapshot(
+                    "append", current, _summary(len(updates), 0, current.num_rows, snapshot_properties)
+                ).snapshot_id
+            if inserts:
+                current = pa.concat_tables([current, data.take(inserts)])
+                snapshot_id = table.add_snapshot(
+                    "append", current, _summary(len(inserts), 0, current.num_rows, snapshot_properties)
+                ).snapshot_id
+            return WriteResult(
+                identifier,
+                WriteMode.UPSERT,
+                snapshot_id,
+                data.num_rows,
+                rows_added=len(updates) + len(inserts),
+                rows_deleted=len(updates),
+            )
+
+    # -- reads ----------------------------------------------------------------
+
+    def _snapshot_data(self, table: MemoryTable, options: ScanOptions) -> pa.Table:
+        if options.as_of is not None:
+            raise InvalidScanError("as_of is resolved to a snapshot id before the scan")
+        if options.snapshot_id is None:
+            return table.current_data()
+        try:
+            return table.snapshot(options.snapshot_id).data
+        except KeyError:
+            raise SnapshotNotFoundError(
+                f"table {table.identifier} has no snapshot {options.snapshot_id}",
+                subject=str(table.identifier),
+            ) from None
+
+    def scan(self, identifier: TableIdentifier, options: ScanOptions) -> pa.Table:
+        with self._w.lock:
+            table = self._w.require_table(identifier)
+            data = self._snapshot_data(table, options)
+        ice = iceberg_schema(data.schema)
+        bound = bind_filter(options.row_filter, ice, table=str(identifier))
+        if options.columns is not None:
+            missing = [c for c in options.columns if c not in data.column_names]
+            if missing:
+                raise InvalidScanError(
+                    f"table {identifier} has no column(s) {missing}", subject=str(identifier)
+                )
+        result = filter_arrow(data, bound, ice)
+        if options.columns is not None:
+            result = result.select(list(dict.fromkeys(options.columns)))
+        if options.limit is not None:
+            result = result.slice(0, options.limit)
+        return result.combine_chunks()
+
+    def scan_batches(
+        self, identifier: TableIdentifier, options: ScanOptions
+    ) -> pa.RecordBatchReader:
+        result = self.scan(identifier, options)
+        return pa.RecordBatchReader.from_batches(result.schema, result.to_batches())
+
+    # -- snapshots ------------------------------------------------------------
+
+    def list_snapshots(self, identifier: TableIdentifier) -> list[SnapshotInfo]:
+        with self._w.lock:
+            return [s.info for s in self._w.require_table(identifier).snapshots]
+
+    def expire_snapshots(
+        self, identifier: TableIdentifier, snapshot_ids: Sequence[int]
+    ) -> tuple[int, ...]:
+        with self._w.lock:
+            table = self._w.require_table(identifier)
+            known = {s.info.snapshot_id for s in table.snapshots}
+            unknown = [i for i in snapshot_ids if i not in known]
+            if unknown:
+                raise SnapshotNotFoundError(
+                    f"table {identifier} has no snapshot(s) {unknown}", subject=str(identifier)
+                )
+            if table.current_snapshot_id in snapshot_ids:
+                raise WriteError(
+                    f"cannot expire snapshot {table.current_snapshot_id}: it is the current "
+                    f"snapshot of table {identifier}",
+                    subject=str(identifier),
+                )
+            doomed = set(snapshot_ids)
+            table.snapshots = [s for s in table.snapshots if s.info.snapshot_id not in doomed]
+            return tuple(i for i in dict.fromkeys(snapshot_ids))

@@ -1,0 +1,100 @@
+"""Fitting incoming Arrow data to a table's schema before it is written."""
+
+from __future__ import annotations
+
+import attrs
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from floe.domain.errors import SchemaEvolutionError
+from floe.domain.schema import SchemaChange, describe_change, plan_schema_change
+from floe.ports.arrow import canonical_field, canonical_schema, describe_schema
+
+
+@attrs.frozen
+class ConformedData:
+    """Data ready for a table store.
+
+    Attributes:
+        data: The rows, with exactly the target schema.
+        evolved_schema: The table's new schema when the write changes it, else ``None``.
+        change: The schema change, for results and logs.
+    """
+
+    data: pa.Table
+    evolved_schema: pa.Schema | None
+    change: SchemaChange
+
+    @property
+    def change_text(self) -> str:
+        """The schema change in words, empty when there is none."""
+        return "" if self.change.is_empty else describe_change(self.change)
+
+
+def conform(
+    data: pa.Table, table_schema: pa.Schema, *, allow_evolution: bool, table_name: str
+) -> ConformedData:
+    """Check data against a table and cast it to the table's (possibly evolved) schema.
+
+    Args:
+        data: The incoming rows.
+        table_schema: The table's current schema (canonical Arrow).
+        allow_evolution: Whether new columns and type widening may change the table.
+        table_name: The table, for messages.
+
+    Returns:
+        The data in the target schema and the schema change.
+
+    Raises:
+        SchemaEvolutionError: The data does not fit (see
+            :func:`floe.domain.schema.plan_schema_change`) or a value cannot be
+            converted without loss.
+    """
+    incoming = canonical_schema(data.schema)
+    change = plan_schema_change(
+        describe_schema(table_schema),
+        describe_schema(incoming),
+        allow_evolution=allow_evolution,
+        table_name=table_name,
+    )
+    widened = {name for name, _, _ in change.widened}
+    target_fields = [
+        canonical_field(data.schema.field(f.name)).with_nullable(f.nullable)
+        if f.name in widened
+        else f
+        for f in table_schema
+    ]
+    added = {c.name for c in change.added}
+    target_fields += [
+        canonical_field(f).with_nullable(True) for f in data.schema if f.name in added
+    ]
+    target = pa.schema(target_fields)
+    columns = [_column(data, field, table_name) for field in target]
+    conformed = pa.Table.from_arrays(columns, schema=target)
+    return ConformedData(
+        data=conformed,
+        evolved_schema=None if change.is_empty else target,
+        change=change,
+    )
+
+
+def _column(data: pa.Table, field: pa.Field, table_name: str) -> pa.ChunkedArray | pa.Array:
+    if field.name not in data.column_names:
+        return pa.nulls(data.num_rows, type=field.type)
+    column = data.column(field.name)
+    if not field.nullable and column.null_count:
+        raise SchemaEvolutionError(
+            f"column {field.name!r} of table {table_name} is required but the data "
+            f"holds {column.null_count} null(s)",
+            subject=table_name,
+        )
+    if column.type == field.type:
+        return column
+    try:
+        return pc.cast(column, field.type, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise SchemaEvolutionError(
+            f"column {field.name!r} of table {table_name}: cannot convert {column.type} "
+            f"to {field.type} without loss ({exc})",
+            subject=table_name,
+        ) from exc

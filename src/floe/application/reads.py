@@ -1,0 +1,111 @@
+"""Read use cases: scans with projection, filter, time travel and limit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import attrs
+import pandas as pd
+import pyarrow as pa
+
+from floe.application.inputs import TableLike, as_identifier
+from floe.application.snapshots import SnapshotService
+from floe.domain.identifiers import TableIdentifier
+from floe.domain.models import ScanOptions
+from floe.ports.table_store import TableStorePort
+
+
+class ReadService:
+    """Read tables into PyArrow, pandas or a stream of record batches.
+
+    Args:
+        store: The table store port.
+        snapshots: Resolves ``as_of`` times to snapshots.
+    """
+
+    def __init__(self, store: TableStorePort, snapshots: SnapshotService) -> None:
+        self._store = store
+        self._snapshots = snapshots
+
+    def scan(
+        self,
+        table: TableLike,
+        *,
+        columns: Sequence[str] | None = None,
+        row_filter: str | None = None,
+        snapshot_id: int | None = None,
+        as_of: datetime | None = None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        """Read rows into a PyArrow table.
+
+        Args:
+            table: The table.
+            columns: Columns to return, ``None`` for all.
+            row_filter: Iceberg filter text, e.g. ``"region = 'eu' and amount > 10"``.
+            snapshot_id: Read this snapshot.
+            as_of: Read the snapshot current at this (aware) time.
+            limit: At most this many rows.
+
+        Raises:
+            TableNotFoundError: The table does not exist.
+            InvalidFilterError: Bad filter or unknown column in it.
+            InvalidScanError: Unknown projected column, or bad options.
+            SnapshotNotFoundError: No such snapshot, or none at that time.
+            ScanError: Reading failed.
+        """
+        identifier, options = self._options(table, columns, row_filter, snapshot_id, as_of, limit)
+        return self._store.scan(identifier, options)
+
+    def to_pandas(
+        self,
+        table: TableLike,
+        *,
+        columns: Sequence[str] | None = None,
+        row_filter: str | None = None,
+        snapshot_id: int | None = None,
+        as_of: datetime | None = None,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        """Read rows into a pandas DataFrame (see :meth:`scan`)."""
+        return self.scan(
+            table,
+            columns=columns,
+            row_filter=row_filter,
+            snapshot_id=snapshot_id,
+            as_of=as_of,
+            limit=limit,
+        ).to_pandas()
+
+    def batches(
+        self,
+        table: TableLike,
+        *,
+        columns: Sequence[str] | None = None,
+        row_filter: str | None = None,
+        snapshot_id: int | None = None,
+        as_of: datetime | None = None,
+        limit: int | None = None,
+    ) -> pa.RecordBatchReader:
+        """Read rows as a stream of record batches (see :meth:`scan`)."""
+        identifier, options = self._options(table, columns, row_filter, snapshot_id, as_of, limit)
+        return self._store.scan_batches(identifier, options)
+
+    def _options(
+        self,
+        table: TableLike,
+        columns: Sequence[str] | None,
+        row_filter: str | None,
+        snapshot_id: int | None,
+        as_of: datetime | None,
+        limit: int | None,
+    ) -> tuple[TableIdentifier, ScanOptions]:
+        identifier = as_identifier(table)
+        options = ScanOptions(
+            columns=columns, row_filter=row_filter, snapshot_id=snapshot_id, as_of=as_of, limit=limit
+        )
+        if options.as_of is not None:
+            snapshot = self._snapshots.as_of(identifier, options.as_of)
+            options = attrs.evolve(options, snapshot_id=snapshot.snapshot_id, as_of=None)
+        return identifier, options

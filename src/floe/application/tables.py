@@ -1,0 +1,155 @@
+"""Table lifecycle use cases."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pyarrow as pa
+
+from floe.application.inputs import NamespaceLike, TableLike, as_identifier, as_namespace
+from floe.domain.errors import InvalidSchemaError, TableExistsError, TableNotFoundError
+from floe.domain.identifiers import TableIdentifier
+from floe.domain.partitioning import PartitionTransform, validate_partition_spec
+from floe.ports.arrow import canonical_schema, describe_schema
+from floe.ports.catalog import CatalogPort, TableInfo
+
+PartitionLike = PartitionTransform | str
+
+
+def as_partition_spec(spec: Sequence[PartitionLike]) -> tuple[PartitionTransform, ...]:
+    """Accept transforms or their text form (``"day(ts)"``, ``"bucket[16](id)"``)."""
+    if isinstance(spec, str | PartitionTransform):
+        spec = [spec]
+    return tuple(t if isinstance(t, PartitionTransform) else PartitionTransform.parse(t) for t in spec)
+
+
+class TableService:
+    """Create, load, list and drop tables.
+
+    Args:
+        catalog: The catalog port to work on.
+    """
+
+    def __init__(self, catalog: CatalogPort) -> None:
+        self._catalog = catalog
+
+    def create(
+        self,
+        table: TableLike,
+        schema: pa.Schema,
+        partition_spec: Sequence[PartitionLike] = (),
+        properties: Mapping[str, str] | None = None,
+    ) -> TableInfo:
+        """Create an empty table with hidden partitioning.
+
+        Args:
+            table: ``"ns.table"`` or a :class:`TableIdentifier`.
+            schema: The Arrow schema (mapped onto Iceberg types).
+            partition_spec: Partition transforms, e.g. ``["day(ts)", "bucket[8](id)"]``.
+            properties: Table properties.
+
+        Returns:
+            The new table.
+
+        Raises:
+            InvalidIdentifierError: The name is malformed.
+            InvalidPartitionSpecError: A transform does not fit the schema.
+            InvalidSchemaError: The schema has an unsupported or duplicate column.
+            TableExistsError: It exists already.
+            NamespaceNotFoundError: Its namespace does not exist.
+        """
+        identifier = as_identifier(table)
+        canonical, spec = self._prepare(identifier, schema, partition_spec)
+        return self._catalog.create_table(identifier, canonical, spec, properties)
+
+    def create_if_not_exists(
+        self,
+        table: TableLike,
+        schema: pa.Schema,
+        partition_spec: Sequence[PartitionLike] = (),
+        properties: Mapping[str, str] | None = None,
+    ) -> TableInfo:
+        """Create a table unless it exists (then return it as it is); safe under races.
+
+        Raises:
+            As :meth:`create`, except :class:`TableExistsError`.
+        """
+        identifier = as_identifier(table)
+        canonical, spec = self._prepare(identifier, schema, partition_spec)
+        try:
+            return self._catalog.load_table(identifier)
+        except TableNotFoundError:
+            pass
+        try:
+            return self._catalog.create_table(identifier, canonical, spec, properties)
+        except TableExistsError:
+            return self._catalog.load_table(identifier)
+
+    @staticmethod
+    def _prepare(
+        identifier: TableIdentifier, schema: pa.Schema, partition_spec: Sequence[PartitionLike]
+    ) -> tuple[pa.Schema, tuple[PartitionTransform, ...]]:
+        if not isinstance(schema, pa.Schema):
+            raise InvalidSchemaError(
+                f"schema of table {identifier} must be a pyarrow.Schema, "
+                f"got {type(schema).__name__}",
+                subject=str(identifier),
+            )
+        canonical = canonical_schema(schema)
+        description = describe_schema(canonical)
+        _check_columns(identifier, description.names, [c.type.value for c in description.columns])
+        spec = validate_partition_spec(
+            as_partition_spec(partition_spec), description, table_name=str(identifier)
+        )
+        return canonical, spec
+
+    def load(self, table: TableLike) -> TableInfo:
+        """Describe a table.
+
+        Raises:
+            TableNotFoundError: It does not exist.
+        """
+        return self._catalog.load_table(as_identifier(table))
+
+    def exists(self, table: TableLike) -> bool:
+        """Whether the table exists."""
+        try:
+            self._catalog.load_table(as_identifier(table))
+        except TableNotFoundError:
+            return False
+        return True
+
+    def list(self, namespace: NamespaceLike) -> list[TableIdentifier]:
+        """List tables in a namespace, sorted by name.
+
+        Raises:
+            NamespaceNotFoundError: It does not exist.
+        """
+        return self._catalog.list_tables(as_namespace(namespace))
+
+    def drop(self, table: TableLike, *, purge: bool = False) -> None:
+        """Drop a table; with ``purge`` its data and metadata files are deleted too.
+
+        Raises:
+            TableNotFoundError: It does not exist.
+        """
+        self._catalog.drop_table(as_identifier(table), purge=purge)
+
+
+def _check_columns(identifier: TableIdentifier, names: Sequence[str], types: Sequence[str]) -> None:
+    if not names:
+        raise InvalidSchemaError(f"table {identifier} needs at least one column", subject=str(identifier))
+    if len(set(names)) != len(names):
+        raise InvalidSchemaError(
+            f"schema of table {identifier} has duplicate column names", subject=str(identifier)
+        )
+    for name, kind in zip(names, types, strict=True):
+        if not name:
+            raise InvalidSchemaError(
+                f"schema of table {identifier} has a column without a name", subject=str(identifier)
+            )
+        if kind == "unsupported":
+            raise InvalidSchemaError(
+                f"column {name!r} of table {identifier} has a type Iceberg cannot store",
+                subject=str(identifier),
+            )

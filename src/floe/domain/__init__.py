@@ -1,0 +1,1 @@
+"""The domain: pure values, rules and errors. No I/O, no frameworks."""

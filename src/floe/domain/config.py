@@ -1,0 +1,312 @@
+"""Configuration values and their loading from plain mappings or the environment.
+
+Secrets are wrapped in :class:`Secret`, whose ``repr``/``str`` never show the
+value, so a config can be logged or printed safely.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Final
+
+import attrs
+import cattrs
+
+from floe.domain.errors import InvalidConfigError
+from floe.domain.identifiers import Namespace, parse_namespace
+from floe.domain.models import WriteMode
+
+_MASK: Final = "**********"
+
+
+@attrs.frozen(repr=False)
+class Secret:
+    """A secret string that never shows itself in reprs, logs or messages."""
+
+    _value: str = attrs.field(alias="value")
+
+    def reveal(self) -> str:
+        """Return the secret text (for the one place that must send it)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret('{_MASK}')"
+
+    def __str__(self) -> str:
+        return _MASK
+
+
+def _in_range(low: float, high: float) -> Any:
+    def check(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidConfigError(
+                f"{attribute.name} must be a number, got {value!r}", subject=attribute.name
+            )
+        if not low <= value <= high:
+            raise InvalidConfigError(
+                f"{attribute.name} must be between {low} and {high}, got {value!r}",
+                subject=attribute.name,
+            )
+
+    return check
+
+
+@attrs.frozen
+class RetryConfig:
+    """Retries of transient catalog faults (exponential backoff with jitter).
+
+    Attributes:
+        max_attempts: Attempts per call, first included (1–10).
+        initial_wait_s: Wait before the second attempt.
+        max_wait_s: Cap on any wait; at least ``initial_wait_s``.
+        jitter_s: Up to this much random time added to each wait.
+        circuit_breaker_threshold: Consecutive failures that open the circuit
+            (0 = no circuit breaker).
+        circuit_breaker_reset_s: Cool-down before a half-open trial call.
+    """
+
+    max_attempts: int = attrs.field(default=3, validator=_in_range(1, 10))
+    initial_wait_s: float = attrs.field(default=1.0, validator=_in_range(0, 300))
+    max_wait_s: float = attrs.field(default=30.0, validator=_in_range(0, 3600))
+    jitter_s: float = attrs.field(default=1.0, validator=_in_range(0, 60))
+    circuit_breaker_threshold: int = attrs.field(default=5, validator=_in_range(0, 1000))
+    circuit_breaker_reset_s: float = attrs.field(default=30.0, validator=_in_range(0, 3600))
+
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self.max_attempts, float) or isinstance(
+            self.circuit_breaker_threshold, float
+        ):
+            raise InvalidConfigError(
+                "max_attempts and circuit_breaker_threshold must be integers",
+                subject="retry",
+            )
+        if self.max_wait_s < self.initial_wait_s:
+            raise InvalidConfigError(
+                f"max_wait_s ({self.max_wait_s}) must be >= initial_wait_s "
+                f"({self.initial_wait_s})",
+                subject="max_wait_s",
+            )
+
+
+def _to_secret(value: Secret | str | None) -> Secret | None:
+    if value is None or isinstance(value, Secret):
+        return value
+    return Secret(value)
+
+
+def _non_empty(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidConfigError(
+            f"{attribute.name} must be a non-empty string", subject=attribute.name
+        )
+
+
+@attrs.frozen
+class PolarisCatalogConfig:
+    """A Polaris (or any Iceberg REST) catalog.
+
+    Attributes:
+        uri: The REST endpoint, e.g. ``https://host/api/catalog``.
+        warehouse: The catalog name in Polaris (the REST ``warehouse``).
+        client_id: OAuth2 client id (with ``client_secret``).
+        client_secret: OAuth2 client secret.
+        token: A static bearer token, instead of client credentials.
+        scope: OAuth2 scope; Polaris needs ``PRINCIPAL_ROLE:<role>``.
+        token_refresh_enabled: Refresh tokens before expiry and on 401/419.
+        retry: Retry policy for transient faults.
+        oauth2_server_uri: Token endpoint, when not ``<uri>/v1/oauth/tokens``.
+        properties: Extra catalog properties passed through (``s3.*``,
+            ``header.*``…).
+    """
+
+    uri: str = attrs.field(validator=_non_empty)
+    warehouse: str = attrs.field(validator=_non_empty)
+    client_id: str | None = None
+    client_secret: Secret | None = attrs.field(default=None, converter=_to_secret)
+    token: Secret | None = attrs.field(default=None, converter=_to_secret)
+    scope: str = "PRINCIPAL_ROLE:ALL"
+    token_refresh_enabled: bool = True
+    retry: RetryConfig = attrs.field(factory=RetryConfig)
+    oauth2_server_uri: str | None = None
+    properties: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.uri.startswith(("http://", "https://")):
+            raise InvalidConfigError(
+                f"uri must start with http:// or https://, got {self.uri!r}", subject="uri"
+            )
+        has_credentials = self.client_id is not None or self.client_secret is not None
+        if has_credentials and self.token is not None:
+            raise InvalidConfigError(
+                "give either client_id/client_secret or token, not both", subject="credentials"
+            )
+        if has_credentials and not (self.client_id and self.client_secret):
+            raise InvalidConfigError(
+                "client_id and client_secret must be given together", subject="credentials"
+            )
+        if not has_credentials and self.token is None:
+            raise InvalidConfigError(
+                "give client_id and client_secret, or token", subject="credentials"
+            )
+        for key in self.properties:
+            if key in {"credential", "token", "uri", "warehouse", "scope"}:
+                raise InvalidConfigError(
+                    f"property {key!r} is set through its own field, not properties",
+                    subject=key,
+                )
+
+
+@attrs.frozen
+class LocalCatalogConfig:
+    """The embedded local catalog: SQLite metadata + a warehouse directory.
+
+    Attributes:
+        warehouse_path: Directory holding the catalog database and the data.
+        catalog_name: Catalog name inside the database.
+    """
+
+    warehouse_path: str = attrs.field(default=".floe/warehouse", validator=_non_empty)
+    catalog_name: str = attrs.field(default="floe", validator=_non_empty)
+
+
+@attrs.frozen
+class MemoryCatalogConfig:
+    """The in-memory catalog (for tests and experiments; nothing persists)."""
+
+    name: str = "memory"
+
+
+CatalogConfig = PolarisCatalogConfig | LocalCatalogConfig | MemoryCatalogConfig
+
+
+@attrs.frozen
+class IcebergIOManagerConfig:
+    """How the orchestrator integration maps outputs to tables.
+
+    Attributes:
+        default_namespace: Namespace of single-part asset keys.
+        write_mode: Default write mode.
+        schema_evolution: Whether writes may add columns / widen types.
+        partition_column: Column filtered by time-window partitions.
+        table_properties: Properties set on tables floe creates.
+    """
+
+    default_namespace: Namespace = attrs.field(default=("default",), converter=parse_namespace)
+    write_mode: WriteMode = attrs.field(default=WriteMode.APPEND, converter=WriteMode)
+    schema_evolution: bool = True
+    partition_column: str | None = None
+    table_properties: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+
+
+converter = cattrs.Converter(forbid_extra_keys=True)
+converter.register_structure_hook(Secret, lambda v, _: _to_secret(v))
+converter.register_unstructure_hook(Secret, lambda _: _MASK)
+converter.register_structure_hook_func(
+    lambda t: t == tuple[str, ...], lambda v, _: parse_namespace(v)
+)
+
+_KINDS: dict[str, type[PolarisCatalogConfig | LocalCatalogConfig | MemoryCatalogConfig]] = {
+    "polaris": PolarisCatalogConfig,
+    "rest": PolarisCatalogConfig,
+    "local": LocalCatalogConfig,
+    "memory": MemoryCatalogConfig,
+}
+
+
+def load_catalog_config(data: Mapping[str, Any]) -> CatalogConfig:
+    """Build a catalog config from a plain mapping.
+
+    The mapping's ``type`` is ``polaris`` (or ``rest``), ``local`` or
+    ``memory``; the other keys are the fields of that config class.
+
+    Raises:
+        InvalidConfigError: On an unknown type, an unknown key, a wrong type or
+            an invalid value. The message never contains a secret.
+    """
+    values = dict(data)
+    kind = str(values.pop("type", "local")).lower()
+    cls = _KINDS.get(kind)
+    if cls is None:
+        raise InvalidConfigError(
+            f"unknown catalog type {kind!r}; expected one of {', '.join(_KINDS)}",
+            subject="type",
+        )
+    try:
+        return converter.structure(values, cls)
+    except InvalidConfigError:
+        raise
+    except cattrs.BaseValidationError as exc:
+        inner = _first_config_error(exc)
+        if inner is not None:
+            raise inner from None
+        details = "; ".join(_describe(e) for e in exc.exceptions)
+        raise InvalidConfigError(
+            f"invalid {kind} catalog config: {details}", subject=kind
+        ) from None
+
+
+def _first_config_error(error: BaseException) -> InvalidConfigError | None:
+    if isinstance(error, InvalidConfigError):
+        return error
+    if isinstance(error, cattrs.BaseValidationError):
+        for inner in error.exceptions:
+            found = _first_config_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, cattrs.ForbiddenExtraKeysError):
+        return f"unknown keys {sorted(error.extra_fields)}"
+    if isinstance(error, cattrs.BaseValidationError):
+        return "; ".join(_describe(e) for e in error.exceptions)
+    note = getattr(error, "__notes__", None)
+    where = f" ({note[-1]})" if note else ""
+    return f"{type(error).__name__}{where}"
+
+
+def unstructure_config(config: CatalogConfig) -> dict[str, Any]:
+    """Turn a config into a plain mapping with every secret masked."""
+    data: dict[str, Any] = converter.unstructure(config)
+    return data
+
+
+def catalog_config_from_env(
+    environ: Mapping[str, str] | None = None, prefix: str = "FLOE_CATALOG_"
+) -> CatalogConfig:
+    """Read a catalog config from environment variables.
+
+    ``FLOE_CATALOG_TYPE`` picks the kind (default ``local``); every other
+    ``FLOE_CATALOG_<FIELD>`` sets a field (lower-cased); retry settings are
+    ``FLOE_CATALOG_RETRY_<FIELD>`` and extra properties
+    ``FLOE_CATALOG_PROP_<KEY>`` with ``__`` for ``.``
+    (``FLOE_CATALOG_PROP_S3__ENDPOINT`` → ``s3.endpoint``).
+
+    Raises:
+        InvalidConfigError: As :func:`load_catalog_config`.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    retry: dict[str, str] = {}
+    props: dict[str, str] = {}
+    for key, value in env.items():
+        if not key.startswith(prefix):
+            continue
+        name = key[len(prefix):].lower()
+        if name.startswith("retry_"):
+            retry[name[len("retry_"):]] = value
+        elif name.startswith("prop_"):
+            props[name[len("prop_"):].replace("__", ".")] = value
+        else:
+            values[name] = value
+    if retry:
+        values["retry"] = retry
+    if props:
+        values["properties"] = props
+    if "token_refresh_enabled" in values:
+        values["token_refresh_enabled"] = values["token_refresh_enabled"].lower() in {
+            "1", "true", "yes", "on",
+        }
+    return load_catalog_config(values)

@@ -1,0 +1,109 @@
+"""The one error hierarchy of floe.
+
+Every error names the object concerned and what went wrong. Adapters translate
+foreign exceptions (PyIceberg, HTTP, Arrow) into these at their boundary, once,
+so callers never see a third-party exception.
+"""
+
+from __future__ import annotations
+
+
+class FloeStorageError(Exception):
+    """Base class of every error floe raises.
+
+    Attributes:
+        subject: The object the error is about (a table, a namespace, a
+            setting), as text, or ``None`` when there is none.
+    """
+
+    def __init__(self, message: str, *, subject: str | None = None) -> None:
+        super().__init__(message)
+        self.subject = subject
+
+
+class FloeValidationError(FloeStorageError, ValueError):
+    """Input rejected before anything was sent or written."""
+
+
+class InvalidIdentifierError(FloeValidationError):
+    """A namespace or table name is malformed."""
+
+
+class InvalidConfigError(FloeValidationError):
+    """A configuration value is missing, out of range or inconsistent."""
+
+
+class InvalidPartitionSpecError(FloeValidationError):
+    """A partition transform is malformed or does not fit the table schema."""
+
+
+class InvalidFilterError(FloeValidationError):
+    """A row filter cannot be parsed or names a column the table lacks."""
+
+
+class InvalidSchemaError(FloeValidationError):
+    """A table schema is empty, has duplicate names or a type Iceberg cannot store."""
+
+
+class InvalidScanError(FloeValidationError):
+    """Scan options are inconsistent (e.g. both a snapshot id and a time)."""
+
+
+class CatalogError(FloeStorageError):
+    """A catalog operation failed."""
+
+
+class CatalogConnectionError(CatalogError):
+    """The catalog could not be reached after the configured attempts."""
+
+
+class CatalogAuthenticationError(CatalogError):
+    """The catalog rejected the credentials or the token."""
+
+
+class NamespaceExistsError(CatalogError):
+    """A namespace to create exists already."""
+
+
+class NamespaceNotFoundError(CatalogError):
+    """A namespace (or a parent of it) does not exist."""
+
+
+class NamespaceNotEmptyError(CatalogError):
+    """A namespace to drop still holds tables or child namespaces."""
+
+
+class TableNotFoundError(CatalogError):
+    """A table does not exist."""
+
+
+class TableExistsError(CatalogError):
+    """A table to create (or register) exists already."""
+
+
+class SchemaEvolutionError(FloeStorageError):
+    """Incoming data does not fit the table schema and cannot be evolved into it."""
+
+
+class WriteError(FloeStorageError):
+    """A write failed; the table is unchanged unless the subclass says otherwise."""
+
+
+class CommitConflictError(WriteError):
+    """Concurrent writers kept conflicting after the bounded commit retries."""
+
+
+class CommitStateUnknownError(WriteError):
+    """The catalog failed while committing: the commit may or may not be applied.
+
+    floe never re-sends such a commit blindly; read the table's snapshots to
+    learn the outcome.
+    """
+
+
+class ScanError(FloeStorageError):
+    """A read failed."""
+
+
+class SnapshotNotFoundError(ScanError):
+    """No snapshot has the requested id, or none existed at the requested time."""

@@ -1,0 +1,187 @@
+"""Namespace and table identifiers.
+
+Nested namespaces are tuples of parts, never dotted strings: ``("sales",
+"eu")`` is the namespace ``sales.eu``. A part is a word of letters, digits,
+``_`` or ``-`` (Unicode letters allowed), at most 255 characters, so that it
+is valid in every Iceberg REST catalog, Polaris included, and in the
+embedded SQL catalog.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+from floe.domain.errors import InvalidIdentifierError
+
+Namespace = tuple[str, ...]
+
+MAX_PART_LENGTH = 255
+MAX_NAMESPACE_DEPTH = 16
+_PART = re.compile(r"\w[\w\-]*\Z")
+
+
+def validate_part(part: object, *, what: str = "name") -> str:
+    """Check one namespace or table name part.
+
+    Args:
+        part: The candidate part.
+        what: What the part is, for the error message.
+
+    Returns:
+        The part, unchanged.
+
+    Raises:
+        InvalidIdentifierError: If the part is empty, too long, contains a dot
+            or a character outside letters, digits, ``_`` and ``-``.
+    """
+    if not isinstance(part, str):
+        raise InvalidIdentifierError(
+            f"{what} must be a string, got {type(part).__name__}", subject=repr(part)
+        )
+    if not part:
+        raise InvalidIdentifierError(f"{what} must not be empty", subject=part)
+    if len(part) > MAX_PART_LENGTH:
+        raise InvalidIdentifierError(
+            f"{what} {part[:20]!r}… is {len(part)} characters long; "
+            f"the limit is {MAX_PART_LENGTH}",
+            subject=part,
+        )
+    if "." in part:
+        raise InvalidIdentifierError(
+            f"{what} {part!r} contains a dot; nest namespaces with tuples, "
+            "e.g. ('sales', 'eu')",
+            subject=part,
+        )
+    if not _PART.match(part):
+        raise InvalidIdentifierError(
+            f"{what} {part!r} may only hold letters, digits, '_' and '-' "
+            "and must start with a letter, digit or '_'",
+            subject=part,
+        )
+    return part
+
+
+def parse_namespace(value: str | Iterable[str]) -> Namespace:
+    """Turn ``"a.b"`` or ``("a", "b")`` into a validated namespace tuple.
+
+    Args:
+        value: A dotted string or a sequence of parts.
+
+    Returns:
+        The namespace as a tuple of parts.
+
+    Raises:
+        InvalidIdentifierError: If the namespace is empty, too deep or a part
+            is invalid.
+    """
+    parts: tuple[object, ...] = (
+        tuple(value.split(".")) if isinstance(value, str) else tuple(value)
+    )
+    if not parts:
+        raise InvalidIdentifierError("a namespace needs at least one part", subject="")
+    if len(parts) > MAX_NAMESPACE_DEPTH:
+        raise InvalidIdentifierError(
+            f"namespace has {len(parts)} levels; the limit is {MAX_NAMESPACE_DEPTH}",
+            subject=".".join(map(str, parts)),
+        )
+    return tuple(validate_part(p, what="namespace part") for p in parts)
+
+
+def format_namespace(namespace: Namespace) -> str:
+    """Render a namespace tuple as dotted text (for messages and logs)."""
+    return ".".join(namespace)
+
+
+def _namespace_converter(value: str | Iterable[str]) -> Namespace:
+    return parse_namespace(value)
+
+
+def _name_validator(_: object, __: attrs.Attribute[str], value: str) -> None:
+    validate_part(value, what="table name")
+
+
+@attrs.frozen
+class TableIdentifier:
+    """A table's place in the catalog: its namespace and its name.
+
+    Attributes:
+        namespace: The namespace parts, outermost first.
+        name: The table name.
+    """
+
+    namespace: Namespace = attrs.field(converter=_namespace_converter)
+    name: str = attrs.field(validator=_name_validator)
+
+    @classmethod
+    def from_string(cls, text: str) -> TableIdentifier:
+        """Parse ``"ns1.ns2.table"``: the last part is the table name.
+
+        Raises:
+            InvalidIdentifierError: If there are fewer than two parts or a part
+                is invalid (e.g. ``"a..b"``).
+        """
+        if not isinstance(text, str):
+            raise InvalidIdentifierError(
+                f"table identifier must be a string, got {type(text).__name__}",
+                subject=repr(text),
+            )
+        parts = text.split(".")
+        if len(parts) < 2:
+            raise InvalidIdentifierError(
+                f"table identifier {text!r} needs a namespace and a name, e.g. 'sales.orders'",
+                subject=text,
+            )
+        try:
+            return cls(namespace=tuple(parts[:-1]), name=parts[-1])
+        except InvalidIdentifierError as exc:
+            raise InvalidIdentifierError(
+                f"table identifier {text!r}: {exc}", subject=text
+            ) from None
+
+    @classmethod
+    def from_parts(cls, parts: Sequence[str]) -> TableIdentifier:
+        """Build from ``(ns1, ns2, table)``.
+
+        Raises:
+            InvalidIdentifierError: If there are fewer than two parts.
+        """
+        parts = tuple(parts)
+        if len(parts) < 2:
+            raise InvalidIdentifierError(
+                f"table identifier {parts!r} needs a namespace and a name", subject=str(parts)
+            )
+        return cls(namespace=parts[:-1], name=parts[-1])
+
+    @classmethod
+    def from_asset_key(
+        cls, key_path: Sequence[str], default_namespace: str | Sequence[str]
+    ) -> TableIdentifier:
+        """Map an orchestrator asset key to a table.
+
+        The last part is the table; earlier parts are the namespace; a key of
+        one part lands in ``default_namespace``.
+
+        Args:
+            key_path: The asset key's parts, e.g. ``["sales", "orders"]``.
+            default_namespace: Namespace for single-part keys.
+
+        Raises:
+            InvalidIdentifierError: If the key is empty or a part is invalid.
+        """
+        parts = tuple(key_path)
+        if not parts:
+            raise InvalidIdentifierError("asset key has no parts", subject="")
+        if len(parts) == 1:
+            return cls(namespace=parse_namespace(default_namespace), name=parts[0])
+        return cls(namespace=parts[:-1], name=parts[-1])
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """Namespace parts followed by the table name."""
+        return (*self.namespace, self.name)
+
+    def __str__(self) -> str:
+        return ".".join(self.parts)

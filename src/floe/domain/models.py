@@ -1,0 +1,167 @@
+"""Value objects returned by floe's use cases."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import attrs
+
+from floe.domain.errors import InvalidScanError, InvalidConfigError
+from floe.domain.identifiers import Namespace, TableIdentifier
+
+
+def _frozen_mapping(value: Mapping[str, str] | None) -> Mapping[str, str]:
+    return dict(value or {})
+
+
+class WriteMode(enum.StrEnum):
+    """How a write combines with the rows already in the table."""
+
+    APPEND = "append"
+    OVERWRITE = "overwrite"
+    UPSERT = "upsert"
+
+
+@attrs.frozen
+class NamespaceInfo:
+    """A namespace and its properties."""
+
+    namespace: Namespace
+    properties: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
+
+
+@attrs.frozen
+class SnapshotInfo:
+    """One snapshot of a table.
+
+    Attributes:
+        snapshot_id: The snapshot id.
+        parent_id: The previous snapshot's id, ``None`` for the first.
+        timestamp_ms: Commit time, milliseconds since the epoch (UTC).
+        operation: ``append``, ``overwrite``, ``delete`` or ``replace``.
+        summary: The snapshot summary (counts and writer properties).
+    """
+
+    snapshot_id: int
+    parent_id: int | None
+    timestamp_ms: int
+    operation: str
+    summary: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
+
+    @property
+    def committed_at(self) -> datetime:
+        """The commit time as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=UTC)
+
+
+@attrs.frozen
+class WriteResult:
+    """What one committed write did.
+
+    Attributes:
+        table: The table written.
+        mode: The write mode.
+        snapshot_id: The snapshot the write committed, ``None`` if nothing
+            was committed (an empty input or a no-op upsert).
+        rows_written: Rows in the input.
+        rows_added: Rows added by the commit.
+        rows_deleted: Rows removed by the commit.
+        schema_change: Human-readable schema change, empty if none.
+    """
+
+    table: TableIdentifier
+    mode: WriteMode
+    snapshot_id: int | None
+    rows_written: int
+    rows_added: int = 0
+    rows_deleted: int = 0
+    schema_change: str = ""
+
+
+@attrs.frozen
+class ExpireResult:
+    """What a snapshot expiry did."""
+
+    table: TableIdentifier
+    expired_snapshot_ids: tuple[int, ...]
+    retained_snapshot_ids: tuple[int, ...]
+
+
+def _non_negative_or_none(_: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise InvalidScanError(f"{attribute.name} must be a non-negative integer, got {value!r}")
+
+
+def _aware(_: object, attribute: attrs.Attribute[datetime | None], value: datetime | None) -> None:
+    if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+        raise InvalidScanError(
+            f"{attribute.name} must be a timezone-aware datetime, got {value!r}"
+        )
+
+
+def _columns(value: object) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        raise InvalidScanError(f"columns must be a list of names, got the string {value!r}")
+    return tuple(value)  # type: ignore[call-overload]
+
+
+@attrs.frozen
+class ScanOptions:
+    """What to read from a table.
+
+    Attributes:
+        columns: Columns to return (projection), ``None`` for all.
+        row_filter: A row filter in Iceberg's expression syntax, e.g.
+            ``"ts >= '2024-01-01T00:00:00' and region = 'eu'"``.
+        snapshot_id: Read this snapshot instead of the current one.
+        as_of: Read the snapshot current at this time.
+        limit: Return at most this many rows.
+    """
+
+    columns: tuple[str, ...] | None = attrs.field(default=None, converter=_columns)
+    row_filter: str | None = None
+    snapshot_id: int | None = attrs.field(default=None, validator=_non_negative_or_none)
+    as_of: datetime | None = attrs.field(default=None, validator=_aware)
+    limit: int | None = attrs.field(default=None, validator=_non_negative_or_none)
+
+    def __attrs_post_init__(self) -> None:
+        if self.snapshot_id is not None and self.as_of is not None:
+            raise InvalidScanError("give either snapshot_id or as_of, not both")
+        if self.row_filter is not None and not isinstance(self.row_filter, str):
+            raise InvalidScanError(f"row_filter must be a string, got {self.row_filter!r}")
+
+
+@attrs.frozen
+class RetentionPolicy:
+    """Which snapshots to keep.
+
+    Attributes:
+        max_age_ms: Snapshots younger than this are kept; ``None`` means age
+            alone keeps nothing.
+        retain_last: The newest snapshots always kept (at least 1).
+    """
+
+    max_age_ms: int | None = None
+    retain_last: int = 1
+
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self.retain_last, bool) or not isinstance(self.retain_last, int) or (
+            self.retain_last < 1
+        ):
+            raise InvalidConfigError(
+                f"retain_last must be an integer >= 1, got {self.retain_last!r}",
+                subject="retain_last",
+            )
+        if self.max_age_ms is not None and (
+            isinstance(self.max_age_ms, bool)
+            or not isinstance(self.max_age_ms, int)
+            or self.max_age_ms < 0
+        ):
+            raise InvalidConfigError(
+                f"max_age_ms must be a non-negative integer, got {self.max_age_ms!r}",
+                subject="max_age_ms",
+            )

@@ -1,0 +1,54 @@
+"""Snapshot retention: which snapshots an expiry removes. A pure rule."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from floe.domain.models import RetentionPolicy, SnapshotInfo
+
+
+def snapshots_to_expire(
+    snapshots: Sequence[SnapshotInfo],
+    current_snapshot_id: int | None,
+    now_ms: int,
+    policy: RetentionPolicy,
+) -> tuple[int, ...]:
+    """Choose the snapshots to expire.
+
+    Kept: the current snapshot, the ``retain_last`` newest snapshots, and
+    (when ``policy.max_age_ms`` is set) every snapshot committed at or after
+    ``now_ms - max_age_ms``. Everything else is expired.
+
+    Args:
+        snapshots: The table's snapshots, in any order.
+        current_snapshot_id: The table's current snapshot, never expired.
+        now_ms: The present, milliseconds since the epoch.
+        policy: The retention policy.
+
+    Returns:
+        Ids to expire, oldest first.
+    """
+    newest_first = sorted(snapshots, key=lambda s: (s.timestamp_ms, s.snapshot_id), reverse=True)
+    keep = {s.snapshot_id for s in newest_first[: policy.retain_last]}
+    if current_snapshot_id is not None:
+        keep.add(current_snapshot_id)
+    if policy.max_age_ms is not None:
+        cutoff = now_ms - policy.max_age_ms
+        keep.update(s.snapshot_id for s in snapshots if s.timestamp_ms >= cutoff)
+    return tuple(s.snapshot_id for s in reversed(newest_first) if s.snapshot_id not in keep)
+
+
+def snapshot_as_of(snapshots: Sequence[SnapshotInfo], at_ms: int) -> SnapshotInfo | None:
+    """The snapshot that was current at ``at_ms``: the newest committed at or before it.
+
+    Args:
+        snapshots: The table's snapshots, in any order.
+        at_ms: The instant, milliseconds since the epoch.
+
+    Returns:
+        That snapshot, or ``None`` if the table had none yet.
+    """
+    earlier = [s for s in snapshots if s.timestamp_ms <= at_ms]
+    if not earlier:
+        return None
+    return max(earlier, key=lambda s: (s.timestamp_ms, s.snapshot_id))

@@ -1,0 +1,119 @@
+"""The table store port: data in and out of tables, snapshots, expiry."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+
+import pyarrow as pa
+
+from floe.domain.identifiers import TableIdentifier
+from floe.domain.models import ScanOptions, SnapshotInfo, WriteResult
+
+
+class TableStorePort(abc.ABC):
+    """Reads and writes of table data, with Arrow as the data currency.
+
+    Writes receive data already conformed by the application to the target
+    schema: the table's columns (in its order, with its types) plus any
+    columns being added. Each write is one atomic commit: when
+    ``evolve_schema`` is given, the schema change and the data land in the
+    same commit, and on any failure the table is unchanged. No method raises
+    anything but :class:`floe.domain.errors.FloeStorageError` subclasses.
+    """
+
+    @abc.abstractmethod
+    def append(
+        self,
+        identifier: TableIdentifier,
+        data: pa.Table,
+        *,
+        evolve_schema: pa.Schema | None = None,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        """Add rows in one commit.
+
+        Raises:
+            TableNotFoundError: The table does not exist.
+            CommitConflictError: Concurrent commits kept conflicting.
+            CommitStateUnknownError: The commit's outcome is unknown.
+            WriteError: Anything else went wrong; the table is unchanged.
+        """
+
+    @abc.abstractmethod
+    def overwrite(
+        self,
+        identifier: TableIdentifier,
+        data: pa.Table,
+        *,
+        row_filter: str | None = None,
+        evolve_schema: pa.Schema | None = None,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        """Replace the rows matching ``row_filter`` (all rows if ``None``) with ``data``.
+
+        Raises:
+            InvalidFilterError: The filter is malformed or names an unknown column.
+            TableNotFoundError, CommitConflictError, CommitStateUnknownError,
+            WriteError: As :meth:`append`.
+        """
+
+    @abc.abstractmethod
+    def upsert(
+        self,
+        identifier: TableIdentifier,
+        data: pa.Table,
+        *,
+        join_columns: Sequence[str],
+        evolve_schema: pa.Schema | None = None,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        """Update rows matching ``data`` on ``join_columns`` and insert the rest.
+
+        ``data`` must not hold two rows with the same join key. A write that
+        changes nothing commits nothing (``snapshot_id`` ``None``).
+
+        Raises:
+            WriteError: Duplicate join keys in ``data``, or as :meth:`append`.
+        """
+
+    @abc.abstractmethod
+    def scan(self, identifier: TableIdentifier, options: ScanOptions) -> pa.Table:
+        """Read rows.
+
+        Raises:
+            TableNotFoundError: The table does not exist.
+            InvalidFilterError: The filter is malformed or names an unknown column.
+            InvalidScanError: A projected column does not exist.
+            SnapshotNotFoundError: No such snapshot, or none at that time.
+            ScanError: Reading failed.
+        """
+
+    @abc.abstractmethod
+    def scan_batches(
+        self, identifier: TableIdentifier, options: ScanOptions
+    ) -> pa.RecordBatchReader:
+        """Read rows as a stream of record batches (same contract as :meth:`scan`)."""
+
+    @abc.abstractmethod
+    def list_snapshots(self, identifier: TableIdentifier) -> list[SnapshotInfo]:
+        """List the table's snapshots, oldest first.
+
+        Raises:
+            TableNotFoundError: The table does not exist.
+        """
+
+    @abc.abstractmethod
+    def expire_snapshots(
+        self, identifier: TableIdentifier, snapshot_ids: Sequence[int]
+    ) -> tuple[int, ...]:
+        """Remove the given snapshots in one commit (none: no commit).
+
+        Returns:
+            The ids expired.
+
+        Raises:
+            TableNotFoundError: The table does not exist.
+            SnapshotNotFoundError: An id is not a snapshot of the table.
+            WriteError: An id is the current snapshot, or the commit failed.
+        """

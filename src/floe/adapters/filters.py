@@ -33,7 +33,9 @@ def parse_filter(text: str | None, *, table: str) -> BooleanExpression:
     try:
         expression: BooleanExpression = parse(text)
     except Exception as exc:  # pyparsing raises its own exception types
-        where = f"syntax error at character {exc.loc + 1}" if hasattr(exc, "loc") else _first_line(exc)
+        where = (
+            f"syntax error at character {exc.loc + 1}" if hasattr(exc, "loc") else _first_line(exc)
+        )
         raise InvalidFilterError(
             f"cannot parse row filter {text!r} for table {table}: {where}",
             subject=table,
@@ -75,9 +77,9 @@ def matching_mask(data: pa.Table, bound: BooleanExpression, schema: Schema) -> p
     """A boolean mask: True where the filter is true (null counts as False)."""
     if isinstance(bound, AlwaysTrue):
         return pa.chunked_array([pa.array([True] * data.num_rows, pa.bool_())])
-    evaluated = ds.dataset(data).to_table(
-        columns={"m": to_arrow_expression(bound, schema)}
-    ).column("m")
+    evaluated = (
+        ds.dataset(data).to_table(columns={"m": to_arrow_expression(bound, schema)}).column("m")
+    )
     return pc.fill_null(evaluated, False)
 
 

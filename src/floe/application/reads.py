@@ -69,7 +69,7 @@ class ReadService:
         limit: int | None = None,
     ) -> pd.DataFrame:
         """Read rows into a pandas DataFrame (see :meth:`scan`)."""
-        return self.scan(
+        frame: pd.DataFrame = self.scan(
             table,
             columns=columns,
             row_filter=row_filter,
@@ -77,6 +77,7 @@ class ReadService:
             as_of=as_of,
             limit=limit,
         ).to_pandas()
+        return frame
 
     def batches(
         self,
@@ -103,7 +104,11 @@ class ReadService:
     ) -> tuple[TableIdentifier, ScanOptions]:
         identifier = as_identifier(table)
         options = ScanOptions(
-            columns=columns, row_filter=row_filter, snapshot_id=snapshot_id, as_of=as_of, limit=limit
+            columns=columns,
+            row_filter=row_filter,
+            snapshot_id=snapshot_id,
+            as_of=as_of,
+            limit=limit,
         )
         if options.as_of is not None:
             snapshot = self._snapshots.as_of(identifier, options.as_of)

@@ -20,7 +20,9 @@ def as_partition_spec(spec: Sequence[PartitionLike]) -> tuple[PartitionTransform
     """Accept transforms or their text form (``"day(ts)"``, ``"bucket[16](id)"``)."""
     if isinstance(spec, str | PartitionTransform):
         spec = [spec]
-    return tuple(t if isinstance(t, PartitionTransform) else PartitionTransform.parse(t) for t in spec)
+    return tuple(
+        t if isinstance(t, PartitionTransform) else PartitionTransform.parse(t) for t in spec
+    )
 
 
 class TableService:
@@ -138,7 +140,9 @@ class TableService:
 
 def _check_columns(identifier: TableIdentifier, names: Sequence[str], types: Sequence[str]) -> None:
     if not names:
-        raise InvalidSchemaError(f"table {identifier} needs at least one column", subject=str(identifier))
+        raise InvalidSchemaError(
+            f"table {identifier} needs at least one column", subject=str(identifier)
+        )
     if len(set(names)) != len(names):
         raise InvalidSchemaError(
             f"schema of table {identifier} has duplicate column names", subject=str(identifier)
@@ -148,7 +152,7 @@ def _check_columns(identifier: TableIdentifier, names: Sequence[str], types: Seq
             raise InvalidSchemaError(
                 f"schema of table {identifier} has a column without a name", subject=str(identifier)
             )
-        if kind == "unsupported":
+        if kind in ("unsupported", "null"):
             raise InvalidSchemaError(
                 f"column {name!r} of table {identifier} has a type Iceberg cannot store",
                 subject=str(identifier),

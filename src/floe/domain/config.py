@@ -57,7 +57,7 @@ class RetryConfig:
     """Retries of transient catalog faults (exponential backoff with jitter).
 
     Attributes:
-        max_attempts: Attempts per call, first included (1–10).
+        max_attempts: Attempts per call, first included (1 to 10).
         initial_wait_s: Wait before the second attempt.
         max_wait_s: Cap on any wait; at least ``initial_wait_s``.
         jitter_s: Up to this much random time added to each wait.
@@ -83,8 +83,7 @@ class RetryConfig:
             )
         if self.max_wait_s < self.initial_wait_s:
             raise InvalidConfigError(
-                f"max_wait_s ({self.max_wait_s}) must be >= initial_wait_s "
-                f"({self.initial_wait_s})",
+                f"max_wait_s ({self.max_wait_s}) must be >= initial_wait_s ({self.initial_wait_s})",
                 subject="max_wait_s",
             )
 
@@ -294,11 +293,11 @@ def catalog_config_from_env(
     for key, value in env.items():
         if not key.startswith(prefix):
             continue
-        name = key[len(prefix):].lower()
+        name = key[len(prefix) :].lower()
         if name.startswith("retry_"):
-            retry[name[len("retry_"):]] = value
+            retry[name[len("retry_") :]] = value
         elif name.startswith("prop_"):
-            props[name[len("prop_"):].replace("__", ".")] = value
+            props[name[len("prop_") :].replace("__", ".")] = value
         else:
             values[name] = value
     if retry:
@@ -307,6 +306,9 @@ def catalog_config_from_env(
         values["properties"] = props
     if "token_refresh_enabled" in values:
         values["token_refresh_enabled"] = values["token_refresh_enabled"].lower() in {
-            "1", "true", "yes", "on",
+            "1",
+            "true",
+            "yes",
+            "on",
         }
     return load_catalog_config(values)

@@ -45,14 +45,12 @@ def validate_part(part: object, *, what: str = "name") -> str:
         raise InvalidIdentifierError(f"{what} must not be empty", subject=part)
     if len(part) > MAX_PART_LENGTH:
         raise InvalidIdentifierError(
-            f"{what} {part[:20]!r}… is {len(part)} characters long; "
-            f"the limit is {MAX_PART_LENGTH}",
+            f"{what} {part[:20]!r}… is {len(part)} characters long; the limit is {MAX_PART_LENGTH}",
             subject=part,
         )
     if "." in part:
         raise InvalidIdentifierError(
-            f"{what} {part!r} contains a dot; nest namespaces with tuples, "
-            "e.g. ('sales', 'eu')",
+            f"{what} {part!r} contains a dot; nest namespaces with tuples, e.g. ('sales', 'eu')",
             subject=part,
         )
     if not _PART.match(part):
@@ -77,9 +75,7 @@ def parse_namespace(value: str | Iterable[str]) -> Namespace:
         InvalidIdentifierError: If the namespace is empty, too deep or a part
             is invalid.
     """
-    parts: tuple[object, ...] = (
-        tuple(value.split(".")) if isinstance(value, str) else tuple(value)
-    )
+    parts: tuple[object, ...] = tuple(value.split(".")) if isinstance(value, str) else tuple(value)
     if not parts:
         raise InvalidIdentifierError("a namespace needs at least one part", subject="")
     if len(parts) > MAX_NAMESPACE_DEPTH:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 import attrs
 
-from floe.domain.errors import InvalidScanError, InvalidConfigError
+from floe.domain.errors import InvalidConfigError, InvalidScanError
 from floe.domain.identifiers import Namespace, TableIdentifier
 
 
@@ -89,24 +89,30 @@ class ExpireResult:
     retained_snapshot_ids: tuple[int, ...]
 
 
-def _non_negative_or_none(_: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
+def _non_negative_or_none(
+    _: object, attribute: attrs.Attribute[int | None], value: int | None
+) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
         raise InvalidScanError(f"{attribute.name} must be a non-negative integer, got {value!r}")
 
 
 def _aware(_: object, attribute: attrs.Attribute[datetime | None], value: datetime | None) -> None:
     if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
-        raise InvalidScanError(
-            f"{attribute.name} must be a timezone-aware datetime, got {value!r}"
-        )
+        raise InvalidScanError(f"{attribute.name} must be a timezone-aware datetime, got {value!r}")
 
 
-def _columns(value: object) -> tuple[str, ...] | None:
+def _columns(value: Iterable[str] | None) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):
         raise InvalidScanError(f"columns must be a list of names, got the string {value!r}")
-    return tuple(value)  # type: ignore[call-overload]
+    try:
+        columns = tuple(value)
+    except TypeError:
+        raise InvalidScanError(f"columns must be a list of names, got {value!r}") from None
+    if not all(isinstance(c, str) for c in columns):
+        raise InvalidScanError(f"columns must be names (strings), got {columns!r}")
+    return columns
 
 
 @attrs.frozen
@@ -149,8 +155,10 @@ class RetentionPolicy:
     retain_last: int = 1
 
     def __attrs_post_init__(self) -> None:
-        if isinstance(self.retain_last, bool) or not isinstance(self.retain_last, int) or (
-            self.retain_last < 1
+        if (
+            isinstance(self.retain_last, bool)
+            or not isinstance(self.retain_last, int)
+            or (self.retain_last < 1)
         ):
             raise InvalidConfigError(
                 f"retain_last must be an integer >= 1, got {self.retain_last!r}",

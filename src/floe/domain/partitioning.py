@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import attrs
 
 from floe.domain.errors import InvalidPartitionSpecError
-from floe.domain.schema import ColumnType, SchemaDescription
+from floe.domain.schema import NON_STORABLE, ColumnType, SchemaDescription
 
 _T = ColumnType
 
@@ -34,7 +34,7 @@ class PartitionTransformType(enum.StrEnum):
 #: Source column types each transform accepts (Iceberg spec, "Partition Transforms").
 ALLOWED_SOURCE_TYPES: dict[PartitionTransformType, frozenset[ColumnType]] = {
     PartitionTransformType.IDENTITY: frozenset(
-        t for t in ColumnType if t.is_primitive and t is not ColumnType.UNSUPPORTED
+        t for t in ColumnType if t.is_primitive and t not in NON_STORABLE
     ),
     PartitionTransformType.YEAR: frozenset({_T.DATE, _T.TIMESTAMP, _T.TIMESTAMPTZ}),
     PartitionTransformType.MONTH: frozenset({_T.DATE, _T.TIMESTAMP, _T.TIMESTAMPTZ}),
@@ -42,13 +42,20 @@ ALLOWED_SOURCE_TYPES: dict[PartitionTransformType, frozenset[ColumnType]] = {
     PartitionTransformType.HOUR: frozenset({_T.TIMESTAMP, _T.TIMESTAMPTZ}),
     PartitionTransformType.BUCKET: frozenset(
         {
-            _T.INT, _T.LONG, _T.DECIMAL, _T.DATE, _T.TIME, _T.TIMESTAMP,
-            _T.TIMESTAMPTZ, _T.STRING, _T.UUID, _T.FIXED, _T.BINARY,
+            _T.INT,
+            _T.LONG,
+            _T.DECIMAL,
+            _T.DATE,
+            _T.TIME,
+            _T.TIMESTAMP,
+            _T.TIMESTAMPTZ,
+            _T.STRING,
+            _T.UUID,
+            _T.FIXED,
+            _T.BINARY,
         }
     ),
-    PartitionTransformType.TRUNCATE: frozenset(
-        {_T.INT, _T.LONG, _T.DECIMAL, _T.STRING, _T.BINARY}
-    ),
+    PartitionTransformType.TRUNCATE: frozenset({_T.INT, _T.LONG, _T.DECIMAL, _T.STRING, _T.BINARY}),
 }
 
 _MAX_PARAM = 2**31 - 1
@@ -199,9 +206,13 @@ def validate_partition_spec(
                 f"partition {transform} of table {table_name} is given twice",
                 subject=transform.source_column,
             )
-        if transform.name is not None and transform.name in schema.names and (
-            transform.transform_type is not PartitionTransformType.IDENTITY
-            or transform.name != transform.source_column
+        if (
+            transform.name is not None
+            and transform.name in schema.names
+            and (
+                transform.transform_type is not PartitionTransformType.IDENTITY
+                or transform.name != transform.source_column
+            )
         ):
             raise InvalidPartitionSpecError(
                 f"partition field name {transform.name!r} of table {table_name} "

@@ -35,6 +35,7 @@ class ColumnType(enum.StrEnum):
     STRUCT = "struct"
     LIST = "list"
     MAP = "map"
+    NULL = "null"
     UNSUPPORTED = "unsupported"
 
     @property
@@ -42,6 +43,9 @@ class ColumnType(enum.StrEnum):
         """Whether the type is a primitive (not struct, list or map)."""
         return self not in (ColumnType.STRUCT, ColumnType.LIST, ColumnType.MAP)
 
+
+#: Types data can have but an Iceberg column cannot.
+NON_STORABLE: frozenset[ColumnType] = frozenset({ColumnType.NULL, ColumnType.UNSUPPORTED})
 
 #: Type changes Iceberg allows without rewriting data (safe widening).
 SAFE_WIDENINGS: frozenset[tuple[ColumnType, ColumnType]] = frozenset(
@@ -73,11 +77,15 @@ class Column:
     detail: str = ""
 
 
+def _as_columns(columns: Iterable[Column]) -> tuple[Column, ...]:
+    return tuple(columns)
+
+
 @attrs.frozen
 class SchemaDescription:
     """The ordered top-level columns of a table or of incoming data."""
 
-    columns: tuple[Column, ...] = attrs.field(converter=tuple)
+    columns: tuple[Column, ...] = attrs.field(converter=_as_columns)
 
     def get(self, name: str) -> Column | None:
         """Return the column called ``name``, or ``None``."""
@@ -151,17 +159,21 @@ def plan_schema_change(
         current = table.get(col.name)
         if current is None:
             if col.type is ColumnType.UNSUPPORTED:
-                problems.append(f"column {col.name!r} has an unsupported type")
-            added.append(attrs.evolve(col, required=False))
+                problems.append(f"column {col.name!r} has a type Iceberg cannot store")
+            elif col.type is ColumnType.NULL:
+                problems.append(f"column {col.name!r} holds only nulls, so its type is unknown")
+            else:
+                added.append(attrs.evolve(col, required=False))
             continue
+        if col.type is ColumnType.NULL and not current.required:
+            continue  # an all-null column fits any optional column
         if _same_type(current, col) or (current.type, col.type) in _FITS_WIDER_COLUMN:
             continue
         if (current.type, col.type) in SAFE_WIDENINGS:
             widened.append((col.name, current.type, col.type))
             continue
         problems.append(
-            f"column {col.name!r} is {_render(current)} in the table but "
-            f"{_render(col)} in the data"
+            f"column {col.name!r} is {_render(current)} in the table but {_render(col)} in the data"
         )
     for current in table.columns:
         if current.required and incoming.get(current.name) is None:

@@ -15,13 +15,16 @@ import pyarrow as pa
 from floe.domain.schema import Column, ColumnType, SchemaDescription
 
 
-def canonical_type(arrow_type: pa.DataType) -> pa.DataType:  # noqa: C901, PLR0911
+def canonical_type(arrow_type: pa.DataType) -> pa.DataType:
     """Map an Arrow type onto the canonical type Iceberg round-trips it as."""
     t = pa.types
     if t.is_dictionary(arrow_type):
         return canonical_type(arrow_type.value_type)
-    if t.is_int8(arrow_type) or t.is_int16(arrow_type) or t.is_uint8(arrow_type) or t.is_uint16(
-        arrow_type
+    if (
+        t.is_int8(arrow_type)
+        or t.is_int16(arrow_type)
+        or t.is_uint8(arrow_type)
+        or t.is_uint16(arrow_type)
     ):
         return pa.int32()
     if t.is_uint32(arrow_type) or t.is_uint64(arrow_type):
@@ -40,11 +43,11 @@ def canonical_type(arrow_type: pa.DataType) -> pa.DataType:  # noqa: C901, PLR09
         return pa.time64("us")
     if t.is_list(arrow_type) or t.is_large_list(arrow_type) or t.is_fixed_size_list(arrow_type):
         value = arrow_type.value_field
-        return pa.list_(
-            pa.field("element", canonical_type(value.type), nullable=value.nullable)
-        )
+        return pa.list_(pa.field("element", canonical_type(value.type), nullable=value.nullable))
     if t.is_struct(arrow_type):
-        return pa.struct([canonical_field(arrow_type.field(i)) for i in range(arrow_type.num_fields)])
+        return pa.struct(
+            [canonical_field(arrow_type.field(i)) for i in range(arrow_type.num_fields)]
+        )
     if t.is_map(arrow_type):
         return pa.map_(
             pa.field("key", canonical_type(arrow_type.key_type), nullable=False),
@@ -67,7 +70,7 @@ def canonical_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema([canonical_field(f) for f in schema])
 
 
-def _column_type(arrow_type: pa.DataType) -> ColumnType:  # noqa: PLR0911
+def _column_type(arrow_type: pa.DataType) -> ColumnType:
     t = pa.types
     arrow_type = canonical_type(arrow_type)
     simple = {
@@ -83,6 +86,8 @@ def _column_type(arrow_type: pa.DataType) -> ColumnType:  # noqa: PLR0911
     }
     if arrow_type in simple:
         return simple[arrow_type]
+    if t.is_null(arrow_type):
+        return ColumnType.NULL
     if t.is_timestamp(arrow_type):
         return ColumnType.TIMESTAMPTZ if arrow_type.tz is not None else ColumnType.TIMESTAMP
     if t.is_decimal(arrow_type):
@@ -111,6 +116,12 @@ def describe_schema(schema: pa.Schema) -> SchemaDescription:
 
 
 _DETAILED = frozenset(
-    {ColumnType.DECIMAL, ColumnType.FIXED, ColumnType.LIST, ColumnType.STRUCT, ColumnType.MAP,
-     ColumnType.UNSUPPORTED}
+    {
+        ColumnType.DECIMAL,
+        ColumnType.FIXED,
+        ColumnType.LIST,
+        ColumnType.STRUCT,
+        ColumnType.MAP,
+        ColumnType.UNSUPPORTED,
+    }
 )

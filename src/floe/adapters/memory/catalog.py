@@ -71,7 +71,11 @@ class MemoryCatalog(CatalogPort):
     def drop_namespace(self, namespace: Namespace) -> None:
         with self._w.lock:
             self._w.require_namespace(namespace)
-            children = [ns for ns in self._w.namespaces if len(ns) > len(namespace) and ns[: len(namespace)] == namespace]
+            children = [
+                ns
+                for ns in self._w.namespaces
+                if len(ns) > len(namespace) and ns[: len(namespace)] == namespace
+            ]
             tables = [t for t in self._w.tables if t.namespace == namespace]
             if children or tables:
                 raise NamespaceNotEmptyError(

@@ -22,9 +22,9 @@ from floe.ports.table_store import TableStorePort
 def _align(data: pa.Table, schema: pa.Schema) -> pa.Table:
     """Old rows under a newer schema: new columns null, widened columns cast."""
     columns = [
-        data.column(f.name).cast(f.type) if f.name in data.column_names else pa.nulls(
-            data.num_rows, f.type
-        )
+        data.column(f.name).cast(f.type)
+        if f.name in data.column_names
+        else pa.nulls(data.num_rows, f.type)
         for f in schema
     ]
     return pa.Table.from_arrays(columns, schema=schema)
@@ -81,7 +81,11 @@ class MemoryTableStore(TableStorePort):
                 "append", new, _summary(data.num_rows, 0, new.num_rows, snapshot_properties)
             )
             return WriteResult(
-                identifier, WriteMode.APPEND, info.snapshot_id, data.num_rows, rows_added=data.num_rows
+                identifier,
+                WriteMode.APPEND,
+                info.snapshot_id,
+                data.num_rows,
+                rows_added=data.num_rows,
             )
 
     def overwrite(
@@ -104,7 +108,9 @@ class MemoryTableStore(TableStorePort):
             deleted = current.num_rows - kept.num_rows
             self._finish(table, evolve_schema)
             if deleted:
-                table.add_snapshot("delete", kept, _summary(0, deleted, kept.num_rows, snapshot_properties))
+                table.add_snapshot(
+                    "delete", kept, _summary(0, deleted, kept.num_rows, snapshot_properties)
+                )
             new = pa.concat_tables([kept, data.cast(kept.schema)])
             info = table.add_snapshot(
                 "append", new, _summary(data.num_rows, 0, new.num_rows, snapshot_properties)
@@ -162,12 +168,16 @@ class MemoryTableStore(TableStorePort):
                 )
                 current = pa.concat_tables([kept, data.take(updates)])
                 snapshot_id = table.add_snapshot(
-                    "append", current, _summary(len(updates), 0, current.num_rows, snapshot_properties)
+                    "append",
+                    current,
+                    _summary(len(updates), 0, current.num_rows, snapshot_properties),
                 ).snapshot_id
             if inserts:
                 current = pa.concat_tables([current, data.take(inserts)])
                 snapshot_id = table.add_snapshot(
-                    "append", current, _summary(len(inserts), 0, current.num_rows, snapshot_properties)
+                    "append",
+                    current,
+                    _summary(len(inserts), 0, current.num_rows, snapshot_properties),
                 ).snapshot_id
             return WriteResult(
                 identifier,

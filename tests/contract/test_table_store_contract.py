@@ -1,0 +1,298 @@
+"""TableStorePort contract: writes, scans, snapshots, time travel, expiry."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import floe
+
+SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.int64(), nullable=False),
+        pa.field("ts", pa.timestamp("us")),
+        pa.field("region", pa.string()),
+        pa.field("amount", pa.float64()),
+    ]
+)
+DAY1 = dt.datetime(2024, 5, 1, 10)
+DAY2 = dt.datetime(2024, 5, 2, 11)
+
+
+def rows(ids: list[int], when: dt.datetime = DAY1, region: str = "eu") -> pa.Table:
+    return pa.table(
+        {
+            "id": ids,
+            "ts": [when] * len(ids),
+            "region": [region] * len(ids),
+            "amount": [float(i) * 1.5 for i in ids],
+        },
+        schema=SCHEMA,
+    )
+
+
+@pytest.fixture
+def table(lake: floe.Floe, ns: tuple[str, ...]) -> floe.TableIdentifier:
+    ident = floe.TableIdentifier(ns, "events")
+    lake.tables.create(ident, SCHEMA, ["day(ts)"])
+    return ident
+
+
+def ids_of(data: pa.Table) -> list[int]:
+    return sorted(data.column("id").to_pylist())
+
+
+def test_append_twice_adds_up_and_makes_two_snapshots(
+    lake: floe.Floe, table: floe.TableIdentifier
+) -> None:
+    first = lake.writes.append(table, rows([1, 2]))
+    second = lake.writes.append(table, rows([3], DAY2))
+    assert (first.rows_written, second.rows_written) == (2, 1)
+    assert ids_of(lake.reads.scan(table)) == [1, 2, 3]
+    snapshots = lake.snapshots.list(table)
+    assert [s.snapshot_id for s in snapshots] == [first.snapshot_id, second.snapshot_id]
+    assert snapshots[1].parent_id == first.snapshot_id
+    assert snapshots[0].operation == "append"
+    assert snapshots[1].summary["added-records"] == "1"
+    assert snapshots[1].summary["total-records"] == "3"
+    assert snapshots[0].timestamp_ms <= snapshots[1].timestamp_ms
+    current = lake.snapshots.current(table)
+    assert current is not None
+    assert current.snapshot_id == second.snapshot_id
+
+
+def test_append_pandas(lake: floe.Floe, table: floe.TableIdentifier) -> None:
+    frame = pd.DataFrame(
+        {
+            "id": [7, 8],
+            "ts": [pd.Timestamp(DAY1), pd.Timestamp(DAY2)],
+            "region": ["us", None],
+            "amount": [1.0, None],
+        }
+    )
+    lake.writes.append(table, frame)
+    back = lake.reads.to_pandas(table).sort_values("id").reset_index(drop=True)
+    assert back["id"].tolist() == [7, 8]
+    assert back["region"].tolist()[0] == "us"
+    assert pd.isna(back["region"].tolist()[1])
+    assert back["ts"].tolist() == [pd.Timestamp(DAY1), pd.Timestamp(DAY2)]
+
+
+def test_snapshot_properties_land_in_summary(lake: floe.Floe, table: floe.TableIdentifier) -> None:
+    lake.writes.append(table, rows([1]), snapshot_properties={"dagster.run_id": "r-1"})
+    snapshot = lake.snapshots.current(table)
+    assert snapshot is not None
+    assert snapshot.summary["dagster.run_id"] == "r-1"
+
+
+def test_empty_append_commits_nothing(lake: floe.Floe, table: floe.TableIdentifier) -> None:
+    result = lake.writes.append(table, rows([]))
+    assert result.snapshot_id is None
+    assert lake.snapshots.list(table) == []
+    assert lake.snapshots.current(table) is None
+
+
+def test_scan_projection_filter_limit(lake: floe.Floe, table: floe.TableIdentifier) -> None:
+    lake.writes.append(table, rows([1, 2], DAY1, "eu"))
+    lake.writes.append(table, rows([3, 4], DAY2, "us"))
+    got = lake.reads.scan(table, columns=["id", "region"], row_filter="ts >= '2024-05-02T00:00:00'")
+    assert got.column_names == ["id", "region"]
+    assert ids_of(got) == [3, 4]
+    got = lake.reads.scan(table, row_filter="region = 'eu' and amount > 2.0")
+    assert ids_of(got) == [2]
+    assert lake.reads.scan(table, limit=3).num_rows == 3
+    assert lake.reads.scan(table, limit=0).num_rows == 0
+    assert lake.reads.scan(table, row_filter="id in (1, 4)").num_rows == 2
+    assert lake.reads.scan(table, row_filter="region is null").num_rows == 0
+
+
+def test_scan_returns_canonical_types(lake: floe.Floe, table: floe.TableIdentifier) -> None:
+    lake.writes.append(table, rows([1]))
+    assert lake.reads.scan(table).schema == SCHEMA
+    assert lake.reads.scan(table, columns=["region"]).schema == pa.schema([("region", pa.string())])
+
+
+def test_scan_batches_streams_all_rows(lake: floe.Floe, table: floe.TableIdentifier) -> None:
+    lake.writes.append(table, rows(list(range(100))))
+    reader = lake.reads.batches(table, columns=["id"], row_filter="id < 50")
+    total = sum(batch.num_rows for batch in reader)
+    assert total == 50
+
+
+def test_unknown_filter_column_is_typed_error(lake: floe.Floe, table: floe.TableIdentifier) -> None:
+    lake.writes.append(table, rows([1]))
+    with pytest.raises(floe.InvalidFilterError) as info:
+        lake.reads.scan(table, row_filter="nope = 1")
+    assert "nope" in str(info.value)
+    with pytest.raises(floe.InvalidFilterError):
+        lake.reads.scan(table, row_filter="id = = 2")
+
+
+def test_unknown_projected_column_is_typed_error(
+    lake: floe.Floe, table: floe.TableIdentifier
+) -> None:
+    lake.writes.append(table, rows([1]))
+    with pytest.raises(floe.InvalidScanError) as info:
+        lake.reads.scan(table, columns=["id", "ghost"])
+    assert "ghost" in str(info.value)
+
+
+def test_scan_of_empty_table(lake: floe.Floe, table: floe.TableIdentifier) -> None:
+    got = lake.reads.scan(table)
+    assert got.num_rows == 0
+    assert got.column_names == ["id", "ts", "region", "amount"]
+
+
+def test_time_travel_by_snapshot_id_and_time(lake: floe.Floe, table: floe.TableIdentifier) -> None:
+    first = lake.writes.append(table, rows([1, 2]))
+    lake.writes.append(table, rows([3]))
+    assert first.snapshot_id is not None
+    assert ids_of(lake.reads.scan(table, snapshot_id=first.snapshot_id)) == [1, 2]
+    first_info = lake.snapshots.get(table, first.snapshot_id)
+    at_first = lake.reads.scan(table, as_of=first_info.committed_at)
+    assert ids_of(at_first) == [1, 2]
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)
+    assert ids_of(lake.reads.scan(table, as_of=now)) == [1, 2, 3]
+    with pytest.raises(floe.SnapshotNotFoundError):
+        lake.reads.scan(table, as_of=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    with pytest.raises(floe.SnapshotNotFoundError):
+        lake.reads.scan(table, snapshot_id=12345)
+
+
+def test_overwrite_whole_table(lake: floe.Floe, table: floe.TableIdentifier) -> None:
+    lake.writes.append(table, rows([1, 2]))
+    result = lake.writes.overwrite(table, rows([9]))
+    assert ids_of(lake.reads.scan(table)) == [9]
+    assert result.snapshot_id == lake.snapshots.current(table).snapshot_id  # type: ignore[union-attr]
+
+
+def test_overwrite_by_filter_replaces_one_partition(
+    lake: floe.Floe, table: floe.TableIdentifier
+) -> None:
+    lake.writes.append(table, rows([1, 2], DAY1))
+    lake.writes.append(table, rows([3, 4], DAY2))
+    lake.writes.overwrite(
+        table,
+        rows([5], DAY2),
+        row_filter="ts >= '2024-05-02T00:00:00' and ts < '2024-05-03T00:00:00'",
+    )
+    assert ids_of(lake.reads.scan(table)) == [1, 2, 5]
+
+
+def test_overwrite_with_bad_filter_leaves_table(
+    lake: floe.Floe, table: floe.TableIdentifier
+) -> None:
+    lake.writes.append(table, rows([1, 2]))
+    before = lake.snapshots.list(table)
+    with pytest.raises(floe.InvalidFilterError):
+        lake.writes.overwrite(table, rows([5]), row_filter="missing_col = 1")
+    assert ids_of(lake.reads.scan(table)) == [1, 2]
+    assert lake.snapshots.list(table) == before
+
+
+def test_incompatible_append_leaves_table_unchanged(
+    lake: floe.Floe, table: floe.TableIdentifier
+) -> None:
+    lake.writes.append(table, rows([1]))
+    before = lake.snapshots.list(table)
+    bad = pa.table({"id": ["not-a-number"], "ts": [DAY1], "region": ["eu"], "amount": [1.0]})
+    with pytest.raises(floe.SchemaEvolutionError) as info:
+        lake.writes.append(table, bad)
+    assert "id" in str(info.value)
+    assert ids_of(lake.reads.scan(table)) == [1]
+    assert lake.snapshots.list(table) == before
+
+
+def test_new_column_needs_schema_evolution(lake: floe.Floe, table: floe.TableIdentifier) -> None:
+    lake.writes.append(table, rows([1]))
+    wider = rows([2]).append_column("channel", pa.array(["web"]))
+    with pytest.raises(floe.SchemaEvolutionError):
+        lake.writes.append(table, wider)
+    assert lake.tables.load(table).schema.names == ["id", "ts", "region", "amount"]
+    result = lake.writes.append(table, wider, allow_schema_evolution=True)
+    assert "channel" in result.schema_change
+    assert lake.tables.load(table).schema.names == ["id", "ts", "region", "amount", "channel"]
+    got = lake.reads.scan(table, columns=["id", "channel"]).sort_by("id").to_pylist()
+    assert got == [{"id": 1, "channel": None}, {"id": 2, "channel": "web"}]
+    assert len(lake.snapshots.list(table)) == 2
+
+
+def test_type_widening_int_to_long(lake: floe.Floe, ns: tuple[str, ...]) -> None:
+    ident = floe.TableIdentifier(ns, "narrow")
+    lake.tables.create(ident, pa.schema([("n", pa.int32()), ("x", pa.float32())]))
+    lake.writes.append(
+        ident, pa.table({"n": pa.array([1], pa.int32()), "x": pa.array([1.5], pa.float32())})
+    )
+    big = pa.table({"n": pa.array([2**40], pa.int64()), "x": pa.array([2.5], pa.float64())})
+    with pytest.raises(floe.SchemaEvolutionError):
+        lake.writes.append(ident, big)
+    lake.writes.append(ident, big, allow_schema_evolution=True)
+    schema = lake.tables.load(ident).schema
+    assert schema.field("n").type == pa.int64()
+    assert schema.field("x").type == pa.float64()
+    assert sorted(lake.reads.scan(ident).column("n").to_pylist()) == [1, 2**40]
+
+
+def test_upsert_updates_and_inserts(lake: floe.Floe, table: floe.TableIdentifier) -> None:
+    lake.writes.append(table, rows([1, 2]))
+    change = pa.table(
+        {"id": [2, 3], "ts": [DAY1, DAY2], "region": ["changed", "new"], "amount": [3.0, 4.5]},
+        schema=SCHEMA,
+    )
+    result = lake.writes.upsert(table, change, join_columns=["id"])
+    assert result.rows_added == 2
+    got = {r["id"]: r["region"] for r in lake.reads.scan(table).to_pylist()}
+    assert got == {1: "eu", 2: "changed", 3: "new"}
+    noop = lake.writes.upsert(table, change, join_columns=["id"])
+    assert noop.snapshot_id is None
+    assert lake.reads.scan(table).num_rows == 3
+
+
+def test_upsert_with_duplicate_keys_is_refused(
+    lake: floe.Floe, table: floe.TableIdentifier
+) -> None:
+    lake.writes.append(table, rows([1]))
+    with pytest.raises(floe.WriteError):
+        lake.writes.upsert(table, rows([2, 2]), join_columns=["id"])
+    assert ids_of(lake.reads.scan(table)) == [1]
+
+
+def test_write_to_missing_table_raises(lake: floe.Floe, ns: tuple[str, ...]) -> None:
+    with pytest.raises(floe.TableNotFoundError):
+        lake.writes.append(floe.TableIdentifier(ns, "ghost"), rows([1]))
+    with pytest.raises(floe.TableNotFoundError):
+        lake.reads.scan(floe.TableIdentifier(ns, "ghost"))
+
+
+def test_expire_keeps_retain_last_and_current(lake: floe.Floe, table: floe.TableIdentifier) -> None:
+    written = [lake.writes.append(table, rows([i])).snapshot_id for i in range(4)]
+    result = lake.maintenance.expire_snapshots(table, retain_last=2)
+    assert set(result.expired_snapshot_ids) == set(written[:2])
+    remaining = [s.snapshot_id for s in lake.snapshots.list(table)]
+    assert remaining == written[2:]
+    assert ids_of(lake.reads.scan(table)) == [0, 1, 2, 3]
+    with pytest.raises(floe.SnapshotNotFoundError):
+        lake.reads.scan(table, snapshot_id=written[0])
+
+
+def test_expire_by_age_keeps_young_snapshots(lake: floe.Floe, table: floe.TableIdentifier) -> None:
+    for i in range(3):
+        lake.writes.append(table, rows([i]))
+    result = lake.maintenance.expire_snapshots(
+        table, older_than=dt.timedelta(hours=1), retain_last=1
+    )
+    assert result.expired_snapshot_ids == ()
+    assert len(lake.snapshots.list(table)) == 3
+
+
+def test_expire_with_bad_retain_last_changes_nothing(
+    lake: floe.Floe, table: floe.TableIdentifier
+) -> None:
+    lake.writes.append(table, rows([1]))
+    lake.writes.append(table, rows([2]))
+    with pytest.raises(floe.InvalidConfigError):
+        lake.maintenance.expire_snapshots(table, retain_last=0)
+    assert len(lake.snapshots.list(table)) == 2

@@ -1,6 +1,9 @@
-"""floe without any orchestrator: namespaces, a partitioned table, writes, reads,
-time travel and snapshot expiry, over the catalog chosen by the environment
-(``FLOE_CATALOG_TYPE=memory`` by default here)."""
+"""floe without any orchestrator: the core use cases in one walk-through.
+
+Namespaces, a partitioned table, writes, reads, time travel and snapshot
+expiry, over the catalog chosen by the environment (``FLOE_CATALOG_TYPE``,
+``memory`` by default here).
+"""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ Facts about ``weed mini`` 4.48 this module relies on (all checked by hand):
 * OAuth2 client id/secret are the S3 access key/secret taken from ``AWS_ACCESS_KEY_ID`` /
   ``AWS_SECRET_ACCESS_KEY``; any ``scope`` is accepted. ``GET /v1/config?warehouse=<bucket>``
   returns the REST prefix ``<bucket>``, so catalog routes are ``/v1/<bucket>/...``.
-* ``SIGTERM`` shuts it down cleanly in about 4 seconds.
+* ``SIGTERM`` shuts it down cleanly in 2-4 seconds.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ import sys
 import sysconfig
 import tempfile
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -79,7 +78,8 @@ class SeaweedServer:
     def catalog_properties(self) -> dict[str, str]:
         """Properties for ``pyiceberg.catalog.rest.RestCatalog(name, **props)``.
 
-        The server vends no S3 settings to clients, so the ``s3.*`` keys are required.
+        The ``s3.*`` keys are required: PyIceberg asks for vended credentials, and then the
+        server's table responses carry no S3 config at all (it has no credential role).
         """
         return {
             "uri": self.rest_uri,

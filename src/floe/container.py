@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from floe.adapters.iceberg import (
+    IcebergCatalog,
+    IcebergTableStore,
+    open_local_catalog,
+    open_rest_catalog,
+)
 from floe.adapters.memory import MemoryCatalog, MemoryTableStore, MemoryWarehouse
 from floe.application import (
     MaintenanceService,
@@ -31,14 +37,23 @@ class FloeContainer(containers.DeclarativeContainer):
     backend = providers.Callable(_backend, catalog_config)
 
     memory_warehouse = providers.Singleton(MemoryWarehouse)
+    pyiceberg_catalog = providers.Selector(
+        backend,
+        LocalCatalogConfig=providers.Singleton(open_local_catalog, catalog_config),
+        PolarisCatalogConfig=providers.Singleton(open_rest_catalog, catalog_config),
+    )
 
     catalog = providers.Selector(
         backend,
         MemoryCatalogConfig=providers.Singleton(MemoryCatalog, memory_warehouse),
+        LocalCatalogConfig=providers.Singleton(IcebergCatalog, pyiceberg_catalog),
+        PolarisCatalogConfig=providers.Singleton(IcebergCatalog, pyiceberg_catalog),
     )
     store = providers.Selector(
         backend,
         MemoryCatalogConfig=providers.Singleton(MemoryTableStore, memory_warehouse),
+        LocalCatalogConfig=providers.Singleton(IcebergTableStore, pyiceberg_catalog),
+        PolarisCatalogConfig=providers.Singleton(IcebergTableStore, pyiceberg_catalog),
     )
 
     namespaces = providers.Singleton(NamespaceService, catalog)

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 import floe
 
-ADAPTERS = ["memory"]
+ADAPTERS = ["memory", "local"]
 
 
 @pytest.fixture(params=ADAPTERS)
-def lake(request: pytest.FixtureRequest) -> Iterator[floe.Floe]:
+def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[floe.Floe]:
     """A Floe over a fresh catalog of the parametrised kind."""
     if request.param == "memory":
         yield floe.Floe.from_config(floe.MemoryCatalogConfig())
+    elif request.param == "local":
+        yield floe.Floe.from_config(floe.LocalCatalogConfig(str(tmp_path / "warehouse")))
     else:  # pragma: no cover - guarded by ADAPTERS
         raise AssertionError(request.param)
 

@@ -296,3 +296,10 @@ def test_expire_with_bad_retain_last_changes_nothing(
     with pytest.raises(floe.InvalidConfigError):
         lake.maintenance.expire_snapshots(table, retain_last=0)
     assert len(lake.snapshots.list(table)) == 2
+
+
+def test_overwrite_reports_rows_replaced(lake: floe.Floe, table: floe.TableIdentifier) -> None:
+    lake.writes.append(table, rows([1, 2, 3], DAY1))
+    result = lake.writes.overwrite(table, rows([9], DAY1), row_filter="id >= 2")
+    assert (result.rows_added, result.rows_deleted) == (1, 2)
+    assert ids_of(lake.reads.scan(table)) == [1, 9]

@@ -1,0 +1,197 @@
+"""CatalogPort over a PyIceberg catalog (REST/Polaris or the embedded SQL catalog)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NoSuchNamespaceError
+from pyiceberg.table import Table
+
+from floe.adapters.filters import iceberg_schema
+from floe.adapters.iceberg.errors import translated
+from floe.adapters.iceberg.schema import arrow_schema, build_partition_spec, describe_spec
+from floe.domain.errors import (
+    NamespaceExistsError,
+    NamespaceNotEmptyError,
+    NamespaceNotFoundError,
+    TableExistsError,
+)
+from floe.domain.identifiers import Namespace, TableIdentifier, format_namespace
+from floe.domain.models import NamespaceInfo
+from floe.domain.partitioning import PartitionTransform
+from floe.ports.catalog import CatalogPort, TableInfo
+
+#: Properties some catalogs add to every namespace; not the user's.
+_INTERNAL_NAMESPACE_PROPERTIES = frozenset({"exists"})
+
+
+def describe_table(identifier: TableIdentifier, table: Table) -> TableInfo:
+    """The port's view of a loaded PyIceberg table."""
+    schema = table.schema()
+    snapshot = table.current_snapshot()
+    return TableInfo(
+        identifier=identifier,
+        schema=arrow_schema(schema),
+        partition_spec=describe_spec(table.spec(), schema),
+        properties=dict(table.properties),
+        location=table.location(),
+        current_snapshot_id=None if snapshot is None else snapshot.snapshot_id,
+    )
+
+
+def _user_properties(properties: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in properties.items() if k not in _INTERNAL_NAMESPACE_PROPERTIES}
+
+
+class IcebergCatalog(CatalogPort):
+    """Namespaces and tables in a PyIceberg catalog, with Polaris semantics.
+
+    Some catalogs are laxer than Polaris (a duplicate create that succeeds, a
+    namespace dropped with children, a nested namespace without its
+    parent); the checks here give Polaris' answer whatever the backend.
+
+    Args:
+        catalog: The PyIceberg catalog.
+    """
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+
+    @property
+    def pyiceberg_catalog(self) -> Catalog:
+        """The wrapped PyIceberg catalog (shared with the table store)."""
+        return self._catalog
+
+    def _namespace_exists(self, namespace: Namespace) -> bool:
+        try:
+            self._catalog.load_namespace_properties(namespace)
+        except NoSuchNamespaceError:
+            return False
+        return True
+
+    def create_namespace(
+        self, namespace: Namespace, properties: Mapping[str, str] | None = None
+    ) -> NamespaceInfo:
+        name = format_namespace(namespace)
+        with translated("create namespace", name):
+            if len(namespace) > 1 and not self._namespace_exists(namespace[:-1]):
+                raise NamespaceNotFoundError(
+                    f"cannot create namespace {name}: its parent "
+                    f"{format_namespace(namespace[:-1])} does not exist",
+                    subject=name,
+                )
+            if self._namespace_exists(namespace):
+                raise NamespaceExistsError(f"namespace {name} already exists", subject=name)
+            self._catalog.create_namespace(namespace, dict(properties or {}))
+            return NamespaceInfo(
+                namespace, _user_properties(self._catalog.load_namespace_properties(namespace))
+            )
+
+    def list_namespaces(self, parent: Namespace = ()) -> list[Namespace]:
+        name = format_namespace(parent) or "<top level>"
+        with translated("list namespaces of", name):
+            if parent and not self._namespace_exists(parent):
+                raise NamespaceNotFoundError(f"namespace {name} does not exist", subject=name)
+            found = self._catalog.list_namespaces(parent)
+            depth = len(parent) + 1
+            return sorted(
+                tuple(ns) for ns in found if len(ns) == depth and tuple(ns[: len(parent)]) == parent
+            )
+
+    def load_namespace(self, namespace: Namespace) -> NamespaceInfo:
+        name = format_namespace(namespace)
+        with translated("load namespace", name):
+            return NamespaceInfo(
+                namespace, _user_properties(self._catalog.load_namespace_properties(namespace))
+            )
+
+    def drop_namespace(self, namespace: Namespace) -> None:
+        name = format_namespace(namespace)
+        with translated("drop namespace", name):
+            children = self._catalog.list_namespaces(namespace)
+            children = [c for c in children if tuple(c) != namespace]
+            tables = self._catalog.list_tables(namespace)
+            if children or tables:
+                raise NamespaceNotEmptyError(
+                    f"namespace {name} is not empty "
+                    f"({len(tables)} table(s), {len(children)} namespace(s))",
+                    subject=name,
+                )
+            self._catalog.drop_namespace(namespace)
+
+    def update_namespace_properties(
+        self,
+        namespace: Namespace,
+        updates: Mapping[str, str] | None = None,
+        removals: Sequence[str] = (),
+    ) -> NamespaceInfo:
+        name = format_namespace(namespace)
+        with translated("update properties of namespace", name):
+            current = self._catalog.load_namespace_properties(namespace)
+            present = {k for k in removals if k in current}
+            if present or updates:
+                self._catalog.update_namespace_properties(
+                    namespace, removals=present, updates=dict(updates or {})
+                )
+            return self.load_namespace(namespace)
+
+    def create_table(
+        self,
+        identifier: TableIdentifier,
+        schema: pa.Schema,
+        partition_spec: Sequence[PartitionTransform] = (),
+        properties: Mapping[str, str] | None = None,
+    ) -> TableInfo:
+        name = str(identifier)
+        with translated("create table", name):
+            if not self._namespace_exists(identifier.namespace):
+                raise NamespaceNotFoundError(
+                    f"cannot create table {name}: namespace "
+                    f"{format_namespace(identifier.namespace)} does not exist",
+                    subject=name,
+                )
+            if self._catalog.table_exists(identifier.parts):
+                raise TableExistsError(f"table {name} already exists", subject=name)
+            ice_schema = iceberg_schema(schema)
+            table = self._catalog.create_table(
+                identifier.parts,
+                schema=ice_schema,
+                partition_spec=build_partition_spec(tuple(partition_spec), ice_schema),
+                properties=dict(properties or {}),
+            )
+            return describe_table(identifier, table)
+
+    def load_table(self, identifier: TableIdentifier) -> TableInfo:
+        with translated("load table", str(identifier)):
+            return describe_table(identifier, self._catalog.load_table(identifier.parts))
+
+    def list_tables(self, namespace: Namespace) -> list[TableIdentifier]:
+        name = format_namespace(namespace)
+        with translated("list tables of namespace", name):
+            if not self._namespace_exists(namespace):
+                raise NamespaceNotFoundError(f"namespace {name} does not exist", subject=name)
+            found = self._catalog.list_tables(namespace)
+            return sorted(
+                (TableIdentifier.from_parts(tuple(t)) for t in found if tuple(t[:-1]) == namespace),
+                key=lambda t: t.name,
+            )
+
+    def drop_table(self, identifier: TableIdentifier, *, purge: bool = False) -> None:
+        with translated("drop table", str(identifier)):
+            if purge:
+                self._catalog.purge_table(identifier.parts)
+            else:
+                self._catalog.drop_table(identifier.parts)
+
+    def is_connected(self) -> bool:
+        try:
+            self._catalog.list_namespaces()
+        except Exception:  # is_connected answers, it never raises
+            return False
+        return True
+
+    def reconnect(self) -> None:
+        with translated("reconnect to", self._catalog.name):
+            self._catalog.list_namespaces()

@@ -1,0 +1,83 @@
+"""Translation of PyIceberg, HTTP and Arrow exceptions into floe errors, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pyiceberg import exceptions as ice
+
+from floe.domain.errors import (
+    CatalogAuthenticationError,
+    CatalogConnectionError,
+    CatalogError,
+    CommitConflictError,
+    CommitStateUnknownError,
+    FloeStorageError,
+    NamespaceExistsError,
+    NamespaceNotEmptyError,
+    NamespaceNotFoundError,
+    TableExistsError,
+    TableNotFoundError,
+)
+
+_BY_TYPE: tuple[tuple[type[BaseException], type[FloeStorageError], str], ...] = (
+    (ice.NoSuchTableError, TableNotFoundError, "does not exist"),
+    (ice.NoSuchNamespaceError, NamespaceNotFoundError, "namespace does not exist"),
+    (ice.NamespaceAlreadyExistsError, NamespaceExistsError, "already exists"),
+    (ice.TableAlreadyExistsError, TableExistsError, "already exists"),
+    (ice.NamespaceNotEmptyError, NamespaceNotEmptyError, "is not empty"),
+    (ice.CommitStateUnknownException, CommitStateUnknownError, "commit outcome unknown"),
+    (ice.CommitFailedException, CommitConflictError, "commit conflicted"),
+    (ice.OAuthError, CatalogAuthenticationError, "authentication failed"),
+    (ice.UnauthorizedError, CatalogAuthenticationError, "not authorised"),
+    (ice.ForbiddenError, CatalogAuthenticationError, "forbidden"),
+    (ice.ServiceUnavailableError, CatalogConnectionError, "catalog unavailable"),
+    (ice.ServerError, CatalogConnectionError, "catalog server error"),
+    (ConnectionError, CatalogConnectionError, "cannot reach the catalog"),
+    (TimeoutError, CatalogConnectionError, "catalog timed out"),
+)
+
+
+def _requests_errors() -> tuple[type[BaseException], ...]:
+    import requests
+
+    return (requests.ConnectionError, requests.Timeout)
+
+
+def translate_exception(
+    exc: BaseException, *, operation: str, subject: str, fallback: type[FloeStorageError]
+) -> FloeStorageError:
+    """The floe error for a foreign exception raised by ``operation`` on ``subject``."""
+    if isinstance(exc, FloeStorageError):
+        return exc
+    if isinstance(exc, _requests_errors()):
+        return CatalogConnectionError(
+            f"{operation} {subject}: cannot reach the catalog ({type(exc).__name__})",
+            subject=subject,
+        )
+    for foreign, ours, what in _BY_TYPE:
+        if isinstance(exc, foreign):
+            return ours(f"{operation} {subject}: {what}: {_summary(exc)}", subject=subject)
+    return fallback(f"{operation} {subject} failed: {_summary(exc)}", subject=subject)
+
+
+def _summary(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    return text[:500]
+
+
+@contextmanager
+def translated(
+    operation: str, subject: str, *, fallback: type[FloeStorageError] = CatalogError
+) -> Iterator[None]:
+    """Re-raise any foreign exception inside the block as a floe error."""
+    try:
+        yield
+    except FloeStorageError:
+        raise
+    except Exception as exc:  # the boundary: nothing foreign passes
+        raise translate_exception(
+            exc, operation=operation, subject=subject, fallback=fallback
+        ) from exc

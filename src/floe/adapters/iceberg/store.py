@@ -1,0 +1,264 @@
+"""TableStorePort over PyIceberg tables: each write one transaction, one commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+from pyiceberg.expressions import AlwaysTrue, BooleanExpression
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table
+
+from floe.adapters.filters import bind_filter, iceberg_schema
+from floe.adapters.iceberg.errors import translated
+from floe.adapters.iceberg.schema import arrow_schema
+from floe.domain.errors import InvalidScanError, ScanError, SnapshotNotFoundError, WriteError
+from floe.domain.identifiers import TableIdentifier
+from floe.domain.models import ScanOptions, SnapshotInfo, WriteMode, WriteResult
+from floe.ports.table_store import TableStorePort
+
+
+def _snapshot_info(snapshot: object) -> SnapshotInfo:
+    summary = getattr(snapshot, "summary", None)
+    operation = summary.operation.value if summary is not None else "unknown"
+    entries = {"operation": operation}
+    if summary is not None:
+        entries.update({str(k): str(v) for k, v in summary.additional_properties.items()})
+    return SnapshotInfo(
+        snapshot_id=snapshot.snapshot_id,  # type: ignore[attr-defined]
+        parent_id=snapshot.parent_snapshot_id,  # type: ignore[attr-defined]
+        timestamp_ms=snapshot.timestamp_ms,  # type: ignore[attr-defined]
+        operation=operation,
+        summary=entries,
+    )
+
+
+def _total_records(snapshot: object | None) -> int:
+    summary = getattr(snapshot, "summary", None)
+    if summary is None:
+        return 0
+    return int(summary.additional_properties.get("total-records", 0))
+
+
+class IcebergTableStore(TableStorePort):
+    """Table data through PyIceberg: transactions for writes, table scans for reads.
+
+    Args:
+        catalog: The PyIceberg catalog (the same one the catalog port wraps).
+    """
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+
+    def _load(self, identifier: TableIdentifier) -> Table:
+        return self._catalog.load_table(identifier.parts)
+
+    # -- writes ---------------------------------------------------------------
+
+    def _write(
+        self,
+        identifier: TableIdentifier,
+        data: pa.Table,
+        mode: WriteMode,
+        *,
+        row_filter: str | None = None,
+        join_columns: Sequence[str] = (),
+        evolve_schema: pa.Schema | None,
+        snapshot_properties: Mapping[str, str] | None,
+    ) -> WriteResult:
+        name = str(identifier)
+        with translated(f"{mode.value} into table", name, fallback=WriteError):
+            table = self._load(identifier)
+            target: Schema = (
+                table.schema() if evolve_schema is None else iceberg_schema(evolve_schema)
+            )
+            bound = bind_filter(row_filter, target, table=name) if row_filter is not None else None
+            before = table.current_snapshot()
+            before_id = None if before is None else before.snapshot_id
+            props = dict(snapshot_properties or {})
+            added, deleted = data.num_rows, 0
+            with table.transaction() as tx:
+                if evolve_schema is not None:
+                    with tx.update_schema() as update:
+                        update.union_by_name(evolve_schema)
+                if mode is WriteMode.APPEND:
+                    tx.append(data, snapshot_properties=props)
+                elif mode is WriteMode.OVERWRITE:
+                    del bound  # validated above; PyIceberg binds the text itself
+                    tx.overwrite(
+                        data,
+                        overwrite_filter=row_filter if row_filter is not None else AlwaysTrue(),
+                        snapshot_properties=props,
+                    )
+                else:
+                    _reject_duplicate_keys(data, join_columns, name)
+                    outcome = tx.upsert(
+                        data, join_cols=list(join_columns), snapshot_properties=props
+                    )
+                    added = outcome.rows_updated + outcome.rows_inserted
+                    deleted = outcome.rows_updated
+            after = table.current_snapshot()
+            after_id = None if after is None else after.snapshot_id
+            committed = after_id if after_id != before_id else None
+            if mode is WriteMode.OVERWRITE:
+                # Net of rewritten files: what was there + what came - what is there.
+                deleted = _total_records(before) + data.num_rows - _total_records(after)
+            return WriteResult(
+                identifier,
+                mode,
+                committed,
+                data.num_rows,
+                rows_added=added if committed is not None else 0,
+                rows_deleted=deleted if committed is not None else 0,
+            )
+
+    def append(
+        self,
+        identifier: TableIdentifier,
+        data: pa.Table,
+        *,
+        evolve_schema: pa.Schema | None = None,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        return self._write(
+            identifier,
+            data,
+            WriteMode.APPEND,
+            evolve_schema=evolve_schema,
+            snapshot_properties=snapshot_properties,
+        )
+
+    def overwrite(
+        self,
+        identifier: TableIdentifier,
+        data: pa.Table,
+        *,
+        row_filter: str | None = None,
+        evolve_schema: pa.Schema | None = None,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        return self._write(
+            identifier,
+            data,
+            WriteMode.OVERWRITE,
+            row_filter=row_filter,
+            evolve_schema=evolve_schema,
+            snapshot_properties=snapshot_properties,
+        )
+
+    def upsert(
+        self,
+        identifier: TableIdentifier,
+        data: pa.Table,
+        *,
+        join_columns: Sequence[str],
+        evolve_schema: pa.Schema | None = None,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        return self._write(
+            identifier,
+            data,
+            WriteMode.UPSERT,
+            join_columns=join_columns,
+            evolve_schema=evolve_schema,
+            snapshot_properties=snapshot_properties,
+        )
+
+    # -- reads ----------------------------------------------------------------
+
+    def _plan(
+        self, identifier: TableIdentifier, options: ScanOptions
+    ) -> tuple[Table, Schema, BooleanExpression, tuple[str, ...]]:
+        name = str(identifier)
+        if options.as_of is not None:
+            raise InvalidScanError("as_of is resolved to a snapshot id before the scan")
+        table = self._load(identifier)
+        schema = table.schema()
+        if options.snapshot_id is not None:
+            snapshot = table.snapshot_by_id(options.snapshot_id)
+            if snapshot is None:
+                raise SnapshotNotFoundError(
+                    f"table {name} has no snapshot {options.snapshot_id}", subject=name
+                )
+            if snapshot.schema_id is not None:
+                schema = table.schemas().get(snapshot.schema_id, schema)
+        bound = bind_filter(options.row_filter, schema, table=name)
+        names = tuple(f.name for f in schema.fields)
+        columns = names if options.columns is None else tuple(dict.fromkeys(options.columns))
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise InvalidScanError(f"table {name} has no column(s) {missing}", subject=name)
+        return table, schema, bound, columns
+
+    def scan(self, identifier: TableIdentifier, options: ScanOptions) -> pa.Table:
+        with translated("scan table", str(identifier), fallback=ScanError):
+            table, schema, _, columns = self._plan(identifier, options)
+            result = table.scan(
+                row_filter=options.row_filter or AlwaysTrue(),
+                selected_fields=columns,
+                snapshot_id=options.snapshot_id,
+                limit=options.limit,
+            ).to_arrow()
+            expected = arrow_schema(schema.select(*columns))
+            return result.select(list(columns)).cast(expected)
+
+    def scan_batches(
+        self, identifier: TableIdentifier, options: ScanOptions
+    ) -> pa.RecordBatchReader:
+        name = str(identifier)
+        with translated("scan table", name, fallback=ScanError):
+            table, schema, _, columns = self._plan(identifier, options)
+            reader = table.scan(
+                row_filter=options.row_filter or AlwaysTrue(),
+                selected_fields=columns,
+                snapshot_id=options.snapshot_id,
+                limit=options.limit,
+            ).to_arrow_batch_reader()
+            expected = arrow_schema(schema.select(*columns))
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            with translated("scan table", name, fallback=ScanError):
+                for batch in reader:
+                    yield batch.select(list(columns)).cast(expected)
+
+        return pa.RecordBatchReader.from_batches(expected, batches())
+
+    # -- snapshots ------------------------------------------------------------
+
+    def list_snapshots(self, identifier: TableIdentifier) -> list[SnapshotInfo]:
+        with translated("list snapshots of table", str(identifier)):
+            return [_snapshot_info(s) for s in self._load(identifier).snapshots()]
+
+    def expire_snapshots(
+        self, identifier: TableIdentifier, snapshot_ids: Sequence[int]
+    ) -> tuple[int, ...]:
+        name = str(identifier)
+        with translated("expire snapshots of table", name, fallback=WriteError):
+            table = self._load(identifier)
+            ids = list(dict.fromkeys(snapshot_ids))
+            unknown = [i for i in ids if table.snapshot_by_id(i) is None]
+            if unknown:
+                raise SnapshotNotFoundError(
+                    f"table {name} has no snapshot(s) {unknown}", subject=name
+                )
+            current = table.current_snapshot()
+            if current is not None and current.snapshot_id in ids:
+                raise WriteError(
+                    f"cannot expire snapshot {current.snapshot_id}: it is the current "
+                    f"snapshot of table {name}",
+                    subject=name,
+                )
+            if ids:
+                table.maintenance.expire_snapshots().by_ids(ids).commit()
+            return tuple(ids)
+
+
+def _reject_duplicate_keys(data: pa.Table, join_columns: Sequence[str], table: str) -> None:
+    keys = data.select(list(join_columns))
+    if keys.group_by(list(join_columns)).aggregate([]).num_rows != keys.num_rows:
+        raise WriteError(
+            f"upsert into table {table}: the data holds duplicate rows for join columns "
+            f"{list(join_columns)}; nothing was written",
+            subject=table,
+        )

@@ -1,0 +1,286 @@
+"""TableIdentifier: where a table lives in the catalog, and which names are refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from floe import FloeValidationError, InvalidIdentifierError, TableIdentifier
+from floe.domain.identifiers import MAX_NAMESPACE_DEPTH, MAX_PART_LENGTH
+
+
+def _rejected(build: Callable[[], object]) -> InvalidIdentifierError:
+    """Run ``build`` and return the InvalidIdentifierError it must raise (exact class)."""
+    with pytest.raises(InvalidIdentifierError) as caught:
+        build()
+    assert type(caught.value) is InvalidIdentifierError
+    return caught.value
+
+
+# -- building identifiers ---------------------------------------------------------------
+
+
+def test_from_string_splits_namespace_and_table_name() -> None:
+    orders = TableIdentifier.from_string("sales.orders")
+
+    assert orders.namespace == ("sales",)
+    assert orders.name == "orders"
+    assert orders.parts == ("sales", "orders")
+
+
+def test_from_string_keeps_nested_namespaces_as_a_tuple() -> None:
+    orders = TableIdentifier.from_string("sales.eu.orders")
+
+    assert orders.namespace == ("sales", "eu")
+    assert orders.name == "orders"
+
+
+@pytest.mark.parametrize(
+    "text", ["sales.orders", "sales.eu.orders", "a.b.c.d", "_tmp.t-1", "2024.q1", "ventes.été"]
+)
+def test_str_is_the_dotted_form_from_string_reads(text: str) -> None:
+    identifier = TableIdentifier.from_string(text)
+
+    assert str(identifier) == text
+    assert TableIdentifier.from_string(str(identifier)) == identifier
+
+
+def test_from_parts_equals_from_string() -> None:
+    assert TableIdentifier.from_parts(["sales", "eu", "orders"]) == TableIdentifier(
+        ("sales", "eu"), "orders"
+    )
+    assert TableIdentifier.from_parts(("sales", "orders")) == TableIdentifier.from_string(
+        "sales.orders"
+    )
+
+
+def test_constructor_accepts_a_dotted_namespace_string() -> None:
+    assert TableIdentifier("sales.eu", "orders").namespace == ("sales", "eu")
+
+
+def test_identifiers_are_values() -> None:
+    first = TableIdentifier(("sales",), "orders")
+    second = TableIdentifier.from_string("sales.orders")
+
+    assert first == second
+    assert hash(first) == hash(second)
+    assert {first: 1}[second] == 1
+    assert first != TableIdentifier(("sales",), "returns")
+    assert first != TableIdentifier(("sales", "eu"), "orders")
+
+
+def test_asset_key_of_several_parts_names_namespace_and_table() -> None:
+    identifier = TableIdentifier.from_asset_key(["sales", "eu", "orders"], "ignored")
+
+    assert identifier == TableIdentifier(("sales", "eu"), "orders")
+
+
+@pytest.mark.parametrize(
+    ("default_namespace", "expected"),
+    [
+        ("analytics", ("analytics",)),
+        ("analytics.eu", ("analytics", "eu")),
+        (("analytics", "eu"), ("analytics", "eu")),
+    ],
+)
+def test_single_part_asset_key_lands_in_the_default_namespace(
+    default_namespace: str | tuple[str, ...], expected: tuple[str, ...]
+) -> None:
+    identifier = TableIdentifier.from_asset_key(["orders"], default_namespace)
+
+    assert identifier.namespace == expected
+    assert identifier.name == "orders"
+
+
+def test_limits_are_inclusive() -> None:
+    longest = "x" * MAX_PART_LENGTH
+    deepest = tuple(f"n{i}" for i in range(MAX_NAMESPACE_DEPTH))
+
+    assert TableIdentifier((longest,), longest).name == longest
+    assert TableIdentifier(deepest, "t").namespace == deepest
+
+
+# -- rejected text ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("a..b", "'a..b'"),
+        (".sales.orders", "'.sales.orders'"),
+        ("sales.orders.", "'sales.orders.'"),
+        ("sales.or ders", "'or ders'"),
+        ("sales.orders!", "'orders!'"),
+        ("sales.-orders", "'-orders'"),
+        ("sa/les.orders", "'sa/les'"),
+        ("sales.ord\ners", "'ord\\ners'"),
+    ],
+)
+def test_from_string_rejects_malformed_parts(text: str, named: str) -> None:
+    error = _rejected(lambda: TableIdentifier.from_string(text))
+
+    assert named in str(error)
+    assert repr(text) in str(error)
+    assert error.subject == text
+
+
+@pytest.mark.parametrize("text", ["orders", ""])
+def test_from_string_needs_a_namespace_and_a_name(text: str) -> None:
+    error = _rejected(lambda: TableIdentifier.from_string(text))
+
+    assert f"table identifier {text!r} needs a namespace and a name" in str(error)
+
+
+def test_from_string_rejects_a_part_that_is_too_long() -> None:
+    long_name = "orders" + "x" * MAX_PART_LENGTH
+
+    error = _rejected(lambda: TableIdentifier.from_string(f"sales.{long_name}"))
+
+    assert repr(long_name[:20]) in str(error)
+    assert str(MAX_PART_LENGTH + 6) in str(error)
+
+
+def test_from_string_rejects_a_namespace_that_is_too_deep() -> None:
+    text = ".".join(["n"] * (MAX_NAMESPACE_DEPTH + 1)) + ".t"
+
+    error = _rejected(lambda: TableIdentifier.from_string(text))
+
+    assert repr(text) in str(error)
+    assert f"{MAX_NAMESPACE_DEPTH + 1} levels" in str(error)
+
+
+@pytest.mark.parametrize("value", [42, None, b"sales.orders", ("sales", "orders")])
+def test_from_string_rejects_non_strings(value: object) -> None:
+    error = _rejected(lambda: TableIdentifier.from_string(value))  # type: ignore[arg-type]
+
+    assert type(value).__name__ in str(error)
+    assert error.subject == repr(value)
+
+
+# -- rejected parts ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("namespace", "name", "named"),
+    [
+        (("sales",), "or.ders", "'or.ders'"),
+        (("sa.les",), "orders", "'sa.les'"),
+        (("sales",), "or ders", "'or ders'"),
+        (("sales", "e u"), "orders", "'e u'"),
+        (("sales",), "-orders", "'-orders'"),
+        (("sales",), "orders$", "'orders$'"),
+    ],
+)
+def test_constructor_rejects_malformed_parts(
+    namespace: tuple[str, ...], name: str, named: str
+) -> None:
+    error = _rejected(lambda: TableIdentifier(namespace, name))
+
+    assert named in str(error)
+
+
+def test_a_dot_inside_a_part_is_explained() -> None:
+    error = _rejected(lambda: TableIdentifier(("sales",), "or.ders"))
+
+    assert "contains a dot" in str(error)
+    assert error.subject == "or.ders"
+
+
+@pytest.mark.parametrize(
+    ("namespace", "name", "what"),
+    [
+        (("sales",), "", "table name"),
+        (("sales", ""), "orders", "namespace part"),
+        (("",), "orders", "namespace part"),
+    ],
+)
+def test_constructor_rejects_empty_parts(namespace: tuple[str, ...], name: str, what: str) -> None:
+    error = _rejected(lambda: TableIdentifier(namespace, name))
+
+    assert f"{what} must not be empty" in str(error)
+
+
+def test_constructor_rejects_an_empty_namespace() -> None:
+    error = _rejected(lambda: TableIdentifier((), "orders"))
+
+    assert "at least one part" in str(error)
+
+
+def test_constructor_rejects_a_part_that_is_too_long() -> None:
+    too_long = "q" * (MAX_PART_LENGTH + 1)
+
+    error = _rejected(lambda: TableIdentifier(("sales",), too_long))
+
+    assert repr(too_long[:20]) in str(error)
+    assert str(MAX_PART_LENGTH + 1) in str(error)
+    assert error.subject == too_long
+
+
+def test_constructor_rejects_a_namespace_that_is_too_deep() -> None:
+    deep = tuple(f"n{i}" for i in range(MAX_NAMESPACE_DEPTH + 1))
+
+    error = _rejected(lambda: TableIdentifier(deep, "t"))
+
+    assert f"{MAX_NAMESPACE_DEPTH + 1} levels" in str(error)
+    assert error.subject == ".".join(deep)
+
+
+@pytest.mark.parametrize(
+    ("namespace", "name", "what", "offender"),
+    [
+        (("sales",), 42, "table name", 42),
+        (("sales",), None, "table name", None),
+        (("sales", 7), "orders", "namespace part", 7),
+        ((b"sales",), "orders", "namespace part", b"sales"),
+    ],
+)
+def test_constructor_rejects_non_string_parts(
+    namespace: tuple[object, ...], name: object, what: str, offender: object
+) -> None:
+    error = _rejected(lambda: TableIdentifier(namespace, name))  # type: ignore[arg-type]
+
+    assert f"{what} must be a string, got {type(offender).__name__}" in str(error)
+    assert error.subject == repr(offender)
+
+
+@pytest.mark.parametrize("parts", [["orders"], [], ()])
+def test_from_parts_needs_a_namespace_and_a_name(parts: list[str]) -> None:
+    error = _rejected(lambda: TableIdentifier.from_parts(parts))
+
+    assert repr(tuple(parts)) in str(error)
+
+
+def test_from_parts_validates_each_part() -> None:
+    error = _rejected(lambda: TableIdentifier.from_parts(["sales", "bad name"]))
+
+    assert "'bad name'" in str(error)
+
+
+def test_empty_asset_key_is_rejected() -> None:
+    error = _rejected(lambda: TableIdentifier.from_asset_key([], "analytics"))
+
+    assert "asset key has no parts" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("key", "default_namespace", "named"),
+    [
+        (["sales", "or ders"], "analytics", "'or ders'"),
+        (["orders"], "ana lytics", "'ana lytics'"),
+        (["orders"], "analytics..eu", "must not be empty"),
+    ],
+)
+def test_asset_key_parts_and_default_namespace_are_validated(
+    key: list[str], default_namespace: str, named: str
+) -> None:
+    error = _rejected(lambda: TableIdentifier.from_asset_key(key, default_namespace))
+
+    assert named in str(error)
+
+
+def test_identifier_errors_are_validation_errors() -> None:
+    error = _rejected(lambda: TableIdentifier.from_string("a..b"))
+
+    assert isinstance(error, FloeValidationError)
+    assert isinstance(error, ValueError)

@@ -42,10 +42,10 @@ def _iceberg_transform(t: PartitionTransform) -> Transform[Any, Any]:
     }
     if kind in simple:
         return simple[kind]
-    assert t.param is not None  # guaranteed by PartitionTransform's validator
+    param = t.param if t.param is not None else 0  # PartitionTransform guarantees a param
     if kind is PartitionTransformType.BUCKET:
-        return BucketTransform(num_buckets=t.param)
-    return TruncateTransform(width=t.param)
+        return BucketTransform(num_buckets=param)
+    return TruncateTransform(width=param)
 
 
 def build_partition_spec(

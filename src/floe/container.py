@@ -7,8 +7,8 @@ from dependency_injector import containers, providers
 from floe.adapters.iceberg import (
     IcebergCatalog,
     IcebergTableStore,
-    open_local_catalog,
-    open_rest_catalog,
+    open_local_backend,
+    open_rest_backend,
 )
 from floe.adapters.memory import MemoryCatalog, MemoryTableStore, MemoryWarehouse
 from floe.application import (
@@ -37,23 +37,23 @@ class FloeContainer(containers.DeclarativeContainer):
     backend = providers.Callable(_backend, catalog_config)
 
     memory_warehouse = providers.Singleton(MemoryWarehouse)
-    pyiceberg_catalog = providers.Selector(
+    iceberg_backend = providers.Selector(
         backend,
-        LocalCatalogConfig=providers.Singleton(open_local_catalog, catalog_config),
-        PolarisCatalogConfig=providers.Singleton(open_rest_catalog, catalog_config),
+        LocalCatalogConfig=providers.Singleton(open_local_backend, catalog_config),
+        PolarisCatalogConfig=providers.Singleton(open_rest_backend, catalog_config),
     )
 
     catalog = providers.Selector(
         backend,
         MemoryCatalogConfig=providers.Singleton(MemoryCatalog, memory_warehouse),
-        LocalCatalogConfig=providers.Singleton(IcebergCatalog, pyiceberg_catalog),
-        PolarisCatalogConfig=providers.Singleton(IcebergCatalog, pyiceberg_catalog),
+        LocalCatalogConfig=providers.Singleton(IcebergCatalog, iceberg_backend),
+        PolarisCatalogConfig=providers.Singleton(IcebergCatalog, iceberg_backend),
     )
     store = providers.Selector(
         backend,
         MemoryCatalogConfig=providers.Singleton(MemoryTableStore, memory_warehouse),
-        LocalCatalogConfig=providers.Singleton(IcebergTableStore, pyiceberg_catalog),
-        PolarisCatalogConfig=providers.Singleton(IcebergTableStore, pyiceberg_catalog),
+        LocalCatalogConfig=providers.Singleton(IcebergTableStore, iceberg_backend),
+        PolarisCatalogConfig=providers.Singleton(IcebergTableStore, iceberg_backend),
     )
 
     namespaces = providers.Singleton(NamespaceService, catalog)

@@ -1,7 +1,13 @@
 """PyIceberg-backed adapters: Polaris / any Iceberg REST catalog, and the embedded local catalog."""
 
 from floe.adapters.iceberg.catalog import IcebergCatalog
-from floe.adapters.iceberg.connect import open_local_catalog, open_rest_catalog
+from floe.adapters.iceberg.connect import IcebergBackend, open_local_backend, open_rest_backend
 from floe.adapters.iceberg.store import IcebergTableStore
 
-__all__ = ["IcebergCatalog", "IcebergTableStore", "open_local_catalog", "open_rest_catalog"]
+__all__ = [
+    "IcebergBackend",
+    "IcebergCatalog",
+    "IcebergTableStore",
+    "open_local_backend",
+    "open_rest_backend",
+]

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
-from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchNamespaceError
 from pyiceberg.table import Table
 
 from floe.adapters.filters import iceberg_schema
-from floe.adapters.iceberg.errors import translated
+from floe.adapters.iceberg.connect import IcebergBackend
 from floe.adapters.iceberg.schema import arrow_schema, build_partition_spec, describe_spec
 from floe.domain.errors import (
     NamespaceExistsError,
@@ -53,20 +52,16 @@ class IcebergCatalog(CatalogPort):
     parent); the checks here give Polaris' answer whatever the backend.
 
     Args:
-        catalog: The PyIceberg catalog.
+        backend: The PyIceberg catalog and the guard every call goes through.
     """
 
-    def __init__(self, catalog: Catalog) -> None:
-        self._catalog = catalog
-
-    @property
-    def pyiceberg_catalog(self) -> Catalog:
-        """The wrapped PyIceberg catalog (shared with the table store)."""
-        return self._catalog
+    def __init__(self, backend: IcebergBackend) -> None:
+        self._backend = backend
+        self._guard = backend.guard
 
     def _namespace_exists(self, namespace: Namespace) -> bool:
         try:
-            self._catalog.load_namespace_properties(namespace)
+            self._backend.catalog.load_namespace_properties(namespace)
         except NoSuchNamespaceError:
             return False
         return True
@@ -75,7 +70,8 @@ class IcebergCatalog(CatalogPort):
         self, namespace: Namespace, properties: Mapping[str, str] | None = None
     ) -> NamespaceInfo:
         name = format_namespace(namespace)
-        with translated("create namespace", name):
+
+        def call() -> NamespaceInfo:
             if len(namespace) > 1 and not self._namespace_exists(namespace[:-1]):
                 raise NamespaceNotFoundError(
                     f"cannot create namespace {name}: its parent "
@@ -84,42 +80,55 @@ class IcebergCatalog(CatalogPort):
                 )
             if self._namespace_exists(namespace):
                 raise NamespaceExistsError(f"namespace {name} already exists", subject=name)
-            self._catalog.create_namespace(namespace, dict(properties or {}))
+            self._backend.catalog.create_namespace(namespace, dict(properties or {}))
             return NamespaceInfo(
-                namespace, _user_properties(self._catalog.load_namespace_properties(namespace))
+                namespace,
+                _user_properties(self._backend.catalog.load_namespace_properties(namespace)),
             )
+
+        return self._guard.run("create namespace", name, call)
 
     def list_namespaces(self, parent: Namespace = ()) -> list[Namespace]:
         name = format_namespace(parent) or "<top level>"
-        with translated("list namespaces of", name):
+
+        def call() -> list[Namespace]:
             if parent and not self._namespace_exists(parent):
                 raise NamespaceNotFoundError(f"namespace {name} does not exist", subject=name)
-            found = self._catalog.list_namespaces(parent)
+            found = self._backend.catalog.list_namespaces(parent)
             depth = len(parent) + 1
             return sorted(
                 tuple(ns) for ns in found if len(ns) == depth and tuple(ns[: len(parent)]) == parent
             )
 
+        return self._guard.run("list namespaces of", name, call)
+
     def load_namespace(self, namespace: Namespace) -> NamespaceInfo:
         name = format_namespace(namespace)
-        with translated("load namespace", name):
+
+        def call() -> NamespaceInfo:
             return NamespaceInfo(
-                namespace, _user_properties(self._catalog.load_namespace_properties(namespace))
+                namespace,
+                _user_properties(self._backend.catalog.load_namespace_properties(namespace)),
             )
+
+        return self._guard.run("load namespace", name, call)
 
     def drop_namespace(self, namespace: Namespace) -> None:
         name = format_namespace(namespace)
-        with translated("drop namespace", name):
-            children = self._catalog.list_namespaces(namespace)
+
+        def call() -> None:
+            children = self._backend.catalog.list_namespaces(namespace)
             children = [c for c in children if tuple(c) != namespace]
-            tables = self._catalog.list_tables(namespace)
+            tables = self._backend.catalog.list_tables(namespace)
             if children or tables:
                 raise NamespaceNotEmptyError(
                     f"namespace {name} is not empty "
                     f"({len(tables)} table(s), {len(children)} namespace(s))",
                     subject=name,
                 )
-            self._catalog.drop_namespace(namespace)
+            self._backend.catalog.drop_namespace(namespace)
+
+        return self._guard.run("drop namespace", name, call)
 
     def update_namespace_properties(
         self,
@@ -128,14 +137,20 @@ class IcebergCatalog(CatalogPort):
         removals: Sequence[str] = (),
     ) -> NamespaceInfo:
         name = format_namespace(namespace)
-        with translated("update properties of namespace", name):
-            current = self._catalog.load_namespace_properties(namespace)
+
+        def call() -> NamespaceInfo:
+            current = self._backend.catalog.load_namespace_properties(namespace)
             present = {k for k in removals if k in current}
             if present or updates:
-                self._catalog.update_namespace_properties(
+                self._backend.catalog.update_namespace_properties(
                     namespace, removals=present, updates=dict(updates or {})
                 )
-            return self.load_namespace(namespace)
+            return NamespaceInfo(
+                namespace,
+                _user_properties(self._backend.catalog.load_namespace_properties(namespace)),
+            )
+
+        return self._guard.run("update properties of namespace", name, call)
 
     def create_table(
         self,
@@ -145,17 +160,18 @@ class IcebergCatalog(CatalogPort):
         properties: Mapping[str, str] | None = None,
     ) -> TableInfo:
         name = str(identifier)
-        with translated("create table", name):
+
+        def call() -> TableInfo:
             if not self._namespace_exists(identifier.namespace):
                 raise NamespaceNotFoundError(
                     f"cannot create table {name}: namespace "
                     f"{format_namespace(identifier.namespace)} does not exist",
                     subject=name,
                 )
-            if self._catalog.table_exists(identifier.parts):
+            if self._backend.catalog.table_exists(identifier.parts):
                 raise TableExistsError(f"table {name} already exists", subject=name)
             ice_schema = iceberg_schema(schema)
-            table = self._catalog.create_table(
+            table = self._backend.catalog.create_table(
                 identifier.parts,
                 schema=ice_schema,
                 partition_spec=build_partition_spec(tuple(partition_spec), ice_schema),
@@ -163,35 +179,47 @@ class IcebergCatalog(CatalogPort):
             )
             return describe_table(identifier, table)
 
+        return self._guard.run("create table", name, call)
+
     def load_table(self, identifier: TableIdentifier) -> TableInfo:
-        with translated("load table", str(identifier)):
-            return describe_table(identifier, self._catalog.load_table(identifier.parts))
+        def call() -> TableInfo:
+            return describe_table(identifier, self._backend.catalog.load_table(identifier.parts))
+
+        return self._guard.run("load table", str(identifier), call)
 
     def list_tables(self, namespace: Namespace) -> list[TableIdentifier]:
         name = format_namespace(namespace)
-        with translated("list tables of namespace", name):
+
+        def call() -> list[TableIdentifier]:
             if not self._namespace_exists(namespace):
                 raise NamespaceNotFoundError(f"namespace {name} does not exist", subject=name)
-            found = self._catalog.list_tables(namespace)
+            found = self._backend.catalog.list_tables(namespace)
             return sorted(
                 (TableIdentifier.from_parts(tuple(t)) for t in found if tuple(t[:-1]) == namespace),
                 key=lambda t: t.name,
             )
 
+        return self._guard.run("list tables of namespace", name, call)
+
     def drop_table(self, identifier: TableIdentifier, *, purge: bool = False) -> None:
-        with translated("drop table", str(identifier)):
+        def call() -> None:
             if purge:
-                self._catalog.purge_table(identifier.parts)
+                self._backend.catalog.purge_table(identifier.parts)
             else:
-                self._catalog.drop_table(identifier.parts)
+                self._backend.catalog.drop_table(identifier.parts)
+
+        return self._guard.run("drop table", str(identifier), call)
 
     def is_connected(self) -> bool:
         try:
-            self._catalog.list_namespaces()
+            self._backend.catalog.list_namespaces()
         except Exception:  # is_connected answers, it never raises
             return False
         return True
 
     def reconnect(self) -> None:
-        with translated("reconnect to", self._catalog.name):
-            self._catalog.list_namespaces()
+        def call() -> None:
+            self._backend.reset()
+            self._backend.catalog.list_namespaces()
+
+        return self._guard.run("reconnect to", self._backend.name, call)

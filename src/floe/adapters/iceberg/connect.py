@@ -1,21 +1,69 @@
-"""Opening PyIceberg catalogs from floe configs."""
+"""Opening PyIceberg catalogs from floe configs, with their call guard."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.catalog.sql import SqlCatalog
 
-from floe.adapters.iceberg.errors import translated
-from floe.domain.config import LocalCatalogConfig, PolarisCatalogConfig
+from floe.adapters.iceberg.auth import FloeAuthManager, TokenProvider
+from floe.adapters.iceberg.guard import CallGuard
+from floe.domain.config import LocalCatalogConfig, PolarisCatalogConfig, RetryConfig
 
 
-def open_local_catalog(config: LocalCatalogConfig) -> Catalog:
+class IcebergBackend:
+    """One PyIceberg catalog, opened lazily, re-openable, shared by both ports.
+
+    Args:
+        name: What the catalog is, for messages (a path or a URI).
+        opener: Creates the PyIceberg catalog (may call the server).
+        guard: The call guard every operation goes through.
+        tokens: The token provider (REST with OAuth2 only).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        opener: Callable[[], Catalog],
+        guard: CallGuard,
+        tokens: TokenProvider | None = None,
+    ) -> None:
+        self.name = name
+        self.guard = guard
+        self.tokens = tokens
+        self._opener = opener
+        self._catalog: Catalog | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"IcebergBackend({self.name!r}, adapter={self.guard.adapter!r})"
+
+    @property
+    def catalog(self) -> Catalog:
+        """The PyIceberg catalog, opened on first use (call inside the guard)."""
+        with self._lock:
+            if self._catalog is None:
+                self._catalog = self._opener()
+            return self._catalog
+
+    def reset(self) -> None:
+        """Drop the session and token; the next use opens the catalog anew."""
+        with self._lock:
+            self._catalog = None
+        if self.tokens is not None:
+            self.tokens.invalidate()
+
+
+def open_local_backend(config: LocalCatalogConfig) -> IcebergBackend:
     """The embedded catalog: SQLite metadata and data files under one directory."""
     root = Path(config.warehouse_path).expanduser().resolve()
-    with translated("open local catalog at", str(root)):
+
+    def opener() -> Catalog:
         root.mkdir(parents=True, exist_ok=True)
         return SqlCatalog(
             config.catalog_name,
@@ -23,26 +71,54 @@ def open_local_catalog(config: LocalCatalogConfig) -> Catalog:
             warehouse=root.as_uri(),
         )
 
+    # Local files fail for good or not at all: one attempt, no breaker.
+    guard = CallGuard("local", RetryConfig(max_attempts=1, circuit_breaker_threshold=0))
+    return IcebergBackend(str(root), opener, guard)
 
-def rest_properties(config: PolarisCatalogConfig) -> dict[str, str]:
-    """PyIceberg REST catalog properties for a Polaris config (secrets included)."""
-    props = {**config.properties, "uri": config.uri, "warehouse": config.warehouse}
+
+def token_url(config: PolarisCatalogConfig) -> str:
+    """The OAuth2 token endpoint: the configured one or ``<uri>/v1/oauth/tokens``."""
+    return config.oauth2_server_uri or f"{config.uri.rstrip('/')}/v1/oauth/tokens"
+
+
+def token_provider(config: PolarisCatalogConfig) -> TokenProvider:
+    """The token provider for a REST catalog config."""
+    verify: bool | str = config.properties.get("ssl.cabundle", True)
     if config.token is not None:
-        props["token"] = config.token.reveal()
-    elif config.client_secret is not None:
-        props["credential"] = f"{config.client_id}:{config.client_secret.reveal()}"
-        props["scope"] = config.scope
-    if config.oauth2_server_uri:
-        props["oauth2-server-uri"] = config.oauth2_server_uri
+        return TokenProvider(static_token=config.token, verify=verify)
+    return TokenProvider(
+        token_url=token_url(config),
+        client_id=config.client_id,
+        client_secret=config.client_secret,
+        scope=config.scope,
+        refresh_enabled=config.token_refresh_enabled,
+        verify=verify,
+    )
+
+
+def rest_properties(config: PolarisCatalogConfig, tokens: TokenProvider) -> dict[str, Any]:
+    """PyIceberg REST catalog properties: floe's auth manager, never a raw secret."""
+    props: dict[str, Any] = {k: v for k, v in config.properties.items() if k != "ssl.cabundle"}
+    if "ssl.cabundle" in config.properties:
+        props["ssl"] = {"cabundle": config.properties["ssl.cabundle"]}
+    props.update(
+        uri=config.uri,
+        warehouse=config.warehouse,
+        auth={
+            "type": "custom",
+            "impl": f"{FloeAuthManager.__module__}.{FloeAuthManager.__qualname__}",
+            "custom": {"provider": tokens},
+        },
+    )
     return props
 
 
-def open_rest_catalog(config: PolarisCatalogConfig) -> Catalog:
-    """A PyIceberg REST catalog for Polaris / any Iceberg REST server.
+def open_rest_backend(config: PolarisCatalogConfig) -> IcebergBackend:
+    """A Polaris / Iceberg REST catalog behind floe's token provider and call guard."""
+    tokens = token_provider(config)
 
-    Raises:
-        CatalogAuthenticationError: The credentials are rejected.
-        CatalogConnectionError: The server cannot be reached.
-    """
-    with translated("connect to catalog", config.uri):
-        return RestCatalog(config.warehouse, **rest_properties(config))
+    def opener() -> Catalog:
+        return RestCatalog(config.warehouse, **rest_properties(config, tokens))
+
+    guard = CallGuard("rest", config.retry, tokens)
+    return IcebergBackend(config.uri, opener, guard, tokens)

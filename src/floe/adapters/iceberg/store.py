@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 
 import pyarrow as pa
-from pyiceberg.catalog import Catalog
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 
-from floe.adapters.filters import bind_filter, iceberg_schema
+from floe.adapters.filters import bind_filter, iceberg_schema, parse_filter
+from floe.adapters.iceberg.connect import IcebergBackend
 from floe.adapters.iceberg.errors import translated
+from floe.adapters.iceberg.guard import commit_outcome_guarded
 from floe.adapters.iceberg.schema import arrow_schema
 from floe.domain.errors import InvalidScanError, ScanError, SnapshotNotFoundError, WriteError
 from floe.domain.identifiers import TableIdentifier
@@ -45,14 +46,16 @@ class IcebergTableStore(TableStorePort):
     """Table data through PyIceberg: transactions for writes, table scans for reads.
 
     Args:
-        catalog: The PyIceberg catalog (the same one the catalog port wraps).
+        backend: The PyIceberg catalog (shared with the catalog port) and the
+            guard every call goes through.
     """
 
-    def __init__(self, catalog: Catalog) -> None:
-        self._catalog = catalog
+    def __init__(self, backend: IcebergBackend) -> None:
+        self._backend = backend
+        self._guard = backend.guard
 
     def _load(self, identifier: TableIdentifier) -> Table:
-        return self._catalog.load_table(identifier.parts)
+        return self._backend.catalog.load_table(identifier.parts)
 
     # -- writes ---------------------------------------------------------------
 
@@ -68,36 +71,37 @@ class IcebergTableStore(TableStorePort):
         snapshot_properties: Mapping[str, str] | None,
     ) -> WriteResult:
         name = str(identifier)
-        with translated(f"{mode.value} into table", name, fallback=WriteError):
+
+        def call() -> WriteResult:
             table = self._load(identifier)
             target: Schema = (
                 table.schema() if evolve_schema is None else iceberg_schema(evolve_schema)
             )
-            bound = bind_filter(row_filter, target, table=name) if row_filter is not None else None
+            if row_filter is not None:  # reject a bad filter before anything is written
+                bind_filter(row_filter, target, table=name)
             before = table.current_snapshot()
             before_id = None if before is None else before.snapshot_id
             props = dict(snapshot_properties or {})
             added, deleted = data.num_rows, 0
-            with table.transaction() as tx:
-                if evolve_schema is not None:
-                    with tx.update_schema() as update:
-                        update.union_by_name(evolve_schema)
-                if mode is WriteMode.APPEND:
-                    tx.append(data, snapshot_properties=props)
-                elif mode is WriteMode.OVERWRITE:
-                    del bound  # validated above; PyIceberg binds the text itself
-                    tx.overwrite(
-                        data,
-                        overwrite_filter=row_filter if row_filter is not None else AlwaysTrue(),
-                        snapshot_properties=props,
-                    )
-                else:
-                    _reject_duplicate_keys(data, join_columns, name)
-                    outcome = tx.upsert(
-                        data, join_cols=list(join_columns), snapshot_properties=props
-                    )
-                    added = outcome.rows_updated + outcome.rows_inserted
-                    deleted = outcome.rows_updated
+            tx = table.transaction()
+            if evolve_schema is not None:
+                with tx.update_schema() as update:
+                    update.union_by_name(evolve_schema)
+            if mode is WriteMode.APPEND:
+                tx.append(data, snapshot_properties=props)
+            elif mode is WriteMode.OVERWRITE:
+                tx.overwrite(
+                    data,
+                    overwrite_filter=parse_filter(row_filter, table=name),
+                    snapshot_properties=props,
+                )
+            else:
+                _reject_duplicate_keys(data, join_columns, name)
+                outcome = tx.upsert(data, join_cols=list(join_columns), snapshot_properties=props)
+                added = outcome.rows_updated + outcome.rows_inserted
+                deleted = outcome.rows_updated
+            with commit_outcome_guarded(name):
+                tx.commit_transaction()
             after = table.current_snapshot()
             after_id = None if after is None else after.snapshot_id
             committed = after_id if after_id != before_id else None
@@ -112,6 +116,8 @@ class IcebergTableStore(TableStorePort):
                 rows_added=added if committed is not None else 0,
                 rows_deleted=deleted if committed is not None else 0,
             )
+
+        return self._guard.run(f"{mode.value} into table", name, call, fallback=WriteError)
 
     def append(
         self,
@@ -192,7 +198,7 @@ class IcebergTableStore(TableStorePort):
         return table, schema, bound, columns
 
     def scan(self, identifier: TableIdentifier, options: ScanOptions) -> pa.Table:
-        with translated("scan table", str(identifier), fallback=ScanError):
+        def call() -> pa.Table:
             table, schema, _, columns = self._plan(identifier, options)
             result = table.scan(
                 row_filter=options.row_filter or AlwaysTrue(),
@@ -203,11 +209,14 @@ class IcebergTableStore(TableStorePort):
             expected = arrow_schema(schema.select(*columns))
             return result.select(list(columns)).cast(expected)
 
+        return self._guard.run("scan table", str(identifier), call, fallback=ScanError)
+
     def scan_batches(
         self, identifier: TableIdentifier, options: ScanOptions
     ) -> pa.RecordBatchReader:
         name = str(identifier)
-        with translated("scan table", name, fallback=ScanError):
+
+        def call() -> tuple[pa.RecordBatchReader, pa.Schema, tuple[str, ...]]:
             table, schema, _, columns = self._plan(identifier, options)
             reader = table.scan(
                 row_filter=options.row_filter or AlwaysTrue(),
@@ -215,7 +224,9 @@ class IcebergTableStore(TableStorePort):
                 snapshot_id=options.snapshot_id,
                 limit=options.limit,
             ).to_arrow_batch_reader()
-            expected = arrow_schema(schema.select(*columns))
+            return reader, arrow_schema(schema.select(*columns)), columns
+
+        reader, expected, columns = self._guard.run("scan table", name, call, fallback=ScanError)
 
         def batches() -> Iterator[pa.RecordBatch]:
             with translated("scan table", name, fallback=ScanError):
@@ -227,14 +238,17 @@ class IcebergTableStore(TableStorePort):
     # -- snapshots ------------------------------------------------------------
 
     def list_snapshots(self, identifier: TableIdentifier) -> list[SnapshotInfo]:
-        with translated("list snapshots of table", str(identifier)):
+        def call() -> list[SnapshotInfo]:
             return [_snapshot_info(s) for s in self._load(identifier).snapshots()]
+
+        return self._guard.run("list snapshots of table", str(identifier), call)
 
     def expire_snapshots(
         self, identifier: TableIdentifier, snapshot_ids: Sequence[int]
     ) -> tuple[int, ...]:
         name = str(identifier)
-        with translated("expire snapshots of table", name, fallback=WriteError):
+
+        def call() -> tuple[int, ...]:
             table = self._load(identifier)
             ids = list(dict.fromkeys(snapshot_ids))
             unknown = [i for i in ids if table.snapshot_by_id(i) is None]
@@ -250,8 +264,11 @@ class IcebergTableStore(TableStorePort):
                     subject=name,
                 )
             if ids:
-                table.maintenance.expire_snapshots().by_ids(ids).commit()
+                with commit_outcome_guarded(name):
+                    table.maintenance.expire_snapshots().by_ids(ids).commit()
             return tuple(ids)
+
+        return self._guard.run("expire snapshots of table", name, call, fallback=WriteError)
 
 
 def _reject_duplicate_keys(data: pa.Table, join_columns: Sequence[str], table: str) -> None:

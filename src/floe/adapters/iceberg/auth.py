@@ -1,0 +1,175 @@
+"""OAuth2 token lifecycle owned by floe, plugged into PyIceberg's auth-manager extension point.
+
+PyIceberg 0.12's ``OAuth2AuthManager`` refreshes ahead of expiry but cannot
+react to a 401, and the legacy manager that can is deprecated. floe keeps the
+token in a :class:`TokenProvider` it holds itself: the auth manager PyIceberg
+instantiates (``auth.type = custom``) only asks the provider for a header,
+and floe's retry guard calls :meth:`TokenProvider.invalidate` when the
+server answers 401/419, so the next attempt fetches a fresh token.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from pyiceberg.catalog.rest.auth import AuthManager
+
+from floe.domain.config import Secret
+from floe.domain.errors import CatalogAuthenticationError, CatalogConnectionError
+
+#: Seconds before expiry at which a token is renewed.
+DEFAULT_REFRESH_MARGIN_S = 30.0
+#: Lifetime assumed when the server gives none.
+DEFAULT_TOKEN_LIFETIME_S = 3600.0
+_TOKEN_TIMEOUT_S = 30.0
+
+
+class TokenProvider:
+    """A thread-safe bearer token source: client credentials, or one static token.
+
+    Args:
+        token_url: The OAuth2 token endpoint (client credentials only).
+        client_id: OAuth2 client id.
+        client_secret: OAuth2 client secret.
+        scope: Scope requested (Polaris: ``PRINCIPAL_ROLE:<role>``).
+        static_token: A fixed bearer token instead of client credentials.
+        refresh_enabled: Renew before expiry (else only when invalidated).
+        refresh_margin_s: Renew this many seconds before expiry.
+        verify: TLS verification (``True``, ``False`` or a CA bundle path).
+        clock: Monotonic clock (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        token_url: str | None = None,
+        client_id: str | None = None,
+        client_secret: Secret | None = None,
+        scope: str | None = None,
+        static_token: Secret | None = None,
+        refresh_enabled: bool = True,
+        refresh_margin_s: float = DEFAULT_REFRESH_MARGIN_S,
+        verify: bool | str = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if static_token is None and not (token_url and client_id and client_secret):
+            raise CatalogAuthenticationError(
+                "a token provider needs client credentials and a token URL, or a token"
+            )
+        self._token_url = token_url
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._scope = scope
+        self._static = static_token
+        self._refresh_enabled = refresh_enabled
+        self._margin = refresh_margin_s
+        self._verify = verify
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: Secret | None = static_token
+        self._expires_at = float("inf")
+        self.fetch_count = 0
+
+    def __repr__(self) -> str:
+        kind = "static token" if self._static is not None else f"client {self._client_id}"
+        return f"TokenProvider({kind}, fetched={self.fetch_count})"
+
+    @property
+    def can_refresh(self) -> bool:
+        """Whether a new token can be obtained (client credentials)."""
+        return self._static is None
+
+    def header(self) -> str:
+        """The ``Authorization`` header value, fetching a token when needed.
+
+        Raises:
+            CatalogAuthenticationError: The token endpoint rejected the credentials.
+            CatalogConnectionError: The token endpoint cannot be reached.
+        """
+        with self._lock:
+            if self._token is None or (
+                self._refresh_enabled and self.can_refresh and self._clock() >= self._expires_at
+            ):
+                self._token = self._fetch()
+            return f"Bearer {self._token.reveal()}"
+
+    def invalidate(self) -> bool:
+        """Forget the current token so the next request fetches a new one.
+
+        Returns:
+            Whether a new token can be fetched (False for a static token).
+        """
+        with self._lock:
+            if not self.can_refresh:
+                return False
+            self._token = None
+            return True
+
+    def _fetch(self) -> Secret:
+        if self._token_url is None or self._client_id is None or self._client_secret is None:
+            raise CatalogAuthenticationError("the static token was rejected; set a new one")
+        data = {"grant_type": "client_credentials"}
+        if self._scope:
+            data["scope"] = self._scope
+        try:
+            response = requests.post(
+                self._token_url,
+                data=data,
+                auth=(self._client_id, self._client_secret.reveal()),
+                timeout=_TOKEN_TIMEOUT_S,
+                verify=self._verify,
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise CatalogConnectionError(
+                f"cannot reach the token endpoint {self._token_url} ({type(exc).__name__})",
+                subject=self._token_url,
+            ) from None
+        if response.status_code != 200:
+            raise CatalogAuthenticationError(
+                f"token endpoint {self._token_url} refused client {self._client_id!r}: "
+                f"HTTP {response.status_code} {_oauth_error(response)}",
+                subject=self._token_url,
+            )
+        body = response.json()
+        token = body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise CatalogAuthenticationError(
+                f"token endpoint {self._token_url} returned no access_token",
+                subject=self._token_url,
+            )
+        lifetime = float(body.get("expires_in") or DEFAULT_TOKEN_LIFETIME_S)
+        self._expires_at = self._clock() + max(lifetime - self._margin, lifetime / 2)
+        self.fetch_count += 1
+        return Secret(token)
+
+
+def _oauth_error(response: requests.Response) -> str:
+    try:
+        body: Any = response.json()
+    except ValueError:
+        return ""
+    if isinstance(body, dict):
+        return str(body.get("error", ""))[:100]
+    return ""
+
+
+class FloeAuthManager(AuthManager):
+    """The PyIceberg auth manager that asks floe's :class:`TokenProvider` for headers.
+
+    Registered through ``auth = {"type": "custom", "impl": <this class>,
+    "custom": {"provider": provider}}`` in the REST catalog properties.
+    """
+
+    def __init__(self, provider: TokenProvider) -> None:
+        self.provider = provider
+
+    def __repr__(self) -> str:
+        return f"FloeAuthManager({self.provider!r})"
+
+    def auth_header(self) -> str:
+        """The bearer header for the next request."""
+        return self.provider.header()

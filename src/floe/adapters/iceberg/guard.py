@@ -1,0 +1,233 @@
+"""Retries, circuit breaking, token refresh, error translation and observability, in one place.
+
+Every PyIceberg call of the adapters goes through :meth:`CallGuard.run`.
+Transient faults (connection errors, timeouts, 429, 5xx on non-commit
+requests) are retried with exponential backoff and jitter per
+:class:`~floe.domain.config.RetryConfig`; 4xx answers are not, except one
+token refresh on 401/419. Commits never reach here with an unknown outcome
+still retryable: the store turns those into :class:`CommitStateUnknownError`
+before, and that error is never retried.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import requests
+import tenacity
+from pyiceberg import exceptions as ice
+
+from floe.adapters.iceberg.auth import TokenProvider
+from floe.adapters.iceberg.errors import translate_exception
+from floe.adapters.observability import OperationRecord, observe
+from floe.domain.config import RetryConfig
+from floe.domain.errors import (
+    CatalogConnectionError,
+    CatalogError,
+    CommitStateUnknownError,
+    FloeStorageError,
+)
+
+T = TypeVar("T")
+
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    requests.ConnectionError,
+    requests.Timeout,
+    ConnectionError,
+    TimeoutError,
+    ice.ServiceUnavailableError,
+    ice.TooManyRequestsError,
+    ice.ServerError,
+    CatalogConnectionError,
+)
+_AUTH_EXPIRED: tuple[type[BaseException], ...] = (
+    ice.UnauthorizedError,
+    ice.AuthorizationExpiredError,
+)
+
+
+@contextmanager
+def commit_outcome_guarded(subject: str) -> Iterator[None]:
+    """Around a commit request: a fault that may have let the commit through is not retryable.
+
+    A connection reset, a timeout or a 5xx answer while committing may come
+    after the catalog applied the commit. Re-sending could apply it twice, so
+    these become :class:`CommitStateUnknownError`, which nothing retries.
+    A 4xx answer (including 401/419 and 429) means the commit was refused and
+    stays retryable.
+    """
+    try:
+        yield
+    except (
+        requests.ConnectionError,
+        requests.Timeout,
+        ConnectionError,
+        TimeoutError,
+        ice.ServerError,
+        ice.ServiceUnavailableError,
+        ice.CommitStateUnknownException,
+    ) as exc:
+        raise CommitStateUnknownError(
+            f"commit to table {subject} failed with {type(exc).__name__}; it may or may "
+            "not have been applied, so floe did not re-send it. Read the table's snapshots "
+            "to learn the outcome.",
+            subject=subject,
+        ) from exc
+
+
+class CircuitBreaker:
+    """Fail fast after ``threshold`` consecutive failures; try again after ``reset_s``.
+
+    Closed: calls pass. Open: calls fail at once with
+    :class:`CatalogConnectionError`. Half-open (after the cool-down): one call
+    passes; its success closes the circuit, its failure opens it again.
+    ``threshold`` 0 disables the breaker.
+    """
+
+    def __init__(
+        self, threshold: int, reset_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._threshold = threshold
+        self._reset_s = reset_s
+        self._clock = clock
+        self._failures = 0
+        self._opened_at: float | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def state(self) -> str:
+        """``closed``, ``open`` or ``half-open``."""
+        with self._lock:
+            return self._state()
+
+    def _state(self) -> str:
+        if self._opened_at is None:
+            return "closed"
+        return "half-open" if self._clock() - self._opened_at >= self._reset_s else "open"
+
+    def check(self, subject: str) -> None:
+        """Raise when the circuit is open."""
+        if self._threshold <= 0:
+            return
+        with self._lock:
+            if self._state() == "open":
+                raise CatalogConnectionError(
+                    f"catalog circuit is open after {self._failures} consecutive failures; "
+                    f"not calling for {subject} until the cool-down ends",
+                    subject=subject,
+                )
+
+    def success(self) -> None:
+        """Record a success: close the circuit."""
+        with self._lock:
+            self._failures = 0
+            self._opened_at = None
+
+    def failure(self) -> None:
+        """Record a transient failure: open the circuit at the threshold."""
+        with self._lock:
+            self._failures += 1
+            if self._threshold > 0 and (
+                self._failures >= self._threshold or self._opened_at is not None
+            ):
+                self._opened_at = self._clock()
+
+
+class CallGuard:
+    """Runs adapter calls with retries, token refresh, translation and observability.
+
+    Args:
+        adapter: The adapter name for logs and spans (``rest``, ``local``).
+        retry: The retry policy.
+        tokens: The token provider to refresh on 401/419, if any.
+        sleep: How to wait between attempts (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        adapter: str,
+        retry: RetryConfig,
+        tokens: TokenProvider | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.adapter = adapter
+        self.retry = retry
+        self.tokens = tokens
+        self.breaker = CircuitBreaker(
+            retry.circuit_breaker_threshold, retry.circuit_breaker_reset_s
+        )
+        self._sleep = sleep
+
+    def run(
+        self,
+        operation: str,
+        subject: str,
+        call: Callable[[], T],
+        *,
+        fallback: type[FloeStorageError] = CatalogError,
+    ) -> T:
+        """Run ``call`` for ``operation`` on ``subject``.
+
+        Raises:
+            FloeStorageError: Only floe errors: foreign exceptions are
+                translated, with ``fallback`` for anything unrecognised.
+        """
+        with observe(operation, subject, adapter=self.adapter) as record:
+            try:
+                return self._with_retries(record, call)
+            except FloeStorageError:
+                raise
+            except Exception as exc:  # the boundary: nothing foreign passes
+                error = translate_exception(
+                    exc, operation=operation, subject=subject, fallback=fallback
+                )
+                if isinstance(error, CatalogConnectionError) and record.attempts > 1:
+                    error = CatalogConnectionError(
+                        f"{error} (gave up after {record.attempts} attempts)", subject=subject
+                    )
+                raise error from exc
+
+    def _with_retries(self, record: OperationRecord, call: Callable[[], T]) -> T:
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            outcome = state.outcome
+            error = outcome.exception() if outcome is not None else None
+            wait = state.next_action.sleep if state.next_action is not None else 0.0
+            record.retrying(attempt=state.attempt_number, wait_s=wait, error=type(error).__name__)
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.retry.max_attempts),
+            wait=tenacity.wait_exponential_jitter(
+                initial=self.retry.initial_wait_s,
+                max=self.retry.max_wait_s,
+                jitter=self.retry.jitter_s,
+            ),
+            retry=tenacity.retry_if_exception_type(_TRANSIENT),
+            before_sleep=before_sleep,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        result: T = retrying(self._attempt, record, call)
+        return result
+
+    def _attempt(self, record: OperationRecord, call: Callable[[], T]) -> T:
+        self.breaker.check(record.subject)
+        try:
+            result = self._with_one_refresh(record, call)
+        except _TRANSIENT:
+            self.breaker.failure()
+            raise
+        self.breaker.success()
+        return result
+
+    def _with_one_refresh(self, record: OperationRecord, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except _AUTH_EXPIRED:
+            if self.tokens is None or not self.tokens.invalidate():
+                raise
+            record.note("floe.token_refresh", reason="401/419 from the catalog")
+        return call()

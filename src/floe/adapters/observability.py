@@ -1,0 +1,108 @@
+"""Structured logs and OpenTelemetry spans for every catalog and table operation.
+
+One event and one span per port operation (``operation``, ``subject``,
+``adapter``, ``outcome``, ``attempts``, ``duration_ms``), and one event per
+retry. Values are plain strings and numbers chosen here; configs, tokens and
+secrets are never passed in, so they cannot leak into logs or spans.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import attrs
+import structlog
+from opentelemetry import trace
+
+_log = structlog.get_logger("floe")
+_tracer = trace.get_tracer("floe")
+
+
+@attrs.define
+class OperationRecord:
+    """Mutable facts about one running operation, filled in by the code it wraps."""
+
+    operation: str
+    subject: str
+    adapter: str
+    attempts: int = 1
+
+    def retrying(self, *, attempt: int, wait_s: float, error: str) -> None:
+        """Log that attempt ``attempt`` failed and another follows after ``wait_s``."""
+        self.attempts = attempt + 1
+        _log.warning(
+            "floe.retry",
+            operation=self.operation,
+            subject=self.subject,
+            adapter=self.adapter,
+            attempt=attempt,
+            wait_s=round(wait_s, 3),
+            error=error,
+        )
+
+    def note(self, event: str, **fields: str | int | float | bool) -> None:
+        """Log a noteworthy step of the operation (e.g. a token refresh)."""
+        _log.info(
+            event, operation=self.operation, subject=self.subject, adapter=self.adapter, **fields
+        )
+
+
+@contextmanager
+def observe(operation: str, subject: str, *, adapter: str) -> Iterator[OperationRecord]:
+    """Wrap one port operation in a span and a closing log event.
+
+    Args:
+        operation: What is done, e.g. ``"create table"``.
+        subject: The object, e.g. ``"sales.orders"``.
+        adapter: Which adapter does it (``rest``, ``local``, ``memory``).
+    """
+    record = OperationRecord(operation, subject, adapter)
+    start = time.perf_counter()
+    with _tracer.start_as_current_span(
+        f"floe {operation}",
+        attributes={"floe.operation": operation, "floe.subject": subject, "floe.adapter": adapter},
+    ) as span:
+        try:
+            yield record
+        except BaseException as exc:
+            duration_ms = round((time.perf_counter() - start) * 1000, 3)
+            span.set_attributes(
+                {
+                    "floe.outcome": "error",
+                    "floe.attempts": record.attempts,
+                    "floe.error": type(exc).__name__,
+                    "floe.duration_ms": duration_ms,
+                }
+            )
+            span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
+            _log.warning(
+                "floe.operation",
+                operation=operation,
+                subject=subject,
+                adapter=adapter,
+                outcome="error",
+                error=type(exc).__name__,
+                message=str(exc)[:300],
+                attempts=record.attempts,
+                duration_ms=duration_ms,
+            )
+            raise
+        duration_ms = round((time.perf_counter() - start) * 1000, 3)
+        span.set_attributes(
+            {
+                "floe.outcome": "ok",
+                "floe.attempts": record.attempts,
+                "floe.duration_ms": duration_ms,
+            }
+        )
+        _log.info(
+            "floe.operation",
+            operation=operation,
+            subject=subject,
+            adapter=adapter,
+            outcome="ok",
+            attempts=record.attempts,
+            duration_ms=duration_ms,
+        )

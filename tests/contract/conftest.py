@@ -10,7 +10,7 @@ import pytest
 
 import floe
 
-ADAPTERS = ["memory", "local"]
+ADAPTERS = ["memory", "local", "rest"]
 
 
 @pytest.fixture(params=ADAPTERS)
@@ -20,6 +20,8 @@ def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[floe.Floe]:
         yield floe.Floe.from_config(floe.MemoryCatalogConfig())
     elif request.param == "local":
         yield floe.Floe.from_config(floe.LocalCatalogConfig(str(tmp_path / "warehouse")))
+    elif request.param == "rest":
+        yield request.getfixturevalue("rest_lake")
     else:  # pragma: no cover - guarded by ADAPTERS
         raise AssertionError(request.param)
 

@@ -13,7 +13,8 @@ Facts about ``weed mini`` 4.48 this module relies on (all checked by hand):
 * OAuth2 client id/secret are the S3 access key/secret taken from ``AWS_ACCESS_KEY_ID`` /
   ``AWS_SECRET_ACCESS_KEY``; any ``scope`` is accepted. ``GET /v1/config?warehouse=<bucket>``
   returns the REST prefix ``<bucket>``, so catalog routes are ``/v1/<bucket>/...``.
-* ``SIGTERM`` shuts it down cleanly in 2-4 seconds.
+* ``SIGTERM`` usually stops it in ~2.3 s, but in about one run in ten the volume server
+  takes ~30 s; the data is throwaway, so we SIGKILL after a short grace period.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ _LAUNCH_ATTEMPTS = 3
 _PORT_CONFLICT_MARKERS = ("Port allocation failed", "address already in use")
 _POLL_INTERVAL_S = 0.1
 _HTTP_TIMEOUT_S = 2.0
-_STOP_GRACE_S = 15.0
+_STOP_GRACE_S = 5.0
 _KILL_WAIT_S = 5.0
 _LOG_TAIL_LINES = 60
 

@@ -201,7 +201,7 @@ class CallGuard:
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.retry.max_attempts),
             wait=tenacity.wait_exponential_jitter(
-                initial=self.retry.initial_wait_s,
+                multiplier=self.retry.initial_wait_s,
                 max=self.retry.max_wait_s,
                 jitter=self.retry.jitter_s,
             ),

@@ -37,6 +37,18 @@ class Secret:
         return _MASK
 
 
+#: Property-name fragments whose values are secrets (masked in reprs and logs).
+SECRET_KEY_FRAGMENTS: Final = ("secret", "token", "password", "credential", "session")
+
+
+def mask_properties(properties: Mapping[str, str]) -> dict[str, str]:
+    """A copy of ``properties`` with every secret-looking value masked."""
+    return {
+        key: _MASK if any(f in key.lower() for f in SECRET_KEY_FRAGMENTS) else value
+        for key, value in properties.items()
+    }
+
+
 def _in_range(low: float, high: float) -> Any:
     def check(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -89,9 +101,19 @@ class RetryConfig:
 
 
 def _to_secret(value: Secret | str | None) -> Secret | None:
-    if value is None or isinstance(value, Secret):
-        return value
-    return Secret(value)
+    if value is None:
+        return None
+    if isinstance(value, Secret):
+        text = value.reveal()
+    elif isinstance(value, str):
+        text = value
+    else:
+        raise InvalidConfigError(
+            f"a secret must be a string, got {type(value).__name__}", subject="secret"
+        )
+    if not text:
+        raise InvalidConfigError("a secret must not be empty", subject="secret")
+    return value if isinstance(value, Secret) else Secret(text)
 
 
 def _non_empty(_: object, attribute: attrs.Attribute[str], value: str) -> None:
@@ -128,7 +150,9 @@ class PolarisCatalogConfig:
     token_refresh_enabled: bool = True
     retry: RetryConfig = attrs.field(factory=RetryConfig)
     oauth2_server_uri: str | None = None
-    properties: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    properties: Mapping[str, str] = attrs.field(
+        factory=dict, converter=dict, repr=lambda props: repr(mask_properties(props))
+    )
 
     def __attrs_post_init__(self) -> None:
         if not self.uri.startswith(("http://", "https://")):
@@ -199,6 +223,46 @@ class IcebergIOManagerConfig:
 
 
 converter = cattrs.Converter(forbid_extra_keys=True)
+
+
+def _strict_bool(value: object, _: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+        return value.lower() in _TRUE
+    raise InvalidConfigError(f"expected true or false, got {value!r}", subject="boolean")
+
+
+def _strict_int(value: object, _: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidConfigError(f"expected an integer, got {value!r}", subject="integer")
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidConfigError(f"expected an integer, got {value!r}", subject="integer") from None
+
+
+def _strict_float(value: object, _: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise InvalidConfigError(f"expected a number, got {value!r}", subject="number")
+    try:
+        return float(value)
+    except ValueError:
+        raise InvalidConfigError(f"expected a number, got {value!r}", subject="number") from None
+
+
+def _strict_str(value: object, _: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidConfigError(f"expected a string, got {value!r}", subject="string")
+    return value
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+converter.register_structure_hook(bool, _strict_bool)
+converter.register_structure_hook(int, _strict_int)
+converter.register_structure_hook(float, _strict_float)
+converter.register_structure_hook(str, _strict_str)
 converter.register_structure_hook(Secret, lambda v, _: _to_secret(v))
 converter.register_unstructure_hook(Secret, lambda _: _MASK)
 converter.register_structure_hook_func(
@@ -245,12 +309,16 @@ def load_catalog_config(data: Mapping[str, Any]) -> CatalogConfig:
         ) from None
 
 
-def _first_config_error(error: BaseException) -> InvalidConfigError | None:
+def _first_config_error(error: BaseException, path: str = "") -> InvalidConfigError | None:
     if isinstance(error, InvalidConfigError):
-        return error
+        if not path or path in str(error):
+            return error
+        return InvalidConfigError(f"{path}: {error}", subject=path)
     if isinstance(error, cattrs.BaseValidationError):
         for inner in error.exceptions:
-            found = _first_config_error(inner)
+            names = [getattr(n, "name", None) for n in getattr(inner, "__notes__", [])]
+            field = next((n for n in names if isinstance(n, str)), None)
+            found = _first_config_error(inner, f"{path}.{field}".strip(".") if field else path)
             if found is not None:
                 return found
     return None
@@ -269,6 +337,8 @@ def _describe(error: BaseException) -> str:
 def unstructure_config(config: CatalogConfig) -> dict[str, Any]:
     """Turn a config into a plain mapping with every secret masked."""
     data: dict[str, Any] = converter.unstructure(config)
+    if "properties" in data:
+        data["properties"] = mask_properties(data["properties"])
     return data
 
 

@@ -75,7 +75,15 @@ def parse_namespace(value: str | Iterable[str]) -> Namespace:
         InvalidIdentifierError: If the namespace is empty, too deep or a part
             is invalid.
     """
-    parts: tuple[object, ...] = tuple(value.split(".")) if isinstance(value, str) else tuple(value)
+    if isinstance(value, str):
+        parts: tuple[object, ...] = tuple(value.split("."))
+    elif isinstance(value, list | tuple):
+        parts = tuple(value)
+    else:
+        raise InvalidIdentifierError(
+            f"a namespace must be a dotted string or a tuple of parts, got {value!r}",
+            subject=repr(value),
+        )
     if not parts:
         raise InvalidIdentifierError("a namespace needs at least one part", subject="")
     if len(parts) > MAX_NAMESPACE_DEPTH:
@@ -144,6 +152,11 @@ class TableIdentifier:
         Raises:
             InvalidIdentifierError: If there are fewer than two parts.
         """
+        if not isinstance(parts, list | tuple):
+            raise InvalidIdentifierError(
+                f"table identifier parts must be a list or tuple, got {parts!r}",
+                subject=repr(parts),
+            )
         parts = tuple(parts)
         if len(parts) < 2:
             raise InvalidIdentifierError(
@@ -167,6 +180,11 @@ class TableIdentifier:
         Raises:
             InvalidIdentifierError: If the key is empty or a part is invalid.
         """
+        if not isinstance(key_path, list | tuple):
+            raise InvalidIdentifierError(
+                f"asset key path must be a list or tuple of parts, got {key_path!r}",
+                subject=repr(key_path),
+            )
         parts = tuple(key_path)
         if not parts:
             raise InvalidIdentifierError("asset key has no parts", subject="")

@@ -105,6 +105,14 @@ def _source_validator(_: object, __: attrs.Attribute[str], value: str) -> None:
         )
 
 
+def _name_validator(_: object, __: attrs.Attribute[str | None], value: str | None) -> None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise InvalidPartitionSpecError(
+            f"partition field name must be a non-empty string, got {value!r}",
+            subject=repr(value),
+        )
+
+
 @attrs.frozen
 class PartitionTransform:
     """One partition field: a transform applied to a source column.
@@ -121,7 +129,7 @@ class PartitionTransform:
     source_column: str = attrs.field(validator=_source_validator)
     transform_type: PartitionTransformType = attrs.field(converter=_transform_type)
     param: int | None = attrs.field(default=None, validator=_param_validator)
-    name: str | None = None
+    name: str | None = attrs.field(default=None, validator=_name_validator)
 
     @classmethod
     def parse(cls, text: str) -> PartitionTransform:
@@ -130,6 +138,12 @@ class PartitionTransform:
         Raises:
             InvalidPartitionSpecError: If the text is not in one of those forms.
         """
+        if not isinstance(text, str):
+            raise InvalidPartitionSpecError(
+                f"a partition transform must be text like 'day(ts)' or a PartitionTransform, "
+                f"got {text!r}",
+                subject=repr(text),
+            )
         match = _TEXT_FORM.match(text)
         if match is None:
             if re.fullmatch(r"\s*\w+\s*", text):
@@ -140,6 +154,10 @@ class PartitionTransform:
                 subject=text,
             )
         kind, param, column = match.groups()
+        if param is not None and len(param) > 12:
+            raise InvalidPartitionSpecError(
+                f"partition transform {text[:40]!r}…: parameter out of range", subject=text[:40]
+            )
         return cls(column, kind.lower(), int(param) if param is not None else None)
 
     @property
@@ -182,7 +200,7 @@ def validate_partition_spec(
             the transform does not accept, or two fields clash.
     """
     seen_names: set[str] = set()
-    seen_fields: set[tuple[str, PartitionTransformType]] = set()
+    seen_fields: set[tuple[str, PartitionTransformType, int | None]] = set()
     for transform in transforms:
         column = schema.get(transform.source_column)
         if column is None:
@@ -200,24 +218,21 @@ def validate_partition_spec(
                 f"{column.name!r} of type {column.detail or column.type.value}",
                 subject=transform.source_column,
             )
-        key = (transform.source_column, transform.transform_type)
+        key = (transform.source_column, transform.transform_type, transform.param)
         if key in seen_fields or transform.field_name in seen_names:
             raise InvalidPartitionSpecError(
                 f"partition {transform} of table {table_name} is given twice",
                 subject=transform.source_column,
             )
-        if (
-            transform.name is not None
-            and transform.name in schema.names
-            and (
-                transform.transform_type is not PartitionTransformType.IDENTITY
-                or transform.name != transform.source_column
-            )
-        ):
+        clashes = transform.field_name in schema.names and (
+            transform.transform_type is not PartitionTransformType.IDENTITY
+            or transform.field_name != transform.source_column
+        )
+        if clashes:
             raise InvalidPartitionSpecError(
-                f"partition field name {transform.name!r} of table {table_name} "
-                "clashes with a column",
-                subject=transform.name,
+                f"partition field name {transform.field_name!r} of table {table_name} "
+                "clashes with a column; give the transform another name",
+                subject=transform.field_name,
             )
         seen_fields.add(key)
         seen_names.add(transform.field_name)

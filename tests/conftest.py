@@ -6,8 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import floe
+from tests.integration.proxy import CatalogProxy, running_proxy
 from tests.integration.seaweed import SeaweedServer, start_seaweed
 
 
@@ -51,3 +56,23 @@ def rest_lake(seaweed: SeaweedServer) -> floe.Floe:
 def local_lake(tmp_path: Path) -> floe.Floe:
     """floe over the embedded local catalog in a fresh directory."""
     return floe.Floe.from_config(floe.LocalCatalogConfig(str(tmp_path / "warehouse")))
+
+
+_EXPORTER = InMemorySpanExporter()
+trace.set_tracer_provider(TracerProvider())
+trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(_EXPORTER))  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """The OpenTelemetry spans finished during the test."""
+    _EXPORTER.clear()
+    yield _EXPORTER
+    _EXPORTER.clear()
+
+
+@pytest.fixture
+def proxy(seaweed: SeaweedServer) -> Iterator[CatalogProxy]:
+    """A recording, fault-injecting proxy in front of the REST catalog."""
+    with running_proxy(seaweed.rest_uri) as running:
+        yield running

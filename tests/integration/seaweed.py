@@ -10,6 +10,8 @@ Facts about ``weed mini`` 4.48 this module relies on (all checked by hand):
   is silently moved elsewhere instead. We still pick ports whose +10000 twin is free.
 * The admin server listens (``-admin.port`` and +10000) even with ``-admin.ui=false``.
 * Unix socket paths longer than ~107 bytes are fatal, so sockets live in a short temp dir.
+* Master/volume/filer also create ``/tmp/seaweedfs-<svc>-grpc-<grpc port>.sock`` (hard-coded
+  ``/tmp``, ``TMPDIR`` ignored): removed on SIGTERM, replaced at startup, left after SIGKILL.
 * OAuth2 client id/secret are the S3 access key/secret taken from ``AWS_ACCESS_KEY_ID`` /
   ``AWS_SECRET_ACCESS_KEY``; any ``scope`` is accepted. ``GET /v1/config?warehouse=<bucket>``
   returns the REST prefix ``<bucket>``, so catalog routes are ``/v1/<bucket>/...``.

@@ -232,8 +232,10 @@ def test_validating_a_spec_raises_only_invalid_partition_spec_error(
     assert validated == tuple(spec)
     for transform in validated:
         assert columns[transform.source_column] in ALLOWED_SOURCE_TYPES[transform.transform_type]
-    assert len({(t.source_column, t.transform_type) for t in validated}) == len(validated)
+    assert len({(t.source_column, t.transform_type, t.param) for t in validated}) == len(validated)
     assert len({t.field_name for t in validated}) == len(validated)
+    clashing = [t for t in validated if t.field_name in columns and t.field_name != t.source_column]
+    assert clashing == []
 
 
 # -- retention --------------------------------------------------------------------------

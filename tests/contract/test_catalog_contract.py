@@ -209,3 +209,19 @@ def test_connection_checks(lake: floe.Floe) -> None:
     assert lake.catalog.is_connected() is True
     lake.catalog.reconnect()
     assert lake.catalog.is_connected() is True
+
+
+def test_every_catalog_operation_is_logged(lake: floe.Floe, ns: tuple[str, ...]) -> None:
+    import structlog
+
+    with structlog.testing.capture_logs() as logs:
+        lake.namespaces.create((*ns, "logged"))
+        with pytest.raises(floe.TableNotFoundError):
+            lake.tables.load(floe.TableIdentifier(ns, "absent"))
+    events = [e for e in logs if e["event"] == "floe.operation"]
+    assert [(e["operation"], e["outcome"]) for e in events] == [
+        ("create namespace", "ok"),
+        ("load table", "error"),
+    ]
+    assert events[0]["subject"] == ".".join((*ns, "logged"))
+    assert events[1]["error"] == "TableNotFoundError"

@@ -8,9 +8,11 @@ secrets are never passed in, so they cannot leak into logs or spans.
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import attrs
 import structlog
@@ -106,3 +108,43 @@ def observe(operation: str, subject: str, *, adapter: str) -> Iterator[Operation
             attempts=record.attempts,
             duration_ms=duration_ms,
         )
+
+
+C = TypeVar("C", bound=type)
+
+
+def instrumented(adapter: str) -> Callable[[C], C]:
+    """Class decorator: observe every port method a class implements.
+
+    For adapters whose calls need no retry guard (the in-memory one): each
+    method named abstract in one of the class's bases (the ports) runs inside
+    :func:`observe`, with its first argument as the subject.
+    """
+
+    def decorate(cls: C) -> C:
+        names = {
+            name
+            for base in cls.__mro__[1:]
+            for name in getattr(base, "__abstractmethods__", frozenset())
+        }
+        for name in sorted(names):
+            setattr(cls, name, _observed(getattr(cls, name), name.replace("_", " "), adapter))
+        return cls
+
+    return decorate
+
+
+def _subject(value: object) -> str:
+    if isinstance(value, tuple) and all(isinstance(p, str) for p in value):
+        return ".".join(value)
+    return str(value)
+
+
+def _observed(method: Callable[..., Any], operation: str, adapter: str) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: object, *args: Any, **kwargs: Any) -> Any:
+        subject = _subject(args[0]) if args else ""
+        with observe(operation, subject, adapter=adapter):
+            return method(self, *args, **kwargs)
+
+    return wrapper

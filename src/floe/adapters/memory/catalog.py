@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from floe.adapters.filters import iceberg_schema
 from floe.adapters.memory.state import MemoryTable, MemoryWarehouse
+from floe.adapters.observability import instrumented
 from floe.domain.errors import (
     NamespaceExistsError,
     NamespaceNotEmptyError,
@@ -31,6 +32,7 @@ def describe_table(table: MemoryTable) -> TableInfo:
     )
 
 
+@instrumented("memory")
 class MemoryCatalog(CatalogPort):
     """Namespaces and tables held in a :class:`MemoryWarehouse`.
 

@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 
 from floe.adapters.filters import bind_filter, filter_arrow, iceberg_schema, matching_mask
 from floe.adapters.memory.state import MemoryTable, MemoryWarehouse
+from floe.adapters.observability import instrumented
 from floe.domain.errors import (
     InvalidScanError,
     SnapshotNotFoundError,
@@ -42,6 +43,7 @@ def _summary(
     return summary
 
 
+@instrumented("memory")
 class MemoryTableStore(TableStorePort):
     """Table data held in a :class:`MemoryWarehouse`, one Arrow table per snapshot.
 

@@ -264,3 +264,38 @@ def test_polaris_semantics_where_the_server_is_laxer(rest_lake: floe.Floe) -> No
         rest_lake.namespaces.drop("lax")
     with pytest.raises(floe.NamespaceNotFoundError):
         rest_lake.tables.list("lax_nowhere")
+
+
+@pytest.mark.parametrize(
+    ("fault", "applied"),
+    [
+        (
+            Fault(status=500, method="POST", path_contains="/tables/unknown_t", after_forward=True),
+            True,
+        ),
+        (
+            Fault(reset=True, method="POST", path_contains="/tables/unknown_t", after_forward=True),
+            True,
+        ),
+        (Fault(status=502, method="POST", path_contains="/tables/unknown_t"), False),
+    ],
+    ids=["500-after-commit", "reset-after-commit", "502-before-commit"],
+)
+def test_commit_with_unknown_outcome_is_never_resent(
+    seaweed: SeaweedServer, proxy: CatalogProxy, fault: Fault, applied: bool
+) -> None:
+    lake = floe.Floe.from_config(via_proxy(seaweed, proxy, retry=FAST))
+    lake.namespaces.create_if_not_exists("unknown")
+    table = "unknown.unknown_t"
+    lake.tables.create_if_not_exists(table, SCHEMA)
+    before = lake.reads.scan(table).num_rows
+    proxy.clear()
+    proxy.inject(fault)
+    batch = pa.table({"id": [1, 2], "ts": [dt.datetime(2024, 1, 1)] * 2, "v": ["x", "y"]})
+    with pytest.raises(floe.CommitStateUnknownError) as info:
+        lake.writes.append(table, batch)
+    assert "unknown_t" in str(info.value)
+    commits = proxy.seen(lambda r: r.method == "POST" and r.path.endswith("/tables/unknown_t"))
+    assert len(commits) == 1
+    after = lake.reads.scan(table).num_rows
+    assert after == before + (2 if applied else 0)

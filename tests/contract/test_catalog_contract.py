@@ -131,6 +131,8 @@ def test_create_table_with_partition_spec(lake: floe.Floe, ns: tuple[str, ...]) 
         ]
     )
     assert loaded.partition_spec == info.partition_spec
+    lake.writes.append(ident, pa.table({"id": [1, 2], "ts": [None, None], "region": ["eu", None]}))
+    assert lake.reads.scan(ident, row_filter="region = 'eu'").column("id").to_pylist() == [1]
 
 
 @pytest.mark.parametrize(

@@ -99,15 +99,23 @@ def test_default_partition_field_name_clashing_with_a_column_is_refused() -> Non
     assert validate_partition_spec([renamed], schema, table_name="t") == (renamed,)
 
 
-def test_two_bucket_sizes_on_one_column_are_distinct_fields() -> None:
+@pytest.mark.parametrize("second", ["bucket[8](id)", "truncate[4](id)", "id"])
+def test_a_second_transform_on_one_column_is_redundant(second: str) -> None:
     schema = SchemaDescription((Column("id", ColumnType.LONG),))
-    spec = [
-        floe.PartitionTransform.parse("bucket[16](id)"),
-        floe.PartitionTransform.parse("bucket[8](id)"),
-    ]
-    assert len(validate_partition_spec(spec, schema, table_name="t")) == 2
+    spec = [floe.PartitionTransform.parse("bucket[16](id)"), floe.PartitionTransform.parse(second)]
+    with pytest.raises(floe.InvalidPartitionSpecError) as info:
+        validate_partition_spec(spec, schema, table_name="t")
+    assert "redundant" in str(info.value)
 
 
 def test_partition_field_name_must_be_text() -> None:
     with pytest.raises(floe.InvalidPartitionSpecError):
         floe.PartitionTransform("a", "day", name=5)  # type: ignore[arg-type]
+
+
+def test_two_time_transforms_on_one_column_are_redundant() -> None:
+    schema = SchemaDescription((Column("ts", ColumnType.TIMESTAMP),))
+    spec = [floe.PartitionTransform.parse("year(ts)"), floe.PartitionTransform.parse("hour(ts)")]
+    with pytest.raises(floe.InvalidPartitionSpecError) as info:
+        validate_partition_spec(spec, schema, table_name="t")
+    assert "redundant" in str(info.value)

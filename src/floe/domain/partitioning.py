@@ -59,6 +59,7 @@ ALLOWED_SOURCE_TYPES: dict[PartitionTransformType, frozenset[ColumnType]] = {
 }
 
 _MAX_PARAM = 2**31 - 1
+
 _TEXT_FORM = re.compile(r"^\s*(\w+)\s*(?:\[\s*(-?\d+)\s*\])?\s*\(\s*([^()]+?)\s*\)\s*$")
 
 
@@ -200,6 +201,7 @@ def validate_partition_spec(
             the transform does not accept, or two fields clash.
     """
     seen_names: set[str] = set()
+    by_column: dict[str, PartitionTransform] = {}
     seen_fields: set[tuple[str, PartitionTransformType, int | None]] = set()
     for transform in transforms:
         column = schema.get(transform.source_column)
@@ -234,6 +236,16 @@ def validate_partition_spec(
                 "clashes with a column; give the transform another name",
                 subject=transform.field_name,
             )
+        earlier = by_column.get(transform.source_column)
+        if earlier is not None and earlier != transform:
+            # Writers (PyIceberg's among them) derive one partition value per
+            # source column; a second field on the same column cannot be written.
+            raise InvalidPartitionSpecError(
+                f"partitions {earlier} and {transform} of table {table_name} are "
+                "redundant: use one partition transform per column",
+                subject=transform.source_column,
+            )
+        by_column[transform.source_column] = transform
         seen_fields.add(key)
         seen_names.add(transform.field_name)
     return tuple(transforms)

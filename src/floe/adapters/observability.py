@@ -99,7 +99,8 @@ def observe(operation: str, subject: str, *, adapter: str) -> Iterator[Operation
                 "floe.duration_ms": duration_ms,
             }
         )
-        _log.info(
+        # Routine success is debug: visible when asked for, silent in production.
+        _log.debug(
             "floe.operation",
             operation=operation,
             subject=subject,

@@ -57,7 +57,7 @@ class FloeContainer(containers.DeclarativeContainer):
     )
 
     namespaces = providers.Singleton(NamespaceService, catalog)
-    tables = providers.Singleton(TableService, catalog)
+    tables = providers.Singleton(TableService, catalog, store)
     writes = providers.Singleton(WriteService, catalog, store)
     snapshots = providers.Singleton(SnapshotService, catalog, store)
     reads = providers.Singleton(ReadService, store, snapshots)

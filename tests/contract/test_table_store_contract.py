@@ -303,3 +303,38 @@ def test_overwrite_reports_rows_replaced(lake: floe.Floe, table: floe.TableIdent
     result = lake.writes.overwrite(table, rows([9], DAY1), row_filter="id >= 2")
     assert (result.rows_added, result.rows_deleted) == (1, 2)
     assert ids_of(lake.reads.scan(table)) == [1, 9]
+
+
+def test_inspect_files_and_partitions(lake: floe.Floe, ns: tuple[str, ...]) -> None:
+    ident = floe.TableIdentifier(ns, "inspected")
+    lake.tables.create(ident, SCHEMA, ["day(ts)", "region"])
+    lake.writes.append(ident, rows([1, 2], DAY1, "eu"))
+    lake.writes.append(ident, rows([3], DAY2, "us"))
+    lake.writes.append(ident, rows([4], DAY2, "us"))
+    files = lake.tables.files(ident)
+    assert sorted(
+        (f.partition["ts_day"], f.partition["region"], f.record_count) for f in files
+    ) == [
+        ("2024-05-01", "eu", 2),
+        ("2024-05-02", "us", 1),
+        ("2024-05-02", "us", 1),
+    ]
+    assert all(f.size_bytes > 0 and f.path for f in files)
+    parts = lake.tables.partitions(ident)
+    assert [(dict(p.partition), p.record_count, p.file_count) for p in parts] == [
+        ({"ts_day": "2024-05-01", "region": "eu"}, 2, 1),
+        ({"ts_day": "2024-05-02", "region": "us"}, 2, 2),
+    ]
+    lake.writes.overwrite(ident, rows([5], DAY1, "eu"), row_filter="id = 1")
+    after = {(p.partition["ts_day"], p.record_count) for p in lake.tables.partitions(ident)}
+    assert after == {("2024-05-01", 2), ("2024-05-02", 2)}
+    assert lake.tables.files(floe.TableIdentifier(ns, "inspected"))[0].record_count >= 1
+
+
+def test_inspect_unpartitioned_and_empty(lake: floe.Floe, table: floe.TableIdentifier) -> None:
+    ident = floe.TableIdentifier(table.namespace, "flat")
+    lake.tables.create(ident, SCHEMA)
+    assert lake.tables.files(ident) == []
+    lake.writes.append(ident, rows([1, 2, 3]))
+    parts = lake.tables.partitions(ident)
+    assert [(dict(p.partition), p.record_count, p.file_count) for p in parts] == [({}, 3, 1)]

@@ -9,9 +9,11 @@ import pyarrow as pa
 from floe.application.inputs import NamespaceLike, TableLike, as_identifier, as_namespace
 from floe.domain.errors import InvalidSchemaError, TableExistsError, TableNotFoundError
 from floe.domain.identifiers import TableIdentifier
+from floe.domain.models import DataFileInfo, PartitionStats, partition_stats
 from floe.domain.partitioning import PartitionTransform, validate_partition_spec
 from floe.ports.arrow import canonical_schema, describe_schema
 from floe.ports.catalog import CatalogPort, TableInfo
+from floe.ports.table_store import TableStorePort
 
 PartitionLike = PartitionTransform | str
 
@@ -30,10 +32,12 @@ class TableService:
 
     Args:
         catalog: The catalog port to work on.
+        store: The table store port (for file and partition inspection).
     """
 
-    def __init__(self, catalog: CatalogPort) -> None:
+    def __init__(self, catalog: CatalogPort, store: TableStorePort) -> None:
         self._catalog = catalog
+        self._store = store
 
     def create(
         self,
@@ -104,6 +108,36 @@ class TableService:
             as_partition_spec(partition_spec), description, table_name=str(identifier)
         )
         return canonical, spec
+
+    def register(self, table: TableLike, metadata_location: str) -> TableInfo:
+        """Add an existing Iceberg table to the catalog from its metadata file.
+
+        Args:
+            table: The name to register it under.
+            metadata_location: Its metadata file, e.g. ``TableInfo.metadata_location``.
+
+        Raises:
+            TableExistsError: A table of that name exists already.
+            NamespaceNotFoundError: The namespace does not exist.
+            TableNotFoundError: No table metadata at ``metadata_location``.
+        """
+        return self._catalog.register_table(as_identifier(table), metadata_location)
+
+    def files(self, table: TableLike) -> list[DataFileInfo]:
+        """The data files of the current snapshot: path, partition values, rows, bytes.
+
+        Raises:
+            TableNotFoundError: The table does not exist.
+        """
+        return self._store.inspect_files(as_identifier(table))
+
+    def partitions(self, table: TableLike) -> list[PartitionStats]:
+        """Rows, files and bytes per partition of the current snapshot.
+
+        Raises:
+            TableNotFoundError: The table does not exist.
+        """
+        return partition_stats(self.files(table))
 
     def load(self, table: TableLike) -> TableInfo:
         """Describe a table.

@@ -80,6 +80,53 @@ class WriteResult:
     schema_change: str = ""
 
 
+def _frozen_partition(value: Mapping[str, str | None] | None) -> Mapping[str, str | None]:
+    return dict(value or {})
+
+
+@attrs.frozen
+class DataFileInfo:
+    """One data file of a table's current snapshot.
+
+    Attributes:
+        path: The file's location.
+        partition: Partition field → human-readable value (``{"ts_day": "2024-05-01"}``).
+        record_count: Rows in the file.
+        size_bytes: File size.
+    """
+
+    path: str
+    partition: Mapping[str, str | None] = attrs.field(converter=_frozen_partition)
+    record_count: int
+    size_bytes: int
+
+
+@attrs.frozen
+class PartitionStats:
+    """The data files of one partition of a table's current snapshot, summed up."""
+
+    partition: Mapping[str, str | None] = attrs.field(converter=_frozen_partition)
+    record_count: int
+    file_count: int
+    size_bytes: int
+
+
+def partition_stats(files: list[DataFileInfo]) -> list[PartitionStats]:
+    """Sum data files up by partition, sorted by partition values."""
+    groups: dict[tuple[tuple[str, str | None], ...], list[DataFileInfo]] = {}
+    for f in files:
+        groups.setdefault(tuple(f.partition.items()), []).append(f)
+    return [
+        PartitionStats(
+            dict(key),
+            sum(f.record_count for f in group),
+            len(group),
+            sum(f.size_bytes for f in group),
+        )
+        for key, group in sorted(groups.items(), key=lambda kv: [str(v) for _, v in kv[0]])
+    ]
+
+
 @attrs.frozen
 class ExpireResult:
     """What a snapshot expiry did."""

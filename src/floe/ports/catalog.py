@@ -24,6 +24,7 @@ class TableInfo:
         properties: Table properties.
         location: Where the table's files live.
         current_snapshot_id: The current snapshot, ``None`` before the first write.
+        metadata_location: The current metadata file (what ``register_table`` takes).
     """
 
     identifier: TableIdentifier
@@ -32,6 +33,7 @@ class TableInfo:
     properties: Mapping[str, str]
     location: str
     current_snapshot_id: int | None
+    metadata_location: str | None = None
 
 
 class CatalogPort(abc.ABC):
@@ -107,6 +109,16 @@ class CatalogPort(abc.ABC):
         Raises:
             TableExistsError: It exists already (not idempotent).
             NamespaceNotFoundError: Its namespace does not exist.
+        """
+
+    @abc.abstractmethod
+    def register_table(self, identifier: TableIdentifier, metadata_location: str) -> TableInfo:
+        """Add an existing table to the catalog from its metadata file.
+
+        Raises:
+            TableExistsError: A table of that name exists already.
+            NamespaceNotFoundError: Its namespace does not exist.
+            TableNotFoundError: No table metadata at ``metadata_location``.
         """
 
     @abc.abstractmethod

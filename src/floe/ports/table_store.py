@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import pyarrow as pa
 
 from floe.domain.identifiers import TableIdentifier
-from floe.domain.models import ScanOptions, SnapshotInfo, WriteResult
+from floe.domain.models import DataFileInfo, ScanOptions, SnapshotInfo, WriteResult
 
 
 class TableStorePort(abc.ABC):
@@ -94,6 +94,14 @@ class TableStorePort(abc.ABC):
         self, identifier: TableIdentifier, options: ScanOptions
     ) -> pa.RecordBatchReader:
         """Read rows as a stream of record batches (same contract as :meth:`scan`)."""
+
+    @abc.abstractmethod
+    def inspect_files(self, identifier: TableIdentifier) -> list[DataFileInfo]:
+        """The data files of the current snapshot, with partition values and counts.
+
+        Raises:
+            TableNotFoundError: The table does not exist.
+        """
 
     @abc.abstractmethod
     def list_snapshots(self, identifier: TableIdentifier) -> list[SnapshotInfo]:

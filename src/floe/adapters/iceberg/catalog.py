@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
+from pyiceberg import exceptions as ice
 from pyiceberg.exceptions import NoSuchNamespaceError
+from pyiceberg.io import load_file_io
 from pyiceberg.table import Table
 
 from floe.adapters.filters import iceberg_schema
 from floe.adapters.iceberg.connect import IcebergBackend
-from floe.adapters.iceberg.schema import arrow_schema, build_partition_spec, describe_spec
+from floe.adapters.iceberg_model import arrow_schema, build_partition_spec, describe_spec
 from floe.domain.errors import (
     NamespaceExistsError,
     NamespaceNotEmptyError,
     NamespaceNotFoundError,
     TableExistsError,
+    TableNotFoundError,
 )
 from floe.domain.identifiers import Namespace, TableIdentifier, format_namespace
 from floe.domain.models import NamespaceInfo
@@ -37,6 +41,7 @@ def describe_table(identifier: TableIdentifier, table: Table) -> TableInfo:
         properties=dict(table.properties),
         location=table.location(),
         current_snapshot_id=None if snapshot is None else snapshot.snapshot_id,
+        metadata_location=table.metadata_location,
     )
 
 
@@ -180,6 +185,37 @@ class IcebergCatalog(CatalogPort):
             return describe_table(identifier, table)
 
         return self._guard.run("create table", name, call)
+
+    def register_table(self, identifier: TableIdentifier, metadata_location: str) -> TableInfo:
+        name = str(identifier)
+
+        def call() -> TableInfo:
+            if not self._namespace_exists(identifier.namespace):
+                raise NamespaceNotFoundError(
+                    f"cannot register table {name}: namespace "
+                    f"{format_namespace(identifier.namespace)} does not exist",
+                    subject=name,
+                )
+            if self._backend.catalog.table_exists(identifier.parts):
+                raise TableExistsError(f"table {name} already exists", subject=name)
+            catalog = self._backend.catalog
+            missing = TableNotFoundError(
+                f"cannot register table {name}: no table metadata at {metadata_location}",
+                subject=name,
+            )
+            io = load_file_io(catalog.properties, metadata_location)
+            if not io.new_input(metadata_location).exists():
+                raise missing
+            try:
+                table = catalog.register_table(identifier.parts, metadata_location)
+            except (FileNotFoundError, ice.NoSuchTableError) as exc:
+                # Some catalogs record the name before reading the metadata: undo that.
+                with contextlib.suppress(Exception):
+                    catalog.drop_table(identifier.parts)
+                raise missing from exc
+            return describe_table(identifier, table)
+
+        return self._guard.run("register table", name, call)
 
     def load_table(self, identifier: TableIdentifier) -> TableInfo:
         def call() -> TableInfo:

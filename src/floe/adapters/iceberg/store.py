@@ -13,10 +13,16 @@ from floe.adapters.filters import bind_filter, iceberg_schema, parse_filter
 from floe.adapters.iceberg.connect import IcebergBackend
 from floe.adapters.iceberg.errors import translated
 from floe.adapters.iceberg.guard import commit_outcome_guarded
-from floe.adapters.iceberg.schema import arrow_schema
+from floe.adapters.iceberg_model import arrow_schema, partition_values
 from floe.domain.errors import InvalidScanError, ScanError, SnapshotNotFoundError, WriteError
 from floe.domain.identifiers import TableIdentifier
-from floe.domain.models import ScanOptions, SnapshotInfo, WriteMode, WriteResult
+from floe.domain.models import (
+    DataFileInfo,
+    ScanOptions,
+    SnapshotInfo,
+    WriteMode,
+    WriteResult,
+)
 from floe.ports.table_store import TableStorePort
 
 
@@ -234,6 +240,27 @@ class IcebergTableStore(TableStorePort):
                     yield batch.select(list(columns)).cast(expected)
 
         return pa.RecordBatchReader.from_batches(expected, batches())
+
+    def inspect_files(self, identifier: TableIdentifier) -> list[DataFileInfo]:
+        def call() -> list[DataFileInfo]:
+            table = self._load(identifier)
+            schema = table.schema()
+            specs = table.specs()
+            result = []
+            for task in table.scan().plan_files():
+                data_file = task.file
+                spec = specs[data_file.spec_id]
+                result.append(
+                    DataFileInfo(
+                        path=data_file.file_path,
+                        partition=partition_values(spec, schema, data_file.partition),
+                        record_count=data_file.record_count,
+                        size_bytes=data_file.file_size_in_bytes,
+                    )
+                )
+            return sorted(result, key=lambda f: f.path)
+
+        return self._guard.run("inspect files of table", str(identifier), call)
 
     # -- snapshots ------------------------------------------------------------
 

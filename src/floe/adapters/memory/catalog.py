@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import attrs
 import pyarrow as pa
 
 from floe.adapters.filters import iceberg_schema
@@ -29,6 +30,7 @@ def describe_table(table: MemoryTable) -> TableInfo:
         properties=dict(table.properties),
         location=table.location,
         current_snapshot_id=table.current_snapshot_id,
+        metadata_location=table.metadata_location,
     )
 
 
@@ -124,6 +126,24 @@ class MemoryCatalog(CatalogPort):
             self._w.tables[identifier] = table
             return describe_table(table)
 
+    def register_table(self, identifier: TableIdentifier, metadata_location: str) -> TableInfo:
+        with self._w.lock:
+            self._w.require_namespace(identifier.namespace)
+            if identifier in self._w.tables:
+                raise TableExistsError(
+                    f"table {identifier} already exists", subject=str(identifier)
+                )
+            source = self._w.table_at(metadata_location)
+            table = attrs.evolve(
+                source,
+                identifier=identifier,
+                properties=dict(source.properties),
+                snapshots=list(source.snapshots),
+                files=dict(source.files),
+            )
+            self._w.tables[identifier] = table
+            return describe_table(table)
+
     def load_table(self, identifier: TableIdentifier) -> TableInfo:
         with self._w.lock:
             return describe_table(self._w.require_table(identifier))
@@ -140,9 +160,10 @@ class MemoryCatalog(CatalogPort):
             table = self._w.require_table(identifier)
             del self._w.tables[identifier]
             if purge:
-                # Data lives only in the dropped object; record the purge so
-                # tests can tell it happened.
                 self._w.purged_locations.append(table.location)
+            else:
+                # Without purge the files stay, so the table can be registered again.
+                self._w.dropped[table.metadata_location] = table
 
     def is_connected(self) -> bool:
         return True

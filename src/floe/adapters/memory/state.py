@@ -2,20 +2,70 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
 
 import attrs
 import pyarrow as pa
+import pyarrow.compute as pc
+
+# PyIceberg's own writer splits data by partition with this function; using it
+# keeps the fake's files and partition values identical to a real catalog's.
+from pyiceberg.io.pyarrow import _determine_partitions
 from pyiceberg.schema import Schema
 
 from floe.adapters.filters import iceberg_schema
+from floe.adapters.iceberg_model import build_partition_spec, partition_values
 from floe.domain.errors import NamespaceNotFoundError, TableNotFoundError
 from floe.domain.identifiers import Namespace, TableIdentifier, format_namespace
 from floe.domain.models import SnapshotInfo
 from floe.domain.partitioning import PartitionTransform
+
+
+@attrs.frozen
+class MemoryFile:
+    """A data file of an in-memory table: where it would live and its partition."""
+
+    path: str
+    partition: dict[str, str | None]
+
+
+@attrs.frozen
+class Rows:
+    """Table rows and, for each row, the id of the data file holding it."""
+
+    data: pa.Table
+    files: pa.ChunkedArray
+
+    @classmethod
+    def empty(cls, schema: pa.Schema) -> Rows:
+        """No rows."""
+        return cls(schema.empty_table(), pa.chunked_array([], pa.int64()))
+
+    def filter(self, mask: pa.ChunkedArray | pa.Array) -> Rows:
+        """The rows where ``mask`` is true."""
+        return Rows(self.data.filter(mask), self.files.filter(mask))
+
+    def concat(self, other: Rows) -> Rows:
+        """These rows followed by ``other`` (cast to this schema)."""
+        return Rows(
+            pa.concat_tables([self.data, other.data.cast(self.data.schema)]),
+            pa.chunked_array(self.files.chunks + other.files.chunks, pa.int64()),
+        )
+
+    def align(self, schema: pa.Schema) -> Rows:
+        """The rows under a newer schema: new columns null, widened columns cast."""
+        columns = [
+            self.data.column(f.name).cast(f.type)
+            if f.name in self.data.column_names
+            else pa.nulls(self.data.num_rows, f.type)
+            for f in schema
+        ]
+        return Rows(pa.Table.from_arrays(columns, schema=schema), self.files)
 
 
 @attrs.define
@@ -23,7 +73,12 @@ class MemorySnapshot:
     """A snapshot and the full table contents it points at."""
 
     info: SnapshotInfo
-    data: pa.Table
+    rows: Rows
+
+    @property
+    def data(self) -> pa.Table:
+        """The snapshot's rows."""
+        return self.rows.data
 
 
 @attrs.define
@@ -39,12 +94,85 @@ class MemoryTable:
     snapshots: list[MemorySnapshot] = attrs.field(factory=list)
     current_snapshot_id: int | None = None
     last_timestamp_ms: int = 0
+    files: dict[int, MemoryFile] = attrs.field(factory=dict)
+
+    @property
+    def metadata_location(self) -> str:
+        """Where this table's current metadata would be."""
+        return f"{self.location}/metadata/{len(self.snapshots):05d}.metadata.json"
+
+    def current_rows(self) -> Rows:
+        """The rows of the current snapshot (none before the first write)."""
+        if self.current_snapshot_id is None:
+            return Rows.empty(self.schema)
+        return self.snapshot(self.current_snapshot_id).rows
 
     def current_data(self) -> pa.Table:
         """The rows of the current snapshot (empty before the first write)."""
-        if self.current_snapshot_id is None:
-            return self.schema.empty_table()
-        return self.snapshot(self.current_snapshot_id).data
+        return self.current_rows().data
+
+    def new_files(self, data: pa.Table) -> Rows:
+        """Place incoming rows in new data files, one per partition, as a writer does."""
+        if data.num_rows == 0:
+            return Rows(data, pa.chunked_array([], pa.int64()))
+        if not self.partition_spec:
+            file_id = self._add_file({}, "")
+            return Rows(data, pa.chunked_array([pa.array([file_id] * data.num_rows, pa.int64())]))
+        spec = build_partition_spec(self.partition_spec, self.iceberg_schema)
+        parts = []
+        for part in _determine_partitions(spec, self.iceberg_schema, data):
+            key = part.partition_key
+            values = partition_values(spec, self.iceberg_schema, key.partition)
+            file_id = self._add_file(values, key.to_path())
+            rows = part.arrow_table_partition
+            parts.append(
+                Rows(rows, pa.chunked_array([pa.array([file_id] * rows.num_rows, pa.int64())]))
+            )
+        result = parts[0]
+        for more in parts[1:]:
+            result = result.concat(more)
+        return result
+
+    def rewrite(self, rows: Rows, keep: pa.ChunkedArray) -> Rows:
+        """Keep the rows where ``keep`` is true; files that lost rows are rewritten."""
+        kept = rows.filter(keep)
+        hit = set(rows.files.filter(pc.invert(keep)).to_pylist())
+        renamed = {
+            old: self._add_file(self.files[old].partition, _partition_dir(self.files[old].path))
+            for old in set(kept.files.to_pylist()) & hit
+        }
+        if not renamed:
+            return kept
+        files = [renamed.get(f, f) for f in kept.files.to_pylist()]
+        return Rows(kept.data, pa.chunked_array([pa.array(files, pa.int64())]))
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All-or-nothing: on any error the table is restored as it was."""
+        saved = (
+            self.schema,
+            self.iceberg_schema,
+            list(self.snapshots),
+            self.current_snapshot_id,
+            dict(self.files),
+        )
+        try:
+            yield
+        except BaseException:
+            (
+                self.schema,
+                self.iceberg_schema,
+                self.snapshots,
+                self.current_snapshot_id,
+                self.files,
+            ) = saved
+            raise
+
+    def _add_file(self, partition: dict[str, str | None], directory: str) -> int:
+        file_id = len(self.files) + 1
+        where = f"{self.location}/data/{directory + '/' if directory else ''}"
+        self.files[file_id] = MemoryFile(f"{where}{uuid.uuid4()}.parquet", partition)
+        return file_id
 
     def snapshot(self, snapshot_id: int) -> MemorySnapshot:
         """The snapshot with this id; KeyError if absent."""
@@ -58,10 +186,8 @@ class MemoryTable:
         self.schema = schema
         self.iceberg_schema = iceberg_schema(schema)
 
-    def add_snapshot(
-        self, operation: str, data: pa.Table, summary: Mapping[str, str]
-    ) -> SnapshotInfo:
-        """Commit a new current snapshot holding ``data``."""
+    def add_snapshot(self, operation: str, rows: Rows, summary: Mapping[str, str]) -> SnapshotInfo:
+        """Commit a new current snapshot holding ``rows``."""
         # Strictly increasing commit times, as a catalog's snapshot log has.
         now = max(time.time_ns() // 1_000_000, self.last_timestamp_ms + 1)
         self.last_timestamp_ms = now
@@ -72,9 +198,14 @@ class MemoryTable:
             operation=operation,
             summary={"operation": operation, **summary},
         )
-        self.snapshots.append(MemorySnapshot(info, data))
+        self.snapshots.append(MemorySnapshot(info, rows))
         self.current_snapshot_id = info.snapshot_id
         return info
+
+
+def _partition_dir(path: str) -> str:
+    data_dir = path.split("/data/", 1)[1] if "/data/" in path else ""
+    return data_dir.rsplit("/", 1)[0] if "/" in data_dir else ""
 
 
 @attrs.define
@@ -90,6 +221,20 @@ class MemoryWarehouse:
     tables: dict[TableIdentifier, MemoryTable] = attrs.field(factory=dict)
     lock: threading.RLock = attrs.field(factory=threading.RLock)
     purged_locations: list[str] = attrs.field(factory=list)
+    dropped: dict[str, MemoryTable] = attrs.field(factory=dict)
+
+    def table_at(self, metadata_location: str) -> MemoryTable:
+        """The table whose current metadata is at ``metadata_location`` (live or dropped).
+
+        Only current metadata locations are known: unlike a real catalog, the
+        fake keeps no older metadata files.
+        """
+        for table in [*self.tables.values(), *self.dropped.values()]:
+            if table.metadata_location == metadata_location:
+                return table
+        raise TableNotFoundError(
+            f"no table metadata at {metadata_location}", subject=metadata_location
+        )
 
     def require_namespace(self, namespace: Namespace) -> dict[str, str]:
         """The namespace's properties; NamespaceNotFoundError if absent."""

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from floe.adapters.filters import bind_filter, filter_arrow, iceberg_schema, matching_mask
-from floe.adapters.memory.state import MemoryTable, MemoryWarehouse
+from floe.adapters.memory.state import MemoryTable, MemoryWarehouse, Rows
 from floe.adapters.observability import instrumented
 from floe.domain.errors import (
     InvalidScanError,
@@ -16,19 +16,14 @@ from floe.domain.errors import (
     WriteError,
 )
 from floe.domain.identifiers import TableIdentifier
-from floe.domain.models import ScanOptions, SnapshotInfo, WriteMode, WriteResult
+from floe.domain.models import (
+    DataFileInfo,
+    ScanOptions,
+    SnapshotInfo,
+    WriteMode,
+    WriteResult,
+)
 from floe.ports.table_store import TableStorePort
-
-
-def _align(data: pa.Table, schema: pa.Schema) -> pa.Table:
-    """Old rows under a newer schema: new columns null, widened columns cast."""
-    columns = [
-        data.column(f.name).cast(f.type)
-        if f.name in data.column_names
-        else pa.nulls(data.num_rows, f.type)
-        for f in schema
-    ]
-    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def _summary(
@@ -56,15 +51,12 @@ class MemoryTableStore(TableStorePort):
 
     # -- writes ---------------------------------------------------------------
 
-    def _begin(self, table: MemoryTable, evolve_schema: pa.Schema | None) -> pa.Table:
-        current = table.current_data()
-        if evolve_schema is not None:
-            current = _align(current, evolve_schema)
-        return current
-
-    def _finish(self, table: MemoryTable, evolve_schema: pa.Schema | None) -> None:
+    def _begin(self, table: MemoryTable, evolve_schema: pa.Schema | None) -> Rows:
+        current = table.current_rows()
         if evolve_schema is not None:
             table.set_schema(evolve_schema)
+            current = current.align(evolve_schema)
+        return current
 
     def append(
         self,
@@ -76,19 +68,21 @@ class MemoryTableStore(TableStorePort):
     ) -> WriteResult:
         with self._w.lock:
             table = self._w.require_table(identifier)
-            current = self._begin(table, evolve_schema)
-            new = pa.concat_tables([current, data.cast(current.schema)])
-            self._finish(table, evolve_schema)
-            info = table.add_snapshot(
-                "append", new, _summary(data.num_rows, 0, new.num_rows, snapshot_properties)
-            )
-            return WriteResult(
-                identifier,
-                WriteMode.APPEND,
-                info.snapshot_id,
-                data.num_rows,
-                rows_added=data.num_rows,
-            )
+            with table.transaction():
+                current = self._begin(table, evolve_schema)
+                new = current.concat(table.new_files(data.cast(table.schema)))
+                info = table.add_snapshot(
+                    "append",
+                    new,
+                    _summary(data.num_rows, 0, new.data.num_rows, snapshot_properties),
+                )
+                return WriteResult(
+                    identifier,
+                    WriteMode.APPEND,
+                    info.snapshot_id,
+                    data.num_rows,
+                    rows_added=data.num_rows,
+                )
 
     def overwrite(
         self,
@@ -101,30 +95,34 @@ class MemoryTableStore(TableStorePort):
     ) -> WriteResult:
         with self._w.lock:
             table = self._w.require_table(identifier)
-            schema = evolve_schema if evolve_schema is not None else table.schema
-            ice = iceberg_schema(schema)
-            bound = bind_filter(row_filter, ice, table=str(identifier))
-            current = self._begin(table, evolve_schema)
-            doomed = matching_mask(current, bound, ice)
-            kept = current.filter(pc.invert(doomed))
-            deleted = current.num_rows - kept.num_rows
-            self._finish(table, evolve_schema)
-            if deleted:
-                table.add_snapshot(
-                    "delete", kept, _summary(0, deleted, kept.num_rows, snapshot_properties)
+            with table.transaction():
+                schema = evolve_schema if evolve_schema is not None else table.schema
+                ice = iceberg_schema(schema)
+                bound = bind_filter(row_filter, ice, table=str(identifier))
+                current = self._begin(table, evolve_schema)
+                doomed = matching_mask(current.data, bound, ice)
+                kept = table.rewrite(current, pc.invert(doomed))
+                deleted = current.data.num_rows - kept.data.num_rows
+                if deleted:
+                    table.add_snapshot(
+                        "delete",
+                        kept,
+                        _summary(0, deleted, kept.data.num_rows, snapshot_properties),
+                    )
+                new = kept.concat(table.new_files(data.cast(table.schema)))
+                info = table.add_snapshot(
+                    "append",
+                    new,
+                    _summary(data.num_rows, 0, new.data.num_rows, snapshot_properties),
                 )
-            new = pa.concat_tables([kept, data.cast(kept.schema)])
-            info = table.add_snapshot(
-                "append", new, _summary(data.num_rows, 0, new.num_rows, snapshot_properties)
-            )
-            return WriteResult(
-                identifier,
-                WriteMode.OVERWRITE,
-                info.snapshot_id,
-                data.num_rows,
-                rows_added=data.num_rows,
-                rows_deleted=deleted,
-            )
+                return WriteResult(
+                    identifier,
+                    WriteMode.OVERWRITE,
+                    info.snapshot_id,
+                    data.num_rows,
+                    rows_added=data.num_rows,
+                    rows_deleted=deleted,
+                )
 
     def upsert(
         self,
@@ -145,50 +143,54 @@ class MemoryTableStore(TableStorePort):
             )
         with self._w.lock:
             table = self._w.require_table(identifier)
-            current = self._begin(table, evolve_schema)
-            data = data.cast(current.schema)
-            existing_rows = current.to_pylist()
-            existing = {tuple(r[k] for k in keys): i for i, r in enumerate(existing_rows)}
-            updates: list[int] = []
-            inserts: list[int] = []
-            replaced: set[int] = set()
-            for i, row in enumerate(data.to_pylist()):
-                key = tuple(row[k] for k in keys)
-                match = existing.get(key) if None not in key else None
-                if match is None:
-                    inserts.append(i)
-                elif existing_rows[match] != row:
-                    updates.append(i)
-                    replaced.add(match)
-            self._finish(table, evolve_schema)
-            snapshot_id: int | None = None
-            if updates:
-                keep_mask = pa.array([i not in replaced for i in range(current.num_rows)])
-                kept = current.filter(keep_mask)
-                table.add_snapshot(
-                    "delete", kept, _summary(0, len(replaced), kept.num_rows, snapshot_properties)
+            with table.transaction():
+                current = self._begin(table, evolve_schema)
+                data = data.cast(table.schema)
+                existing_rows = current.data.to_pylist()
+                existing = {tuple(r[k] for k in keys): i for i, r in enumerate(existing_rows)}
+                updates: list[int] = []
+                inserts: list[int] = []
+                replaced: set[int] = set()
+                for i, row in enumerate(data.to_pylist()):
+                    key = tuple(row[k] for k in keys)
+                    match = existing.get(key) if None not in key else None
+                    if match is None:
+                        inserts.append(i)
+                    elif existing_rows[match] != row:
+                        updates.append(i)
+                        replaced.add(match)
+                snapshot_id: int | None = None
+                if updates:
+                    keep = pa.chunked_array(
+                        [pa.array([i not in replaced for i in range(current.data.num_rows)])]
+                    )
+                    current = table.rewrite(current, keep)
+                    table.add_snapshot(
+                        "delete",
+                        current,
+                        _summary(0, len(replaced), current.data.num_rows, snapshot_properties),
+                    )
+                    current = current.concat(table.new_files(data.take(updates)))
+                    snapshot_id = table.add_snapshot(
+                        "append",
+                        current,
+                        _summary(len(updates), 0, current.data.num_rows, snapshot_properties),
+                    ).snapshot_id
+                if inserts:
+                    current = current.concat(table.new_files(data.take(inserts)))
+                    snapshot_id = table.add_snapshot(
+                        "append",
+                        current,
+                        _summary(len(inserts), 0, current.data.num_rows, snapshot_properties),
+                    ).snapshot_id
+                return WriteResult(
+                    identifier,
+                    WriteMode.UPSERT,
+                    snapshot_id,
+                    data.num_rows,
+                    rows_added=len(updates) + len(inserts),
+                    rows_deleted=len(updates),
                 )
-                current = pa.concat_tables([kept, data.take(updates)])
-                snapshot_id = table.add_snapshot(
-                    "append",
-                    current,
-                    _summary(len(updates), 0, current.num_rows, snapshot_properties),
-                ).snapshot_id
-            if inserts:
-                current = pa.concat_tables([current, data.take(inserts)])
-                snapshot_id = table.add_snapshot(
-                    "append",
-                    current,
-                    _summary(len(inserts), 0, current.num_rows, snapshot_properties),
-                ).snapshot_id
-            return WriteResult(
-                identifier,
-                WriteMode.UPSERT,
-                snapshot_id,
-                data.num_rows,
-                rows_added=len(updates) + len(inserts),
-                rows_deleted=len(updates),
-            )
 
     # -- reads ----------------------------------------------------------------
 
@@ -229,6 +231,19 @@ class MemoryTableStore(TableStorePort):
     ) -> pa.RecordBatchReader:
         result = self.scan(identifier, options)
         return pa.RecordBatchReader.from_batches(result.schema, result.to_batches())
+
+    def inspect_files(self, identifier: TableIdentifier) -> list[DataFileInfo]:
+        with self._w.lock:
+            table = self._w.require_table(identifier)
+            rows = table.current_rows()
+            files = dict(table.files)
+        result = []
+        ids = rows.files.to_pylist()
+        for file_id in sorted(set(ids)):
+            part = rows.data.filter(pc.equal(rows.files, file_id))
+            info = files[file_id]
+            result.append(DataFileInfo(info.path, info.partition, part.num_rows, part.nbytes))
+        return result
 
     # -- snapshots ------------------------------------------------------------
 

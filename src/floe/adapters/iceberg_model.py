@@ -1,4 +1,9 @@
-"""Between Iceberg schemas/specs and floe's canonical Arrow and partition transforms."""
+"""Between PyIceberg's model (schemas, partition specs, partition values) and floe's.
+
+Shared by the adapters that use PyIceberg's model: the PyIceberg adapter for
+real catalogs and the in-memory adapter, which partitions and filters with
+PyIceberg's own code so that it behaves like a real catalog.
+"""
 
 from __future__ import annotations
 
@@ -89,3 +94,15 @@ def describe_spec(spec: PartitionSpec, schema: Schema) -> tuple[PartitionTransfo
             described = PartitionTransform(source, kind, param, name=field.name)
         result.append(described)
     return tuple(result)
+
+
+def partition_values(spec: PartitionSpec, schema: Schema, record: Any) -> dict[str, str | None]:
+    """Human-readable partition values (``{"ts_day": "2024-05-01"}``) of a partition record."""
+    values: dict[str, str | None] = {}
+    for position, field in enumerate(spec.fields):
+        raw = record[position]
+        source_type = schema.find_type(field.source_id)
+        values[field.name] = (
+            None if raw is None else field.transform.to_human_string(source_type, raw)
+        )
+    return values

@@ -1,5 +1,7 @@
 """floe: Iceberg tables catalogued by Polaris, for Dagster and any orchestrator."""
 
+from typing import TYPE_CHECKING, Any
+
 from floe.api import Floe, build_container, create_catalog
 from floe.application import (
     MaintenanceService,
@@ -46,8 +48,10 @@ from floe.domain.errors import (
 )
 from floe.domain.identifiers import Namespace, TableIdentifier
 from floe.domain.models import (
+    DataFileInfo,
     ExpireResult,
     NamespaceInfo,
+    PartitionStats,
     RetentionPolicy,
     ScanOptions,
     SnapshotInfo,
@@ -58,6 +62,21 @@ from floe.domain.partitioning import PartitionTransform, PartitionTransformType
 from floe.domain.retention import snapshot_as_of, snapshots_to_expire
 from floe.ports import CatalogPort, TableInfo, TableStorePort
 
+if TYPE_CHECKING:
+    from floe.adapters.dagster import IcebergIOManager, create_io_manager
+
+# The Dagster integration is imported on first use: ``import floe`` must not import Dagster.
+_DAGSTER_NAMES = frozenset({"IcebergIOManager", "create_io_manager"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DAGSTER_NAMES:
+        from floe.adapters import dagster
+
+        return getattr(dagster, name)
+    raise AttributeError(f"module 'floe' has no attribute {name!r}")
+
+
 __all__ = [
     "CatalogAuthenticationError",
     "CatalogConnectionError",
@@ -65,11 +84,13 @@ __all__ = [
     "CatalogPort",
     "CommitConflictError",
     "CommitStateUnknownError",
+    "DataFileInfo",
     "ExpireResult",
     "Floe",
     "FloeContainer",
     "FloeStorageError",
     "FloeValidationError",
+    "IcebergIOManager",
     "IcebergIOManagerConfig",
     "InvalidConfigError",
     "InvalidFilterError",
@@ -86,6 +107,7 @@ __all__ = [
     "NamespaceNotEmptyError",
     "NamespaceNotFoundError",
     "NamespaceService",
+    "PartitionStats",
     "PartitionTransform",
     "PartitionTransformType",
     "PolarisCatalogConfig",
@@ -112,6 +134,7 @@ __all__ = [
     "build_container",
     "catalog_config_from_env",
     "create_catalog",
+    "create_io_manager",
     "load_catalog_config",
     "snapshot_as_of",
     "snapshots_to_expire",

@@ -18,7 +18,10 @@ import attrs
 import structlog
 from opentelemetry import trace
 
+from floe.domain.errors import NamespaceNotFoundError, TableNotFoundError
+
 _log = structlog.get_logger("floe")
+_EXPECTED = (NamespaceNotFoundError, TableNotFoundError)
 _tracer = trace.get_tracer("floe")
 
 
@@ -79,7 +82,9 @@ def observe(operation: str, subject: str, *, adapter: str) -> Iterator[Operation
                 }
             )
             span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
-            _log.warning(
+            # "Not found" is how existence checks answer: not worth a warning.
+            report = _log.debug if isinstance(exc, _EXPECTED) else _log.warning
+            report(
                 "floe.operation",
                 operation=operation,
                 subject=subject,

@@ -1,0 +1,297 @@
+"""``IcebergIOManager``: Dagster asset outputs and inputs as floe tables.
+
+An edge adapter: it turns Dagster contexts into calls of floe's application
+services (``floe.Floe``) and nothing else.
+
+**Tables.** Asset key ``["sales", "orders"]`` → table ``sales.orders``; a
+single-part key lands in ``default_namespace``; metadata ``floe/table``
+overrides. The namespace and the table (schema of the first output,
+partition spec from ``floe/partition_spec``) are created on the first write.
+
+**Partitions.** A partitioned asset's run replaces exactly its partitions:
+the write is an overwrite filtered on the partition column(s) (time window
+→ ``col >= start and col < end``; static/dynamic key → ``col = key``;
+multi-partitions → both), unless the write mode is ``upsert``. A naive
+timestamp column is compared with the window's wall-clock times in the
+partitions' time zone, a zoned one with UTC instants, a date column with
+dates. Data outside the partition is refused. Inputs of a partitioned
+upstream read only the partitions requested.
+
+**Retry safety.** Every write records ``floe.dagster.run_id``,
+``floe.dagster.step_key``, ``floe.dagster.output`` and
+``floe.dagster.partition`` (``""`` when unpartitioned) in its snapshot
+summary; the attempt number is deliberately not recorded. Before an
+*append*, the table's snapshots are searched for one written by "the same
+step"; if found, the append is skipped (logged; the metadata carries the
+earlier snapshot id and ``floe/deduplicated: True``). "The same step" means
+the same step key, output and partition, written
+
+- by the current run: covers step retries (``RetryPolicy``,
+  ``RetryRequested``), which run under the same run id; or
+- by an ancestor run this run *resumes*. Dagster gives every re-execution
+  a NEW run id, with ``parent_run_id``/``root_run_id`` set. The parent chain
+  is followed through the Dagster instance for as long as the child run
+  re-executes a subset of steps reusing its parent's outputs (from failure —
+  UI, ``ReexecutionOptions.from_failure``, run retries with ``FROM_FAILURE``
+  or ``FROM_ASSET_FAILURE``, recognised by ``step_keys_to_execute`` or the
+  ``dagster/is_resume_retry``/``dagster/is_asset_resume_retry`` tags — or an
+  explicit step selection) and the step did NOT succeed in the parent (a
+  failed or unfinished attempt may have committed its append before dying).
+
+Not covered, on purpose: re-executing ALL steps (a new computation whose
+inputs may differ: it appends again), re-running a step that succeeded in
+the parent, and separate runs. Overwrites (including every partitioned
+write) and upserts are idempotent by themselves and only record the
+properties. The check and the append are not atomic: two concurrent attempts
+of the same step (which Dagster does not start) could both append. Expiring
+a snapshot removes its evidence: keep snapshots at least as long as you may
+resume a run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+import structlog
+from pydantic import Field, PrivateAttr
+
+import floe
+from floe.adapters.dagster import targets
+from floe.adapters.dagster.frames import from_arrow, to_arrow
+from floe.adapters.dagster.lineage import RUN_ID, step_write
+from floe.adapters.dagster.materialization import MaterializationMetadata
+from floe.adapters.dagster.partitions import partition_selection
+
+_logger = structlog.get_logger("floe.dagster")
+
+
+class IcebergIOManager(dg.ConfigurableIOManager):
+    """Stores asset outputs in Iceberg tables and loads inputs from them.
+
+    Outputs may be ``pyarrow.Table``, ``pandas.DataFrame`` or (with polars
+    installed) ``polars.DataFrame``/``LazyFrame``; ``None`` writes nothing.
+    Inputs come back as the type the downstream parameter annotates
+    (PyArrow by default). See the module documentation for table mapping,
+    partitions and retry safety.
+
+    One ``floe.Floe`` is built on first use and reused for every output and
+    input. With ``{"type": "memory"}`` the tables live in that Floe, and
+    Dagster initialises a fresh IO manager per run: they last one run.
+
+    Attributes:
+        catalog: The catalog config as a plain mapping, as
+            :func:`floe.load_catalog_config` accepts (``{"type": "local",
+            "warehouse_path": ...}``, ``{"type": "memory"}`` or Polaris
+            fields). It is part of the run config: keep secrets out of it and
+            use ``catalog_env_prefix`` for Polaris credentials.
+        catalog_env_prefix: When set (e.g. ``"FLOE_CATALOG_"``), the catalog
+            config is read from environment variables with this prefix
+            (:func:`floe.catalog_config_from_env`) and ``catalog`` is ignored.
+        default_namespace: Namespace of single-part asset keys.
+        write_mode: ``append``, ``overwrite`` or ``upsert``, unless an asset's
+            ``floe/write_mode`` metadata says otherwise.
+        schema_evolution: Let writes add columns and widen types.
+        partition_column: Column of time-window partitioned assets without
+            ``floe/partition_column`` metadata.
+        table_properties: Properties of the tables the IO manager creates.
+    """
+
+    catalog: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "local"},
+        description="Catalog config mapping with a 'type' (local, memory, polaris).",
+    )
+    catalog_env_prefix: str | None = Field(
+        default=None, description="Read the catalog config from env vars with this prefix."
+    )
+    default_namespace: str = Field(default="default", description="Namespace of 1-part keys.")
+    write_mode: str = Field(default="append", description="append, overwrite or upsert.")
+    schema_evolution: bool = Field(default=True, description="Allow new columns / widening.")
+    partition_column: str | None = Field(
+        default=None, description="Column filtered by time-window partitions."
+    )
+    table_properties: dict[str, str] = Field(
+        default_factory=dict, description="Properties of tables created by the IO manager."
+    )
+
+    # The memory catalog lives inside one Floe: reuse it for every output and input.
+    _lake: floe.Floe | None = PrivateAttr(default=None)
+    _lake_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def lake(self) -> floe.Floe:
+        """The floe services this IO manager works through (built on first use).
+
+        Raises:
+            InvalidConfigError: The catalog configuration is invalid.
+        """
+        with self._lake_lock:
+            if self._lake is None:
+                config = (
+                    floe.catalog_config_from_env(prefix=self.catalog_env_prefix)
+                    if self.catalog_env_prefix
+                    else floe.load_catalog_config(self.catalog)
+                )
+                self._lake = floe.Floe.from_config(config)
+            return self._lake
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        """Write an asset's output into its table and report materialization metadata.
+
+        Raises:
+            FloeStorageError: Any floe error (invalid settings, schema that does
+                not fit, rows outside the partition, failed commit).
+        """
+        asset = _describe(context)
+        if obj is None:
+            _info(context, f"{asset} returned None: nothing written")
+            return
+        started = time.perf_counter()
+        metadata = context.definition_metadata or {}
+        table = targets.table_for(_key_path(context), metadata, self.default_namespace)
+        data = to_arrow(obj, table=str(table))
+        schema = self._ensure_table(table, data.schema, metadata, asset)
+        mode = targets.write_mode_for(metadata, self.write_mode, asset=asset)
+        selection = partition_selection(context, metadata, self.partition_column, asset=asset)
+        row_filter = None
+        if selection is not None and mode is not floe.WriteMode.UPSERT:
+            # A partition's run replaces exactly that partition.
+            mode = floe.WriteMode.OVERWRITE
+            row_filter = selection.to_filter(schema, table=str(table))
+            selection.check_rows(data, schema, table=str(table))
+        label = selection.label if selection else ""
+        identity = step_write(context, label, with_ancestors=mode is floe.WriteMode.APPEND)
+        earlier = None
+        if mode is floe.WriteMode.APPEND and identity is not None:
+            earlier = identity.find_earlier(self.lake.snapshots.list(table))
+        if earlier is not None:
+            _info(
+                context,
+                f"{asset}: snapshot {earlier.snapshot_id} of {table} already holds this step's "
+                f"append (run {earlier.summary.get(RUN_ID)}); not appending again",
+            )
+            snapshot_id: int | None = earlier.snapshot_id
+            rows = int(earlier.summary.get("added-records", data.num_rows))
+        else:
+            result = self.lake.writes.write(
+                table,
+                data,
+                mode=mode,
+                row_filter=row_filter,
+                join_columns=targets.names(metadata, targets.JOIN_COLUMNS, asset=asset) or (),
+                allow_schema_evolution=self.schema_evolution,
+                snapshot_properties=identity.snapshot_properties() if identity else None,
+            )
+            snapshot_id, rows = result.snapshot_id, result.rows_written
+        after = self.lake.tables.load(table)
+        report = MaterializationMetadata(
+            table=str(table),
+            snapshot_id=snapshot_id if snapshot_id is not None else after.current_snapshot_id,
+            row_count=rows,
+            schema=after.schema,
+            write_mode=mode.value,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            partition=selection.label if selection else None,
+            deduplicated=earlier is not None,
+            location=after.location,
+        )
+        context.add_output_metadata(report.to_dagster())
+
+    def _ensure_table(
+        self,
+        table: floe.TableIdentifier,
+        schema: pa.Schema,
+        metadata: Mapping[str, object],
+        asset: str,
+    ) -> pa.Schema:
+        """Create the namespace and table unless they exist; return the table's schema."""
+        self.lake.namespaces.create_if_not_exists(table.namespace)
+        info = self.lake.tables.create_if_not_exists(
+            table,
+            schema,
+            targets.names(metadata, targets.PARTITION_SPEC, asset=asset) or (),
+            self.table_properties,
+        )
+        table_schema: pa.Schema = info.schema
+        return table_schema
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        """Read an upstream asset's table as the input's annotated type.
+
+        Honours input metadata ``columns`` and ``row_filter``, and reads only
+        the requested partitions of a partitioned upstream.
+
+        Raises:
+            FloeStorageError: Any floe error (missing table, bad filter or column).
+        """
+        asset = _describe(context)
+        upstream = context.upstream_output
+        upstream_metadata = dict(upstream.definition_metadata or {}) if upstream else {}
+        input_metadata = context.definition_metadata or {}
+        if targets.TABLE in input_metadata:
+            upstream_metadata[targets.TABLE] = input_metadata[targets.TABLE]
+        table = targets.table_for(_key_path(context), upstream_metadata, self.default_namespace)
+        lake = self.lake
+        filters = [targets.row_filter_for(input_metadata, asset=asset)]
+        selection = partition_selection(
+            context, upstream_metadata, self.partition_column, asset=asset
+        )
+        if selection is not None:
+            filters.append(selection.to_filter(lake.tables.load(table).schema, table=str(table)))
+        texts = [f for f in filters if f]
+        data = lake.reads.scan(
+            table,
+            columns=targets.names(input_metadata, targets.COLUMNS, asset=asset),
+            row_filter=" and ".join(f"({t})" for t in texts) if texts else None,
+        )
+        return from_arrow(data, _annotation(context))
+
+
+def create_io_manager(
+    catalog: Mapping[str, Any] | None = None, **settings: Any
+) -> IcebergIOManager:
+    """An :class:`IcebergIOManager`, its catalog config checked at once.
+
+    Args:
+        catalog: The catalog config mapping (default ``{"type": "local"}``).
+        **settings: Other :class:`IcebergIOManager` fields
+            (``default_namespace``, ``write_mode``, ``partition_column``…).
+
+    Returns:
+        The IO manager, ready for ``Definitions(resources={"io_manager": ...})``.
+
+    Raises:
+        InvalidConfigError: The catalog config is invalid.
+    """
+    values = dict(catalog if catalog is not None else {"type": "local"})
+    if not settings.get("catalog_env_prefix"):
+        floe.load_catalog_config(values)
+    return IcebergIOManager(catalog=values, **settings)
+
+
+def _key_path(context: dg.OutputContext | dg.InputContext) -> list[str] | None:
+    return list(context.asset_key.path) if context.has_asset_key else None
+
+
+def _describe(context: dg.OutputContext | dg.InputContext) -> str:
+    if context.has_asset_key:
+        return f"asset {context.asset_key.to_user_string()}"
+    return "output" if isinstance(context, dg.OutputContext) else "input"
+
+
+def _annotation(context: dg.InputContext) -> object:
+    try:
+        return context.dagster_type.typing_type
+    except dg.DagsterInvariantViolationError:
+        return None
+
+
+def _info(context: dg.OutputContext, message: str) -> None:
+    try:
+        context.log.info(message)
+    except dg.DagsterInvariantViolationError:
+        _logger.info(message)

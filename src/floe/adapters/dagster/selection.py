@@ -1,0 +1,229 @@
+"""Which rows of a table belong to a set of Dagster partitions.
+
+A :class:`PartitionSelection` is an OR of AND-ed column conditions,
+independent of Dagster. It renders itself as floe filter text typed by the
+table's column types (``"ts" >= '2024-05-01T00:00:00'`` for a naive timestamp,
+``'…+00:00'`` for a zoned one, ``'2024-05-01'`` for a date, numbers unquoted)
+and checks, in Arrow, that data to be written lies inside it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import attrs
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from floe.domain.errors import InvalidConfigError, WriteError
+
+
+@attrs.frozen
+class TimeRange:
+    """A half-open time range ``[start, end)`` of aware datetimes."""
+
+    start: datetime
+    end: datetime
+
+
+@attrs.frozen
+class ColumnCondition:
+    """Rows whose ``column`` matches partition keys or time ranges.
+
+    Attributes:
+        column: The table column the partition dimension maps to.
+        keys: The partition keys (identity match, or for time partitions on a
+            string column).
+        ranges: The partitions' time windows, merged; ``None`` for identity.
+    """
+
+    column: str
+    keys: tuple[str, ...]
+    ranges: tuple[TimeRange, ...] | None = None
+
+
+@attrs.frozen
+class PartitionSelection:
+    """An OR of alternatives, each an AND of column conditions.
+
+    Attributes:
+        alternatives: The alternatives; one for a single key or a key range,
+            none for an empty set of partitions (no row matches).
+        label: The partition key(s) as text, for metadata and snapshot summaries.
+    """
+
+    alternatives: tuple[tuple[ColumnCondition, ...], ...]
+    label: str
+
+    def to_filter(self, schema: pa.Schema, *, table: str) -> str:
+        """The selection as floe filter text for a table with ``schema``.
+
+        Raises:
+            InvalidConfigError: A partition column is not in the table, or its
+                type cannot hold the partition keys.
+        """
+        if not self.alternatives:
+            return "false"
+        ors = [
+            " and ".join(
+                _condition_text(c, _column_type(schema, c.column, table), table) for c in a
+            )
+            for a in self.alternatives
+        ]
+        return ors[0] if len(ors) == 1 else " or ".join(f"({o})" for o in ors)
+
+    def check_rows(self, data: pa.Table, schema: pa.Schema, *, table: str) -> None:
+        """Refuse data holding rows outside the selection.
+
+        Overwriting a partition deletes only rows inside it, so a row outside
+        would survive the next run of the partition and be duplicated.
+
+        Raises:
+            WriteError: A partition column is missing from the data or some
+                rows lie outside the partition(s).
+            InvalidConfigError: As :meth:`to_filter`.
+        """
+        if data.num_rows == 0:
+            return
+        inside: pa.ChunkedArray | pa.Array | None = None
+        for alternative in self.alternatives:
+            mask: pa.ChunkedArray | pa.Array | None = None
+            for condition in alternative:
+                column_type = _column_type(schema, condition.column, table)
+                term = _condition_mask(data, condition, column_type, table)
+                mask = term if mask is None else pc.and_kleene(mask, term)
+            inside = mask if inside is None else pc.or_kleene(inside, mask)
+        matched = 0 if inside is None else pc.sum(pc.fill_null(inside, False)).as_py() or 0
+        outside = data.num_rows - matched
+        if outside:
+            raise WriteError(
+                f"{outside} of {data.num_rows} rows written to table {table} for partition "
+                f"{self.label} lie outside it; a partitioned asset must only return rows of "
+                "its partition",
+                subject=table,
+            )
+
+
+def merge_ranges(ranges: list[TimeRange]) -> tuple[TimeRange, ...]:
+    """Sort time ranges and merge the adjacent or overlapping ones."""
+    merged: list[TimeRange] = []
+    for current in sorted(ranges, key=lambda r: r.start):
+        if merged and current.start <= merged[-1].end:
+            last = merged.pop()
+            current = TimeRange(last.start, max(last.end, current.end))
+        merged.append(current)
+    return tuple(merged)
+
+
+def _column_type(schema: pa.Schema, column: str, table: str) -> pa.DataType:
+    index = schema.get_field_index(column)
+    if index < 0:
+        raise InvalidConfigError(
+            f"partition column {column!r} is not a column of table {table} "
+            f"(columns: {', '.join(schema.names)})",
+            subject=table,
+        )
+    column_type: pa.DataType = schema.field(index).type
+    return column_type
+
+
+def _quote_column(column: str) -> str:
+    escaped = column.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def _quote(text: str) -> str:
+    escaped = text.replace("'", "''")
+    return f"'{escaped}'"
+
+
+def _condition_text(condition: ColumnCondition, column_type: pa.DataType, table: str) -> str:
+    name = _quote_column(condition.column)
+    if condition.ranges is not None and not pa.types.is_string(column_type):
+        bounds = [_range_bounds(r, column_type, condition.column, table) for r in condition.ranges]
+        parts = [
+            f"{name} >= {_quote(low.isoformat())} and {name} < {_quote(high.isoformat())}"
+            for low, high in bounds
+        ]
+        return parts[0] if len(parts) == 1 else "(" + " or ".join(f"({p})" for p in parts) + ")"
+    literals = [_literal(k, column_type, condition.column, table) for k in condition.keys]
+    if len(literals) == 1:
+        return f"{name} = {literals[0]}"
+    return f"{name} in ({', '.join(literals)})"
+
+
+def _range_bounds(
+    window: TimeRange, column_type: pa.DataType, column: str, table: str
+) -> tuple[date, date]:
+    """The range's ends as values of the column's kind (datetimes are dates too)."""
+    if pa.types.is_timestamp(column_type):
+        if column_type.tz is not None:
+            return window.start.astimezone(UTC), window.end.astimezone(UTC)
+        # A naive column holds wall-clock times, read in the partitions' time zone.
+        return window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
+    if pa.types.is_date(column_type):
+        end = window.end.date()
+        if window.end.replace(tzinfo=None) != datetime.combine(end, datetime.min.time()):
+            end += timedelta(days=1)
+        return window.start.date(), end
+    raise InvalidConfigError(
+        f"time-window partitions of table {table} need a date, timestamp or string "
+        f"partition column; {column!r} is {column_type}",
+        subject=table,
+    )
+
+
+def _literal(key: str, column_type: pa.DataType, column: str, table: str) -> str:
+    t = pa.types
+    if t.is_integer(column_type) or t.is_floating(column_type) or t.is_decimal(column_type):
+        return str(_typed_keys((key,), column_type, column, table)[0].as_py())
+    if t.is_boolean(column_type):
+        return "true" if _typed_keys((key,), column_type, column, table)[0].as_py() else "false"
+    return _quote(key)
+
+
+def _typed_keys(
+    keys: tuple[str, ...], column_type: pa.DataType, column: str, table: str
+) -> pa.Array:
+    try:
+        return pc.cast(pa.array(keys, pa.string()), column_type, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise InvalidConfigError(
+            f"partition keys {list(keys)} do not fit column {column!r} ({column_type}) "
+            f"of table {table}: {exc}",
+            subject=table,
+        ) from exc
+
+
+def _condition_mask(
+    data: pa.Table, condition: ColumnCondition, column_type: pa.DataType, table: str
+) -> pa.ChunkedArray:
+    if condition.column not in data.column_names:
+        raise WriteError(
+            f"partition column {condition.column!r} is missing from the data written to "
+            f"table {table}",
+            subject=table,
+        )
+    try:
+        values = pc.cast(data.column(condition.column), column_type, safe=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise WriteError(
+            f"partition column {condition.column!r} of the data for table {table} cannot be "
+            f"read as {column_type}: {exc}",
+            subject=table,
+        ) from exc
+    if condition.ranges is not None and not pa.types.is_string(column_type):
+        mask: pa.ChunkedArray | None = None
+        for window in condition.ranges:
+            low, high = _range_bounds(window, column_type, condition.column, table)
+            term = pc.and_kleene(
+                pc.greater_equal(values, pa.scalar(low, column_type)),
+                pc.less(values, pa.scalar(high, column_type)),
+            )
+            mask = term if mask is None else pc.or_kleene(mask, term)
+        if mask is not None:
+            return mask
+    result: pa.ChunkedArray = pc.is_in(
+        values, value_set=_typed_keys(condition.keys, column_type, condition.column, table)
+    )
+    return result

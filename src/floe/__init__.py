@@ -6,6 +6,7 @@ from floe.api import Floe, build_container, create_catalog
 from floe.application import (
     MaintenanceService,
     NamespaceService,
+    NewTable,
     ReadService,
     SnapshotService,
     TableService,
@@ -107,6 +108,7 @@ __all__ = [
     "NamespaceNotEmptyError",
     "NamespaceNotFoundError",
     "NamespaceService",
+    "NewTable",
     "PartitionStats",
     "PartitionTransform",
     "PartitionTransformType",

@@ -338,3 +338,37 @@ def test_inspect_unpartitioned_and_empty(lake: floe.Floe, table: floe.TableIdent
     lake.writes.append(ident, rows([1, 2, 3]))
     parts = lake.tables.partitions(ident)
     assert [(dict(p.partition), p.record_count, p.file_count) for p in parts] == [({}, 3, 1)]
+
+
+def test_first_write_creates_the_table_in_the_same_commit(
+    lake: floe.Floe, ns: tuple[str, ...]
+) -> None:
+    ident = floe.TableIdentifier(ns, "born_with_data")
+    new = floe.NewTable(["day(ts)"], {"owner": "etl"})
+    result = lake.writes.write(ident, rows([1, 2]), mode="overwrite", create_if_missing=new)
+    info = lake.tables.load(ident)
+    assert [str(t) for t in info.partition_spec] == ["day(ts)"]
+    assert info.properties.get("owner") == "etl"
+    snapshots = lake.snapshots.list(ident)
+    assert [s.snapshot_id for s in snapshots] == [result.snapshot_id]
+    assert ids_of(lake.reads.scan(ident)) == [1, 2]
+    again = lake.writes.write(ident, rows([3]), mode="append", create_if_missing=new)
+    assert again.snapshot_id != result.snapshot_id
+    assert ids_of(lake.reads.scan(ident)) == [1, 2, 3]
+
+
+def test_first_write_that_fails_leaves_no_table(lake: floe.Floe, ns: tuple[str, ...]) -> None:
+    ident = floe.TableIdentifier(ns, "never_born")
+    with pytest.raises(floe.InvalidPartitionSpecError):
+        lake.writes.append(ident, rows([1]), create_if_missing=floe.NewTable(["day(region)"]))
+    with pytest.raises(floe.WriteError):
+        lake.writes.upsert(
+            ident, rows([1, 1]), join_columns=["id"], create_if_missing=floe.NewTable()
+        )
+    assert not lake.tables.exists(ident)
+    with pytest.raises(floe.NamespaceNotFoundError):
+        lake.writes.append(
+            floe.TableIdentifier((*ns, "nowhere"), "t"),
+            rows([1]),
+            create_if_missing=floe.NewTable(),
+        )

@@ -256,7 +256,8 @@ def test_rows_outside_the_partition_fail_the_step_and_leave_the_table(tmp_path: 
     assert "1 of 2 rows written to table default.sloppy for partition 2024-05-01" in str(
         failure.cause
     )
-    assert _lake(tmp_path).reads.scan("default.sloppy").num_rows == 0
+    # The first write creates the table in the same commit as its rows: nothing is left.
+    assert not _lake(tmp_path).tables.exists("default.sloppy")
 
 
 # -- static and multi partitions ----------------------------------------------------------
@@ -579,3 +580,28 @@ def test_op_output_without_asset_key_uses_the_table_metadata() -> None:
     assert (
         io_manager.lake.snapshots.current("ops.scores").summary.get("floe.dagster.run_id") is None
     )
+
+
+ATTEMPTS: dict[str, int] = {}
+
+
+@dg.asset(retry_policy=dg.RetryPolicy(max_retries=2))
+def flaky_after_write(context: dg.AssetExecutionContext) -> Iterator[dg.Output[pd.DataFrame]]:
+    yield dg.Output(pd.DataFrame({"entry": [10, 20, 30, 40]}))
+    ATTEMPTS[context.run.run_id] = ATTEMPTS.get(context.run.run_id, 0) + 1
+    if ATTEMPTS[context.run.run_id] == 1:
+        raise RuntimeError("the step fails after its output was written")
+
+
+def test_asset_failing_after_its_output_is_retried_without_a_second_append(
+    tmp_path: Path,
+) -> None:
+    io_manager = IcebergIOManager(catalog=_local(tmp_path))
+
+    result = dg.materialize([flaky_after_write], resources={"io_manager": io_manager})
+
+    assert result.success
+    assert ATTEMPTS[result.run_id] == 2
+    lake = _lake(tmp_path)
+    assert lake.reads.scan("default.flaky_after_write").num_rows == 4
+    assert len(_appends(lake, "default.flaky_after_write")) == 1

@@ -5,11 +5,12 @@ from floe.application.namespaces import NamespaceService
 from floe.application.reads import ReadService
 from floe.application.snapshots import SnapshotService
 from floe.application.tables import TableService
-from floe.application.writes import WriteService
+from floe.application.writes import NewTable, WriteService
 
 __all__ = [
     "MaintenanceService",
     "NamespaceService",
+    "NewTable",
     "ReadService",
     "SnapshotService",
     "TableService",

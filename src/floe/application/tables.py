@@ -27,6 +27,29 @@ def as_partition_spec(spec: Sequence[PartitionLike]) -> tuple[PartitionTransform
     )
 
 
+def prepare_table(
+    identifier: TableIdentifier, schema: pa.Schema, partition_spec: Sequence[PartitionLike]
+) -> tuple[pa.Schema, tuple[PartitionTransform, ...]]:
+    """Check a new table's schema and partition spec; return them in canonical form.
+
+    Raises:
+        InvalidSchemaError: Not an Arrow schema, no columns, duplicates, unstorable types.
+        InvalidPartitionSpecError: A transform does not fit the schema.
+    """
+    if not isinstance(schema, pa.Schema):
+        raise InvalidSchemaError(
+            f"schema of table {identifier} must be a pyarrow.Schema, got {type(schema).__name__}",
+            subject=str(identifier),
+        )
+    canonical = canonical_schema(schema)
+    description = describe_schema(canonical)
+    _check_columns(identifier, description.names, [c.type.value for c in description.columns])
+    spec = validate_partition_spec(
+        as_partition_spec(partition_spec), description, table_name=str(identifier)
+    )
+    return canonical, spec
+
+
 class TableService:
     """Create, load, list and drop tables.
 
@@ -65,7 +88,7 @@ class TableService:
             NamespaceNotFoundError: Its namespace does not exist.
         """
         identifier = as_identifier(table)
-        canonical, spec = self._prepare(identifier, schema, partition_spec)
+        canonical, spec = prepare_table(identifier, schema, partition_spec)
         return self._catalog.create_table(identifier, canonical, spec, properties)
 
     def create_if_not_exists(
@@ -81,7 +104,7 @@ class TableService:
             As :meth:`create`, except :class:`TableExistsError`.
         """
         identifier = as_identifier(table)
-        canonical, spec = self._prepare(identifier, schema, partition_spec)
+        canonical, spec = prepare_table(identifier, schema, partition_spec)
         try:
             return self._catalog.load_table(identifier)
         except TableNotFoundError:
@@ -90,24 +113,6 @@ class TableService:
             return self._catalog.create_table(identifier, canonical, spec, properties)
         except TableExistsError:
             return self._catalog.load_table(identifier)
-
-    @staticmethod
-    def _prepare(
-        identifier: TableIdentifier, schema: pa.Schema, partition_spec: Sequence[PartitionLike]
-    ) -> tuple[pa.Schema, tuple[PartitionTransform, ...]]:
-        if not isinstance(schema, pa.Schema):
-            raise InvalidSchemaError(
-                f"schema of table {identifier} must be a pyarrow.Schema, "
-                f"got {type(schema).__name__}",
-                subject=str(identifier),
-            )
-        canonical = canonical_schema(schema)
-        description = describe_schema(canonical)
-        _check_columns(identifier, description.names, [c.type.value for c in description.columns])
-        spec = validate_partition_spec(
-            as_partition_spec(partition_spec), description, table_name=str(identifier)
-        )
-        return canonical, spec
 
     def register(self, table: TableLike, metadata_location: str) -> TableInfo:
         """Add an existing Iceberg table to the catalog from its metadata file.

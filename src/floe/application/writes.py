@@ -6,13 +6,29 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
+import pyarrow as pa
 
 from floe.application.conform import conform
 from floe.application.inputs import TableLike, as_arrow, as_identifier
-from floe.domain.errors import InvalidFilterError, WriteError
+from floe.application.tables import PartitionLike, prepare_table
+from floe.domain.errors import InvalidFilterError, TableExistsError, TableNotFoundError, WriteError
+from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import WriteMode, WriteResult
 from floe.ports.catalog import CatalogPort
 from floe.ports.table_store import TableStorePort
+
+
+@attrs.frozen
+class NewTable:
+    """How to create a table that a write finds missing.
+
+    Attributes:
+        partition_spec: Partition transforms (``"day(ts)"``…).
+        properties: Table properties.
+    """
+
+    partition_spec: Sequence[PartitionLike] = ()
+    properties: Mapping[str, str] = attrs.field(factory=dict)
 
 
 class WriteService:
@@ -38,6 +54,7 @@ class WriteService:
         *,
         allow_schema_evolution: bool = False,
         snapshot_properties: Mapping[str, str] | None = None,
+        create_if_missing: NewTable | None = None,
     ) -> WriteResult:
         """Append rows in one commit. Appending no rows commits nothing.
 
@@ -48,6 +65,8 @@ class WriteService:
             allow_schema_evolution: Add new columns and widen int→long,
                 float→double when the data needs it.
             snapshot_properties: Extra entries for the snapshot summary.
+            create_if_missing: Create a missing table in the same commit (see
+                :meth:`write`).
 
         Returns:
             What was committed.
@@ -63,6 +82,7 @@ class WriteService:
             mode=WriteMode.APPEND,
             allow_schema_evolution=allow_schema_evolution,
             snapshot_properties=snapshot_properties,
+            create_if_missing=create_if_missing,
         )
 
     def overwrite(
@@ -73,6 +93,7 @@ class WriteService:
         row_filter: str | None = None,
         allow_schema_evolution: bool = False,
         snapshot_properties: Mapping[str, str] | None = None,
+        create_if_missing: NewTable | None = None,
     ) -> WriteResult:
         """Replace all rows, or those matching ``row_filter``, with ``data`` in one commit.
 
@@ -83,6 +104,7 @@ class WriteService:
                 ``None`` replaces the whole table.
             allow_schema_evolution: As in :meth:`append`.
             snapshot_properties: Extra entries for the snapshot summary.
+            create_if_missing: As in :meth:`append`.
 
         Raises:
             InvalidFilterError: The filter is malformed or names an unknown column.
@@ -95,6 +117,7 @@ class WriteService:
             row_filter=row_filter,
             allow_schema_evolution=allow_schema_evolution,
             snapshot_properties=snapshot_properties,
+            create_if_missing=create_if_missing,
         )
 
     def upsert(
@@ -105,6 +128,7 @@ class WriteService:
         join_columns: Sequence[str],
         allow_schema_evolution: bool = False,
         snapshot_properties: Mapping[str, str] | None = None,
+        create_if_missing: NewTable | None = None,
     ) -> WriteResult:
         """Update rows matching on ``join_columns`` and insert the others, in one commit.
 
@@ -119,6 +143,7 @@ class WriteService:
             join_columns=join_columns,
             allow_schema_evolution=allow_schema_evolution,
             snapshot_properties=snapshot_properties,
+            create_if_missing=create_if_missing,
         )
 
     def write(
@@ -131,8 +156,28 @@ class WriteService:
         join_columns: Sequence[str] = (),
         allow_schema_evolution: bool = False,
         snapshot_properties: Mapping[str, str] | None = None,
+        create_if_missing: NewTable | None = None,
     ) -> WriteResult:
-        """Write with the given mode; see :meth:`append`, :meth:`overwrite`, :meth:`upsert`."""
+        """Write with the given mode; see :meth:`append`, :meth:`overwrite`, :meth:`upsert`.
+
+        Args:
+            table: The table.
+            data: The rows (PyArrow, pandas).
+            mode: ``append``, ``overwrite`` or ``upsert``.
+            row_filter: Rows an overwrite replaces (all when ``None``).
+            join_columns: Upsert keys.
+            allow_schema_evolution: Add columns / widen types when needed.
+            snapshot_properties: Extra snapshot summary entries.
+            create_if_missing: When the table does not exist, create it from
+                the data's schema with this spec and properties, in the SAME
+                commit as the data: a failure leaves no table behind. Every
+                mode then writes the rows as the table's first snapshot.
+
+        Raises:
+            As :meth:`append`, :meth:`overwrite` and :meth:`upsert`;
+            NamespaceNotFoundError when creating in a missing namespace;
+            InvalidSchemaError, InvalidPartitionSpecError for a bad new table.
+        """
         identifier = as_identifier(table)
         mode = _as_mode(mode, str(identifier))
         arrow = as_arrow(data, table=identifier)
@@ -142,11 +187,21 @@ class WriteService:
                 f"(table {identifier})",
                 subject=str(identifier),
             )
-        info = self._catalog.load_table(identifier)
+        properties = dict(snapshot_properties or {})
+        try:
+            info = self._catalog.load_table(identifier)
+        except TableNotFoundError:
+            if create_if_missing is None:
+                raise
+            created = self._create_with(
+                identifier, arrow, mode, join_columns, create_if_missing, properties
+            )
+            if created is not None:
+                return created
+            info = self._catalog.load_table(identifier)  # created concurrently meanwhile
         fitted = conform(
             arrow, info.schema, allow_evolution=allow_schema_evolution, table_name=str(identifier)
         )
-        properties = dict(snapshot_properties or {})
         if mode is WriteMode.APPEND:
             if fitted.data.num_rows == 0 and fitted.evolved_schema is None:
                 return WriteResult(identifier, mode, None, 0)
@@ -174,6 +229,44 @@ class WriteService:
                 snapshot_properties=properties,
             )
         return result if not fitted.change_text else _with_change(result, fitted.change_text)
+
+    def _create_with(
+        self,
+        identifier: TableIdentifier,
+        data: pa.Table,
+        mode: WriteMode,
+        join_columns: Sequence[str],
+        new: NewTable,
+        properties: dict[str, str],
+    ) -> WriteResult | None:
+        """Create the table and write its first rows in one commit; None if it appeared."""
+        schema, spec = prepare_table(identifier, data.schema, new.partition_spec)
+        fitted = conform(data, schema, allow_evolution=False, table_name=str(identifier))
+        if mode is WriteMode.UPSERT:
+            keys = _join_columns(join_columns, fitted.data.column_names, str(identifier))
+            _reject_duplicate_keys(fitted.data, keys, str(identifier))
+        try:
+            result = self._store.create_with_data(
+                identifier,
+                schema,
+                spec,
+                new.properties,
+                fitted.data,
+                snapshot_properties=properties,
+            )
+        except TableExistsError:
+            return None
+        return attrs.evolve(result, mode=mode)
+
+
+def _reject_duplicate_keys(data: pa.Table, keys: Sequence[str], table: str) -> None:
+    unique = data.select(list(keys)).group_by(list(keys)).aggregate([]).num_rows
+    if unique != data.num_rows:
+        raise WriteError(
+            f"upsert into table {table}: the data holds duplicate rows for join columns "
+            f"{list(keys)}; nothing was written",
+            subject=table,
+        )
 
 
 def _with_change(result: WriteResult, change: str) -> WriteResult:

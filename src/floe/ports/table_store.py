@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import DataFileInfo, ScanOptions, SnapshotInfo, WriteResult
+from floe.domain.partitioning import PartitionTransform
 
 
 class TableStorePort(abc.ABC):
@@ -75,6 +76,28 @@ class TableStorePort(abc.ABC):
 
         Raises:
             WriteError: Duplicate join keys in ``data``, or as :meth:`append`.
+        """
+
+    @abc.abstractmethod
+    def create_with_data(
+        self,
+        identifier: TableIdentifier,
+        schema: pa.Schema,
+        partition_spec: Sequence[PartitionTransform],
+        properties: Mapping[str, str] | None,
+        data: pa.Table,
+        *,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        """Create a table and append its first rows in ONE commit.
+
+        Either both happen or neither: a failure leaves no table behind.
+        ``data`` already has ``schema``; the spec is already validated.
+
+        Raises:
+            TableExistsError: The table exists (e.g. created concurrently).
+            NamespaceNotFoundError: The namespace does not exist.
+            CommitStateUnknownError, WriteError: As :meth:`append`.
         """
 
     @abc.abstractmethod

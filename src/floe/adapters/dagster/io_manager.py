@@ -66,6 +66,7 @@ from floe.adapters.dagster.frames import from_arrow, to_arrow
 from floe.adapters.dagster.lineage import RUN_ID, step_write
 from floe.adapters.dagster.materialization import MaterializationMetadata
 from floe.adapters.dagster.partitions import partition_selection
+from floe.ports.arrow import canonical_schema
 
 _logger = structlog.get_logger("floe.dagster")
 
@@ -154,7 +155,7 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         metadata = context.definition_metadata or {}
         table = targets.table_for(_key_path(context), metadata, self.default_namespace)
         data = to_arrow(obj, table=str(table))
-        schema = self._ensure_table(table, data.schema, metadata, asset)
+        schema, exists = self._table_schema(table, data.schema)
         mode = targets.write_mode_for(metadata, self.write_mode, asset=asset)
         selection = partition_selection(context, metadata, self.partition_column, asset=asset)
         row_filter = None
@@ -166,7 +167,7 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         label = selection.label if selection else ""
         identity = step_write(context, label, with_ancestors=mode is floe.WriteMode.APPEND)
         earlier = None
-        if mode is floe.WriteMode.APPEND and identity is not None:
+        if mode is floe.WriteMode.APPEND and identity is not None and exists:
             earlier = identity.find_earlier(self.lake.snapshots.list(table))
         if earlier is not None:
             _info(
@@ -185,6 +186,11 @@ class IcebergIOManager(dg.ConfigurableIOManager):
                 join_columns=targets.names(metadata, targets.JOIN_COLUMNS, asset=asset) or (),
                 allow_schema_evolution=self.schema_evolution,
                 snapshot_properties=identity.snapshot_properties() if identity else None,
+                # A first write creates the table in the same commit as its rows.
+                create_if_missing=floe.NewTable(
+                    targets.names(metadata, targets.PARTITION_SPEC, asset=asset) or (),
+                    self.table_properties,
+                ),
             )
             snapshot_id, rows = result.snapshot_id, result.rows_written
         after = self.lake.tables.load(table)
@@ -201,23 +207,20 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         )
         context.add_output_metadata(report.to_dagster())
 
-    def _ensure_table(
-        self,
-        table: floe.TableIdentifier,
-        schema: pa.Schema,
-        metadata: Mapping[str, object],
-        asset: str,
-    ) -> pa.Schema:
-        """Create the namespace and table unless they exist; return the table's schema."""
-        self.lake.namespaces.create_if_not_exists(table.namespace)
-        info = self.lake.tables.create_if_not_exists(
-            table,
-            schema,
-            targets.names(metadata, targets.PARTITION_SPEC, asset=asset) or (),
-            self.table_properties,
-        )
-        table_schema: pa.Schema = info.schema
-        return table_schema
+    def _table_schema(
+        self, table: floe.TableIdentifier, incoming: pa.Schema
+    ) -> tuple[pa.Schema, bool]:
+        """The table's schema and True, or the schema a first write will give it and False.
+
+        A missing table's namespace is created here; the table itself is
+        created by the write, in the same commit as its first rows.
+        """
+        try:
+            existing: pa.Schema = self.lake.tables.load(table).schema
+        except floe.TableNotFoundError:
+            self.lake.namespaces.create_if_not_exists(table.namespace)
+            return canonical_schema(incoming), False
+        return existing, True
 
     def load_input(self, context: dg.InputContext) -> Any:
         """Read an upstream asset's table as the input's annotated type.

@@ -128,6 +128,13 @@ class TokenProvider:
                 f"cannot reach the token endpoint {self._token_url} ({type(exc).__name__})",
                 subject=self._token_url,
             ) from None
+        if response.status_code == 429 or response.status_code >= 500:
+            # Busy or failing, not a refusal: transient, so the guard retries it
+            # (honouring Retry-After, which the cause carries; nothing else is kept).
+            raise CatalogConnectionError(
+                f"token endpoint {self._token_url} is unavailable: HTTP {response.status_code}",
+                subject=self._token_url,
+            ) from _status_only(response)
         if response.status_code != 200:
             raise CatalogAuthenticationError(
                 f"token endpoint {self._token_url} refused client {self._client_id!r}: "
@@ -145,6 +152,20 @@ class TokenProvider:
         self._expires_at = self._clock() + max(lifetime - self._margin, lifetime / 2)
         self.fetch_count += 1
         return Secret(token)
+
+
+def _status_only(response: requests.Response) -> requests.HTTPError:
+    """An HTTP error holding only the status and ``Retry-After`` of ``response``.
+
+    The original response also references the request, whose headers hold the
+    client credentials; the error chained to floe's exception must not.
+    """
+    bare = requests.Response()
+    bare.status_code = response.status_code
+    retry_after = response.headers.get("Retry-After")
+    if retry_after is not None:
+        bare.headers["Retry-After"] = retry_after
+    return requests.HTTPError(f"HTTP {response.status_code}", response=bare)
 
 
 def _oauth_error(response: requests.Response) -> str:

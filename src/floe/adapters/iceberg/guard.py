@@ -3,19 +3,23 @@
 Every PyIceberg call of the adapters goes through :meth:`CallGuard.run`.
 Transient faults (connection errors, timeouts, 429, 5xx on non-commit
 requests) are retried with exponential backoff and jitter per
-:class:`~floe.domain.config.RetryConfig`; 4xx answers are not, except one
-token refresh on 401/419. Commits never reach here with an unknown outcome
-still retryable: the store turns those into :class:`CommitStateUnknownError`
-before, and that error is never retried.
+:class:`~floe.domain.config.RetryConfig`, never sooner than a ``Retry-After``
+the server sent; 4xx answers are not, except one token refresh on 401/419.
+Commits never reach here with an unknown outcome still retryable: the store
+turns those into :class:`CommitStateUnknownError` before, and that error is
+never retried. Errors leave the guard without the stack frames of the code
+below it (see :func:`without_frames`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import requests
 import tenacity
@@ -33,6 +37,9 @@ from floe.domain.errors import (
 )
 
 T = TypeVar("T")
+E = TypeVar("E", bound=BaseException)
+
+_FRAMES_DROPPED = "stack frames dropped by floe (their locals may hold credentials)"
 
 _TRANSIENT: tuple[type[BaseException], ...] = (
     requests.ConnectionError,
@@ -48,6 +55,70 @@ _AUTH_EXPIRED: tuple[type[BaseException], ...] = (
     ice.UnauthorizedError,
     ice.AuthorizationExpiredError,
 )
+
+
+def without_frames(error: E) -> E:
+    """``error`` and every exception chained to it, stripped of their stack frames.
+
+    Frame locals of HTTP, PyIceberg and FileIO code hold bearer tokens, client
+    credentials and S3 keys, and log renderers that print locals (structlog's
+    ``dict_tracebacks``, rich tracebacks) would show them. Each exception keeps
+    its type, message and chain, plus a note naming where it was raised.
+    """
+    pending: list[BaseException] = [error]
+    seen: set[int] = set()
+    while pending:
+        link = pending.pop()
+        if id(link) in seen:
+            continue
+        seen.add(id(link))
+        tb = link.__traceback__
+        if tb is not None:
+            while tb.tb_next is not None:
+                tb = tb.tb_next
+            code = tb.tb_frame.f_code
+            if not any(_FRAMES_DROPPED in note for note in getattr(link, "__notes__", ())):
+                link.add_note(
+                    f"raised at {code.co_filename}:{tb.tb_lineno} in {code.co_name}; "
+                    + _FRAMES_DROPPED
+                )
+            link.__traceback__ = None
+        pending.extend(x for x in (link.__cause__, link.__context__) if x is not None)
+    return error
+
+
+def retry_after_s(error: BaseException | None, now: Callable[[], dt.datetime] | None = None) -> (
+    float | None
+):
+    """The wait in seconds a 429/503 answer asked for with ``Retry-After``, if any.
+
+    PyIceberg raises its own exceptions ``from`` the ``requests.HTTPError``
+    that holds the response, so the header is found on the exception chain
+    (``__cause__``/``__context__``). Both forms are understood: delay seconds
+    and an HTTP date.
+    """
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        response: Any = getattr(error, "response", None)
+        headers: Any = getattr(response, "headers", None)
+        value = headers.get("Retry-After") if headers is not None else None
+        if isinstance(value, str) and value.strip():
+            return _parse_retry_after(value.strip(), now or (lambda: dt.datetime.now(dt.UTC)))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _parse_retry_after(value: str, now: Callable[[], dt.datetime]) -> float | None:
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - now()).total_seconds())
 
 
 @contextmanager
@@ -77,6 +148,11 @@ def commit_outcome_guarded(subject: str) -> Iterator[None]:
             "to learn the outcome.",
             subject=subject,
         ) from exc
+
+
+def _asked_to_wait(exc: BaseException) -> str:
+    hint = retry_after_s(exc)
+    return "" if hint is None else f"; it asked to retry after {hint:g} s"
 
 
 class CircuitBreaker:
@@ -179,17 +255,23 @@ class CallGuard:
         with observe(operation, subject, adapter=self.adapter) as record:
             try:
                 return self._with_retries(record, call)
-            except FloeStorageError:
-                raise
+            except FloeStorageError as ours:
+                raise without_frames(ours)  # noqa: B904 - its own chain is kept
             except Exception as exc:  # the boundary: nothing foreign passes
                 error = translate_exception(
                     exc, operation=operation, subject=subject, fallback=fallback
                 )
+                if isinstance(exc, ice.TooManyRequestsError):
+                    error = CatalogConnectionError(
+                        f"{operation} {subject}: the catalog is rate limiting requests "
+                        f"(429 Too Many Requests){_asked_to_wait(exc)}",
+                        subject=subject,
+                    )
                 if isinstance(error, CatalogConnectionError) and record.attempts > 1:
                     error = CatalogConnectionError(
                         f"{error} (gave up after {record.attempts} attempts)", subject=subject
                     )
-                raise error from exc
+                raise error from without_frames(exc)
 
     def _with_retries(self, record: OperationRecord, call: Callable[[], T]) -> T:
         def before_sleep(state: tenacity.RetryCallState) -> None:
@@ -198,13 +280,30 @@ class CallGuard:
             wait = state.next_action.sleep if state.next_action is not None else 0.0
             record.retrying(attempt=state.attempt_number, wait_s=wait, error=type(error).__name__)
 
+        backoff = tenacity.wait_exponential_jitter(
+            multiplier=self.retry.initial_wait_s,
+            max=self.retry.max_wait_s,
+            jitter=self.retry.jitter_s,
+        )
+
+        def server_hint(state: tenacity.RetryCallState) -> float | None:
+            outcome = state.outcome
+            return retry_after_s(outcome.exception() if outcome is not None else None)
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            # Never sooner than the server asked (Retry-After), else the backoff.
+            hint = server_hint(state)
+            return backoff(state) if hint is None else max(backoff(state), hint)
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            # A server asking for a longer pause than max_wait_s is not retried at all.
+            hint = server_hint(state)
+            too_long = hint is not None and hint > self.retry.max_wait_s
+            return state.attempt_number >= self.retry.max_attempts or too_long
+
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.retry.max_attempts),
-            wait=tenacity.wait_exponential_jitter(
-                multiplier=self.retry.initial_wait_s,
-                max=self.retry.max_wait_s,
-                jitter=self.retry.jitter_s,
-            ),
+            stop=stop,
+            wait=wait,
             retry=tenacity.retry_if_exception_type(_TRANSIENT),
             before_sleep=before_sleep,
             sleep=self._sleep,

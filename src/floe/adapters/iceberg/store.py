@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import pyarrow as pa
+from pyiceberg.exceptions import ValidationException
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
@@ -12,9 +15,18 @@ from pyiceberg.table import Table
 from floe.adapters.filters import bind_filter, iceberg_schema, parse_filter
 from floe.adapters.iceberg.connect import IcebergBackend
 from floe.adapters.iceberg.errors import translated
-from floe.adapters.iceberg.guard import commit_outcome_guarded
-from floe.adapters.iceberg_model import arrow_schema, partition_values
-from floe.domain.errors import InvalidScanError, ScanError, SnapshotNotFoundError, WriteError
+from floe.adapters.iceberg.guard import commit_outcome_guarded, without_frames
+from floe.adapters.iceberg_model import arrow_schema, build_partition_spec, partition_values
+from floe.domain.errors import (
+    CommitConflictError,
+    FloeStorageError,
+    InvalidScanError,
+    NamespaceNotFoundError,
+    ScanError,
+    SnapshotNotFoundError,
+    TableExistsError,
+    WriteError,
+)
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import (
     DataFileInfo,
@@ -23,6 +35,7 @@ from floe.domain.models import (
     WriteMode,
     WriteResult,
 )
+from floe.domain.partitioning import PartitionTransform
 from floe.ports.table_store import TableStorePort
 
 
@@ -96,17 +109,20 @@ class IcebergTableStore(TableStorePort):
             if mode is WriteMode.APPEND:
                 tx.append(data, snapshot_properties=props)
             elif mode is WriteMode.OVERWRITE:
-                tx.overwrite(
-                    data,
-                    overwrite_filter=parse_filter(row_filter, table=name),
-                    snapshot_properties=props,
-                )
+                with warnings.catch_warnings():
+                    # Overwriting a partition that is still empty is normal, not a warning.
+                    warnings.filterwarnings("ignore", "Delete operation did not match any records")
+                    tx.overwrite(
+                        data,
+                        overwrite_filter=parse_filter(row_filter, table=name),
+                        snapshot_properties=props,
+                    )
             else:
                 _reject_duplicate_keys(data, join_columns, name)
                 outcome = tx.upsert(data, join_cols=list(join_columns), snapshot_properties=props)
                 added = outcome.rows_updated + outcome.rows_inserted
                 deleted = outcome.rows_updated
-            with commit_outcome_guarded(name):
+            with commit_outcome_guarded(name), _conflict_typed(name, mode):
                 tx.commit_transaction()
             after = table.current_snapshot()
             after_id = None if after is None else after.snapshot_id
@@ -177,6 +193,47 @@ class IcebergTableStore(TableStorePort):
             snapshot_properties=snapshot_properties,
         )
 
+    def create_with_data(
+        self,
+        identifier: TableIdentifier,
+        schema: pa.Schema,
+        partition_spec: Sequence[PartitionTransform],
+        properties: Mapping[str, str] | None,
+        data: pa.Table,
+        *,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        name = str(identifier)
+
+        def call() -> WriteResult:
+            catalog = self._backend.catalog
+            if not catalog.namespace_exists(identifier.namespace):
+                raise NamespaceNotFoundError(
+                    f"cannot create table {name}: its namespace does not exist", subject=name
+                )
+            if catalog.table_exists(identifier.parts):
+                raise TableExistsError(f"table {name} already exists", subject=name)
+            ice_schema = iceberg_schema(schema)
+            tx = catalog.create_table_transaction(
+                identifier.parts,
+                schema=ice_schema,
+                partition_spec=build_partition_spec(tuple(partition_spec), ice_schema),
+                properties=dict(properties or {}),
+            )
+            tx.append(data, snapshot_properties=dict(snapshot_properties or {}))
+            with commit_outcome_guarded(name):
+                table = tx.commit_transaction()
+            snapshot = table.current_snapshot()
+            return WriteResult(
+                identifier,
+                WriteMode.APPEND,
+                None if snapshot is None else snapshot.snapshot_id,
+                data.num_rows,
+                rows_added=data.num_rows,
+            )
+
+        return self._guard.run("create table with data", name, call, fallback=WriteError)
+
     # -- reads ----------------------------------------------------------------
 
     def _plan(
@@ -235,9 +292,12 @@ class IcebergTableStore(TableStorePort):
         reader, expected, columns = self._guard.run("scan table", name, call, fallback=ScanError)
 
         def batches() -> Iterator[pa.RecordBatch]:
-            with translated("scan table", name, fallback=ScanError):
-                for batch in reader:
-                    yield batch.select(list(columns)).cast(expected)
+            try:
+                with translated("scan table", name, fallback=ScanError):
+                    for batch in reader:
+                        yield batch.select(list(columns)).cast(expected)
+            except FloeStorageError as error:  # FileIO frames hold the S3 keys
+                raise without_frames(error)  # noqa: B904 - its own chain is kept
 
         return pa.RecordBatchReader.from_batches(expected, batches())
 
@@ -296,6 +356,27 @@ class IcebergTableStore(TableStorePort):
             return tuple(ids)
 
         return self._guard.run("expire snapshots of table", name, call, fallback=WriteError)
+
+
+@contextmanager
+def _conflict_typed(table: str, mode: WriteMode) -> Iterator[None]:
+    """A concurrent commit that invalidates this write is a :class:`CommitConflictError`.
+
+    PyIceberg re-applies a write on fresh metadata after a conflicting commit
+    (``commit.retry.*``) and then validates it (serializable isolation): an
+    overwrite or upsert whose rows were changed meanwhile fails validation.
+    Nothing was committed; re-running it blindly could discard the other
+    writer's rows, so it is not retried.
+    """
+    try:
+        yield
+    except ValidationException as exc:
+        cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise CommitConflictError(
+            f"{mode.value} into table {table} conflicts with a concurrent commit to the "
+            f"same rows ({cause}); nothing was written",
+            subject=table,
+        ) from exc
 
 
 def _reject_duplicate_keys(data: pa.Table, join_columns: Sequence[str], table: str) -> None:

@@ -7,8 +7,7 @@ from collections.abc import Mapping, Sequence
 import attrs
 import pyarrow as pa
 
-from floe.adapters.filters import iceberg_schema
-from floe.adapters.memory.state import MemoryTable, MemoryWarehouse
+from floe.adapters.memory.state import MemoryTable, MemoryWarehouse, create_memory_table
 from floe.adapters.observability import instrumented
 from floe.domain.errors import (
     NamespaceExistsError,
@@ -110,19 +109,7 @@ class MemoryCatalog(CatalogPort):
         properties: Mapping[str, str] | None = None,
     ) -> TableInfo:
         with self._w.lock:
-            self._w.require_namespace(identifier.namespace)
-            if identifier in self._w.tables:
-                raise TableExistsError(
-                    f"table {identifier} already exists", subject=str(identifier)
-                )
-            table = MemoryTable(
-                identifier=identifier,
-                schema=schema,
-                iceberg_schema=iceberg_schema(schema),
-                partition_spec=tuple(partition_spec),
-                properties=dict(properties or {}),
-                location=f"memory://{self._w.name}/{'/'.join(identifier.parts)}",
-            )
+            table = create_memory_table(self._w, identifier, schema, partition_spec, properties)
             self._w.tables[identifier] = table
             return describe_table(table)
 

@@ -7,7 +7,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import attrs
 import pyarrow as pa
@@ -20,7 +20,7 @@ from pyiceberg.schema import Schema
 
 from floe.adapters.filters import iceberg_schema
 from floe.adapters.iceberg_model import build_partition_spec, partition_values
-from floe.domain.errors import NamespaceNotFoundError, TableNotFoundError
+from floe.domain.errors import NamespaceNotFoundError, TableExistsError, TableNotFoundError
 from floe.domain.identifiers import Namespace, TableIdentifier, format_namespace
 from floe.domain.models import SnapshotInfo
 from floe.domain.partitioning import PartitionTransform
@@ -254,3 +254,24 @@ class MemoryWarehouse:
             raise TableNotFoundError(
                 f"table {identifier} does not exist", subject=str(identifier)
             ) from None
+
+
+def create_memory_table(
+    warehouse: MemoryWarehouse,
+    identifier: TableIdentifier,
+    schema: pa.Schema,
+    partition_spec: Sequence[PartitionTransform],
+    properties: Mapping[str, str] | None,
+) -> MemoryTable:
+    """A new, not yet registered table; checks the namespace and the name (lock held)."""
+    warehouse.require_namespace(identifier.namespace)
+    if identifier in warehouse.tables:
+        raise TableExistsError(f"table {identifier} already exists", subject=str(identifier))
+    return MemoryTable(
+        identifier=identifier,
+        schema=schema,
+        iceberg_schema=iceberg_schema(schema),
+        partition_spec=tuple(partition_spec),
+        properties=dict(properties or {}),
+        location=f"memory://{warehouse.name}/{'/'.join(identifier.parts)}",
+    )

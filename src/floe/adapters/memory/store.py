@@ -8,7 +8,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from floe.adapters.filters import bind_filter, filter_arrow, iceberg_schema, matching_mask
-from floe.adapters.memory.state import MemoryTable, MemoryWarehouse, Rows
+from floe.adapters.memory.state import (
+    MemoryTable,
+    MemoryWarehouse,
+    Rows,
+    create_memory_table,
+)
 from floe.adapters.observability import instrumented
 from floe.domain.errors import (
     InvalidScanError,
@@ -23,6 +28,7 @@ from floe.domain.models import (
     WriteMode,
     WriteResult,
 )
+from floe.domain.partitioning import PartitionTransform
 from floe.ports.table_store import TableStorePort
 
 
@@ -191,6 +197,28 @@ class MemoryTableStore(TableStorePort):
                     rows_added=len(updates) + len(inserts),
                     rows_deleted=len(updates),
                 )
+
+    def create_with_data(
+        self,
+        identifier: TableIdentifier,
+        schema: pa.Schema,
+        partition_spec: Sequence[PartitionTransform],
+        properties: Mapping[str, str] | None,
+        data: pa.Table,
+        *,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        with self._w.lock:
+            table = create_memory_table(self._w, identifier, schema, partition_spec, properties)
+            rows = table.new_files(data.cast(table.schema))
+            info = table.add_snapshot(
+                "append", rows, _summary(data.num_rows, 0, data.num_rows, snapshot_properties)
+            )
+            # Registered only now: until here nothing was visible.
+            self._w.tables[identifier] = table
+            return WriteResult(
+                identifier, WriteMode.APPEND, info.snapshot_id, data.num_rows, data.num_rows
+            )
 
     # -- reads ----------------------------------------------------------------
 

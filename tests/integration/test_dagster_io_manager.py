@@ -14,6 +14,8 @@ import pytest
 
 import floe
 from floe.adapters.dagster import IcebergIOManager, create_io_manager
+from tests.conftest import rest_config
+from tests.integration.seaweed import SeaweedServer
 
 DAYS = ["2024-05-01", "2024-05-02", "2024-05-03"]
 DAILY = dg.DailyPartitionsDefinition(start_date="2024-05-01", end_date="2024-05-04")
@@ -605,3 +607,74 @@ def test_asset_failing_after_its_output_is_retried_without_a_second_append(
     lake = _lake(tmp_path)
     assert lake.reads.scan("default.flaky_after_write").num_rows == 4
     assert len(_appends(lake, "default.flaky_after_write")) == 1
+
+
+# -- against the real REST catalog, and tables floe did not create ------------------------
+
+
+@dg.asset(key_prefix=["remote"], metadata={"floe/partition_spec": ["bucket[4](id)"]})
+def remote_items() -> pa.Table:
+    return pa.table({"id": [1, 2, 3], "name": ["a", "b", "c"]})
+
+
+@dg.asset(key_prefix=["remote"], ins={"remote_items": dg.AssetIn(key_prefix=["remote"])})
+def remote_names(remote_items: pd.DataFrame) -> pd.DataFrame:
+    return remote_items[remote_items["id"] > 1][["name"]]
+
+
+def test_materialize_against_the_rest_catalog(
+    seaweed: SeaweedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = rest_config(seaweed)
+    monkeypatch.setenv("FLOE_REST_TYPE", "polaris")
+    monkeypatch.setenv("FLOE_REST_URI", config.uri)
+    monkeypatch.setenv("FLOE_REST_WAREHOUSE", config.warehouse)
+    monkeypatch.setenv("FLOE_REST_CLIENT_ID", seaweed.access_key)
+    monkeypatch.setenv("FLOE_REST_CLIENT_SECRET", seaweed.secret_key)
+    for key, value in config.properties.items():
+        monkeypatch.setenv("FLOE_REST_PROP_" + key.replace(".", "__").upper(), value)
+    io_manager = IcebergIOManager(catalog_env_prefix="FLOE_REST_")
+    assets = [remote_items, remote_names]
+
+    first = dg.materialize(assets, resources={"io_manager": io_manager})
+
+    assert first.success
+    lake = floe.Floe.from_config(config)
+    assert sorted(lake.reads.scan("remote.remote_names").column("name").to_pylist()) == ["b", "c"]
+    assert [str(t) for t in lake.tables.load("remote.remote_items").partition_spec] == [
+        "bucket[4](id)"
+    ]
+    second = dg.materialize(assets, resources={"io_manager": io_manager})
+    assert second.success
+    assert lake.reads.scan("remote.remote_items").num_rows == 6  # append is the default mode
+    assert len(lake.snapshots.list("remote.remote_items")) == 2
+
+
+@dg.asset(metadata={"floe/write_mode": "upsert", "floe/join_columns": ["id"]})
+def customers() -> pa.Table:
+    return pa.table({"id": [1, 2], "tier": ["gold", "silver"]})
+
+
+def test_noop_upsert_and_foreign_properties_and_partition_fields_survive(tmp_path: Path) -> None:
+    lake = _lake(tmp_path)
+    lake.namespaces.create("default")
+    lake.tables.create(
+        "default.customers",
+        pa.schema([("id", pa.int64()), ("tier", pa.string())]),
+        ["bucket[8](id)"],
+        {"owner": "crm-team"},
+    )
+    io_manager = IcebergIOManager(catalog=_local(tmp_path))
+
+    first = dg.materialize([customers], resources={"io_manager": io_manager})
+    again = dg.materialize([customers], resources={"io_manager": io_manager})
+
+    assert first.success
+    assert again.success
+    info = lake.tables.load("default.customers")
+    assert info.properties.get("owner") == "crm-team"
+    assert [str(t) for t in info.partition_spec] == ["bucket[8](id)"]
+    assert lake.reads.scan("default.customers").num_rows == 2
+    meta = _materializations(again)["customers"]
+    assert meta["floe/snapshot_id"] == info.current_snapshot_id
+    assert meta["dagster/row_count"] == 2

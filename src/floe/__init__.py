@@ -51,6 +51,7 @@ from floe.domain.identifiers import Namespace, TableIdentifier
 from floe.domain.models import (
     DataFileInfo,
     ExpireResult,
+    MaterializationMetadata,
     NamespaceInfo,
     PartitionStats,
     RetentionPolicy,
@@ -101,6 +102,7 @@ __all__ = [
     "InvalidSchemaError",
     "LocalCatalogConfig",
     "MaintenanceService",
+    "MaterializationMetadata",
     "MemoryCatalogConfig",
     "Namespace",
     "NamespaceExistsError",

@@ -111,10 +111,10 @@ def test_pipeline_writes_tables_and_reads_projected_filtered_inputs(
     assert "floe/partition" not in meta["shop/orders"]
     schema = meta["shop/cleaned_orders"]["dagster/column_schema"]
     assert [(c.name, c.type) for c in schema.columns] == [
-        ("id", "int64"),
+        ("id", "long"),
         ("region", "string"),
         ("amount", "double"),
-        ("amount_cents", "int64"),
+        ("amount_cents", "long"),
     ]
     assert "floe/table" not in meta.get("nothing", {})
     if kind == "local":

@@ -12,7 +12,7 @@ import pytest
 import floe
 from floe.adapters.dagster import frames, targets
 from floe.adapters.dagster.lineage import StepWrite, resumed_run_ids
-from floe.adapters.dagster.materialization import MaterializationMetadata
+from floe.adapters.dagster.materialization import to_dagster
 from floe.adapters.dagster.partitions import selection_for
 from floe.adapters.dagster.selection import (
     ColumnCondition,
@@ -20,6 +20,8 @@ from floe.adapters.dagster.selection import (
     TimeRange,
     merge_ranges,
 )
+from floe.domain.models import MaterializationMetadata
+from floe.ports.arrow import describe_schema
 
 UTC = dt.UTC
 DAILY = dg.DailyPartitionsDefinition(start_date="2024-05-01", end_date="2024-05-10")
@@ -378,16 +380,16 @@ def test_polars_frames_round_trip() -> None:
 def test_materialization_metadata_in_dagster_terms() -> None:
     schema = pa.schema([pa.field("id", pa.int64(), nullable=False), ("ts", pa.timestamp("us"))])
     report = MaterializationMetadata(
-        table="a.b",
+        table=floe.TableIdentifier.from_string("a.b"),
         snapshot_id=7,
         row_count=3,
-        schema=schema,
-        write_mode="append",
+        columns=describe_schema(schema),
+        write_mode=floe.WriteMode.APPEND,
         duration_ms=1.23456,
         partition="2024-05-01",
     )
 
-    entries = report.to_dagster()
+    entries = to_dagster(report)
 
     assert entries["dagster/row_count"].value == 3
     assert entries["floe/snapshot_id"].value == 7
@@ -395,8 +397,8 @@ def test_materialization_metadata_in_dagster_terms() -> None:
     assert entries["floe/duration_ms"].value == 1.235
     columns = entries["dagster/column_schema"].value.columns
     assert [(c.name, c.type, c.constraints.nullable) for c in columns] == [
-        ("id", "int64", False),
-        ("ts", "timestamp[us]", True),
+        ("id", "long", False),
+        ("ts", "timestamp", True),
     ]
 
 

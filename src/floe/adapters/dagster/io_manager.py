@@ -64,9 +64,10 @@ import floe
 from floe.adapters.dagster import targets
 from floe.adapters.dagster.frames import from_arrow, to_arrow
 from floe.adapters.dagster.lineage import RUN_ID, step_write
-from floe.adapters.dagster.materialization import MaterializationMetadata
+from floe.adapters.dagster.materialization import to_dagster
 from floe.adapters.dagster.partitions import partition_selection
-from floe.ports.arrow import canonical_schema
+from floe.domain.models import MaterializationMetadata
+from floe.ports.arrow import canonical_schema, describe_schema
 
 _logger = structlog.get_logger("floe.dagster")
 
@@ -195,17 +196,17 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             snapshot_id, rows = result.snapshot_id, result.rows_written
         after = self.lake.tables.load(table)
         report = MaterializationMetadata(
-            table=str(table),
+            table=table,
             snapshot_id=snapshot_id if snapshot_id is not None else after.current_snapshot_id,
             row_count=rows,
-            schema=after.schema,
-            write_mode=mode.value,
+            columns=describe_schema(after.schema),
+            write_mode=mode,
             duration_ms=(time.perf_counter() - started) * 1000,
             partition=selection.label if selection else None,
             deduplicated=earlier is not None,
             location=after.location,
         )
-        context.add_output_metadata(report.to_dagster())
+        context.add_output_metadata(to_dagster(report))
 
     def _table_schema(
         self, table: floe.TableIdentifier, incoming: pa.Schema

@@ -119,3 +119,10 @@ def test_two_time_transforms_on_one_column_are_redundant() -> None:
     with pytest.raises(floe.InvalidPartitionSpecError) as info:
         validate_partition_spec(spec, schema, table_name="t")
     assert "redundant" in str(info.value)
+
+
+def test_unknown_io_manager_write_mode_is_a_config_error() -> None:
+    with pytest.raises(floe.InvalidConfigError) as info:
+        floe.IcebergIOManagerConfig(write_mode="merge")  # type: ignore[arg-type]
+    assert "merge" in str(info.value)
+    assert floe.IcebergIOManagerConfig(write_mode="upsert").write_mode is floe.WriteMode.UPSERT  # type: ignore[arg-type]

@@ -203,6 +203,16 @@ class MemoryCatalogConfig:
 CatalogConfig = PolarisCatalogConfig | LocalCatalogConfig | MemoryCatalogConfig
 
 
+def _write_mode(value: WriteMode | str) -> WriteMode:
+    try:
+        return WriteMode(value)
+    except ValueError:
+        modes = ", ".join(m.value for m in WriteMode)
+        raise InvalidConfigError(
+            f"unknown write mode {value!r}; expected one of {modes}", subject="write_mode"
+        ) from None
+
+
 @attrs.frozen
 class IcebergIOManagerConfig:
     """How the orchestrator integration maps outputs to tables.
@@ -216,7 +226,7 @@ class IcebergIOManagerConfig:
     """
 
     default_namespace: Namespace = attrs.field(default=("default",), converter=parse_namespace)
-    write_mode: WriteMode = attrs.field(default=WriteMode.APPEND, converter=WriteMode)
+    write_mode: WriteMode = attrs.field(default=WriteMode.APPEND, converter=_write_mode)
     schema_evolution: bool = True
     partition_column: str | None = None
     table_properties: Mapping[str, str] = attrs.field(factory=dict, converter=dict)

@@ -412,3 +412,17 @@ def test_an_empty_partition_set_selects_no_row() -> None:
     assert lake.reads.scan("t.events", row_filter=text).num_rows == 0
     with pytest.raises(floe.WriteError, match="1 of 1 rows"):
         nothing.check_rows(pa.table({"ts": [dt.datetime(2024, 5, 1)]}), SCHEMA, table="t")
+
+
+def test_io_manager_settings_are_validated_as_floe_config() -> None:
+    from floe.adapters.dagster import IcebergIOManager
+
+    good = IcebergIOManager(
+        catalog={"type": "memory"}, default_namespace="a.b", write_mode="upsert"
+    )
+    assert good.settings.default_namespace == ("a", "b")
+    assert good.settings.write_mode is floe.WriteMode.UPSERT
+    with pytest.raises(floe.InvalidConfigError):
+        _ = IcebergIOManager(catalog={"type": "memory"}, write_mode="merge").settings
+    with pytest.raises(floe.InvalidIdentifierError):
+        _ = IcebergIOManager(catalog={"type": "memory"}, default_namespace="a..b").settings

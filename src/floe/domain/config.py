@@ -203,6 +203,10 @@ class MemoryCatalogConfig:
 CatalogConfig = PolarisCatalogConfig | LocalCatalogConfig | MemoryCatalogConfig
 
 
+def _str_map(value: Mapping[str, str]) -> dict[str, str]:
+    return dict(value)
+
+
 def _write_mode(value: WriteMode | str) -> WriteMode:
     try:
         return WriteMode(value)
@@ -229,7 +233,7 @@ class IcebergIOManagerConfig:
     write_mode: WriteMode = attrs.field(default=WriteMode.APPEND, converter=_write_mode)
     schema_evolution: bool = True
     partition_column: str | None = None
-    table_properties: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    table_properties: Mapping[str, str] = attrs.field(factory=dict, converter=_str_map)
 
 
 converter = cattrs.Converter(forbid_extra_keys=True)

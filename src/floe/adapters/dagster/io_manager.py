@@ -141,6 +141,21 @@ class IcebergIOManager(dg.ConfigurableIOManager):
                 self._lake = floe.Floe.from_config(config)
             return self._lake
 
+    @property
+    def settings(self) -> floe.IcebergIOManagerConfig:
+        """The IO manager's settings as floe's validated config value.
+
+        Raises:
+            InvalidConfigError: A setting is invalid (e.g. an unknown write mode).
+        """
+        return floe.IcebergIOManagerConfig(
+            default_namespace=self.default_namespace,
+            write_mode=self.write_mode,  # a str: the converter validates it
+            schema_evolution=self.schema_evolution,
+            partition_column=self.partition_column,
+            table_properties=self.table_properties,
+        )
+
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         """Write an asset's output into its table and report materialization metadata.
 
@@ -154,11 +169,13 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             return
         started = time.perf_counter()
         metadata = context.definition_metadata or {}
-        table = targets.table_for(_key_path(context), metadata, self.default_namespace)
+        table = targets.table_for(_key_path(context), metadata, self.settings.default_namespace)
         data = to_arrow(obj, table=str(table))
         schema, exists = self._table_schema(table, data.schema)
-        mode = targets.write_mode_for(metadata, self.write_mode, asset=asset)
-        selection = partition_selection(context, metadata, self.partition_column, asset=asset)
+        mode = targets.write_mode_for(metadata, self.settings.write_mode, asset=asset)
+        selection = partition_selection(
+            context, metadata, self.settings.partition_column, asset=asset
+        )
         row_filter = None
         if selection is not None and mode is not floe.WriteMode.UPSERT:
             # A partition's run replaces exactly that partition.
@@ -185,12 +202,12 @@ class IcebergIOManager(dg.ConfigurableIOManager):
                 mode=mode,
                 row_filter=row_filter,
                 join_columns=targets.names(metadata, targets.JOIN_COLUMNS, asset=asset) or (),
-                allow_schema_evolution=self.schema_evolution,
+                allow_schema_evolution=self.settings.schema_evolution,
                 snapshot_properties=identity.snapshot_properties() if identity else None,
                 # A first write creates the table in the same commit as its rows.
                 create_if_missing=floe.NewTable(
                     targets.names(metadata, targets.PARTITION_SPEC, asset=asset) or (),
-                    self.table_properties,
+                    self.settings.table_properties,
                 ),
             )
             snapshot_id, rows = result.snapshot_id, result.rows_written
@@ -238,11 +255,13 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         input_metadata = context.definition_metadata or {}
         if targets.TABLE in input_metadata:
             upstream_metadata[targets.TABLE] = input_metadata[targets.TABLE]
-        table = targets.table_for(_key_path(context), upstream_metadata, self.default_namespace)
+        table = targets.table_for(
+            _key_path(context), upstream_metadata, self.settings.default_namespace
+        )
         lake = self.lake
         filters = [targets.row_filter_for(input_metadata, asset=asset)]
         selection = partition_selection(
-            context, upstream_metadata, self.partition_column, asset=asset
+            context, upstream_metadata, self.settings.partition_column, asset=asset
         )
         if selection is not None:
             filters.append(selection.to_filter(lake.tables.load(table).schema, table=str(table)))

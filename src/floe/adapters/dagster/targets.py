@@ -31,7 +31,9 @@ ROW_FILTER = "row_filter"
 
 
 def table_for(
-    key_path: Sequence[str] | None, metadata: Mapping[str, object], default_namespace: str
+    key_path: Sequence[str] | None,
+    metadata: Mapping[str, object],
+    default_namespace: str | Sequence[str],
 ) -> TableIdentifier:
     """The table of an asset: ``floe/table`` metadata, else the asset key.
 

@@ -372,3 +372,33 @@ def test_first_write_that_fails_leaves_no_table(lake: floe.Floe, ns: tuple[str, 
             rows([1]),
             create_if_missing=floe.NewTable(),
         )
+
+
+def test_partition_fields_are_added_in_the_write_commit_and_others_kept(
+    lake: floe.Floe, ns: tuple[str, ...]
+) -> None:
+    ident = floe.TableIdentifier(ns, "evolving_spec")
+    lake.tables.create(ident, SCHEMA, ["bucket[4](id)"])
+    lake.writes.append(ident, rows([1], DAY1, "eu"))
+    before = len(lake.snapshots.list(ident))
+    lake.writes.append(ident, rows([2], DAY2, "us"), partition_fields=["day(ts)"])
+    info = lake.tables.load(ident)
+    assert [str(t) for t in info.partition_spec] == ["bucket[4](id)", "day(ts)"]
+    assert len(lake.snapshots.list(ident)) == before + 1
+    newest = [f for f in lake.tables.files(ident) if f.partition.get("ts_day") == "2024-05-02"]
+    assert [f.record_count for f in newest] == [1]
+    assert ids_of(lake.reads.scan(ident)) == [1, 2]
+    # Naming only some fields never strips the others.
+    lake.writes.append(ident, rows([3], DAY2, "us"), partition_fields=["day(ts)"])
+    assert [str(t) for t in lake.tables.load(ident).partition_spec] == ["bucket[4](id)", "day(ts)"]
+
+
+def test_a_clashing_partition_field_changes_nothing(lake: floe.Floe, ns: tuple[str, ...]) -> None:
+    ident = floe.TableIdentifier(ns, "clashing_spec")
+    lake.tables.create(ident, SCHEMA, ["day(ts)"])
+    lake.writes.append(ident, rows([1]))
+    snapshots = lake.snapshots.list(ident)
+    with pytest.raises(floe.InvalidPartitionSpecError):
+        lake.writes.append(ident, rows([2]), partition_fields=["month(ts)"])
+    assert [str(t) for t in lake.tables.load(ident).partition_spec] == ["day(ts)"]
+    assert lake.snapshots.list(ident) == snapshots

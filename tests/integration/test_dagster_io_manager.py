@@ -678,3 +678,28 @@ def test_noop_upsert_and_foreign_properties_and_partition_fields_survive(tmp_pat
     meta = _materializations(again)["customers"]
     assert meta["floe/snapshot_id"] == info.current_snapshot_id
     assert meta["dagster/row_count"] == 2
+
+
+def _two_days() -> pa.Table:
+    return pa.table({"id": [1, 2], "ts": [dt.datetime(2024, 5, 1), dt.datetime(2024, 5, 2)]})
+
+
+unpartitioned_events = dg.asset(key_prefix=["spec"], name="events")(_two_days)
+day_partitioned_events = dg.asset(
+    key_prefix=["spec"], name="events", metadata={"floe/partition_spec": ["day(ts)"]}
+)(_two_days)
+
+
+def test_partition_spec_from_metadata_is_added_to_an_existing_table(tmp_path: Path) -> None:
+    io_manager = IcebergIOManager(catalog=_local(tmp_path))
+    lake = _lake(tmp_path)
+
+    dg.materialize([unpartitioned_events], resources={"io_manager": io_manager})
+    assert lake.tables.load("spec.events").partition_spec == ()
+    result = dg.materialize([day_partitioned_events], resources={"io_manager": io_manager})
+
+    assert result.success
+    assert [str(t) for t in lake.tables.load("spec.events").partition_spec] == ["day(ts)"]
+    assert lake.reads.scan("spec.events").num_rows == 4
+    days = {f.partition.get("ts_day") for f in lake.tables.files("spec.events")}
+    assert days == {None, "2024-05-01", "2024-05-02"}

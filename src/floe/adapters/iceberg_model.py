@@ -36,7 +36,8 @@ def arrow_schema(schema: Schema) -> pa.Schema:
     return canonical_schema(schema_to_pyarrow(schema, include_field_ids=False))
 
 
-def _iceberg_transform(t: PartitionTransform) -> Transform[Any, Any]:
+def iceberg_transform(t: PartitionTransform) -> Transform[Any, Any]:
+    """The PyIceberg transform of a floe partition transform."""
     kind = t.transform_type
     simple: dict[PartitionTransformType, Transform[Any, Any]] = {
         PartitionTransformType.IDENTITY: IdentityTransform(),
@@ -64,7 +65,7 @@ def build_partition_spec(
             PartitionField(
                 source_id=source.field_id,
                 field_id=_PARTITION_FIELD_ID_START + offset,
-                transform=_iceberg_transform(t),
+                transform=iceberg_transform(t),
                 name=t.field_name,
             )
         )

@@ -10,10 +10,12 @@ import pyarrow as pa
 
 from floe.application.conform import conform
 from floe.application.inputs import TableLike, as_arrow, as_identifier
-from floe.application.tables import PartitionLike, prepare_table
+from floe.application.tables import PartitionLike, as_partition_spec, prepare_table
 from floe.domain.errors import InvalidFilterError, TableExistsError, TableNotFoundError, WriteError
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import WriteMode, WriteResult
+from floe.domain.partitioning import partition_fields_to_add
+from floe.ports.arrow import describe_schema
 from floe.ports.catalog import CatalogPort
 from floe.ports.table_store import TableStorePort
 
@@ -55,6 +57,7 @@ class WriteService:
         allow_schema_evolution: bool = False,
         snapshot_properties: Mapping[str, str] | None = None,
         create_if_missing: NewTable | None = None,
+        partition_fields: Sequence[PartitionLike] = (),
     ) -> WriteResult:
         """Append rows in one commit. Appending no rows commits nothing.
 
@@ -67,6 +70,7 @@ class WriteService:
             snapshot_properties: Extra entries for the snapshot summary.
             create_if_missing: Create a missing table in the same commit (see
                 :meth:`write`).
+            partition_fields: Partition fields to add if missing (see :meth:`write`).
 
         Returns:
             What was committed.
@@ -83,6 +87,7 @@ class WriteService:
             allow_schema_evolution=allow_schema_evolution,
             snapshot_properties=snapshot_properties,
             create_if_missing=create_if_missing,
+            partition_fields=partition_fields,
         )
 
     def overwrite(
@@ -94,6 +99,7 @@ class WriteService:
         allow_schema_evolution: bool = False,
         snapshot_properties: Mapping[str, str] | None = None,
         create_if_missing: NewTable | None = None,
+        partition_fields: Sequence[PartitionLike] = (),
     ) -> WriteResult:
         """Replace all rows, or those matching ``row_filter``, with ``data`` in one commit.
 
@@ -105,6 +111,7 @@ class WriteService:
             allow_schema_evolution: As in :meth:`append`.
             snapshot_properties: Extra entries for the snapshot summary.
             create_if_missing: As in :meth:`append`.
+            partition_fields: As in :meth:`append`.
 
         Raises:
             InvalidFilterError: The filter is malformed or names an unknown column.
@@ -118,6 +125,7 @@ class WriteService:
             allow_schema_evolution=allow_schema_evolution,
             snapshot_properties=snapshot_properties,
             create_if_missing=create_if_missing,
+            partition_fields=partition_fields,
         )
 
     def upsert(
@@ -129,6 +137,7 @@ class WriteService:
         allow_schema_evolution: bool = False,
         snapshot_properties: Mapping[str, str] | None = None,
         create_if_missing: NewTable | None = None,
+        partition_fields: Sequence[PartitionLike] = (),
     ) -> WriteResult:
         """Update rows matching on ``join_columns`` and insert the others, in one commit.
 
@@ -144,6 +153,7 @@ class WriteService:
             allow_schema_evolution=allow_schema_evolution,
             snapshot_properties=snapshot_properties,
             create_if_missing=create_if_missing,
+            partition_fields=partition_fields,
         )
 
     def write(
@@ -157,6 +167,7 @@ class WriteService:
         allow_schema_evolution: bool = False,
         snapshot_properties: Mapping[str, str] | None = None,
         create_if_missing: NewTable | None = None,
+        partition_fields: Sequence[PartitionLike] = (),
     ) -> WriteResult:
         """Write with the given mode; see :meth:`append`, :meth:`overwrite`, :meth:`upsert`.
 
@@ -172,6 +183,9 @@ class WriteService:
                 the data's schema with this spec and properties, in the SAME
                 commit as the data: a failure leaves no table behind. Every
                 mode then writes the rows as the table's first snapshot.
+            partition_fields: Partition fields the table must have: those it
+                lacks are added (partition spec evolution) in the write's
+                commit; fields it has and this does not name are kept.
 
         Raises:
             As :meth:`append`, :meth:`overwrite` and :meth:`upsert`;
@@ -202,13 +216,20 @@ class WriteService:
         fitted = conform(
             arrow, info.schema, allow_evolution=allow_schema_evolution, table_name=str(identifier)
         )
+        new_fields = partition_fields_to_add(
+            info.partition_spec,
+            as_partition_spec(partition_fields),
+            describe_schema(fitted.evolved_schema or info.schema),
+            table_name=str(identifier),
+        )
         if mode is WriteMode.APPEND:
-            if fitted.data.num_rows == 0 and fitted.evolved_schema is None:
+            if fitted.data.num_rows == 0 and fitted.evolved_schema is None and not new_fields:
                 return WriteResult(identifier, mode, None, 0)
             result = self._store.append(
                 identifier,
                 fitted.data,
                 evolve_schema=fitted.evolved_schema,
+                add_partition_fields=new_fields,
                 snapshot_properties=properties,
             )
         elif mode is WriteMode.OVERWRITE:
@@ -217,6 +238,7 @@ class WriteService:
                 fitted.data,
                 row_filter=row_filter,
                 evolve_schema=fitted.evolved_schema,
+                add_partition_fields=new_fields,
                 snapshot_properties=properties,
             )
         else:
@@ -226,6 +248,7 @@ class WriteService:
                 fitted.data,
                 join_columns=keys,
                 evolve_schema=fitted.evolved_schema,
+                add_partition_fields=new_fields,
                 snapshot_properties=properties,
             )
         return result if not fitted.change_text else _with_change(result, fitted.change_text)

@@ -249,3 +249,36 @@ def validate_partition_spec(
         seen_fields.add(key)
         seen_names.add(transform.field_name)
     return tuple(transforms)
+
+
+def partition_fields_to_add(
+    current: Sequence[PartitionTransform],
+    wanted: Sequence[PartitionTransform],
+    schema: SchemaDescription,
+    *,
+    table_name: str,
+) -> tuple[PartitionTransform, ...]:
+    """The fields of ``wanted`` a table partitioned by ``current`` lacks.
+
+    Fields the table has and ``wanted`` does not name are kept: a writer
+    never strips partition fields someone else manages.
+
+    Returns:
+        The fields to add, in ``wanted``'s order (empty when none).
+
+    Raises:
+        InvalidPartitionSpecError: A wanted field does not fit the schema, or
+            clashes with an existing field (e.g. a second transform of a column).
+    """
+
+    def same(a: PartitionTransform, b: PartitionTransform) -> bool:
+        return (a.source_column, a.transform_type, a.param) == (
+            b.source_column,
+            b.transform_type,
+            b.param,
+        )
+
+    missing = tuple(w for w in wanted if not any(same(w, c) for c in current))
+    if missing:
+        validate_partition_spec((*current, *missing), schema, table_name=table_name)
+    return missing

@@ -19,7 +19,9 @@ class TableStorePort(abc.ABC):
     schema: the table's columns (in its order, with its types) plus any
     columns being added. Each write is one atomic commit: when
     ``evolve_schema`` is given, the schema change and the data land in the
-    same commit, and on any failure the table is unchanged. No method raises
+    same commit, and so do ``add_partition_fields`` (partition spec
+    evolution: new fields apply to new data files); on any failure the table
+    is unchanged. No method raises
     anything but :class:`floe.domain.errors.FloeStorageError` subclasses.
     """
 
@@ -30,6 +32,7 @@ class TableStorePort(abc.ABC):
         data: pa.Table,
         *,
         evolve_schema: pa.Schema | None = None,
+        add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
     ) -> WriteResult:
         """Add rows in one commit.
@@ -49,6 +52,7 @@ class TableStorePort(abc.ABC):
         *,
         row_filter: str | None = None,
         evolve_schema: pa.Schema | None = None,
+        add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
     ) -> WriteResult:
         """Replace the rows matching ``row_filter`` (all rows if ``None``) with ``data``.
@@ -67,6 +71,7 @@ class TableStorePort(abc.ABC):
         *,
         join_columns: Sequence[str],
         evolve_schema: pa.Schema | None = None,
+        add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
     ) -> WriteResult:
         """Update rows matching ``data`` on ``join_columns`` and insert the rest.

@@ -196,6 +196,7 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             snapshot_id: int | None = earlier.snapshot_id
             rows = int(earlier.summary.get("added-records", data.num_rows))
         else:
+            spec = targets.names(metadata, targets.PARTITION_SPEC, asset=asset) or ()
             result = self.lake.writes.write(
                 table,
                 data,
@@ -204,11 +205,11 @@ class IcebergIOManager(dg.ConfigurableIOManager):
                 join_columns=targets.names(metadata, targets.JOIN_COLUMNS, asset=asset) or (),
                 allow_schema_evolution=self.settings.schema_evolution,
                 snapshot_properties=identity.snapshot_properties() if identity else None,
-                # A first write creates the table in the same commit as its rows.
-                create_if_missing=floe.NewTable(
-                    targets.names(metadata, targets.PARTITION_SPEC, asset=asset) or (),
-                    self.settings.table_properties,
-                ),
+                # A first write creates the table in the same commit as its rows;
+                # later ones add partition fields the metadata names and the
+                # table lacks, in the same commit too (others are kept).
+                create_if_missing=floe.NewTable(spec, self.settings.table_properties),
+                partition_fields=spec,
             )
             snapshot_id, rows = result.snapshot_id, result.rows_written
         after = self.lake.tables.load(table)

@@ -87,9 +87,9 @@ def without_frames(error: E) -> E:
     return error
 
 
-def retry_after_s(error: BaseException | None, now: Callable[[], dt.datetime] | None = None) -> (
-    float | None
-):
+def retry_after_s(
+    error: BaseException | None, now: Callable[[], dt.datetime] | None = None
+) -> float | None:
     """The wait in seconds a 429/503 answer asked for with ``Retry-After``, if any.
 
     PyIceberg raises its own exceptions ``from`` the ``requests.HTTPError``

@@ -8,7 +8,22 @@ from contextlib import contextmanager
 
 import pyarrow as pa
 from pyiceberg.exceptions import ValidationException
-from pyiceberg.expressions import AlwaysTrue, BooleanExpression
+from pyiceberg.expressions import (
+    AlwaysFalse,
+    AlwaysTrue,
+    And,
+    BooleanExpression,
+    In,
+    IsNaN,
+    IsNull,
+    Not,
+    NotEqualTo,
+    NotIn,
+    NotNaN,
+    NotNull,
+    Or,
+    UnboundPredicate,
+)
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 
@@ -16,7 +31,12 @@ from floe.adapters.filters import bind_filter, iceberg_schema, parse_filter
 from floe.adapters.iceberg.connect import IcebergBackend
 from floe.adapters.iceberg.errors import translated
 from floe.adapters.iceberg.guard import commit_outcome_guarded, without_frames
-from floe.adapters.iceberg_model import arrow_schema, build_partition_spec, partition_values
+from floe.adapters.iceberg_model import (
+    arrow_schema,
+    build_partition_spec,
+    iceberg_transform,
+    partition_values,
+)
 from floe.domain.errors import (
     CommitConflictError,
     FloeStorageError,
@@ -87,6 +107,7 @@ class IcebergTableStore(TableStorePort):
         row_filter: str | None = None,
         join_columns: Sequence[str] = (),
         evolve_schema: pa.Schema | None,
+        add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None,
     ) -> WriteResult:
         name = str(identifier)
@@ -106,6 +127,12 @@ class IcebergTableStore(TableStorePort):
             if evolve_schema is not None:
                 with tx.update_schema() as update:
                     update.union_by_name(evolve_schema)
+            if add_partition_fields:
+                with tx.update_spec() as spec:
+                    for field in add_partition_fields:
+                        spec.add_field(
+                            field.source_column, iceberg_transform(field), field.field_name
+                        )
             if mode is WriteMode.APPEND:
                 tx.append(data, snapshot_properties=props)
             elif mode is WriteMode.OVERWRITE:
@@ -114,7 +141,7 @@ class IcebergTableStore(TableStorePort):
                     warnings.filterwarnings("ignore", "Delete operation did not match any records")
                     tx.overwrite(
                         data,
-                        overwrite_filter=parse_filter(row_filter, table=name),
+                        overwrite_filter=rows_where(parse_filter(row_filter, table=name)),
                         snapshot_properties=props,
                     )
             else:
@@ -147,6 +174,7 @@ class IcebergTableStore(TableStorePort):
         data: pa.Table,
         *,
         evolve_schema: pa.Schema | None = None,
+        add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
     ) -> WriteResult:
         return self._write(
@@ -154,6 +182,7 @@ class IcebergTableStore(TableStorePort):
             data,
             WriteMode.APPEND,
             evolve_schema=evolve_schema,
+            add_partition_fields=add_partition_fields,
             snapshot_properties=snapshot_properties,
         )
 
@@ -164,6 +193,7 @@ class IcebergTableStore(TableStorePort):
         *,
         row_filter: str | None = None,
         evolve_schema: pa.Schema | None = None,
+        add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
     ) -> WriteResult:
         return self._write(
@@ -172,6 +202,7 @@ class IcebergTableStore(TableStorePort):
             WriteMode.OVERWRITE,
             row_filter=row_filter,
             evolve_schema=evolve_schema,
+            add_partition_fields=add_partition_fields,
             snapshot_properties=snapshot_properties,
         )
 
@@ -182,6 +213,7 @@ class IcebergTableStore(TableStorePort):
         *,
         join_columns: Sequence[str],
         evolve_schema: pa.Schema | None = None,
+        add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
     ) -> WriteResult:
         return self._write(
@@ -190,6 +222,7 @@ class IcebergTableStore(TableStorePort):
             WriteMode.UPSERT,
             join_columns=join_columns,
             evolve_schema=evolve_schema,
+            add_partition_fields=add_partition_fields,
             snapshot_properties=snapshot_properties,
         )
 
@@ -356,6 +389,54 @@ class IcebergTableStore(TableStorePort):
             return tuple(ids)
 
         return self._guard.run("expire snapshots of table", name, call, fallback=WriteError)
+
+
+def rows_where(expression: BooleanExpression, truth: bool = True) -> BooleanExpression:
+    """A filter selecting exactly the rows where ``expression`` is ``truth`` in a scan.
+
+    Scans (and the in-memory adapter) evaluate filters with Arrow: a row is
+    selected when the filter is TRUE, never when it is NULL (a comparison
+    with a null) or FALSE; a null is simply not IN a set. PyIceberg's
+    delete, which an overwrite runs first, decides differently in places:
+    whole files are dropped on Iceberg metrics, where a null matches
+    ``col != v``, and the rows kept from a rewritten file add every null or
+    NaN row of a column the filter names without ``is null``/``is nan``. So
+    an overwrite with ``ts != '…'`` could delete null-``ts`` rows that the
+    same filter does not select. The returned filter names nulls and NaNs
+    explicitly, so every evaluator PyIceberg uses agrees with the scan.
+    """
+    if isinstance(expression, AlwaysTrue | AlwaysFalse):
+        return expression if truth else Not(expression)
+    if isinstance(expression, Not):
+        return rows_where(expression.child, not truth)
+    if isinstance(expression, And | Or):
+        left, right = rows_where(expression.left, truth), rows_where(expression.right, truth)
+        conjunction = isinstance(expression, And) == truth
+        return And(left, right) if conjunction else Or(left, right)
+    if isinstance(expression, IsNull | NotNull):  # never NULL itself
+        nullness = expression if truth else ~expression
+        # Naming NaN (a no-op) stops PyIceberg's row-level delete from keeping
+        # every NaN row of a column the filter does not mention NaN for.
+        nan, not_nan = IsNaN(term=expression.term), NotNaN(term=expression.term)
+        if isinstance(nullness, IsNull):
+            return Or(nullness, And(nan, nullness))
+        return And(nullness, Or(not_nan, nan))
+    if not isinstance(expression, UnboundPredicate):
+        return expression  # not produced by the filter parser
+    term = expression.term
+    core = expression if truth else ~expression
+    if isinstance(expression, In | NotIn):
+        # Arrow's membership test is two-valued: a null is simply not in the set.
+        if isinstance(core, NotIn):
+            return Or(Or(core, IsNull(term=term)), IsNaN(term=term))
+        return And(And(core, NotNull(term=term)), NotNaN(term=term))
+    if isinstance(expression, IsNaN | NotNaN):
+        return And(NotNull(term=term), core)
+    # A comparison with a null is NULL (never selected); with NaN, Arrow makes
+    # != true and every other comparison false.
+    if isinstance(expression, NotEqualTo) == truth:
+        return And(NotNull(term=term), Or(And(core, NotNaN(term=term)), IsNaN(term=term)))
+    return And(NotNull(term=term), And(core, NotNaN(term=term)))
 
 
 @contextmanager

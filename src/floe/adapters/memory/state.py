@@ -152,6 +152,7 @@ class MemoryTable:
         saved = (
             self.schema,
             self.iceberg_schema,
+            self.partition_spec,
             list(self.snapshots),
             self.current_snapshot_id,
             dict(self.files),
@@ -162,6 +163,7 @@ class MemoryTable:
             (
                 self.schema,
                 self.iceberg_schema,
+                self.partition_spec,
                 self.snapshots,
                 self.current_snapshot_id,
                 self.files,

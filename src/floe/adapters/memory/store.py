@@ -57,7 +57,13 @@ class MemoryTableStore(TableStorePort):
 
     # -- writes ---------------------------------------------------------------
 
-    def _begin(self, table: MemoryTable, evolve_schema: pa.Schema | None) -> Rows:
+    def _begin(
+        self,
+        table: MemoryTable,
+        evolve_schema: pa.Schema | None,
+        add_partition_fields: Sequence[PartitionTransform],
+    ) -> Rows:
+        table.partition_spec = (*table.partition_spec, *add_partition_fields)
         current = table.current_rows()
         if evolve_schema is not None:
             table.set_schema(evolve_schema)
@@ -70,12 +76,13 @@ class MemoryTableStore(TableStorePort):
         data: pa.Table,
         *,
         evolve_schema: pa.Schema | None = None,
+        add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
     ) -> WriteResult:
         with self._w.lock:
             table = self._w.require_table(identifier)
             with table.transaction():
-                current = self._begin(table, evolve_schema)
+                current = self._begin(table, evolve_schema, add_partition_fields)
                 new = current.concat(table.new_files(data.cast(table.schema)))
                 info = table.add_snapshot(
                     "append",
@@ -97,6 +104,7 @@ class MemoryTableStore(TableStorePort):
         *,
         row_filter: str | None = None,
         evolve_schema: pa.Schema | None = None,
+        add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
     ) -> WriteResult:
         with self._w.lock:
@@ -105,7 +113,7 @@ class MemoryTableStore(TableStorePort):
                 schema = evolve_schema if evolve_schema is not None else table.schema
                 ice = iceberg_schema(schema)
                 bound = bind_filter(row_filter, ice, table=str(identifier))
-                current = self._begin(table, evolve_schema)
+                current = self._begin(table, evolve_schema, add_partition_fields)
                 doomed = matching_mask(current.data, bound, ice)
                 kept = table.rewrite(current, pc.invert(doomed))
                 deleted = current.data.num_rows - kept.data.num_rows
@@ -137,6 +145,7 @@ class MemoryTableStore(TableStorePort):
         *,
         join_columns: Sequence[str],
         evolve_schema: pa.Schema | None = None,
+        add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
     ) -> WriteResult:
         keys = list(join_columns)
@@ -150,7 +159,7 @@ class MemoryTableStore(TableStorePort):
         with self._w.lock:
             table = self._w.require_table(identifier)
             with table.transaction():
-                current = self._begin(table, evolve_schema)
+                current = self._begin(table, evolve_schema, add_partition_fields)
                 data = data.cast(table.schema)
                 existing_rows = current.data.to_pylist()
                 existing = {tuple(r[k] for k in keys): i for i, r in enumerate(existing_rows)}

@@ -1,0 +1,86 @@
+"""Contender: plain ``pyarrow.parquet``, no catalog (the floor of any write).
+
+To a local file for the local catalog; for the REST catalog, to the same S3
+server its tables live on (a bucket of its own). Written with zstd, the codec
+Iceberg tables default to (``write.parquet.compression-codec``), so the bytes
+compressed are comparable.
+Ops: write (``pq.write_table``), write_stream (``pq.ParquetWriter`` batch by batch).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import common
+import pyarrow.parquet as pq
+
+COMPRESSION = "zstd"
+S3_BUCKET = "bench-parquet"
+
+
+def _filesystem(spec: dict[str, Any]) -> tuple[Any, str]:
+    """Local disk, or the REST catalog's S3 server (the storage its tables use)."""
+    catalog = spec["catalog"]
+    if catalog["kind"] != "rest":
+        root = Path(spec["scratch"])
+        root.mkdir(parents=True, exist_ok=True)
+        return None, str(root)
+    import pyarrow.fs as pafs
+
+    fs = pafs.S3FileSystem(
+        access_key=catalog["access_key"],
+        secret_key=catalog["secret_key"],
+        region=catalog["region"],
+        endpoint_override=catalog["s3_endpoint"].split("://", 1)[1],
+        scheme=catalog["s3_endpoint"].split("://", 1)[0],
+        allow_bucket_creation=True,
+    )
+    fs.create_dir(S3_BUCKET)
+    return fs, S3_BUCKET
+
+
+def write(spec: dict[str, Any], out: Path, *, stream: bool) -> None:
+    fs, root = _filesystem(spec)
+    target, warm = f"{root}/{spec['table']}.parquet", f"{root}/{spec['table']}_warm.parquet"
+    data = None if stream else common.read_table(spec["data"])
+    warm_data = data if spec.get("warmup_full") and data is not None else None
+    if warm_data is None:
+        warm_data = common.read_table(spec["warmup_data"])
+    pq.write_table(warm_data, warm, compression=COMPRESSION, filesystem=fs)
+    del warm_data
+    with common.Stopwatch() as watch:
+        if stream:
+            reader = common.stream_batches(spec["data"])
+            with pq.ParquetWriter(
+                target, reader.schema, compression=COMPRESSION, filesystem=fs
+            ) as writer:
+                for batch in reader:
+                    writer.write_batch(batch)
+        else:
+            pq.write_table(data, target, compression=COMPRESSION, filesystem=fs)
+    metadata = pq.read_metadata(target, filesystem=fs)
+    size = metadata.serialized_size
+    common.emit(
+        out, watch, rows=metadata.num_rows, row_groups=metadata.num_row_groups, footer_bytes=size
+    )
+    for path in (target, warm):
+        if fs is None:
+            Path(path).unlink()
+        else:
+            fs.delete_file(path)
+
+
+def main() -> None:
+    args = common.parse_args()
+    spec = common.load_spec(args.spec)
+    if args.op not in ("write", "write_stream"):
+        raise SystemExit(f"unknown op {args.op}")
+    write(spec, args.out, stream=args.op == "write_stream")
+
+
+if __name__ == "__main__":
+    main()

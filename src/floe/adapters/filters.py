@@ -13,9 +13,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-from pyiceberg.expressions import AlwaysTrue, BooleanExpression
+from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, IsNaN, NotNull, Or
 from pyiceberg.expressions.parser import parse
-from pyiceberg.expressions.visitors import bind
+from pyiceberg.expressions.visitors import bind, rewrite_not
 from pyiceberg.io.pyarrow import expression_to_pyarrow
 from pyiceberg.schema import Schema
 
@@ -59,6 +59,36 @@ def bind_filter(text: str | None, schema: Schema, *, table: str) -> BooleanExpre
             subject=table,
         ) from exc
     return bound
+
+
+def scan_pushdown(text: str | None, *, table: str) -> tuple[BooleanExpression, bool]:
+    """The filter to hand to PyIceberg's scan, and whether it is exact.
+
+    Arrow prunes Parquet row groups by their min/max statistics, which leave
+    NaN out: a row group holding ``[1.0, NaN]`` has the bounds ``[1.0, 1.0]``
+    and is skipped for ``f is nan``, silently losing the NaN rows. Any
+    ``is nan`` (also one written as ``not (f is not nan)``) is therefore
+    pushed down as the weaker ``is not null`` of the same column, and the
+    caller must apply the exact filter to the rows read (``exact`` False).
+
+    Raises:
+        InvalidFilterError: The text is not a valid Iceberg expression.
+    """
+    expression = rewrite_not(parse_filter(text, table=table))
+    weakened = _without_is_nan(expression)
+    return weakened, weakened == expression
+
+
+def _without_is_nan(expression: BooleanExpression) -> BooleanExpression:
+    # After rewrite_not there is no Not: every predicate sits in a positive
+    # position, so replacing one by a weaker predicate weakens the whole.
+    if isinstance(expression, And):
+        return And(_without_is_nan(expression.left), _without_is_nan(expression.right))
+    if isinstance(expression, Or):
+        return Or(_without_is_nan(expression.left), _without_is_nan(expression.right))
+    if isinstance(expression, IsNaN):
+        return NotNull(term=expression.term)
+    return expression
 
 
 def to_arrow_expression(bound: BooleanExpression, schema: Schema) -> Any:

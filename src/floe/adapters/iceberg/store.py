@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import pyarrow as pa
@@ -24,10 +24,17 @@ from pyiceberg.expressions import (
     Or,
     UnboundPredicate,
 )
+from pyiceberg.expressions.visitors import extract_field_ids
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 
-from floe.adapters.filters import bind_filter, iceberg_schema, parse_filter
+from floe.adapters.filters import (
+    bind_filter,
+    filter_arrow,
+    iceberg_schema,
+    parse_filter,
+    scan_pushdown,
+)
 from floe.adapters.iceberg.connect import IcebergBackend
 from floe.adapters.iceberg.errors import translated
 from floe.adapters.iceberg.guard import commit_outcome_guarded, without_frames
@@ -295,14 +302,25 @@ class IcebergTableStore(TableStorePort):
 
     def scan(self, identifier: TableIdentifier, options: ScanOptions) -> pa.Table:
         def call() -> pa.Table:
-            table, schema, _, columns = self._plan(identifier, options)
-            result = table.scan(
-                row_filter=options.row_filter or AlwaysTrue(),
-                selected_fields=columns,
-                snapshot_id=options.snapshot_id,
-                limit=options.limit,
-            ).to_arrow()
+            table, schema, bound, columns = self._plan(identifier, options)
+            pushdown, exact = scan_pushdown(options.row_filter, table=str(identifier))
             expected = arrow_schema(schema.select(*columns))
+            if exact:
+                result = table.scan(
+                    row_filter=pushdown,
+                    selected_fields=columns,
+                    snapshot_id=options.snapshot_id,
+                    limit=options.limit,
+                ).to_arrow()
+                return result.select(list(columns)).cast(expected)
+            read = table.scan(
+                row_filter=pushdown,
+                selected_fields=_with_filter_columns(columns, bound, schema),
+                snapshot_id=options.snapshot_id,
+            ).to_arrow()
+            result = filter_arrow(read, bound, schema)
+            if options.limit is not None:
+                result = result.slice(0, options.limit)
             return result.select(list(columns)).cast(expected)
 
         return self._guard.run("scan table", str(identifier), call, fallback=ScanError)
@@ -312,22 +330,28 @@ class IcebergTableStore(TableStorePort):
     ) -> pa.RecordBatchReader:
         name = str(identifier)
 
-        def call() -> tuple[pa.RecordBatchReader, pa.Schema, tuple[str, ...]]:
-            table, schema, _, columns = self._plan(identifier, options)
+        def call() -> tuple[pa.RecordBatchReader, pa.Schema, tuple[str, ...], Filtered | None]:
+            table, schema, bound, columns = self._plan(identifier, options)
+            pushdown, exact = scan_pushdown(options.row_filter, table=name)
             reader = table.scan(
-                row_filter=options.row_filter or AlwaysTrue(),
-                selected_fields=columns,
+                row_filter=pushdown,
+                selected_fields=(
+                    columns if exact else _with_filter_columns(columns, bound, schema)
+                ),
                 snapshot_id=options.snapshot_id,
-                limit=options.limit,
+                limit=options.limit if exact else None,
             ).to_arrow_batch_reader()
-            return reader, arrow_schema(schema.select(*columns)), columns
+            residual = None if exact else Filtered(bound, schema, options.limit)
+            return reader, arrow_schema(schema.select(*columns)), columns, residual
 
-        reader, expected, columns = self._guard.run("scan table", name, call, fallback=ScanError)
+        reader, expected, columns, residual = self._guard.run(
+            "scan table", name, call, fallback=ScanError
+        )
 
         def batches() -> Iterator[pa.RecordBatch]:
             try:
                 with translated("scan table", name, fallback=ScanError):
-                    for batch in reader:
+                    for batch in reader if residual is None else residual.apply(reader):
                         yield batch.select(list(columns)).cast(expected)
             except FloeStorageError as error:  # FileIO frames hold the S3 keys
                 raise without_frames(error)  # noqa: B904 - its own chain is kept
@@ -468,3 +492,35 @@ def _reject_duplicate_keys(data: pa.Table, join_columns: Sequence[str], table: s
             f"{list(join_columns)}; nothing was written",
             subject=table,
         )
+
+
+def _with_filter_columns(
+    columns: tuple[str, ...], bound: BooleanExpression, schema: Schema
+) -> tuple[str, ...]:
+    """The projected columns plus the top-level columns the filter reads."""
+    wanted = dict.fromkeys(columns)
+    for field_id in sorted(extract_field_ids(bound)):
+        accessor = schema.accessor_for_field(field_id)
+        wanted.setdefault(schema.fields[accessor.position].name)
+    return tuple(wanted)
+
+
+class Filtered:
+    """The exact filter (and limit) applied to batches read with a weaker one."""
+
+    def __init__(self, bound: BooleanExpression, schema: Schema, limit: int | None) -> None:
+        self._bound = bound
+        self._schema = schema
+        self._limit = limit
+
+    def apply(self, reader: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """Yield the rows of ``reader`` the filter selects, up to the limit."""
+        left = self._limit
+        for batch in reader:
+            if left is not None and left <= 0:
+                return
+            kept = filter_arrow(pa.Table.from_batches([batch]), self._bound, self._schema)
+            if left is not None:
+                kept = kept.slice(0, left)
+                left -= kept.num_rows
+            yield from kept.to_batches()

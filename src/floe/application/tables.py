@@ -11,6 +11,7 @@ from floe.domain.errors import InvalidSchemaError, TableExistsError, TableNotFou
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import DataFileInfo, PartitionStats, partition_stats
 from floe.domain.partitioning import PartitionTransform, validate_partition_spec
+from floe.domain.schema import ColumnType, SchemaDescription
 from floe.ports.arrow import canonical_schema, describe_schema
 from floe.ports.catalog import CatalogPort, TableInfo
 from floe.ports.table_store import TableStorePort
@@ -43,7 +44,7 @@ def prepare_table(
         )
     canonical = canonical_schema(schema)
     description = describe_schema(canonical)
-    _check_columns(identifier, description.names, [c.type.value for c in description.columns])
+    _check_columns(identifier, description)
     spec = validate_partition_spec(
         as_partition_spec(partition_spec), description, table_name=str(identifier)
     )
@@ -177,7 +178,8 @@ class TableService:
         self._catalog.drop_table(as_identifier(table), purge=purge)
 
 
-def _check_columns(identifier: TableIdentifier, names: Sequence[str], types: Sequence[str]) -> None:
+def _check_columns(identifier: TableIdentifier, description: SchemaDescription) -> None:
+    names = description.names
     if not names:
         raise InvalidSchemaError(
             f"table {identifier} needs at least one column", subject=str(identifier)
@@ -186,13 +188,21 @@ def _check_columns(identifier: TableIdentifier, names: Sequence[str], types: Seq
         raise InvalidSchemaError(
             f"schema of table {identifier} has duplicate column names", subject=str(identifier)
         )
-    for name, kind in zip(names, types, strict=True):
-        if not name:
+    for column in description.columns:
+        if not column.name:
             raise InvalidSchemaError(
                 f"schema of table {identifier} has a column without a name", subject=str(identifier)
             )
-        if kind in ("unsupported", "null"):
+        if column.type is ColumnType.NULL:
             raise InvalidSchemaError(
-                f"column {name!r} of table {identifier} has a type Iceberg cannot store",
+                f"column {column.name!r} of table {identifier} holds only nulls, "
+                "so its type is unknown: give the schema a type for it",
+                subject=str(identifier),
+            )
+        if column.type is ColumnType.UNSUPPORTED:
+            raise InvalidSchemaError(
+                f"column {column.name!r} of table {identifier} has a type Iceberg cannot "
+                f"store: {column.detail} (decimals stop at precision 38; struct fields "
+                "need distinct, non-empty names)",
                 subject=str(identifier),
             )

@@ -1,0 +1,67 @@
+"""Fixtures of the integration suites: the Polaris-conformance proxy and configs for it."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import floe
+from tests.conftest import rest_config
+from tests.integration.polaris_proxy import PolarisProxy, running_polaris
+from tests.integration.seaweed import SeaweedServer
+
+#: Fast retries for tests: 3 attempts, waits of a few tens of milliseconds.
+FAST = floe.RetryConfig(max_attempts=3, initial_wait_s=0.02, max_wait_s=0.1, jitter_s=0.01)
+
+PolarisFactory = Callable[..., PolarisProxy]
+
+
+def polaris_config(
+    server: SeaweedServer, proxy: PolarisProxy, **overrides: Any
+) -> floe.PolarisCatalogConfig:
+    """A floe config for the Polaris proxy, as a Polaris user writes it.
+
+    The ``uri`` is ``<proxy>/api/catalog`` and the token endpoint floe's
+    default, ``<uri>/v1/oauth/tokens``; S3 goes straight to SeaweedFS.
+    """
+    values: dict[str, Any] = {
+        "uri": proxy.catalog_uri,
+        "client_id": proxy.client_id,
+        "client_secret": proxy.client_secret,
+        "retry": FAST,
+    }
+    values.update(overrides)
+    return rest_config(server, **values)
+
+
+@pytest.fixture
+def polaris_factory(seaweed: SeaweedServer) -> Iterator[PolarisFactory]:
+    """Start Polaris proxies in front of the session's SeaweedFS; all stopped after the test."""
+    with contextlib.ExitStack() as stack:
+
+        def start(**options: Any) -> PolarisProxy:
+            return stack.enter_context(
+                running_polaris(
+                    seaweed.rest_uri,
+                    upstream_client_id=seaweed.access_key,
+                    upstream_client_secret=seaweed.secret_key,
+                    **options,
+                )
+            )
+
+        yield start
+
+
+@pytest.fixture
+def polaris(polaris_factory: PolarisFactory) -> PolarisProxy:
+    """A Polaris proxy with 2 s tokens."""
+    return polaris_factory(token_lifetime_s=2.0)
+
+
+def unique(prefix: str) -> str:
+    """A name no other test (or xdist worker sharing the server) uses."""
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,554 @@
+"""A Polaris-conformance and fault-injection proxy in front of the SeaweedFS REST catalog.
+
+It listens on 127.0.0.1 only and behaves, towards floe, the way a production
+Apache Polaris deployment does:
+
+* the catalog is served under ``/api/catalog`` (``<proxy>/api/catalog/v1/...``);
+* ``POST /api/catalog/v1/oauth/tokens`` issues the proxy's OWN short-lived
+  bearer tokens (client-credentials grant only, client id/secret in HTTP Basic
+  auth or in the form), with Polaris' answers: an unknown client or a wrong
+  secret is ``400 invalid_client``, a scope that is not
+  ``PRINCIPAL_ROLE:<role>`` is ``400 invalid_scope``, another grant type is
+  ``400 unsupported_grant_type``;
+* every other catalog request needs one of those tokens: a missing, unknown,
+  expired or revoked one gets ``401`` with ``WWW-Authenticate: Bearer`` and an
+  Iceberg ``NotAuthorizedException`` body;
+* creating a table that exists is ``409 AlreadyExistsException`` (SeaweedFS
+  answers 200), creating a nested namespace without its parent is ``404``;
+* valid requests are forwarded to SeaweedFS without the ``/api/catalog``
+  prefix, with the client's ``Authorization`` replaced by a token the proxy
+  obtained from SeaweedFS itself (so floe's tokens mean nothing upstream).
+
+Faults are injected on demand with :class:`~tests.integration.proxy.Fault`
+(an HTTP status with headers such as ``Retry-After``, a connection reset,
+latency; before or after forwarding, the latter for "the commit went through
+but the answer was lost"), :meth:`PolarisProxy.revoke_tokens` expires every
+token at once, and :meth:`PolarisProxy.go_down` / :meth:`PolarisProxy.come_back`
+stop and restart the listener on the same port (connection refused meanwhile).
+
+Every exchange is recorded (:class:`Exchange`: method, path, headers, body,
+arrival time, status answered) for tests to count retries, measure backoff
+and scan for secrets.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import secrets
+import socket
+import ssl
+import struct
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import requests
+
+from tests.integration.proxy import Fault, Recorded
+
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "upgrade",
+    "content-length",
+    "content-encoding",
+}
+PREFIX = "/api/catalog"
+_TOKEN_PATH = "/v1/oauth/tokens"
+_ROLE_SCOPE = "PRINCIPAL_ROLE:"
+_UPSTREAM_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Exchange(Recorded):
+    """One request the proxy answered: what came in, when, and the status sent back.
+
+    ``status`` is 0 when the proxy reset the connection instead of answering.
+    """
+
+    at: float = 0.0
+    status: int = 0
+
+
+@dataclass
+class _Token:
+    expires_at: float
+    client_id: str
+    scope: str
+
+
+@dataclass
+class ProxyStats:
+    """Counters a test reads after a scenario."""
+
+    tokens_issued: int = 0
+    token_refusals: dict[str, int] = field(default_factory=dict)
+    unauthorized: int = 0
+    conflicts: int = 0
+    upstream_token_fetches: int = 0
+
+
+class PolarisProxy:
+    """A Polaris-like front for ``upstream`` (a SeaweedFS Iceberg REST endpoint).
+
+    Args:
+        upstream: The SeaweedFS REST URI (``http://127.0.0.1:<port>``).
+        upstream_client_id: SeaweedFS OAuth2 client id (its S3 access key).
+        upstream_client_secret: SeaweedFS OAuth2 client secret.
+        client_id: The client id floe must present (default: the upstream one).
+        client_secret: The client secret floe must present (default: the upstream one).
+        token_lifetime_s: How long an issued token is accepted.
+        announced_expires_in: The ``expires_in`` put in token answers
+            (default: the lifetime rounded up). Announcing more than the real
+            lifetime models a token revoked or expired early server-side.
+        tls: A server-side TLS context: serve HTTPS instead of HTTP.
+    """
+
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        upstream_client_id: str,
+        upstream_client_secret: str,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        token_lifetime_s: float = 2.0,
+        announced_expires_in: int | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.client_id = client_id or upstream_client_id
+        self.client_secret = client_secret or upstream_client_secret
+        self.token_lifetime_s = token_lifetime_s
+        self.announced_expires_in = announced_expires_in
+        self.exchanges: list[Exchange] = []
+        self.faults: list[Fault] = []
+        self.issued_tokens: list[str] = []
+        self.stats = ProxyStats()
+        self._upstream_id = upstream_client_id
+        self._upstream_secret = upstream_client_secret
+        self._upstream_token: str | None = None
+        self._tokens: dict[str, _Token] = {}
+        self._lock = threading.Lock()
+        self._create_lock = threading.Lock()
+        self._local = threading.local()
+        self._tls = tls
+        self._connections: set[socket.socket] = set()
+        self._server = self._listen(("127.0.0.1", 0))
+        self._port = int(self._server.server_address[1])
+        self._thread: threading.Thread | None = None
+
+    # -- what tests use --------------------------------------------------------------------
+
+    @property
+    def uri(self) -> str:
+        """``http(s)://127.0.0.1:<port>``: the proxy root."""
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self._port}"
+
+    @property
+    def catalog_uri(self) -> str:
+        """The Polaris catalog URI: ``<root>/api/catalog`` (what floe's ``uri`` is)."""
+        return f"{self.uri}{PREFIX}"
+
+    @property
+    def token_uri(self) -> str:
+        """The token endpoint, ``<catalog uri>/v1/oauth/tokens``."""
+        return f"{self.catalog_uri}{_TOKEN_PATH}"
+
+    def inject(self, fault: Fault) -> Fault:
+        """Misbehave as ``fault`` says on the next matching requests (paths include the prefix)."""
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        """Forget recorded exchanges and pending faults (tokens stay valid)."""
+        with self._lock:
+            self.exchanges.clear()
+            self.faults.clear()
+
+    def seen(self, predicate: Callable[[Exchange], bool] = lambda _: True) -> list[Exchange]:
+        """The recorded exchanges matching ``predicate``, in arrival order."""
+        with self._lock:
+            found = [e for e in self.exchanges if predicate(e)]
+        return sorted(found, key=lambda e: e.at)
+
+    def revoke_tokens(self) -> None:
+        """Expire every token issued so far (a key rotation, a restart, a revocation)."""
+        with self._lock:
+            self._tokens.clear()
+
+    def go_down(self) -> None:
+        """Stop listening and drop every open connection: clients get "connection refused"."""
+        if self._thread is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+        self._thread = None
+        with self._lock:
+            open_now = list(self._connections)
+        for conn in open_now:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+    def come_back(self) -> None:
+        """Listen again on the same port."""
+        if self._thread is not None:
+            return
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                self._server = self._listen(("127.0.0.1", self._port))
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self._start_thread()
+
+    def start(self) -> None:
+        """Start serving in a background thread."""
+        self._start_thread()
+
+    def stop(self) -> None:
+        """Stop serving for good."""
+        self.go_down()
+
+    # -- server plumbing ----------------------------------------------------------------
+
+    def _listen(self, address: tuple[str, int]) -> ThreadingHTTPServer:
+        server = ThreadingHTTPServer(address, self._handler())
+        server.daemon_threads = True
+        if self._tls is not None:
+            server.socket = self._tls.wrap_socket(server.socket, server_side=True)
+        return server
+
+    def _start_thread(self) -> None:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.matches(method, path):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def _record(self, exchange: Exchange) -> None:
+        with self._lock:
+            self.exchanges.append(exchange)
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            self._local.session = session
+        return session
+
+    # -- Polaris rules ------------------------------------------------------------------
+
+    def issue_token(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        """The token endpoint: validate grant, client and scope; issue a short-lived token."""
+        form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace")))
+        client_id, client_secret = form.get("client_id"), form.get("client_secret")
+        basic = _header(headers, "Authorization")
+        if basic and basic.lower().startswith("basic "):
+            try:
+                decoded = base64.b64decode(basic[6:], validate=True).decode()
+                client_id, _, client_secret = decoded.partition(":")
+                client_id = urllib.parse.unquote(client_id)
+                client_secret = urllib.parse.unquote(client_secret)
+            except (binascii.Error, UnicodeDecodeError):
+                return self._refuse("invalid_client", "malformed Basic credentials")
+        if form.get("grant_type") != "client_credentials":
+            return self._refuse("unsupported_grant_type", "only client_credentials is supported")
+        if client_id != self.client_id or not secrets.compare_digest(
+            (client_secret or "").encode(), self.client_secret.encode()
+        ):
+            return self._refuse("invalid_client", "Invalid client credentials")
+        scope = form.get("scope", "")
+        roles = scope.split()
+        if not roles or not all(
+            r.startswith(_ROLE_SCOPE) and len(r) > len(_ROLE_SCOPE) for r in roles
+        ):
+            return self._refuse("invalid_scope", "scope must be PRINCIPAL_ROLE:<role>")
+        token = "plr-" + secrets.token_urlsafe(24)
+        with self._lock:
+            self._tokens[token] = _Token(time.monotonic() + self.token_lifetime_s, client_id, scope)
+            self.issued_tokens.append(token)
+            self.stats.tokens_issued += 1
+        expires_in = self.announced_expires_in
+        if expires_in is None:
+            expires_in = max(1, int(-(-self.token_lifetime_s // 1)))
+        return 200, {
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": expires_in,
+            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "scope": scope,
+        }
+
+    def _refuse(self, error: str, description: str) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            self.stats.token_refusals[error] = self.stats.token_refusals.get(error, 0) + 1
+        return 400, {"error": error, "error_description": description}
+
+    def token_valid(self, headers: dict[str, str]) -> bool:
+        """Whether the request carries a live token issued by this proxy."""
+        value = _header(headers, "Authorization") or ""
+        if not value.lower().startswith("bearer "):
+            return False
+        token = value[7:].strip()
+        with self._lock:
+            entry = self._tokens.get(token)
+            if entry is None:
+                return False
+            if time.monotonic() >= entry.expires_at:
+                del self._tokens[token]
+                return False
+            return True
+
+    def upstream_headers(self, headers: dict[str, str], *, fresh: bool = False) -> dict[str, str]:
+        """The headers to send upstream: the client's, with the proxy's own SeaweedFS token."""
+        with self._lock:
+            if fresh or self._upstream_token is None:
+                answer = requests.post(
+                    f"{self.upstream}{_TOKEN_PATH}",
+                    data={"grant_type": "client_credentials", "scope": "catalog"},
+                    auth=(self._upstream_id, self._upstream_secret),
+                    timeout=_UPSTREAM_TIMEOUT_S,
+                )
+                answer.raise_for_status()
+                self._upstream_token = str(answer.json()["access_token"])
+                self.stats.upstream_token_fetches += 1
+            token = self._upstream_token
+        dropped = _HOP_BY_HOP | {"host", "authorization"}
+        out = {k: v for k, v in headers.items() if k.lower() not in dropped}
+        out["Authorization"] = f"Bearer {token}"
+        return out
+
+    def forward(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> requests.Response:
+        """Send the request to SeaweedFS, refreshing the proxy's upstream token once on 401."""
+        for fresh in (False, True):
+            response = self._session().request(
+                method,
+                self.upstream + path,
+                data=body,
+                headers=self.upstream_headers(headers, fresh=fresh),
+                timeout=_UPSTREAM_TIMEOUT_S,
+                allow_redirects=False,
+            )
+            if response.status_code != 401:
+                break
+        return response
+
+    def conformance_answer(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any]] | None:
+        """Polaris' answer where SeaweedFS is laxer (checked upstream first), else None."""
+        route = urllib.parse.urlsplit(path).path.split("/")
+        # /v1/<prefix>/namespaces                      POST: create namespace
+        # /v1/<prefix>/namespaces/<ns>/tables          POST: create table
+        if method != "POST" or len(route) < 4 or route[3] != "namespaces":
+            return None
+        base = "/".join(route[:4])
+        try:
+            payload = json.loads(body or b"{}")
+        except ValueError:
+            return None
+        if len(route) == 4 and isinstance(payload.get("namespace"), list):
+            parts = payload["namespace"]
+            if len(parts) > 1:
+                parent = urllib.parse.quote("\x1f".join(parts[:-1]), safe="")
+                if self.forward("HEAD", f"{base}/{parent}", headers, b"").status_code == 404:
+                    return _iceberg_error(
+                        404, "NoSuchNamespaceException", f"Namespace does not exist: {parts[:-1]}"
+                    )
+            return None
+        if len(route) == 6 and route[5] == "tables" and isinstance(payload.get("name"), str):
+            name = urllib.parse.quote(payload["name"], safe="")
+            found = self.forward("HEAD", f"{base}/{route[4]}/tables/{name}", headers, b"")
+            if found.status_code in (200, 204):
+                with self._lock:
+                    self.stats.conflicts += 1
+                return _iceberg_error(
+                    409, "AlreadyExistsException", f"Table already exists: {payload['name']}"
+                )
+        return None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+            def setup(self) -> None:
+                super().setup()
+                with proxy._lock:
+                    proxy._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with proxy._lock:
+                    proxy._connections.discard(self.connection)
+                with contextlib.suppress(OSError):
+                    super().finish()
+
+            def handle(self) -> None:
+                with contextlib.suppress(OSError, ssl.SSLError):
+                    super().handle()
+
+            def _serve(self) -> None:
+                at = time.monotonic()
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = dict(self.headers.items())
+                status = self._answer(headers, body)
+                proxy._record(
+                    Exchange(self.command, self.path, headers, body, at=at, status=status)
+                )
+
+            def _answer(self, headers: dict[str, str], body: bytes) -> int:
+                fault = proxy._take_fault(self.command, self.path)
+                if fault is not None and fault.delay_s:
+                    time.sleep(fault.delay_s)
+                if fault is not None and not fault.after_forward:
+                    sent = self._misbehave(fault)
+                    if sent is not None:
+                        return sent
+                if not self.path.startswith(PREFIX + "/"):
+                    return self._json(404, _iceberg_error(404, "NotFoundException", "no route")[1])
+                path = self.path[len(PREFIX) :]
+                if urllib.parse.urlsplit(path).path == _TOKEN_PATH:
+                    if self.command != "POST":
+                        return self._json(405, {"error": "invalid_request"})
+                    status, answer = proxy.issue_token(headers, body)
+                    return self._json(status, answer, extra={"Cache-Control": "no-store"})
+                if not proxy.token_valid(headers):
+                    with proxy._lock:
+                        proxy.stats.unauthorized += 1
+                    missing = not (_header(headers, "Authorization") or "").strip()
+                    challenge = "Bearer" if missing else 'Bearer error="invalid_token"'
+                    status, error = _iceberg_error(
+                        401, "NotAuthorizedException", "Bearer token is missing, invalid or expired"
+                    )
+                    return self._json(status, error, extra={"WWW-Authenticate": challenge})
+                try:
+                    if self.command == "POST" and _is_create(path):
+                        with proxy._create_lock:  # check-then-create is atomic across clients
+                            polaris = proxy.conformance_answer(self.command, path, headers, body)
+                            if polaris is not None:
+                                return self._json(*polaris)
+                            upstream = proxy.forward(self.command, path, headers, body)
+                    else:
+                        upstream = proxy.forward(self.command, path, headers, body)
+                except requests.RequestException as exc:
+                    return self._json(
+                        *_iceberg_error(502, "BadGatewayException", type(exc).__name__)
+                    )
+                if fault is not None and fault.after_forward:
+                    sent = self._misbehave(fault)
+                    if sent is not None:
+                        return sent
+                self.send_response(upstream.status_code)
+                for key, value in upstream.headers.items():
+                    if key.lower() not in _HOP_BY_HOP:
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(upstream.content)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(upstream.content)
+                return upstream.status_code
+
+            def _json(
+                self, status: int, payload: dict[str, Any], extra: dict[str, str] | None = None
+            ) -> int:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                for key, value in (extra or {}).items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                return status
+
+            def _misbehave(self, fault: Fault) -> int | None:
+                if fault.reset:
+                    with contextlib.suppress(OSError):
+                        # linger 0: closing sends a TCP RST, as a crashed peer does
+                        self.connection.setsockopt(
+                            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                        )
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return 0
+                if fault.status is not None:
+                    self.send_response(fault.status)
+                    for key, value in fault.headers.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(fault.body)))
+                    self.end_headers()
+                    self.wfile.write(fault.body)
+                    return fault.status
+                return None
+
+            do_GET = do_POST = do_DELETE = do_HEAD = do_PUT = _serve
+
+        return Handler
+
+
+def _is_create(path: str) -> bool:
+    route = urllib.parse.urlsplit(path).path.split("/")
+    return (len(route) == 4 and route[3] == "namespaces") or (
+        len(route) == 6 and route[3] == "namespaces" and route[5] == "tables"
+    )
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def _iceberg_error(code: int, kind: str, message: str) -> tuple[int, dict[str, Any]]:
+    return code, {"error": {"message": message, "type": kind, "code": code}}
+
+
+@contextlib.contextmanager
+def running_polaris(
+    upstream: str, *, upstream_client_id: str, upstream_client_secret: str, **options: Any
+) -> Iterator[PolarisProxy]:
+    """A started :class:`PolarisProxy`, stopped on exit."""
+    proxy = PolarisProxy(
+        upstream,
+        upstream_client_id=upstream_client_id,
+        upstream_client_secret=upstream_client_secret,
+        **options,
+    )
+    proxy.start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()

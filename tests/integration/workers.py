@@ -1,0 +1,125 @@
+"""Writer processes for the concurrency suite (spawned: each builds its own floe).
+
+Kept apart from the test module so that a spawned child imports floe and
+pyarrow only, not pytest and the fixtures.
+"""
+
+from __future__ import annotations
+
+import multiprocessing.synchronize
+import time
+import traceback
+from typing import Any
+
+import pyarrow as pa
+
+import floe
+
+SCHEMA = pa.schema(
+    [
+        ("part", pa.string()),
+        ("worker", pa.int64()),
+        ("batch", pa.int64()),
+        ("seq", pa.int64()),
+        ("payload", pa.string()),
+    ]
+)
+
+
+def batch_rows(part: str, worker: int, batch: int, rows: int) -> pa.Table:
+    """The rows of one batch: ``rows`` rows tagged with their worker and batch."""
+    return pa.table(
+        {
+            "part": [part] * rows,
+            "worker": [worker] * rows,
+            "batch": [batch] * rows,
+            "seq": list(range(rows)),
+            "payload": [f"w{worker}-b{batch}-r{i}-é✓" for i in range(rows)],
+        },
+        schema=SCHEMA,
+    )
+
+
+def _lake(config: dict[str, Any], worker: int) -> floe.Floe:
+    config = dict(config)
+    if config.get("type") == "polaris":
+        # Every catalog request of this process carries its worker number, so the
+        # proxy can tell the processes apart.
+        config["properties"] = {**config["properties"], "header.X-Floe-Worker": str(worker)}
+    return floe.Floe.from_config(config)
+
+
+def append_worker(
+    config: dict[str, Any],
+    table: str,
+    worker: int,
+    batches: int,
+    rows: int,
+    barrier: multiprocessing.synchronize.Barrier,
+    results: Any,
+) -> None:
+    """Append ``batches`` batches; put ``{worker, snapshots, errors, seconds}`` on ``results``."""
+    outcome: dict[str, Any] = {"worker": worker, "snapshots": [], "errors": []}
+    try:
+        lake = _lake(config, worker)
+        lake.tables.load(table)  # connect before the race starts
+        barrier.wait(timeout=120)
+        start = time.monotonic()
+        for batch in range(batches):
+            data = batch_rows("append", worker, batch, rows)
+            try:
+                written = lake.writes.append(
+                    table, data, snapshot_properties={"floe.batch": f"{worker}-{batch}"}
+                )
+                outcome["snapshots"].append(written.snapshot_id)
+            except floe.FloeStorageError as exc:
+                outcome["errors"].append(f"{type(exc).__name__}: {exc}")
+        outcome["seconds"] = time.monotonic() - start
+    except BaseException:  # reported to the parent, which fails the test
+        outcome["errors"].append("crashed: " + traceback.format_exc())
+    results.put(outcome)
+
+
+def overwrite_worker(
+    config: dict[str, Any],
+    table: str,
+    worker: int,
+    rounds: int,
+    rows: int,
+    barrier: multiprocessing.synchronize.Barrier,
+    results: Any,
+) -> None:
+    """Each round: overwrite this worker's own partition, then the shared one.
+
+    Puts ``{worker, own, shared, own_errors, shared_errors}`` on ``results``:
+    the batches that committed and the typed errors of those that did not.
+    """
+    outcome: dict[str, Any] = {
+        "worker": worker,
+        "own": [],
+        "shared": [],
+        "own_errors": [],
+        "shared_errors": [],
+    }
+    try:
+        lake = _lake(config, worker)
+        lake.tables.load(table)
+        barrier.wait(timeout=120)
+        for batch in range(rounds):
+            own = f"w{worker}"
+            for part, done, failed in (
+                (own, outcome["own"], outcome["own_errors"]),
+                ("shared", outcome["shared"], outcome["shared_errors"]),
+            ):
+                try:
+                    lake.writes.overwrite(
+                        table,
+                        batch_rows(part, worker, batch, rows),
+                        row_filter=f"part = '{part}'",
+                    )
+                    done.append(batch)
+                except floe.FloeStorageError as exc:
+                    failed.append(type(exc).__name__)
+    except BaseException:
+        outcome["own_errors"].append("crashed: " + traceback.format_exc())
+    results.put(outcome)

@@ -447,3 +447,71 @@ def test_writes_during_an_outage_never_half_apply(
     assert dt.datetime.now(dt.UTC)  # the process is fine: keep going
     lake.writes.append(table, rows(1), snapshot_properties={"writer.batch-id": "b1"})
     assert ids(lake, table) == [0, 1, 100, 101]
+
+
+# -- every write mode, every create, under faults ---------------------------------------------
+
+MODE_FAULTS: dict[str, list[Fault]] = {
+    "502-then-504-on-load": [
+        Fault(status=502, method="GET", path_contains="/tables/t"),
+        Fault(status=504, method="GET", path_contains="/tables/t"),
+    ],
+    "429-without-retry-after": [Fault(status=429, path_contains="/tables/t")],
+    "401-on-the-commit": [Fault(status=401, method="POST", path_contains="/tables/t")],
+    "419-on-load": [Fault(status=419, method="GET", path_contains="/tables/t")],
+    "slow-commit": [Fault(delay_s=0.5, method="POST", path_contains="/tables/t")],
+}
+
+
+@pytest.mark.parametrize("faults", list(MODE_FAULTS.values()), ids=list(MODE_FAULTS))
+@pytest.mark.parametrize("mode", ["append", "overwrite", "upsert"])
+def test_every_write_mode_lands_exactly_once_through_transient_faults(
+    seaweed: SeaweedServer, polaris: PolarisProxy, faults: list[Fault], mode: str
+) -> None:
+    lake = floe.Floe.from_config(polaris_config(seaweed, polaris))
+    table = fresh_table(lake, "modes")
+    lake.writes.append(table, rows(0))
+    for fault in faults:
+        polaris.inject(fault)
+    before = len(lake.snapshots.list(table))
+    if mode == "append":
+        lake.writes.append(table, rows(1))
+        expected, commits = [0, 1, 100, 101], 1
+    elif mode == "overwrite":
+        lake.writes.overwrite(table, rows(1))
+        expected, commits = [100, 101], 2  # a delete and an append snapshot, one commit
+    else:
+        lake.writes.upsert(table, rows(1), join_columns=["id"])
+        expected, commits = [0, 1, 100, 101], 1
+    assert all(fault.times == 0 for fault in faults)  # every fault was met
+    assert ids(lake, table) == expected
+    assert len(lake.snapshots.list(table)) == before + commits
+
+
+@pytest.mark.parametrize("after_forward", [True, False], ids=["answer-lost", "refused"])
+def test_a_create_whose_answer_is_lost_is_still_this_calls_success(
+    seaweed: SeaweedServer, polaris: PolarisProxy, after_forward: bool
+) -> None:
+    lake = floe.Floe.from_config(polaris_config(seaweed, polaris))
+    namespace = unique("creates")
+    polaris.inject(
+        Fault(status=503, method="POST", path_contains="/namespaces", after_forward=after_forward)
+    )
+    lake.namespaces.create(namespace, {"owner": "team-a"})
+    assert lake.namespaces.load(namespace).properties["owner"] == "team-a"
+    polaris.inject(
+        Fault(
+            status=503,
+            method="POST",
+            path_contains=f"/namespaces/{namespace}/tables",
+            after_forward=after_forward,
+        )
+    )
+    info = lake.tables.create(f"{namespace}.t", SCHEMA, properties={"owner": "team-a"})
+    assert info.schema == SCHEMA
+    assert polaris.seen(lambda e: e.status == 503)  # the faults were met
+    # A second create of the same objects is still refused.
+    with pytest.raises(floe.NamespaceExistsError):
+        lake.namespaces.create(namespace)
+    with pytest.raises(floe.TableExistsError):
+        lake.tables.create(f"{namespace}.t", SCHEMA)

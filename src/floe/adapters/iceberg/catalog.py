@@ -9,6 +9,8 @@ import pyarrow as pa
 from pyiceberg import exceptions as ice
 from pyiceberg.exceptions import NoSuchNamespaceError
 from pyiceberg.io import load_file_io
+from pyiceberg.partitioning import PartitionSpec
+from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 
 from floe.adapters.filters import iceberg_schema
@@ -45,6 +47,26 @@ def describe_table(identifier: TableIdentifier, table: Table) -> TableInfo:
     )
 
 
+def _is_as_created(
+    table: Table, schema: Schema, spec: PartitionSpec, properties: Mapping[str, str]
+) -> bool:
+    """Whether ``table`` is what a create with these arguments leaves: nothing more.
+
+    After a create request whose answer was lost (a reset, a 5xx), the retry
+    finds the table. If it has exactly the requested schema and partitioning,
+    carries the requested properties and holds no snapshot, the lost answer
+    was this call's success; an identical empty table created by someone
+    else in that instant is indistinguishable, and equally what was asked.
+    """
+    current = table.schema()
+    return (
+        table.current_snapshot() is None
+        and arrow_schema(current) == arrow_schema(schema)
+        and describe_spec(table.spec(), current) == describe_spec(spec, schema)
+        and properties.items() <= table.properties.items()
+    )
+
+
 def _user_properties(properties: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in properties.items() if k not in _INTERNAL_NAMESPACE_PROPERTIES}
 
@@ -75,8 +97,11 @@ class IcebergCatalog(CatalogPort):
         self, namespace: Namespace, properties: Mapping[str, str] | None = None
     ) -> NamespaceInfo:
         name = format_namespace(namespace)
+        wanted = dict(properties or {})
+        unsure = False  # an earlier attempt's create request failed: it may have landed
 
         def call() -> NamespaceInfo:
+            nonlocal unsure
             if len(namespace) > 1 and not self._namespace_exists(namespace[:-1]):
                 raise NamespaceNotFoundError(
                     f"cannot create namespace {name}: its parent "
@@ -84,8 +109,15 @@ class IcebergCatalog(CatalogPort):
                     subject=name,
                 )
             if self._namespace_exists(namespace):
+                found = self.load_namespace(namespace) if unsure else None
+                if found is not None and wanted.items() <= found.properties.items():
+                    return found  # this call's own create, whose answer was lost
                 raise NamespaceExistsError(f"namespace {name} already exists", subject=name)
-            self._backend.catalog.create_namespace(namespace, dict(properties or {}))
+            try:
+                self._backend.catalog.create_namespace(namespace, wanted)
+            except Exception:
+                unsure = True
+                raise
             return NamespaceInfo(
                 namespace,
                 _user_properties(self._backend.catalog.load_namespace_properties(namespace)),
@@ -165,23 +197,32 @@ class IcebergCatalog(CatalogPort):
         properties: Mapping[str, str] | None = None,
     ) -> TableInfo:
         name = str(identifier)
+        wanted = dict(properties or {})
+        unsure = False  # an earlier attempt's create request failed: it may have landed
 
         def call() -> TableInfo:
+            nonlocal unsure
             if not self._namespace_exists(identifier.namespace):
                 raise NamespaceNotFoundError(
                     f"cannot create table {name}: namespace "
                     f"{format_namespace(identifier.namespace)} does not exist",
                     subject=name,
                 )
-            if self._backend.catalog.table_exists(identifier.parts):
-                raise TableExistsError(f"table {name} already exists", subject=name)
             ice_schema = iceberg_schema(schema)
-            table = self._backend.catalog.create_table(
-                identifier.parts,
-                schema=ice_schema,
-                partition_spec=build_partition_spec(tuple(partition_spec), ice_schema),
-                properties=dict(properties or {}),
-            )
+            spec = build_partition_spec(tuple(partition_spec), ice_schema)
+            if self._backend.catalog.table_exists(identifier.parts):
+                if unsure:
+                    found = self._backend.catalog.load_table(identifier.parts)
+                    if _is_as_created(found, ice_schema, spec, wanted):
+                        return describe_table(identifier, found)
+                raise TableExistsError(f"table {name} already exists", subject=name)
+            try:
+                table = self._backend.catalog.create_table(
+                    identifier.parts, schema=ice_schema, partition_spec=spec, properties=wanted
+                )
+            except Exception:
+                unsure = True
+                raise
             return describe_table(identifier, table)
 
         return self._guard.run("create table", name, call)

@@ -109,7 +109,9 @@ def test_scan_projection_filter_limit(lake: floe.Floe, table: floe.TableIdentifi
     assert lake.reads.scan(table, row_filter="region is null").num_rows == 0
 
 
-def test_is_nan_finds_every_nan_row(lake: floe.Floe, table: floe.TableIdentifier) -> None:
+def test_predicates_nan_satisfies_find_every_nan_row(
+    lake: floe.Floe, table: floe.TableIdentifier
+) -> None:
     # One data file holding NaN beside equal values: Parquet min/max leave
     # NaN out (here [1.0, 1.0]), so pruning by them must not drop the NaN rows.
     data = rows([1, 2, 3, 4])
@@ -118,11 +120,33 @@ def test_is_nan_finds_every_nan_row(lake: floe.Floe, table: floe.TableIdentifier
     assert ids_of(lake.reads.scan(table, row_filter="amount is nan")) == [2, 4]
     assert ids_of(lake.reads.scan(table, row_filter="not (amount is not nan)")) == [2, 4]
     assert ids_of(lake.reads.scan(table, row_filter="amount is nan or id = 1")) == [1, 2, 4]
+    assert ids_of(lake.reads.scan(table, row_filter="amount != 1.0")) == [2, 4]
+    assert ids_of(lake.reads.scan(table, row_filter="not (amount = 1.0 or id = 4)")) == [2]
+    assert ids_of(lake.reads.scan(table, row_filter="amount not in (1.0, 3.0)")) == [2, 4]
+    # Negation follows Iceberg's rules (pushed into the predicate): NaN < 0 is false.
+    assert ids_of(lake.reads.scan(table, row_filter="not (amount >= 0.0)")) == []
     only = lake.reads.scan(table, columns=["region"], row_filter="amount is nan", limit=1)
     assert only.column_names == ["region"]
     assert only.num_rows == 1
     streamed = lake.reads.batches(table, columns=["id"], row_filter="amount is nan", limit=5)
     assert sorted(v for b in streamed for v in b.column("id").to_pylist()) == [2, 4]
+
+
+def test_filters_on_the_partition_source_read_a_null_partition(
+    lake: floe.Floe, table: floe.TableIdentifier
+) -> None:
+    # A row whose partition source is null lands in a null partition; a filter
+    # that cannot prune that file must still evaluate it (not fail, not skip).
+    lake.writes.append(table, rows([1, 2], DAY1))
+    nulls = rows([3]).set_column(1, "ts", pa.array([None], pa.timestamp("us")))
+    lake.writes.append(table, nulls)
+    got = lake.reads.scan(table, row_filter="id != 1 or ts >= '2024-05-01T10:30:00'")
+    assert ids_of(got) == [2, 3]
+    got = lake.reads.scan(table, row_filter="id = 3 or ts < '2024-05-02T00:00:00'")
+    assert ids_of(got) == [1, 2, 3]
+    assert ids_of(lake.reads.scan(table, row_filter="ts is null")) == [3]
+    streamed = lake.reads.batches(table, row_filter="id != 1 or ts > '2024-05-01T10:30:00'")
+    assert sorted(v for b in streamed for v in b.column("id").to_pylist()) == [2, 3]
 
 
 def test_scan_returns_canonical_types(lake: floe.Floe, table: floe.TableIdentifier) -> None:

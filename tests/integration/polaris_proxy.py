@@ -131,6 +131,7 @@ class PolarisProxy:
         self.token_lifetime_s = token_lifetime_s
         self.announced_expires_in = announced_expires_in
         self.exchanges: list[Exchange] = []
+        self._cleared_at = 0.0
         self.faults: list[Fault] = []
         self.issued_tokens: list[str] = []
         self.stats = ProxyStats()
@@ -176,6 +177,7 @@ class PolarisProxy:
         with self._lock:
             self.exchanges.clear()
             self.faults.clear()
+            self._cleared_at = time.monotonic()
 
     def seen(self, predicate: Callable[[Exchange], bool] = lambda _: True) -> list[Exchange]:
         """The recorded exchanges matching ``predicate``, in arrival order."""
@@ -249,8 +251,11 @@ class PolarisProxy:
         return None
 
     def _record(self, exchange: Exchange) -> None:
+        # Recorded once answered: an exchange that arrived before clear() but
+        # finished after it belongs to the time before, and is dropped.
         with self._lock:
-            self.exchanges.append(exchange)
+            if exchange.at >= self._cleared_at:
+                self.exchanges.append(exchange)
 
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)

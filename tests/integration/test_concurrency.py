@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 import floe
+from floe.application.tables import CREATED_TABLE_DEFAULTS
 from tests.integration.conftest import PolarisFactory, polaris_config, unique
 from tests.integration.polaris_proxy import Exchange, PolarisProxy
 from tests.integration.seaweed import SeaweedServer
@@ -25,13 +26,9 @@ from tests.integration.workers import SCHEMA, append_worker, batch_rows, overwri
 PROCESSES = 4
 APPENDS = 25
 ROWS = 3
-COMMIT_RETRIES = 30
-#: Conflicts are retried after 20-400 ms; more retries than writers ever need.
-TABLE_PROPERTIES = {
-    "commit.retry.num-retries": str(COMMIT_RETRIES),
-    "commit.retry.min-wait-ms": "20",
-    "commit.retry.max-wait-ms": "400",
-}
+#: The tables are created with floe's default commit-retry properties:
+#: conflicts are retried on refreshed metadata, 50 ms doubling to 5 s.
+COMMIT_RETRIES = int(CREATED_TABLE_DEFAULTS["commit.retry.num-retries"])
 JOIN_TIMEOUT_S = 150
 RETRY = {"max_attempts": 5, "initial_wait_s": 0.05, "max_wait_s": 0.5, "jitter_s": 0.05}
 
@@ -110,7 +107,7 @@ def test_four_processes_append_to_one_table_through_polaris(
     namespace = unique("race")
     table = f"{namespace}.appends"
     lake.namespaces.create(namespace)
-    lake.tables.create(table, SCHEMA, properties=TABLE_PROPERTIES)
+    lake.tables.create(table, SCHEMA)
     proxy.clear()
 
     config = as_mapping(seaweed, proxy)
@@ -165,7 +162,7 @@ def test_partition_overwrite_race_through_polaris(
     namespace = unique("overwrite_race")
     table = f"{namespace}.parts"
     lake.namespaces.create(namespace)
-    lake.tables.create(table, SCHEMA, ["part"], properties=TABLE_PROPERTIES)
+    lake.tables.create(table, SCHEMA, ["part"])
     lake.writes.append(table, batch_rows("keep", -1, -1, KEEP_ROWS))
 
     config = as_mapping(seaweed, proxy)

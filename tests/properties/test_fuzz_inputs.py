@@ -753,6 +753,7 @@ def test_duplicate_names_inside_a_struct_are_an_invalid_schema_error(lake: floe.
         "id not in (5, 6)",
         "not (id in (1, 2))",
         "id is not null and ts > '1000-01-01T00:00:00'",
+        "id is not nan",
     ],
 )
 def test_an_overwrite_never_deletes_rows_its_filter_does_not_select(

@@ -13,11 +13,21 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, IsNaN, NotNull, Or
+from pyiceberg.expressions import (
+    AlwaysTrue,
+    And,
+    BooleanExpression,
+    IsNaN,
+    NotEqualTo,
+    NotIn,
+    NotNull,
+    Or,
+)
 from pyiceberg.expressions.parser import parse
 from pyiceberg.expressions.visitors import bind, rewrite_not
 from pyiceberg.io.pyarrow import expression_to_pyarrow
 from pyiceberg.schema import Schema
+from pyiceberg.types import DoubleType, FloatType
 
 from floe.domain.errors import InvalidFilterError
 
@@ -58,37 +68,69 @@ def bind_filter(text: str | None, schema: Schema, *, table: str) -> BooleanExpre
             f"row filter {text!r} does not fit table {table}: {_first_line(exc)}",
             subject=table,
         ) from exc
-    return bound
+    # Negations pushed into the predicates, as PyIceberg's scans do: under
+    # Iceberg's rules ``not (f >= 0)`` is ``f < 0``, false for NaN, whereas
+    # Arrow would negate its false ``NaN >= 0`` into true.
+    return rewrite_not(bound)
 
 
-def scan_pushdown(text: str | None, *, table: str) -> tuple[BooleanExpression, bool]:
+def scan_pushdown(
+    text: str | None, schema: Schema, *, table: str
+) -> tuple[BooleanExpression, bool]:
     """The filter to hand to PyIceberg's scan, and whether it is exact.
 
     Arrow prunes Parquet row groups by their min/max statistics, which leave
     NaN out: a row group holding ``[1.0, NaN]`` has the bounds ``[1.0, 1.0]``
-    and is skipped for ``f is nan``, silently losing the NaN rows. Any
-    ``is nan`` (also one written as ``not (f is not nan)``) is therefore
-    pushed down as the weaker ``is not null`` of the same column, and the
-    caller must apply the exact filter to the rows read (``exact`` False).
+    and is skipped for ``f is nan`` or ``f != 1.0``, silently losing the NaN
+    rows. So a predicate that NaN satisfies (``is nan``, ``!=``, ``not in``)
+    on a floating-point column, in whatever form it was written, is pushed
+    down as the weaker ``is not null`` of that column, and the caller must
+    apply the exact filter to the rows read (``exact`` False).
 
     Raises:
         InvalidFilterError: The text is not a valid Iceberg expression.
     """
     expression = rewrite_not(parse_filter(text, table=table))
-    weakened = _without_is_nan(expression)
+    weakened = _without_nan_predicates(expression, schema)
     return weakened, weakened == expression
 
 
-def _without_is_nan(expression: BooleanExpression) -> BooleanExpression:
+_NAN_SATISFIES = (IsNaN, NotEqualTo, NotIn)
+
+
+def _without_nan_predicates(expression: BooleanExpression, schema: Schema) -> BooleanExpression:
     # After rewrite_not there is no Not: every predicate sits in a positive
     # position, so replacing one by a weaker predicate weakens the whole.
-    if isinstance(expression, And):
-        return And(_without_is_nan(expression.left), _without_is_nan(expression.right))
-    if isinstance(expression, Or):
-        return Or(_without_is_nan(expression.left), _without_is_nan(expression.right))
-    if isinstance(expression, IsNaN):
+    if isinstance(expression, And | Or):
+        return type(expression)(
+            _without_nan_predicates(expression.left, schema),
+            _without_nan_predicates(expression.right, schema),
+        )
+    if isinstance(expression, _NAN_SATISFIES) and is_floating(expression.term, schema):
         return NotNull(term=expression.term)
     return expression
+
+
+def without_predicates_on(expression: BooleanExpression, columns: set[str]) -> BooleanExpression:
+    """A weaker filter: the predicates on ``columns`` replaced by "every row".
+
+    ``expression`` must be free of ``Not`` (as :func:`scan_pushdown` returns).
+    """
+    if isinstance(expression, And | Or):
+        return type(expression)(
+            without_predicates_on(expression.left, columns),
+            without_predicates_on(expression.right, columns),
+        )
+    if getattr(getattr(expression, "term", None), "name", None) in columns:
+        return AlwaysTrue()
+    return expression
+
+
+def is_floating(term: Any, schema: Schema) -> bool:
+    """Whether ``term`` names a float or double column of ``schema``."""
+    name = getattr(term, "name", None)
+    field = schema.find_field(name) if isinstance(name, str) else None
+    return field is not None and isinstance(field.field_type, FloatType | DoubleType)
 
 
 def to_arrow_expression(bound: BooleanExpression, schema: Schema) -> Any:

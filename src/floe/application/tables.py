@@ -28,6 +28,22 @@ def as_partition_spec(spec: Sequence[PartitionLike]) -> tuple[PartitionTransform
     )
 
 
+#: Commit-retry properties every table floe creates gets unless the caller sets
+#: them. Iceberg's defaults (4 retries within about 1.5 s) make appends fail
+#: with CommitConflictError once three or four writers share a table; these
+#: give 10 retries, 50 ms doubling to 5 s, about 20 s in all, still bounded.
+CREATED_TABLE_DEFAULTS: Mapping[str, str] = {
+    "commit.retry.num-retries": "10",
+    "commit.retry.min-wait-ms": "50",
+    "commit.retry.max-wait-ms": "5000",
+}
+
+
+def table_properties(properties: Mapping[str, str] | None) -> dict[str, str]:
+    """The properties of a table floe creates: its defaults, then the caller's."""
+    return {**CREATED_TABLE_DEFAULTS, **(properties or {})}
+
+
 def prepare_table(
     identifier: TableIdentifier, schema: pa.Schema, partition_spec: Sequence[PartitionLike]
 ) -> tuple[pa.Schema, tuple[PartitionTransform, ...]]:
@@ -90,7 +106,7 @@ class TableService:
         """
         identifier = as_identifier(table)
         canonical, spec = prepare_table(identifier, schema, partition_spec)
-        return self._catalog.create_table(identifier, canonical, spec, properties)
+        return self._catalog.create_table(identifier, canonical, spec, table_properties(properties))
 
     def create_if_not_exists(
         self,
@@ -111,7 +127,9 @@ class TableService:
         except TableNotFoundError:
             pass
         try:
-            return self._catalog.create_table(identifier, canonical, spec, properties)
+            return self._catalog.create_table(
+                identifier, canonical, spec, table_properties(properties)
+            )
         except TableExistsError:
             return self._catalog.load_table(identifier)
 

@@ -10,7 +10,12 @@ import pyarrow as pa
 
 from floe.application.conform import conform
 from floe.application.inputs import TableLike, as_arrow, as_identifier
-from floe.application.tables import PartitionLike, as_partition_spec, prepare_table
+from floe.application.tables import (
+    PartitionLike,
+    as_partition_spec,
+    prepare_table,
+    table_properties,
+)
 from floe.domain.errors import InvalidFilterError, TableExistsError, TableNotFoundError, WriteError
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import WriteMode, WriteResult
@@ -273,7 +278,7 @@ class WriteService:
                 identifier,
                 schema,
                 spec,
-                new.properties,
+                table_properties(new.properties),
                 fitted.data,
                 snapshot_properties=properties,
             )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
 import pyarrow as pa
 from pyiceberg.exceptions import ValidationException
@@ -32,8 +33,10 @@ from floe.adapters.filters import (
     bind_filter,
     filter_arrow,
     iceberg_schema,
+    is_floating,
     parse_filter,
     scan_pushdown,
+    without_predicates_on,
 )
 from floe.adapters.iceberg.connect import IcebergBackend
 from floe.adapters.iceberg.errors import translated
@@ -148,7 +151,7 @@ class IcebergTableStore(TableStorePort):
                     warnings.filterwarnings("ignore", "Delete operation did not match any records")
                     tx.overwrite(
                         data,
-                        overwrite_filter=rows_where(parse_filter(row_filter, table=name)),
+                        overwrite_filter=rows_where(parse_filter(row_filter, table=name), target),
                         snapshot_properties=props,
                     )
             else:
@@ -301,57 +304,61 @@ class IcebergTableStore(TableStorePort):
         return table, schema, bound, columns
 
     def scan(self, identifier: TableIdentifier, options: ScanOptions) -> pa.Table:
+        name = str(identifier)
+
         def call() -> pa.Table:
             table, schema, bound, columns = self._plan(identifier, options)
-            pushdown, exact = scan_pushdown(options.row_filter, table=str(identifier))
             expected = arrow_schema(schema.select(*columns))
-            if exact:
-                result = table.scan(
+
+            def read(pushdown: BooleanExpression, exact: bool) -> pa.Table:
+                if exact:
+                    return table.scan(
+                        row_filter=pushdown,
+                        selected_fields=columns,
+                        snapshot_id=options.snapshot_id,
+                        limit=options.limit,
+                    ).to_arrow()
+                rows = table.scan(
                     row_filter=pushdown,
-                    selected_fields=columns,
+                    selected_fields=_with_filter_columns(columns, bound, schema),
                     snapshot_id=options.snapshot_id,
-                    limit=options.limit,
                 ).to_arrow()
-                return result.select(list(columns)).cast(expected)
-            read = table.scan(
-                row_filter=pushdown,
-                selected_fields=_with_filter_columns(columns, bound, schema),
-                snapshot_id=options.snapshot_id,
-            ).to_arrow()
-            result = filter_arrow(read, bound, schema)
-            if options.limit is not None:
-                result = result.slice(0, options.limit)
+                kept = filter_arrow(rows, bound, schema)
+                return kept if options.limit is None else kept.slice(0, options.limit)
+
+            result = _planned(read, table, schema, options.row_filter, name)
             return result.select(list(columns)).cast(expected)
 
-        return self._guard.run("scan table", str(identifier), call, fallback=ScanError)
+        return self._guard.run("scan table", name, call, fallback=ScanError)
 
     def scan_batches(
         self, identifier: TableIdentifier, options: ScanOptions
     ) -> pa.RecordBatchReader:
         name = str(identifier)
 
-        def call() -> tuple[pa.RecordBatchReader, pa.Schema, tuple[str, ...], Filtered | None]:
+        def call() -> tuple[Iterable[pa.RecordBatch], pa.Schema, tuple[str, ...]]:
             table, schema, bound, columns = self._plan(identifier, options)
-            pushdown, exact = scan_pushdown(options.row_filter, table=name)
-            reader = table.scan(
-                row_filter=pushdown,
-                selected_fields=(
-                    columns if exact else _with_filter_columns(columns, bound, schema)
-                ),
-                snapshot_id=options.snapshot_id,
-                limit=options.limit if exact else None,
-            ).to_arrow_batch_reader()
-            residual = None if exact else Filtered(bound, schema, options.limit)
-            return reader, arrow_schema(schema.select(*columns)), columns, residual
 
-        reader, expected, columns, residual = self._guard.run(
-            "scan table", name, call, fallback=ScanError
-        )
+            def read(pushdown: BooleanExpression, exact: bool) -> Iterable[pa.RecordBatch]:
+                reader = table.scan(
+                    row_filter=pushdown,
+                    selected_fields=(
+                        columns if exact else _with_filter_columns(columns, bound, schema)
+                    ),
+                    snapshot_id=options.snapshot_id,
+                    limit=options.limit if exact else None,
+                ).to_arrow_batch_reader()
+                return reader if exact else Filtered(bound, schema, options.limit).apply(reader)
+
+            reader = _planned(read, table, schema, options.row_filter, name)
+            return reader, arrow_schema(schema.select(*columns)), columns
+
+        reader, expected, columns = self._guard.run("scan table", name, call, fallback=ScanError)
 
         def batches() -> Iterator[pa.RecordBatch]:
             try:
                 with translated("scan table", name, fallback=ScanError):
-                    for batch in reader if residual is None else residual.apply(reader):
+                    for batch in reader:
                         yield batch.select(list(columns)).cast(expected)
             except FloeStorageError as error:  # FileIO frames hold the S3 keys
                 raise without_frames(error)  # noqa: B904 - its own chain is kept
@@ -415,7 +422,9 @@ class IcebergTableStore(TableStorePort):
         return self._guard.run("expire snapshots of table", name, call, fallback=WriteError)
 
 
-def rows_where(expression: BooleanExpression, truth: bool = True) -> BooleanExpression:
+def rows_where(
+    expression: BooleanExpression, schema: Schema, truth: bool = True
+) -> BooleanExpression:
     """A filter selecting exactly the rows where ``expression`` is ``truth`` in a scan.
 
     Scans (and the in-memory adapter) evaluate filters with Arrow: a row is
@@ -432,9 +441,10 @@ def rows_where(expression: BooleanExpression, truth: bool = True) -> BooleanExpr
     if isinstance(expression, AlwaysTrue | AlwaysFalse):
         return expression if truth else Not(expression)
     if isinstance(expression, Not):
-        return rows_where(expression.child, not truth)
+        return rows_where(expression.child, schema, not truth)
     if isinstance(expression, And | Or):
-        left, right = rows_where(expression.left, truth), rows_where(expression.right, truth)
+        left = rows_where(expression.left, schema, truth)
+        right = rows_where(expression.right, schema, truth)
         conjunction = isinstance(expression, And) == truth
         return And(left, right) if conjunction else Or(left, right)
     if isinstance(expression, IsNull | NotNull):  # never NULL itself
@@ -455,10 +465,13 @@ def rows_where(expression: BooleanExpression, truth: bool = True) -> BooleanExpr
             return Or(Or(core, IsNull(term=term)), IsNaN(term=term))
         return And(And(core, NotNull(term=term)), NotNaN(term=term))
     if isinstance(expression, IsNaN | NotNaN):
+        if not is_floating(term, schema):  # bound as a constant: no value is NaN
+            return AlwaysTrue() if isinstance(core, NotNaN) else AlwaysFalse()
         return And(NotNull(term=term), core)
     # A comparison with a null is NULL (never selected); with NaN, Arrow makes
-    # != true and every other comparison false.
-    if isinstance(expression, NotEqualTo) == truth:
+    # != true and every other comparison false. A negation was pushed into the
+    # operator (``not (f >= 0)`` is ``f < 0``), as scans do.
+    if isinstance(core, NotEqualTo):
         return And(NotNull(term=term), Or(And(core, NotNaN(term=term)), IsNaN(term=term)))
     return And(NotNull(term=term), And(core, NotNaN(term=term)))
 
@@ -492,6 +505,36 @@ def _reject_duplicate_keys(data: pa.Table, join_columns: Sequence[str], table: s
             f"{list(join_columns)}; nothing was written",
             subject=table,
         )
+
+
+R = TypeVar("R")
+
+
+def _planned(
+    read: Callable[[BooleanExpression, bool], R],
+    table: Table,
+    schema: Schema,
+    row_filter: str | None,
+    name: str,
+) -> R:
+    """Plan and start a read with the best filter PyIceberg and Arrow handle correctly.
+
+    ``read(pushdown, exact)`` scans with ``pushdown`` and, when it is not
+    exact, applies the bound filter to the rows itself. PyIceberg 0.12's
+    residual evaluation compares a null partition value with the filter's
+    literal and raises ``TypeError`` (a file whose partition source column is
+    null, under a filter that cannot prune it, e.g. ``id != 4 or ts > X``);
+    the read is then planned again without the predicates on partition source
+    columns, which only costs partition pruning.
+    """
+    pushdown, exact = scan_pushdown(row_filter, schema, table=name)
+    try:
+        return read(pushdown, exact)
+    except TypeError:
+        sources = {f.source_id for spec in table.specs().values() for f in spec.fields}
+        names = {schema.find_column_name(i) for i in sources} - {None}
+        weaker = without_predicates_on(pushdown, {str(n) for n in names})
+        return read(weaker, False)
 
 
 def _with_filter_columns(

@@ -169,6 +169,35 @@ def test_partition_overwrite_race_through_polaris(
     outcomes = run_workers(
         overwrite_worker, [(config, table, w, OVERWRITE_ROUNDS, ROWS) for w in range(PROCESSES)]
     )
-    print("\n", outcomes)
     data = lake.reads.scan(table)
-    print(data.group_by(["part", "worker", "batch"]).aggregate([("seq", "count")]).to_pylist())
+    groups = data.group_by(["part", "worker", "batch"]).aggregate([("seq", "count")]).to_pylist()
+    print("\npartition overwrite race:", outcomes, groups)
+    by_part: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for group in groups:
+        by_part[group["part"]].append(group)
+    # The partition nobody overwrote kept every row.
+    assert by_part.pop("keep") == [{"part": "keep", "worker": -1, "batch": -1, "seq_count": 10}]
+    # Own partitions never conflict: each holds its writer's last batch, whole.
+    for outcome in outcomes:
+        worker = outcome["worker"]
+        assert outcome["own_errors"] == [], outcome
+        assert outcome["own"] == list(range(OVERWRITE_ROUNDS))
+        assert by_part.pop(f"w{worker}") == [
+            {
+                "part": f"w{worker}",
+                "worker": worker,
+                "batch": OVERWRITE_ROUNDS - 1,
+                "seq_count": ROWS,
+            }
+        ]
+    # The shared partition holds exactly one committed batch, whole; the writes
+    # that lost the race were refused with a typed conflict, nothing applied.
+    (shared,) = by_part.pop("shared")
+    assert shared["seq_count"] == ROWS
+    winner = outcomes[shared["worker"]]
+    assert shared["batch"] in winner["shared"]
+    assert by_part == {}
+    for outcome in outcomes:
+        assert set(outcome["shared_errors"]) <= {"CommitConflictError"}, outcome
+        assert len(outcome["shared"]) + len(outcome["shared_errors"]) == OVERWRITE_ROUNDS
+    assert sum(len(o["shared"]) for o in outcomes) >= 1

@@ -132,6 +132,7 @@ class PolarisProxy:
         self.announced_expires_in = announced_expires_in
         self.exchanges: list[Exchange] = []
         self._cleared_at = 0.0
+        self._in_flight = 0
         self.faults: list[Fault] = []
         self.issued_tokens: list[str] = []
         self.stats = ProxyStats()
@@ -180,7 +181,18 @@ class PolarisProxy:
             self._cleared_at = time.monotonic()
 
     def seen(self, predicate: Callable[[Exchange], bool] = lambda _: True) -> list[Exchange]:
-        """The recorded exchanges matching ``predicate``, in arrival order."""
+        """The recorded exchanges matching ``predicate``, in arrival order.
+
+        An exchange is recorded just after its answer is sent, so a client can
+        hold the answer a moment before the record exists: wait (at most 2 s)
+        for the requests still being served.
+        """
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._in_flight == 0:
+                    break
+            time.sleep(0.005)
         with self._lock:
             found = [e for e in self.exchanges if predicate(e)]
         return sorted(found, key=lambda e: e.at)
@@ -422,6 +434,15 @@ class PolarisProxy:
                     super().handle()
 
             def _serve(self) -> None:
+                with proxy._lock:
+                    proxy._in_flight += 1
+                try:
+                    self._serve_one()
+                finally:
+                    with proxy._lock:
+                        proxy._in_flight -= 1
+
+            def _serve_one(self) -> None:
                 at = time.monotonic()
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""

@@ -51,7 +51,7 @@ from typing import Any
 
 import requests
 
-from tests.integration.proxy import Fault, Recorded
+from tests.integration.proxy import Fault, FaultInjector, Recorded
 
 _HOP_BY_HOP = {
     "connection",
@@ -97,7 +97,7 @@ class ProxyStats:
     upstream_token_fetches: int = 0
 
 
-class PolarisProxy:
+class PolarisProxy(FaultInjector):
     """A Polaris-like front for ``upstream`` (a SeaweedFS Iceberg REST endpoint).
 
     Args:
@@ -125,6 +125,7 @@ class PolarisProxy:
         announced_expires_in: int | None = None,
         tls: ssl.SSLContext | None = None,
     ) -> None:
+        super().__init__()
         self.upstream = upstream.rstrip("/")
         self.client_id = client_id or upstream_client_id
         self.client_secret = client_secret or upstream_client_secret
@@ -133,14 +134,12 @@ class PolarisProxy:
         self.exchanges: list[Exchange] = []
         self._cleared_at = 0.0
         self._in_flight = 0
-        self.faults: list[Fault] = []
         self.issued_tokens: list[str] = []
         self.stats = ProxyStats()
         self._upstream_id = upstream_client_id
         self._upstream_secret = upstream_client_secret
         self._upstream_token: str | None = None
         self._tokens: dict[str, _Token] = {}
-        self._lock = threading.Lock()
         self._create_lock = threading.Lock()
         self._local = threading.local()
         self._tls = tls
@@ -166,12 +165,6 @@ class PolarisProxy:
     def token_uri(self) -> str:
         """The token endpoint, ``<catalog uri>/v1/oauth/tokens``."""
         return f"{self.catalog_uri}{_TOKEN_PATH}"
-
-    def inject(self, fault: Fault) -> Fault:
-        """Misbehave as ``fault`` says on the next matching requests (paths include the prefix)."""
-        with self._lock:
-            self.faults.append(fault)
-        return fault
 
     def clear(self) -> None:
         """Forget recorded exchanges and pending faults (tokens stay valid)."""
@@ -253,14 +246,6 @@ class PolarisProxy:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._thread.start()
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.matches(method, path):
-                    fault.times -= 1
-                    return fault
-        return None
 
     def _record(self, exchange: Exchange) -> None:
         # Recorded once answered: an exchange that arrived before clear() but

@@ -57,14 +57,35 @@ class Fault:
         )
 
 
-class CatalogProxy:
+class FaultInjector:
+    """The faults a proxy has been told to inject, taken one matching request at a time."""
+
+    def __init__(self) -> None:
+        self.faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def inject(self, fault: Fault) -> Fault:
+        """Misbehave as ``fault`` says on the next matching requests."""
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.matches(method, path):
+                    fault.times -= 1
+                    return fault
+        return None
+
+
+class CatalogProxy(FaultInjector):
     """A reverse proxy to ``upstream`` that records requests and injects faults."""
 
     def __init__(self, upstream: str) -> None:
+        super().__init__()
         self.upstream = upstream.rstrip("/")
         self.requests: list[Recorded] = []
-        self.faults: list[Fault] = []
-        self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -74,11 +95,6 @@ class CatalogProxy:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def inject(self, fault: Fault) -> Fault:
-        with self._lock:
-            self.faults.append(fault)
-        return fault
-
     def clear(self) -> None:
         with self._lock:
             self.requests.clear()
@@ -87,14 +103,6 @@ class CatalogProxy:
     def seen(self, predicate: Callable[[Recorded], bool] = lambda _: True) -> list[Recorded]:
         with self._lock:
             return [r for r in self.requests if predicate(r)]
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.matches(method, path):
-                    fault.times -= 1
-                    return fault
-        return None
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self

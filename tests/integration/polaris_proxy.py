@@ -432,10 +432,13 @@ class PolarisProxy(FaultInjector):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 headers = dict(self.headers.items())
-                status = self._answer(headers, body)
-                proxy._record(
-                    Exchange(self.command, self.path, headers, body, at=at, status=status)
-                )
+                status = 0  # the client went away before it could be answered
+                try:
+                    status = self._answer(headers, body)
+                finally:
+                    proxy._record(
+                        Exchange(self.command, self.path, headers, body, at=at, status=status)
+                    )
 
             def _answer(self, headers: dict[str, str], body: bytes) -> int:
                 fault = proxy._take_fault(self.command, self.path)

@@ -515,3 +515,40 @@ def test_a_create_whose_answer_is_lost_is_still_this_calls_success(
         lake.namespaces.create(namespace)
     with pytest.raises(floe.TableExistsError):
         lake.tables.create(f"{namespace}.t", SCHEMA)
+
+
+# -- a server that stops answering ------------------------------------------------------------
+
+
+def test_a_request_that_hangs_times_out_and_is_retried(
+    seaweed: SeaweedServer, polaris: PolarisProxy
+) -> None:
+    lake = floe.Floe.from_config(polaris_config(seaweed, polaris, request_timeout_s=0.5))
+    table = fresh_table(lake, "hang")
+    lake.writes.append(table, rows(0))
+    polaris.clear()
+    polaris.inject(Fault(delay_s=3.0, method="GET", path_contains="/tables/t"))
+    started = time.monotonic()
+    with structlog.testing.capture_logs() as logs:
+        assert ids(lake, table) == [0, 1]
+    assert time.monotonic() - started < 2.5  # did not wait for the hung answer
+    assert len([e for e in logs if e["event"] == "floe.retry"]) == 1
+
+
+def test_a_commit_that_hangs_is_an_unknown_outcome_never_re_sent(
+    seaweed: SeaweedServer, polaris_factory: PolarisFactory
+) -> None:
+    polaris = polaris_factory(token_lifetime_s=60.0)  # the token outlives the hold
+    lake = floe.Floe.from_config(polaris_config(seaweed, polaris, request_timeout_s=0.5))
+    table = fresh_table(lake, "hangcommit")
+    lake.writes.append(table, rows(0))
+    polaris.clear()
+    # The proxy holds the commit 1.5 s, then forwards it: it lands after floe gave up.
+    polaris.inject(Fault(delay_s=1.5, method="POST", path_contains="/tables/t"))
+    with pytest.raises(floe.CommitStateUnknownError):
+        lake.writes.append(table, rows(1), snapshot_properties={"writer.batch-id": "b1"})
+    commits = polaris.seen(lambda e: e.method == "POST" and to_table(e, table))
+    assert len(commits) == 1  # never re-sent (seen() waited for the held request)
+    tagged = [s for s in lake.snapshots.list(table) if s.summary.get("writer.batch-id") == "b1"]
+    assert len(tagged) == 1
+    assert ids(lake, table) == [0, 1, 100, 101]

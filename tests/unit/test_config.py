@@ -509,3 +509,20 @@ def test_env_rejects_a_reserved_property_without_showing_it() -> None:
 
     assert "property 'token'" in str(error)
     assert not _leaks(error, SECRET, TOKEN)
+
+
+@pytest.mark.parametrize("value", [0, -1, 0.05, 3601, "5", True])
+def test_request_timeout_out_of_range_is_rejected(value: object) -> None:
+    error = _rejected(
+        lambda: PolarisCatalogConfig(
+            uri="http://x",
+            warehouse="w",
+            token="t",
+            request_timeout_s=value,  # type: ignore[arg-type]
+        )
+    )
+    assert error.subject == "request_timeout_s"
+
+
+def test_request_timeout_defaults_to_a_minute() -> None:
+    assert PolarisCatalogConfig(uri="http://x", warehouse="w", token="t").request_timeout_s == 60.0

@@ -137,6 +137,9 @@ class PolarisCatalogConfig:
         token_refresh_enabled: Refresh tokens before expiry and on 401/419.
         retry: Retry policy for transient faults.
         oauth2_server_uri: Token endpoint, when not ``<uri>/v1/oauth/tokens``.
+        request_timeout_s: Seconds an HTTP request to the catalog or the
+            token endpoint may take (to connect, and between bytes of the
+            answer) before it counts as a timeout, a transient fault.
         properties: Extra catalog properties passed through (``s3.*``,
             ``header.*``…).
     """
@@ -150,6 +153,7 @@ class PolarisCatalogConfig:
     token_refresh_enabled: bool = True
     retry: RetryConfig = attrs.field(factory=RetryConfig)
     oauth2_server_uri: str | None = None
+    request_timeout_s: float = attrs.field(default=60.0, validator=_in_range(0.1, 3600))
     properties: Mapping[str, str] = attrs.field(
         factory=dict, converter=dict, repr=lambda props: repr(mask_properties(props))
     )

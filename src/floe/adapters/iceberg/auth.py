@@ -40,6 +40,7 @@ class TokenProvider:
         refresh_enabled: Renew before expiry (else only when invalidated).
         refresh_margin_s: Renew this many seconds before expiry.
         verify: TLS verification (``True``, ``False`` or a CA bundle path).
+        timeout_s: Timeout of a token request.
         clock: Monotonic clock (injectable for tests).
     """
 
@@ -54,6 +55,7 @@ class TokenProvider:
         refresh_enabled: bool = True,
         refresh_margin_s: float = DEFAULT_REFRESH_MARGIN_S,
         verify: bool | str = True,
+        timeout_s: float = _TOKEN_TIMEOUT_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if static_token is None and not (token_url and client_id and client_secret):
@@ -68,6 +70,7 @@ class TokenProvider:
         self._refresh_enabled = refresh_enabled
         self._margin = refresh_margin_s
         self._verify = verify
+        self._timeout_s = timeout_s
         self._clock = clock
         self._lock = threading.Lock()
         self._token: Secret | None = static_token
@@ -120,7 +123,7 @@ class TokenProvider:
                 self._token_url,
                 data=data,
                 auth=(self._client_id, self._client_secret.reveal()),
-                timeout=_TOKEN_TIMEOUT_S,
+                timeout=self._timeout_s,
                 verify=self._verify,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:

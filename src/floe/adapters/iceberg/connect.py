@@ -10,6 +10,8 @@ from typing import Any
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.catalog.sql import SqlCatalog
+from requests import PreparedRequest, Response, Session
+from requests.adapters import HTTPAdapter
 
 from floe.adapters.iceberg.auth import FloeAuthManager, TokenProvider
 from floe.adapters.iceberg.guard import CallGuard
@@ -93,6 +95,7 @@ def token_provider(config: PolarisCatalogConfig) -> TokenProvider:
         scope=config.scope,
         refresh_enabled=config.token_refresh_enabled,
         verify=verify,
+        timeout_s=config.request_timeout_s,
     )
 
 
@@ -113,12 +116,48 @@ def rest_properties(config: PolarisCatalogConfig, tokens: TokenProvider) -> dict
     return props
 
 
+class _TimeoutAdapter(HTTPAdapter):
+    """An HTTP adapter giving every request without one a timeout."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__()
+        self._timeout_s = timeout_s
+
+    def send(self, request: PreparedRequest, **kwargs: Any) -> Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self._timeout_s
+        return super().send(request, **kwargs)
+
+
+class TimedRestCatalog(RestCatalog):
+    """PyIceberg's REST catalog whose HTTP sessions time every request out.
+
+    PyIceberg sends catalog requests without a timeout, so a server that
+    stops answering would hang the caller forever; with one, the wait ends
+    in a timeout the call guard retries (or, during a commit, reports as an
+    unknown outcome).
+    """
+
+    def __init__(self, name: str, request_timeout_s: float, **properties: Any) -> None:
+        self._request_timeout_s = request_timeout_s  # sessions are made inside __init__
+        super().__init__(name, **properties)
+
+    def _create_session(self) -> Session:
+        session = super()._create_session()
+        adapter = _TimeoutAdapter(self._request_timeout_s)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
+
 def open_rest_backend(config: PolarisCatalogConfig) -> IcebergBackend:
     """A Polaris / Iceberg REST catalog behind floe's token provider and call guard."""
     tokens = token_provider(config)
 
     def opener() -> Catalog:
-        return RestCatalog(config.warehouse, **rest_properties(config, tokens))
+        return TimedRestCatalog(
+            config.warehouse, config.request_timeout_s, **rest_properties(config, tokens)
+        )
 
     guard = CallGuard("rest", config.retry, tokens)
     return IcebergBackend(config.uri, opener, guard, tokens)

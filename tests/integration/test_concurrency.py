@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import pathlib
 import time
 from collections import Counter, defaultdict
 from typing import Any
@@ -148,6 +149,26 @@ def test_four_processes_append_to_one_table_through_polaris(
         f"max attempts for one commit {max(attempts.values())}, "
         f"worker seconds {[round(o['seconds'], 1) for o in outcomes]}"
     )
+
+
+def test_four_processes_append_to_one_table_in_the_embedded_catalog(
+    tmp_path: pathlib.Path,
+) -> None:
+    warehouse = str(tmp_path / "warehouse")
+    lake = floe.Floe.from_config(floe.LocalCatalogConfig(warehouse))
+    lake.namespaces.create("race")
+    lake.tables.create("race.appends", SCHEMA)
+
+    config = {"type": "local", "warehouse_path": warehouse}
+    outcomes = run_workers(
+        append_worker, [(config, "race.appends", w, APPENDS, ROWS) for w in range(PROCESSES)]
+    )
+
+    assert [o["errors"] for o in outcomes] == [[]] * PROCESSES
+    data = lake.reads.scan("race.appends")
+    assert_every_batch_once(data, PROCESSES, APPENDS, ROWS)
+    reported = sorted(s for o in outcomes for s in o["snapshots"])
+    assert sorted(s.snapshot_id for s in lake.snapshots.list("race.appends")) == reported
 
 
 OVERWRITE_ROUNDS = 4

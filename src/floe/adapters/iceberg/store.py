@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import pyarrow as pa
-from pyiceberg.exceptions import ValidationException
+from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.expressions import (
     AlwaysFalse,
     AlwaysTrue,
@@ -24,13 +24,15 @@ from pyiceberg.expressions import (
     Or,
     UnboundPredicate,
 )
+from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
-from pyiceberg.table import Table
+from pyiceberg.table import Table, Transaction
 
 from floe.adapters.filters import bind_filter, iceberg_schema, parse_filter
 from floe.adapters.iceberg.connect import IcebergBackend
 from floe.adapters.iceberg.errors import translated
 from floe.adapters.iceberg.guard import commit_outcome_guarded, without_frames
+from floe.adapters.iceberg.streaming import append_producer, delete_quietly, write_stream
 from floe.adapters.iceberg_model import (
     arrow_schema,
     build_partition_spec,
@@ -124,15 +126,7 @@ class IcebergTableStore(TableStorePort):
             props = dict(snapshot_properties or {})
             added, deleted = data.num_rows, 0
             tx = table.transaction()
-            if evolve_schema is not None:
-                with tx.update_schema() as update:
-                    update.union_by_name(evolve_schema)
-            if add_partition_fields:
-                with tx.update_spec() as spec:
-                    for field in add_partition_fields:
-                        spec.add_field(
-                            field.source_column, iceberg_transform(field), field.field_name
-                        )
+            _evolve(tx, evolve_schema, add_partition_fields)
             if mode is WriteMode.APPEND:
                 tx.append(data, snapshot_properties=props)
             elif mode is WriteMode.OVERWRITE:
@@ -184,6 +178,48 @@ class IcebergTableStore(TableStorePort):
             evolve_schema=evolve_schema,
             add_partition_fields=add_partition_fields,
             snapshot_properties=snapshot_properties,
+        )
+
+    def append_stream(
+        self,
+        identifier: TableIdentifier,
+        schema: pa.Schema,
+        batches: Iterable[pa.RecordBatch],
+        *,
+        chunk_bytes: int,
+        evolve_schema: pa.Schema | None = None,
+        add_partition_fields: Sequence[PartitionTransform] = (),
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        name = str(identifier)
+
+        def call() -> WriteResult:
+            table = self._load(identifier)
+            tx = table.transaction()
+            _evolve(tx, evolve_schema, add_partition_fields)
+            producer = append_producer(tx, dict(snapshot_properties or {}))
+            written: list[DataFile] = []
+            try:
+                rows = write_stream(tx, table.io, producer, schema, batches, chunk_bytes, written)
+            except BaseException:
+                delete_quietly(table.io, written)
+                raise
+            if not rows and evolve_schema is None and not add_partition_fields:
+                return WriteResult(identifier, WriteMode.APPEND, None, 0)
+            producer.commit()
+            _commit_or_clean(tx, table, written, name)
+            snapshot = table.current_snapshot()
+            return WriteResult(
+                identifier,
+                WriteMode.APPEND,
+                None if snapshot is None else snapshot.snapshot_id,
+                rows,
+                rows_added=rows,
+            )
+
+        # A stream is read once: a failed attempt cannot be repeated.
+        return self._guard.run(
+            "append stream into table", name, call, fallback=WriteError, replayable=False
         )
 
     def overwrite(
@@ -389,6 +425,36 @@ class IcebergTableStore(TableStorePort):
             return tuple(ids)
 
         return self._guard.run("expire snapshots of table", name, call, fallback=WriteError)
+
+
+def _evolve(
+    tx: Transaction,
+    evolve_schema: pa.Schema | None,
+    add_partition_fields: Sequence[PartitionTransform],
+) -> None:
+    """Stage the schema change and the new partition fields of a write in its transaction."""
+    if evolve_schema is not None:
+        with tx.update_schema() as update:
+            update.union_by_name(evolve_schema)
+    if add_partition_fields:
+        with tx.update_spec() as spec:
+            for field in add_partition_fields:
+                spec.add_field(field.source_column, iceberg_transform(field), field.field_name)
+
+
+def _commit_or_clean(tx: Transaction, table: Table, written: list[DataFile], name: str) -> None:
+    """Commit a streamed append; delete its files when the commit surely did not land.
+
+    A refused commit (conflicts beyond PyIceberg's retries, failed
+    validation) leaves the files unreferenced. After an unknown outcome they
+    may be referenced, so they are kept.
+    """
+    with commit_outcome_guarded(name), _conflict_typed(name, WriteMode.APPEND):
+        try:
+            tx.commit_transaction()
+        except (CommitFailedException, ValidationException):
+            delete_quietly(table.io, written)
+            raise
 
 
 def rows_where(expression: BooleanExpression, truth: bool = True) -> BooleanExpression:

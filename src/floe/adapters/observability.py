@@ -97,13 +97,14 @@ def observe(operation: str, subject: str, *, adapter: str) -> Iterator[Operation
             )
             raise
         duration_ms = round((time.perf_counter() - start) * 1000, 3)
-        span.set_attributes(
-            {
-                "floe.outcome": "ok",
-                "floe.attempts": record.attempts,
-                "floe.duration_ms": duration_ms,
-            }
-        )
+        if span.is_recording():  # no tracer provider set: a no-op span
+            span.set_attributes(
+                {
+                    "floe.outcome": "ok",
+                    "floe.attempts": record.attempts,
+                    "floe.duration_ms": duration_ms,
+                }
+            )
         # Routine success is debug: visible when asked for, silent in production.
         _log.debug(
             "floe.operation",

@@ -286,6 +286,19 @@ class CallGuard:
                 raise error from without_frames(exc)
 
     def _with_retries(self, record: OperationRecord, call: Callable[[], T]) -> T:
+        # Nearly every call succeeds at once: the retry machinery is only built
+        # after a transient failure. Tenacity then sees that failure as its
+        # first attempt, so waits, stops and retry events are the same.
+        try:
+            return self._attempt(record, call)
+        except _TRANSIENT as exc:
+            replayed: list[BaseException] = [exc]
+
+        def again(record: OperationRecord, call: Callable[[], T]) -> T:
+            if replayed:
+                raise replayed.pop()
+            return self._attempt(record, call)
+
         def before_sleep(state: tenacity.RetryCallState) -> None:
             outcome = state.outcome
             error = outcome.exception() if outcome is not None else None
@@ -321,7 +334,7 @@ class CallGuard:
             sleep=self._sleep,
             reraise=True,
         )
-        result: T = retrying(self._attempt, record, call)
+        result: T = retrying(again, record, call)
         return result
 
     def _attempt(

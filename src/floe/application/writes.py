@@ -10,7 +10,12 @@ import pyarrow as pa
 
 from floe.application.conform import cast_rows, conform, fit_schema
 from floe.application.inputs import TableLike, as_arrow, as_identifier, is_stream, open_stream
-from floe.application.tables import PartitionLike, as_partition_spec, prepare_table
+from floe.application.tables import (
+    PartitionLike,
+    as_partition_spec,
+    prepare_table,
+    table_properties,
+)
 from floe.domain.errors import InvalidFilterError, TableExistsError, TableNotFoundError, WriteError
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import WriteMode, WriteResult
@@ -29,7 +34,8 @@ class NewTable:
 
     Attributes:
         partition_spec: Partition transforms (``"day(ts)"``…).
-        properties: Table properties.
+        properties: Table properties, on top of floe's defaults
+            (:data:`floe.application.tables.DEFAULT_TABLE_PROPERTIES`).
     """
 
     partition_spec: Sequence[PartitionLike] = ()
@@ -360,7 +366,7 @@ class WriteService:
                 identifier,
                 schema,
                 spec,
-                new.properties,
+                table_properties(new.properties),
                 fitted.data,
                 snapshot_properties=properties,
             )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
@@ -81,23 +82,46 @@ def write_stream(
 ) -> int:
     """Write the stream as data files of ``tx``'s table and add them to ``producer``.
 
-    Each file is appended to ``written`` as soon as it is on storage, so a
-    caller can delete them when something fails later.
+    One chunk is written in the background while the next is read, so a
+    slow source and the writer overlap; at most about two chunks are held.
+    Each file is appended to ``written`` once it is on storage, so a caller
+    can delete them when something fails later; on a failure this waits for
+    the chunk being written before raising.
 
     Returns:
         The number of rows written.
     """
     counter = itertools.count(0)
     rows = 0
-    for group in chunked(batches, effective_chunk_bytes(tx, chunk_bytes)):
-        chunk = pa.Table.from_batches(group, schema=schema)
-        for data_file in _dataframe_to_data_files(
-            tx.table_metadata, chunk, io, producer.commit_uuid, counter
-        ):
+
+    def write(chunk: pa.Table) -> list[DataFile]:
+        return list(
+            _dataframe_to_data_files(tx.table_metadata, chunk, io, producer.commit_uuid, counter)
+        )
+
+    def collect(files: list[DataFile]) -> None:
+        for data_file in files:
             written.append(data_file)
             producer.append_data_file(data_file)
-        rows += chunk.num_rows
-        del chunk, group  # released before the next chunk is read
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="floe-stream") as writer:
+        pending: Future[list[DataFile]] | None = None
+        try:
+            for group in chunked(batches, effective_chunk_bytes(tx, chunk_bytes)):
+                chunk = pa.Table.from_batches(group, schema=schema)
+                rows += chunk.num_rows
+                if pending is not None:
+                    collect(pending.result())
+                pending = writer.submit(write, chunk)
+                del chunk, group  # held by the writer only
+            if pending is not None:
+                collect(pending.result())
+                pending = None
+        except BaseException:
+            if pending is not None and not pending.cancel():
+                with contextlib.suppress(Exception):  # its own failure is already raised
+                    collect(pending.result())
+            raise
     return rows
 
 

@@ -188,13 +188,20 @@ def data_files(catalog: dict[str, Any], name: str) -> int:
 
 
 def per_call(calls: dict[str, Callable[[], object]], n: int) -> dict[str, float]:
-    """Median microseconds of single calls, the calls interleaved (A B A B ...), after a warm-up."""
+    """Median microseconds of single calls, after a warm-up.
+
+    The calls are interleaved and their order rotates every round (A B C,
+    B C A, C A B, ...): each call meets the same machine and server, and
+    none is always the one that follows a given other.
+    """
+    items = list(calls.items())
     for _ in range(max(5, n // 10)):
-        for call in calls.values():
+        for _, call in items:
             call()
     samples: dict[str, list[float]] = {key: [] for key in calls}
-    for _ in range(n):
-        for key, call in calls.items():
+    for i in range(n):
+        shift = i % len(items)
+        for key, call in items[shift:] + items[:shift]:
             start = time.perf_counter()
             call()
             samples[key].append(time.perf_counter() - start)

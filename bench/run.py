@@ -170,8 +170,26 @@ RATIOS = [
     Ratio("read", "floe-service", "full-scan", "seconds", None),
     Ratio("read", "floe-iomanager-arrow", "dagster-iceberg-arrow", "seconds", 1.0),
     Ratio("read", "floe-iomanager-pandas", "dagster-iceberg-pandas", "seconds", 1.0),
-    Ratio("calls", "floe-service", "pyiceberg", "load_table_us", 1.05),
-    Ratio("calls", "floe-service", "pyiceberg", "list_namespaces_us", 1.05),
+    Ratio(
+        "calls",
+        "floe-service",
+        "floe-service",
+        "load_table_us",
+        1.05,
+        "one process, floe and raw calls interleaved",
+        "raw_load_table_us",
+    ),
+    Ratio(
+        "calls",
+        "floe-service",
+        "floe-service",
+        "list_namespaces_us",
+        1.05,
+        "one process, floe and raw calls interleaved",
+        "raw_list_namespaces_us",
+    ),
+    Ratio("calls", "floe-service", "pyiceberg", "load_table_us", None, "separate processes"),
+    Ratio("calls", "floe-service", "pyiceberg", "list_namespaces_us", None, "separate processes"),
     Ratio(
         "calls",
         "floe-service",
@@ -378,6 +396,8 @@ METRICS = (
     "seconds",
     "load_table_us",
     "list_namespaces_us",
+    "raw_load_table_us",
+    "raw_list_namespaces_us",
     "floe_load_table_overhead_us",
     "floe_list_namespaces_overhead_us",
     "peak_rss_mb",
@@ -451,8 +471,9 @@ def render(results: dict[str, Any]) -> str:
             )
         calls = section.startswith("calls")
         head = (
-            "| contender | load_table µs | list_namespaces µs | floe CPU per load_table µs | "
-            "floe CPU per list_namespaces µs | peak RSS MiB |"
+            "| contender | load_table µs | list_namespaces µs | raw PyIceberg load_table µs "
+            "(same process) | raw PyIceberg list_namespaces µs (same process) | "
+            "floe CPU per load_table µs | floe CPU per list_namespaces µs | peak RSS MiB |"
             if calls
             else "| contender | median s | min s | max s | peak RSS MiB | "
             "RSS growth in op MiB | rows |"
@@ -464,16 +485,18 @@ def render(results: dict[str, Any]) -> str:
                 lines.append(f"| {key} | failed |")
                 continue
             if calls:
-                over = [
-                    s.get(k)
-                    for k in ("floe_load_table_overhead_us", "floe_list_namespaces_overhead_us")
+                shown = [
+                    "-" if s.get(k) is None else f"{s[k]:.{digits}f}"
+                    for k, digits in (
+                        ("load_table_us", 0),
+                        ("list_namespaces_us", 0),
+                        ("raw_load_table_us", 0),
+                        ("raw_list_namespaces_us", 0),
+                        ("floe_load_table_overhead_us", 1),
+                        ("floe_list_namespaces_overhead_us", 1),
+                    )
                 ]
-                shown = ["-" if v is None else f"{v:.1f}" for v in over]
-                lines.append(
-                    f"| {key} | {s.get('load_table_us', 0):.0f} | "
-                    f"{s.get('list_namespaces_us', 0):.0f} | {shown[0]} | {shown[1]} | "
-                    f"{s['peak_rss_mb']:.0f} |"
-                )
+                lines.append(f"| {key} | {' | '.join(shown)} | {s['peak_rss_mb']:.0f} |")
             else:
                 lines.append(
                     f"| {key} | {s['seconds']:.3f} | {s['seconds_min']:.3f} | "

@@ -119,16 +119,23 @@ def read_stream(spec: dict[str, Any], lake: floe.Floe, out: Path) -> None:
 def calls(spec: dict[str, Any], lake: floe.Floe, out: Path) -> None:
     """Per-call time of load_table and list_namespaces (median of single calls).
 
+    Raw PyIceberg's same calls (its own catalog object, the same server) are
+    timed in this process too, interleaved with floe's: the two see the same
+    machine and server state, which processes minutes apart do not.
+
     Also floe's own CPU cost per call, measured deterministically: the same
     calls with the PyIceberg catalog under floe replaced by one that answers
     at once (the table loaded beforehand), so only floe's layers are timed.
     """
     table = _table(common.READ_TABLE)
     n = int(spec["calls"])
+    raw = common.pyiceberg_catalog(spec["catalog"])
     timings = common.per_call(
         {
             "load_table_us": lambda: lake.tables.load(table),
+            "raw_load_table_us": lambda: raw.load_table(table.parts),
             "list_namespaces_us": lambda: lake.namespaces.list(),
+            "raw_list_namespaces_us": lambda: raw.list_namespaces(),
         },
         n,
     )

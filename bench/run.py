@@ -438,12 +438,24 @@ def ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
             den_metric = r.den_metric or r.metric
             if r.metric not in num or den_metric not in den or not den[den_metric]:
                 continue
-            value = num[r.metric] / den[den_metric]
-            low = (
-                num.get(f"{r.metric}_min", 0) / den[f"{den_metric}_min"]
-                if den.get(f"{den_metric}_min")
-                else None
-            )
+            if r.numerator == r.denominator:
+                # Two metrics measured side by side in each process: the ratio
+                # is taken per process (paired), then the median and the least.
+                paired = [
+                    run[r.metric] / run[den_metric]
+                    for run in body["runs"]
+                    if run.get("contender") == r.numerator
+                    and run.get("exit") == 0
+                    and run.get(den_metric)
+                ]
+                value, low = statistics.median(paired), min(paired)
+            else:
+                value = num[r.metric] / den[den_metric]
+                low = (
+                    num.get(f"{r.metric}_min", 0) / den[f"{den_metric}_min"]
+                    if den.get(f"{den_metric}_min")
+                    else None
+                )
             found.append(
                 {
                     "section": section,
@@ -554,6 +566,12 @@ def parse_args() -> argparse.Namespace:
         help="directory holding the floe package to measure (default: the installed floe)",
     )
     parser.add_argument(
+        "--rerender",
+        type=Path,
+        default=None,
+        help="recompute the ratios and the Markdown of a results JSON from its runs, then stop",
+    )
+    parser.add_argument(
         "--floe-logs",
         action="store_true",
         help="leave structlog at its default (print every floe.operation event)",
@@ -561,8 +579,29 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def rerender(path: Path) -> None:
+    """Recompute a results file's ratios and Markdown from the runs it holds."""
+    results = json.loads(path.read_text())
+    results["ratios"] = ratios(results)
+    path.write_text(json.dumps(results, indent=1, default=str))
+    path.with_suffix(".md").write_text(markdown(results))
+    print(render(results))
+
+
+def markdown(results: dict[str, Any]) -> str:
+    header = (
+        f"# floe bench {results['started']}\n\n`{results['command']}`\n\nmachine: "
+        f"{json.dumps(results['machine'])}\n\nversions: "
+        f"{json.dumps(results['versions'])}\n"
+    )
+    return header + render(results) + "\n"
+
+
 def main() -> None:
     args = parse_args()
+    if args.rerender is not None:
+        rerender(args.rerender)
+        return
     global FLOE_SRC
     FLOE_SRC = str(Path(args.floe_src).resolve()) if args.floe_src else ""
     only = [g.strip() for g in args.only.split(",") if g.strip()]
@@ -688,14 +727,8 @@ def main() -> None:
         name = f"{stamp}-rows{args.rows}"
         text = json.dumps(results, indent=1, default=str)
         (args.results / f"{name}.json").write_text(scrubbed(text, workdir))
-        text = render(results)
-        header = (
-            f"# floe bench {stamp}\n\n`{results['command']}`\n\nmachine: "
-            f"{json.dumps(results['machine'])}\n\nversions: "
-            f"{json.dumps(results['versions'])}\n"
-        )
-        (args.results / f"{name}.md").write_text(scrubbed(header + text + "\n", workdir))
-        print(text)
+        (args.results / f"{name}.md").write_text(scrubbed(markdown(results), workdir))
+        print(render(results))
         print(f"\nresults: {args.results / name}.json (+ .md), {results['elapsed_s']} s")
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

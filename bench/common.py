@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import resource
 import statistics
 import sys
@@ -188,13 +189,23 @@ def data_files(catalog: dict[str, Any], name: str) -> int:
 
 
 def per_call(calls: dict[str, Callable[[], object]], n: int) -> dict[str, float]:
-    """Median microseconds of single calls, the calls interleaved (A B A B ...), after a warm-up."""
+    """Median microseconds of single calls, after a warm-up.
+
+    The calls are interleaved, in a new random order every round (seeded):
+    each call meets the same machine and server, and each follows every
+    other equally often. A fixed or merely rotated order always puts the
+    same call after, say, a ``load_table``, and a request right after a
+    large response was measurably slower against the bench server.
+    """
+    items = list(calls.items())
     for _ in range(max(5, n // 10)):
-        for call in calls.values():
+        for _, call in items:
             call()
+    shuffler = random.Random(20240615)
     samples: dict[str, list[float]] = {key: [] for key in calls}
     for _ in range(n):
-        for key, call in calls.items():
+        shuffler.shuffle(items)
+        for key, call in items:
             start = time.perf_counter()
             call()
             samples[key].append(time.perf_counter() - start)

@@ -26,6 +26,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import shlex
 import shutil
 import signal
 import statistics
@@ -85,8 +86,8 @@ def contenders(group: str, with_dgi: bool) -> list[Contender]:
             Contender("floe-service", f, "write"),
             Contender("pyiceberg", p, "write"),
             Contender("parquet", q, "write"),
-            # floe with the table property it should default to (see docs/performance.md)
-            Contender("floe-service-dict1m", f, "write", spec={"table_properties": DICT_1M}),
+            # raw PyIceberg on a table with floe's default properties: floe's own cost
+            Contender("pyiceberg-dict1m", p, "write", spec={"table_properties": DICT_1M}),
             Contender("floe-iomanager-arrow", iom, "write", spec={"flavor": "arrow"}),
         ]
         if with_dgi:
@@ -117,7 +118,6 @@ def contenders(group: str, with_dgi: bool) -> list[Contender]:
             Contender("floe-write-table", f, "write"),
             Contender("floe-write-stream", f, "write_stream"),
             Contender("pyiceberg-write-stream", p, "write_stream"),
-            Contender("proposed-chunked-stream", p, "write_chunked"),
             Contender("parquet-write-stream", q, "write_stream"),
             Contender("floe-read-stream", f, "read_stream"),
             Contender("pyiceberg-read-stream", p, "read_stream"),
@@ -131,22 +131,38 @@ def contenders(group: str, with_dgi: bool) -> list[Contender]:
 # process-lifetime maximum) and cap data files at 32 MiB of Arrow data, so a
 # streaming writer needs to hold no more than that.
 STREAM_TARGET_FILE_BYTES = 32 * 2**20
-# PyIceberg's default dictionary page limit is 2 MiB, pyarrow's 1 MiB: with 1 MiB,
-# PyIceberg's writes get ~25 % faster on this data (and files no larger).
+# PyIceberg's default dictionary page limit is 2 MiB, pyarrow's 1 MiB; floe
+# creates its tables with 1 MiB (floe.application.tables.CREATED_TABLE_DEFAULTS).
 DICT_1M = {"write.parquet.dict-size-bytes": str(2**20)}
 GROUP_SPEC: dict[str, dict[str, Any]] = {
-    "write": {"warmup_full": True},
+    # Each write process times 3 writes into fresh tables (after a same-size
+    # warm-up) and keeps the median: one write of ~1 s is at the mercy of the
+    # scheduler on a small shared machine.
+    "write": {"warmup_full": True, "inner_repeats": 3},
     # A one-day read takes milliseconds: each process times it 5 times, keeps the median.
     "read": {"inner_repeats": 5},
-    "stream": {"table_properties": {"write.target-file-size-bytes": str(STREAM_TARGET_FILE_BYTES)}},
+    # The same table properties for every Iceberg contender (floe's defaults).
+    "stream": {
+        "table_properties": {
+            "write.target-file-size-bytes": str(STREAM_TARGET_FILE_BYTES),
+            **DICT_1M,
+        }
+    },
 }
 
 RATIOS = [
     Ratio("write", "floe-service", "pyiceberg", "seconds", 1.10),
     Ratio("write", "floe-service", "parquet", "seconds", 1.5),
     Ratio("write", "pyiceberg", "parquet", "seconds", None, "the floor floe builds on"),
-    Ratio("write", "floe-service-dict1m", "parquet", "seconds", 1.5, "proposed default property"),
-    Ratio("write", "floe-service-dict1m", "pyiceberg", "seconds", None),
+    Ratio(
+        "write",
+        "floe-service",
+        "pyiceberg-dict1m",
+        "seconds",
+        None,
+        "same table properties on both sides: floe's own cost",
+    ),
+    Ratio("write", "pyiceberg-dict1m", "parquet", "seconds", None),
     Ratio("write", "floe-iomanager-arrow", "pyiceberg", "seconds", None),
     Ratio("write", "floe-iomanager-arrow", "dagster-iceberg-arrow", "seconds", 1.0),
     Ratio("write", "floe-iomanager-pandas", "dagster-iceberg-pandas", "seconds", 1.0),
@@ -154,8 +170,26 @@ RATIOS = [
     Ratio("read", "floe-service", "full-scan", "seconds", None),
     Ratio("read", "floe-iomanager-arrow", "dagster-iceberg-arrow", "seconds", 1.0),
     Ratio("read", "floe-iomanager-pandas", "dagster-iceberg-pandas", "seconds", 1.0),
-    Ratio("calls", "floe-service", "pyiceberg", "load_table_us", 1.05),
-    Ratio("calls", "floe-service", "pyiceberg", "list_namespaces_us", 1.05),
+    Ratio(
+        "calls",
+        "floe-service",
+        "floe-service",
+        "load_table_us",
+        1.05,
+        "one process, floe and raw calls interleaved",
+        "raw_load_table_us",
+    ),
+    Ratio(
+        "calls",
+        "floe-service",
+        "floe-service",
+        "list_namespaces_us",
+        1.05,
+        "one process, floe and raw calls interleaved",
+        "raw_list_namespaces_us",
+    ),
+    Ratio("calls", "floe-service", "pyiceberg", "load_table_us", None, "separate processes"),
+    Ratio("calls", "floe-service", "pyiceberg", "list_namespaces_us", None, "separate processes"),
     Ratio(
         "calls",
         "floe-service",
@@ -184,8 +218,6 @@ RATIOS = [
         "< 1 means streaming saves memory",
     ),
     Ratio("stream", "pyiceberg-write-stream", "floe-write-table", "peak_rss_mb", None),
-    Ratio("stream", "proposed-chunked-stream", "floe-write-table", "peak_rss_mb", None),
-    Ratio("stream", "proposed-chunked-stream", "pyiceberg-write-stream", "seconds", None),
     Ratio("stream", "floe-read-stream", "pyiceberg-read-stream", "seconds", None),
     Ratio("stream", "floe-read-stream", "pyiceberg-read-table", "peak_rss_mb", None),
 ]
@@ -364,6 +396,8 @@ METRICS = (
     "seconds",
     "load_table_us",
     "list_namespaces_us",
+    "raw_load_table_us",
+    "raw_list_namespaces_us",
     "floe_load_table_overhead_us",
     "floe_list_namespaces_overhead_us",
     "peak_rss_mb",
@@ -404,12 +438,24 @@ def ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
             den_metric = r.den_metric or r.metric
             if r.metric not in num or den_metric not in den or not den[den_metric]:
                 continue
-            value = num[r.metric] / den[den_metric]
-            low = (
-                num.get(f"{r.metric}_min", 0) / den[f"{den_metric}_min"]
-                if den.get(f"{den_metric}_min")
-                else None
-            )
+            if r.numerator == r.denominator:
+                # Two metrics measured side by side in each process: the ratio
+                # is taken per process (paired), then the median and the least.
+                paired = [
+                    run[r.metric] / run[den_metric]
+                    for run in body["runs"]
+                    if run.get("contender") == r.numerator
+                    and run.get("exit") == 0
+                    and run.get(den_metric)
+                ]
+                value, low = statistics.median(paired), min(paired)
+            else:
+                value = num[r.metric] / den[den_metric]
+                low = (
+                    num.get(f"{r.metric}_min", 0) / den[f"{den_metric}_min"]
+                    if den.get(f"{den_metric}_min")
+                    else None
+                )
             found.append(
                 {
                     "section": section,
@@ -437,8 +483,9 @@ def render(results: dict[str, Any]) -> str:
             )
         calls = section.startswith("calls")
         head = (
-            "| contender | load_table µs | list_namespaces µs | floe CPU per load_table µs | "
-            "floe CPU per list_namespaces µs | peak RSS MiB |"
+            "| contender | load_table µs | list_namespaces µs | raw PyIceberg load_table µs "
+            "(same process) | raw PyIceberg list_namespaces µs (same process) | "
+            "floe CPU per load_table µs | floe CPU per list_namespaces µs | peak RSS MiB |"
             if calls
             else "| contender | median s | min s | max s | peak RSS MiB | "
             "RSS growth in op MiB | rows |"
@@ -450,16 +497,18 @@ def render(results: dict[str, Any]) -> str:
                 lines.append(f"| {key} | failed |")
                 continue
             if calls:
-                over = [
-                    s.get(k)
-                    for k in ("floe_load_table_overhead_us", "floe_list_namespaces_overhead_us")
+                shown = [
+                    "-" if s.get(k) is None else f"{s[k]:.{digits}f}"
+                    for k, digits in (
+                        ("load_table_us", 0),
+                        ("list_namespaces_us", 0),
+                        ("raw_load_table_us", 0),
+                        ("raw_list_namespaces_us", 0),
+                        ("floe_load_table_overhead_us", 1),
+                        ("floe_list_namespaces_overhead_us", 1),
+                    )
                 ]
-                shown = ["-" if v is None else f"{v:.1f}" for v in over]
-                lines.append(
-                    f"| {key} | {s.get('load_table_us', 0):.0f} | "
-                    f"{s.get('list_namespaces_us', 0):.0f} | {shown[0]} | {shown[1]} | "
-                    f"{s['peak_rss_mb']:.0f} |"
-                )
+                lines.append(f"| {key} | {' | '.join(shown)} | {s['peak_rss_mb']:.0f} |")
             else:
                 lines.append(
                     f"| {key} | {s['seconds']:.3f} | {s['seconds_min']:.3f} | "
@@ -478,6 +527,19 @@ def render(results: dict[str, Any]) -> str:
             f"{target} | {met} |"
         )
     return "\n".join(lines)
+
+
+def portable(value: object) -> str:
+    """An argument as text, a path inside the repository relative to it."""
+    if isinstance(value, Path):
+        with contextlib.suppress(ValueError):
+            return str(value.resolve().relative_to(ROOT))
+    return str(value)
+
+
+def scrubbed(text: str, workdir: Path) -> str:
+    """Result text without this machine's paths (the run's scratch and the checkout)."""
+    return text.replace(str(workdir), "<run>").replace(str(ROOT) + os.sep, "")
 
 
 # -- main ------------------------------------------------------------------------
@@ -504,6 +566,12 @@ def parse_args() -> argparse.Namespace:
         help="directory holding the floe package to measure (default: the installed floe)",
     )
     parser.add_argument(
+        "--rerender",
+        type=Path,
+        default=None,
+        help="recompute the ratios and the Markdown of a results JSON from its runs, then stop",
+    )
+    parser.add_argument(
         "--floe-logs",
         action="store_true",
         help="leave structlog at its default (print every floe.operation event)",
@@ -511,8 +579,29 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def rerender(path: Path) -> None:
+    """Recompute a results file's ratios and Markdown from the runs it holds."""
+    results = json.loads(path.read_text())
+    results["ratios"] = ratios(results)
+    path.write_text(json.dumps(results, indent=1, default=str))
+    path.with_suffix(".md").write_text(markdown(results))
+    print(render(results))
+
+
+def markdown(results: dict[str, Any]) -> str:
+    header = (
+        f"# floe bench {results['started']}\n\n`{results['command']}`\n\nmachine: "
+        f"{json.dumps(results['machine'])}\n\nversions: "
+        f"{json.dumps(results['versions'])}\n"
+    )
+    return header + render(results) + "\n"
+
+
 def main() -> None:
     args = parse_args()
+    if args.rerender is not None:
+        rerender(args.rerender)
+        return
     global FLOE_SRC
     FLOE_SRC = str(Path(args.floe_src).resolve()) if args.floe_src else ""
     only = [g.strip() for g in args.only.split(",") if g.strip()]
@@ -544,9 +633,10 @@ def main() -> None:
         groups = ["write", "read"]
 
     results: dict[str, Any] = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        # As documented, whatever the interpreter's or the script's path here.
+        "command": shlex.join(["python", "bench/run.py", *sys.argv[1:]]),
         "started": stamp,
-        "args": {k: str(v) for k, v in vars(args).items()},
+        "args": {k: portable(v) for k, v in vars(args).items()},
         "machine": machine(),
         "versions": versions(pythons.get("dgi")),
         "groups": {},
@@ -635,15 +725,10 @@ def main() -> None:
         results["ratios"] = ratios(results) if results["groups"] else []
         args.results.mkdir(parents=True, exist_ok=True)
         name = f"{stamp}-rows{args.rows}"
-        (args.results / f"{name}.json").write_text(json.dumps(results, indent=1, default=str))
-        text = render(results)
-        header = (
-            f"# floe bench {stamp}\n\n`{results['command']}`\n\nmachine: "
-            f"{json.dumps(results['machine'])}\n\nversions: "
-            f"{json.dumps(results['versions'])}\n"
-        )
-        (args.results / f"{name}.md").write_text(header + text + "\n")
-        print(text)
+        text = json.dumps(results, indent=1, default=str)
+        (args.results / f"{name}.json").write_text(scrubbed(text, workdir))
+        (args.results / f"{name}.md").write_text(scrubbed(markdown(results), workdir))
+        print(render(results))
         print(f"\nresults: {args.results / name}.json (+ .md), {results['elapsed_s']} s")
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -260,6 +260,26 @@ def test_new_column_needs_schema_evolution(lake: floe.Floe, table: floe.TableIde
     assert len(lake.snapshots.list(table)) == 2
 
 
+def test_a_schema_change_without_new_rows_still_lands(
+    lake: floe.Floe, table: floe.TableIdentifier
+) -> None:
+    lake.writes.append(table, rows([1, 2]))
+    same = rows([1, 2]).append_column("note", pa.array([None, None], pa.string()))
+    result = lake.writes.upsert(table, same, join_columns=["id"], allow_schema_evolution=True)
+    assert result.rows_written == 2
+    assert lake.tables.load(table).schema.names == [*SCHEMA.names, "note"]
+    scanned = lake.reads.scan(table)
+    assert scanned.column_names == [*SCHEMA.names, "note"]
+    assert scanned.column("note").to_pylist() == [None, None]
+    # The current snapshot predates the column: upserts still match its rows.
+    noted = rows([2, 4]).append_column("note", pa.array(["b", "d"], pa.string()))
+    lake.writes.upsert(table, noted, join_columns=["id"])
+    got = lake.reads.scan(table, columns=["id", "note"]).sort_by("id").to_pylist()
+    assert got == [{"id": 1, "note": None}, {"id": 2, "note": "b"}, {"id": 4, "note": "d"}]
+    lake.writes.overwrite(table, rows([3]), row_filter="id = 1")
+    assert ids_of(lake.reads.scan(table)) == [2, 3, 4]
+
+
 def test_type_widening_int_to_long(lake: floe.Floe, ns: tuple[str, ...]) -> None:
     ident = floe.TableIdentifier(ns, "narrow")
     lake.tables.create(ident, pa.schema([("n", pa.int32()), ("x", pa.float32())]))

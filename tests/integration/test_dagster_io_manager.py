@@ -703,3 +703,30 @@ def test_partition_spec_from_metadata_is_added_to_an_existing_table(tmp_path: Pa
     assert lake.reads.scan("spec.events").num_rows == 4
     days = {f.partition.get("ts_day") for f in lake.tables.files("spec.events")}
     assert days == {None, "2024-05-01", "2024-05-02"}
+
+
+# -- a RecordBatchReader output streams -------------------------------------------------
+
+
+@dg.asset(key_prefix=["shop"])
+def streamed_events() -> pa.RecordBatchReader:
+    schema = pa.schema([("id", pa.int64()), ("kind", pa.string())])
+    batches = (
+        pa.RecordBatch.from_pydict({"id": [i, i + 1], "kind": ["a", "b"]}, schema=schema)
+        for i in range(0, 6, 2)
+    )
+    return pa.RecordBatchReader.from_batches(schema, batches)
+
+
+def test_a_reader_output_is_appended_as_one_snapshot_per_run(tmp_path: Path) -> None:
+    manager = IcebergIOManager(catalog=_local(tmp_path))
+    first = dg.materialize([streamed_events], resources={"io_manager": manager})
+    second = dg.materialize([streamed_events], resources={"io_manager": manager})
+    assert first.success
+    assert second.success
+    assert _materializations(second)["shop/streamed_events"]["dagster/row_count"] == 6
+    lake = _lake(tmp_path)
+    appends = _appends(lake, "shop.streamed_events")
+    assert [s.summary["added-records"] for s in appends] == ["6", "6"]
+    assert appends[1].summary["floe.dagster.run_id"] == second.run_id
+    assert lake.reads.scan("shop.streamed_events").num_rows == 12

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 import attrs
@@ -54,6 +54,16 @@ class OperationRecord:
         )
 
 
+def _tracing() -> bool:
+    """Whether a tracer provider is set; without one every span is a no-op.
+
+    OpenTelemetry's API then hands out non-recording spans that nobody can
+    see; skipping them saves most of the per-operation cost of tracing.
+    """
+    provider = trace.get_tracer_provider()
+    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+
+
 @contextmanager
 def observe(operation: str, subject: str, *, adapter: str) -> Iterator[OperationRecord]:
     """Wrap one port operation in a span and a closing log event.
@@ -65,10 +75,19 @@ def observe(operation: str, subject: str, *, adapter: str) -> Iterator[Operation
     """
     record = OperationRecord(operation, subject, adapter)
     start = time.perf_counter()
-    with _tracer.start_as_current_span(
-        f"floe {operation}",
-        attributes={"floe.operation": operation, "floe.subject": subject, "floe.adapter": adapter},
-    ) as span:
+    spans: AbstractContextManager[trace.Span] = (
+        _tracer.start_as_current_span(
+            f"floe {operation}",
+            attributes={
+                "floe.operation": operation,
+                "floe.subject": subject,
+                "floe.adapter": adapter,
+            },
+        )
+        if _tracing()
+        else nullcontext(trace.INVALID_SPAN)
+    )
+    with spans as span:
         try:
             yield record
         except BaseException as exc:
@@ -97,13 +116,14 @@ def observe(operation: str, subject: str, *, adapter: str) -> Iterator[Operation
             )
             raise
         duration_ms = round((time.perf_counter() - start) * 1000, 3)
-        span.set_attributes(
-            {
-                "floe.outcome": "ok",
-                "floe.attempts": record.attempts,
-                "floe.duration_ms": duration_ms,
-            }
-        )
+        if span.is_recording():  # no tracer provider set: a no-op span
+            span.set_attributes(
+                {
+                    "floe.outcome": "ok",
+                    "floe.attempts": record.attempts,
+                    "floe.duration_ms": duration_ms,
+                }
+            )
         # Routine success is debug: visible when asked for, silent in production.
         _log.debug(
             "floe.operation",

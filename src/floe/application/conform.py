@@ -31,6 +31,74 @@ class ConformedData:
         return "" if self.change.is_empty else describe_change(self.change)
 
 
+@attrs.frozen
+class SchemaFit:
+    """How incoming data of one schema fits a table, decided before any row is read.
+
+    Attributes:
+        target: The schema the rows are cast to (the table's, plus added columns).
+        evolved_schema: The table's new schema when the write changes it, else ``None``.
+        change: The schema change, for results and logs.
+    """
+
+    target: pa.Schema
+    evolved_schema: pa.Schema | None
+    change: SchemaChange
+
+    @property
+    def change_text(self) -> str:
+        """The schema change in words, empty when there is none."""
+        return "" if self.change.is_empty else describe_change(self.change)
+
+
+def fit_schema(
+    incoming: pa.Schema, table_schema: pa.Schema, *, allow_evolution: bool, table_name: str
+) -> SchemaFit:
+    """Decide how data with schema ``incoming`` fits a table (rows are not looked at).
+
+    Args:
+        incoming: The incoming data's schema.
+        table_schema: The table's current schema (canonical Arrow).
+        allow_evolution: Whether new columns and type widening may change the table.
+        table_name: The table, for messages.
+
+    Returns:
+        The target schema and the schema change.
+
+    Raises:
+        SchemaEvolutionError: The data does not fit (see
+            :func:`floe.domain.schema.plan_schema_change`).
+    """
+    change = plan_schema_change(
+        describe_schema(table_schema),
+        describe_schema(canonical_schema(incoming)),
+        allow_evolution=allow_evolution,
+        table_name=table_name,
+    )
+    widened = {name for name, _, _ in change.widened}
+    target_fields = [
+        canonical_field(incoming.field(f.name)).with_nullable(f.nullable)
+        if f.name in widened
+        else f
+        for f in table_schema
+    ]
+    added = {c.name for c in change.added}
+    target_fields += [canonical_field(f).with_nullable(True) for f in incoming if f.name in added]
+    target = pa.schema(target_fields)
+    return SchemaFit(target, None if change.is_empty else target, change)
+
+
+def cast_rows(data: pa.Table, target: pa.Schema, *, table_name: str) -> pa.Table:
+    """``data`` with exactly the ``target`` schema: missing columns null, types cast safely.
+
+    Raises:
+        SchemaEvolutionError: A required column holds nulls, or a value cannot
+            be converted without loss.
+    """
+    columns = [_column(data, field, table_name) for field in target]
+    return pa.Table.from_arrays(columns, schema=target)
+
+
 def conform(
     data: pa.Table, table_schema: pa.Schema, *, allow_evolution: bool, table_name: str
 ) -> ConformedData:
@@ -50,31 +118,13 @@ def conform(
             :func:`floe.domain.schema.plan_schema_change`) or a value cannot be
             converted without loss.
     """
-    incoming = canonical_schema(data.schema)
-    change = plan_schema_change(
-        describe_schema(table_schema),
-        describe_schema(incoming),
-        allow_evolution=allow_evolution,
-        table_name=table_name,
+    fit = fit_schema(
+        data.schema, table_schema, allow_evolution=allow_evolution, table_name=table_name
     )
-    widened = {name for name, _, _ in change.widened}
-    target_fields = [
-        canonical_field(data.schema.field(f.name)).with_nullable(f.nullable)
-        if f.name in widened
-        else f
-        for f in table_schema
-    ]
-    added = {c.name for c in change.added}
-    target_fields += [
-        canonical_field(f).with_nullable(True) for f in data.schema if f.name in added
-    ]
-    target = pa.schema(target_fields)
-    columns = [_column(data, field, table_name) for field in target]
-    conformed = pa.Table.from_arrays(columns, schema=target)
     return ConformedData(
-        data=conformed,
-        evolved_schema=None if change.is_empty else target,
-        change=change,
+        data=cast_rows(data, fit.target, table_name=table_name),
+        evolved_schema=fit.evolved_schema,
+        change=fit.change,
     )
 
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
-from floe.domain.errors import WriteError
+from floe.domain.errors import FloeStorageError, WriteError
 from floe.domain.identifiers import Namespace, TableIdentifier, parse_namespace
 
 TableLike = TableIdentifier | str
 NamespaceLike = str | Iterable[str]
-DataLike = pa.Table | pa.RecordBatch | pa.RecordBatchReader | pd.DataFrame
+DataLike = (
+    pa.Table | pa.RecordBatch | pa.RecordBatchReader | Iterable[pa.RecordBatch] | pd.DataFrame
+)
 
 
 def as_identifier(value: TableLike) -> TableIdentifier:
@@ -28,18 +31,101 @@ def as_namespace(value: NamespaceLike) -> Namespace:
     return parse_namespace(value)
 
 
-def as_arrow(data: Any, *, table: TableIdentifier) -> pa.Table:
-    """Accept a PyArrow table, record batch(es) or a pandas DataFrame.
+def is_stream(data: Any) -> bool:
+    """Whether ``data`` is a stream of record batches (a reader or an iterable of batches)."""
+    if isinstance(data, pa.RecordBatchReader):
+        return True
+    return isinstance(data, Iterable) and not isinstance(
+        data, pa.Table | pa.RecordBatch | pd.DataFrame | str | bytes | dict
+    )
+
+
+def open_stream(
+    data: Any, *, table: TableIdentifier
+) -> tuple[pa.Schema | None, Iterator[pa.RecordBatch]]:
+    """A stream's schema and its batches; the schema is ``None`` for an empty iterable.
+
+    The batches are checked as they are read: an error the source raises, a
+    value that is not a record batch or a batch of another schema becomes a
+    :class:`WriteError` (floe errors pass unchanged).
 
     Raises:
-        WriteError: For any other kind of input.
+        WriteError: The first item is not a record batch, or reading it failed.
+    """
+    if isinstance(data, pa.RecordBatchReader):
+        return data.schema, _checked(iter(data), data.schema, table)
+    items = iter(data)
+    try:
+        first = next(items, None)
+    except FloeStorageError:
+        raise
+    except Exception as exc:
+        raise _source_failed(exc, table) from exc
+    if first is None:
+        return None, iter(())
+    if not isinstance(first, pa.RecordBatch):
+        raise WriteError(
+            f"cannot write an iterable of {type(first).__name__} to table {table}; "
+            "an iterable must yield pyarrow.RecordBatch values",
+            subject=str(table),
+        )
+    return first.schema, _checked(itertools.chain([first], items), first.schema, table)
+
+
+def _checked(
+    batches: Iterator[Any], schema: pa.Schema, table: TableIdentifier
+) -> Iterator[pa.RecordBatch]:
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except FloeStorageError:
+            raise
+        except Exception as exc:
+            raise _source_failed(exc, table) from exc
+        if not isinstance(batch, pa.RecordBatch) or not batch.schema.equals(schema):
+            what = (
+                f"a batch with schema {batch.schema}"
+                if isinstance(batch, pa.RecordBatch)
+                else f"a {type(batch).__name__}"
+            )
+            raise WriteError(
+                f"the rows for table {table} changed shape mid-stream: {what} after batches "
+                f"with schema {schema}; nothing was written",
+                subject=str(table),
+            )
+        yield batch
+
+
+def _source_failed(exc: Exception, table: TableIdentifier) -> WriteError:
+    return WriteError(
+        f"reading the rows for table {table} failed ({type(exc).__name__}: {exc}); "
+        "nothing was written",
+        subject=str(table),
+    )
+
+
+def as_arrow(data: Any, *, table: TableIdentifier) -> pa.Table:
+    """Accept a PyArrow table, record batch(es) or a pandas DataFrame, read whole.
+
+    Raises:
+        WriteError: For any other kind of input, or an empty iterable of batches
+            (it has no schema).
     """
     if isinstance(data, pa.Table):
         return data
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])
-    if isinstance(data, pa.RecordBatchReader):
-        return data.read_all()
+    if is_stream(data):
+        schema, batches = open_stream(data, table=table)
+        if schema is None:
+            raise WriteError(
+                f"cannot write an empty iterable to table {table}: it has no schema; "
+                "give a pyarrow.RecordBatchReader or a Table",
+                subject=str(table),
+            )
+        return pa.Table.from_batches(list(batches), schema=schema)
     if isinstance(data, pd.DataFrame):
         try:
             return pa.Table.from_pandas(data, preserve_index=False)
@@ -50,6 +136,7 @@ def as_arrow(data: Any, *, table: TableIdentifier) -> pa.Table:
             ) from exc
     raise WriteError(
         f"cannot write a {type(data).__name__} to table {table}; "
-        "give a pyarrow.Table, RecordBatch, RecordBatchReader or pandas.DataFrame",
+        "give a pyarrow.Table, RecordBatch, RecordBatchReader, an iterable of "
+        "RecordBatch or a pandas.DataFrame",
         subject=str(table),
     )

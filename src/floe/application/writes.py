@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
 import pyarrow as pa
 
-from floe.application.conform import conform
-from floe.application.inputs import TableLike, as_arrow, as_identifier
+from floe.application.conform import cast_rows, conform, fit_schema
+from floe.application.inputs import TableLike, as_arrow, as_identifier, is_stream, open_stream
 from floe.application.tables import (
     PartitionLike,
     as_partition_spec,
@@ -24,6 +24,9 @@ from floe.ports.arrow import describe_schema
 from floe.ports.catalog import CatalogPort
 from floe.ports.table_store import TableStorePort
 
+#: Arrow bytes of a streamed append held in memory at a time (see :meth:`WriteService.append`).
+STREAM_CHUNK_BYTES = 128 * 2**20
+
 
 @attrs.frozen
 class NewTable:
@@ -31,7 +34,8 @@ class NewTable:
 
     Attributes:
         partition_spec: Partition transforms (``"day(ts)"``…).
-        properties: Table properties.
+        properties: Table properties, on top of floe's defaults
+            (:data:`floe.application.tables.CREATED_TABLE_DEFAULTS`).
     """
 
     partition_spec: Sequence[PartitionLike] = ()
@@ -63,19 +67,30 @@ class WriteService:
         snapshot_properties: Mapping[str, str] | None = None,
         create_if_missing: NewTable | None = None,
         partition_fields: Sequence[PartitionLike] = (),
+        chunk_bytes: int = STREAM_CHUNK_BYTES,
     ) -> WriteResult:
         """Append rows in one commit. Appending no rows commits nothing.
 
+        A ``RecordBatchReader`` or an iterable of ``RecordBatch`` is streamed:
+        its schema is checked against the table before anything is written,
+        then about ``chunk_bytes`` of it (never more than the table's
+        ``write.target-file-size-bytes``) is held at a time and written out
+        as data files; one commit adds them all, so the append is still one
+        snapshot. If the stream fails midway nothing is committed and the
+        files already written are deleted (best effort). A stream into a
+        missing table with ``create_if_missing`` is read whole first.
+
         Args:
             table: The table.
-            data: A ``pyarrow.Table``, ``RecordBatch``, ``RecordBatchReader``
-                or ``pandas.DataFrame``.
+            data: A ``pyarrow.Table``, ``RecordBatch``, ``RecordBatchReader``,
+                an iterable of ``RecordBatch`` or a ``pandas.DataFrame``.
             allow_schema_evolution: Add new columns and widen int→long,
                 float→double when the data needs it.
             snapshot_properties: Extra entries for the snapshot summary.
             create_if_missing: Create a missing table in the same commit (see
                 :meth:`write`).
             partition_fields: Partition fields to add if missing (see :meth:`write`).
+            chunk_bytes: For a stream, the Arrow bytes buffered per chunk.
 
         Returns:
             What was committed.
@@ -83,7 +98,9 @@ class WriteService:
         Raises:
             TableNotFoundError: The table does not exist.
             SchemaEvolutionError: The data does not fit the table.
-            CommitConflictError, CommitStateUnknownError, WriteError: The commit failed.
+            CommitConflictError, CommitStateUnknownError, WriteError: The commit
+                failed, or reading the stream did (a streamed append is never
+                retried: the stream cannot be read twice).
         """
         return self.write(
             table,
@@ -93,6 +110,7 @@ class WriteService:
             snapshot_properties=snapshot_properties,
             create_if_missing=create_if_missing,
             partition_fields=partition_fields,
+            chunk_bytes=chunk_bytes,
         )
 
     def overwrite(
@@ -173,8 +191,12 @@ class WriteService:
         snapshot_properties: Mapping[str, str] | None = None,
         create_if_missing: NewTable | None = None,
         partition_fields: Sequence[PartitionLike] = (),
+        chunk_bytes: int = STREAM_CHUNK_BYTES,
     ) -> WriteResult:
         """Write with the given mode; see :meth:`append`, :meth:`overwrite`, :meth:`upsert`.
+
+        Only appends stream a ``RecordBatchReader`` or iterable of batches;
+        overwrites and upserts read it whole first.
 
         Args:
             table: The table.
@@ -191,6 +213,7 @@ class WriteService:
             partition_fields: Partition fields the table must have: those it
                 lacks are added (partition spec evolution) in the write's
                 commit; fields it has and this does not name are kept.
+            chunk_bytes: Arrow bytes buffered per chunk of a streamed append.
 
         Raises:
             As :meth:`append`, :meth:`overwrite` and :meth:`upsert`;
@@ -199,7 +222,6 @@ class WriteService:
         """
         identifier = as_identifier(table)
         mode = _as_mode(mode, str(identifier))
-        arrow = as_arrow(data, table=identifier)
         if row_filter is not None and mode is not WriteMode.OVERWRITE:
             raise InvalidFilterError(
                 f"a row filter applies to overwrites only, not to {mode.value} "
@@ -207,6 +229,17 @@ class WriteService:
                 subject=str(identifier),
             )
         properties = dict(snapshot_properties or {})
+        if mode is WriteMode.APPEND and is_stream(data):
+            return self._append_stream(
+                identifier,
+                data,
+                allow_schema_evolution=allow_schema_evolution,
+                properties=properties,
+                create_if_missing=create_if_missing,
+                partition_fields=partition_fields,
+                chunk_bytes=chunk_bytes,
+            )
+        arrow = as_arrow(data, table=identifier)
         try:
             info = self._catalog.load_table(identifier)
         except TableNotFoundError:
@@ -258,6 +291,61 @@ class WriteService:
             )
         return result if not fitted.change_text else _with_change(result, fitted.change_text)
 
+    def _append_stream(
+        self,
+        identifier: TableIdentifier,
+        data: object,
+        *,
+        allow_schema_evolution: bool,
+        properties: dict[str, str],
+        create_if_missing: NewTable | None,
+        partition_fields: Sequence[PartitionLike],
+        chunk_bytes: int,
+    ) -> WriteResult:
+        """Append a stream: the fit is decided on its schema, each batch cast as it is read."""
+        name = str(identifier)
+        if chunk_bytes <= 0:
+            raise WriteError(
+                f"chunk_bytes must be positive, not {chunk_bytes} (table {name})", subject=name
+            )
+        schema, batches = open_stream(data, table=identifier)
+        if schema is None:
+            return WriteResult(identifier, WriteMode.APPEND, None, 0)
+        try:
+            info = self._catalog.load_table(identifier)
+        except TableNotFoundError:
+            if create_if_missing is None:
+                raise
+            # Table and first rows are one commit; that path takes the rows whole.
+            return self.write(
+                identifier,
+                pa.Table.from_batches(list(batches), schema=schema),
+                mode=WriteMode.APPEND,
+                allow_schema_evolution=allow_schema_evolution,
+                snapshot_properties=properties,
+                create_if_missing=create_if_missing,
+                partition_fields=partition_fields,
+            )
+        fit = fit_schema(
+            schema, info.schema, allow_evolution=allow_schema_evolution, table_name=name
+        )
+        new_fields = partition_fields_to_add(
+            info.partition_spec,
+            as_partition_spec(partition_fields),
+            describe_schema(fit.target),
+            table_name=name,
+        )
+        result = self._store.append_stream(
+            identifier,
+            fit.target,
+            _cast_batches(batches, fit.target, name),
+            chunk_bytes=chunk_bytes,
+            evolve_schema=fit.evolved_schema,
+            add_partition_fields=new_fields,
+            snapshot_properties=properties,
+        )
+        return result if not fit.change_text else _with_change(result, fit.change_text)
+
     def _create_with(
         self,
         identifier: TableIdentifier,
@@ -285,6 +373,13 @@ class WriteService:
         except TableExistsError:
             return None
         return attrs.evolve(result, mode=mode)
+
+
+def _cast_batches(
+    batches: Iterator[pa.RecordBatch], target: pa.Schema, table: str
+) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        yield from cast_rows(pa.Table.from_batches([batch]), target, table_name=table).to_batches()
 
 
 def _reject_duplicate_keys(data: pa.Table, keys: Sequence[str], table: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import pyarrow as pa
 
@@ -42,6 +42,35 @@ class TableStorePort(abc.ABC):
             CommitConflictError: Concurrent commits kept conflicting.
             CommitStateUnknownError: The commit's outcome is unknown.
             WriteError: Anything else went wrong; the table is unchanged.
+        """
+
+    @abc.abstractmethod
+    def append_stream(
+        self,
+        identifier: TableIdentifier,
+        schema: pa.Schema,
+        batches: Iterable[pa.RecordBatch],
+        *,
+        chunk_bytes: int,
+        evolve_schema: pa.Schema | None = None,
+        add_partition_fields: Sequence[PartitionTransform] = (),
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        """Add a stream of rows in ONE commit (one snapshot), in bounded memory.
+
+        ``batches`` all have ``schema`` (the target schema, as for
+        :meth:`append`) and are read once, in order. About ``chunk_bytes`` of
+        Arrow data is buffered at a time and written out as data files before
+        more is read; every file is added by a single commit at the end. A
+        stream without rows commits nothing unless the schema or the spec
+        changes. If the stream, a write or the commit fails, nothing is
+        committed and the files already written are deleted (best effort;
+        what cannot be deleted is an orphan for orphan-file maintenance). The
+        stream cannot be replayed, so the write is never retried.
+
+        Raises:
+            As :meth:`append`; an error the stream raises propagates unchanged
+            (the application hands in streams that raise floe errors only).
         """
 
     @abc.abstractmethod

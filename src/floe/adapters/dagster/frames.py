@@ -31,6 +31,8 @@ def to_arrow(value: Any, *, table: str) -> pa.Table:
         return value
     if isinstance(value, pa.RecordBatch):
         return pa.Table.from_batches([value])
+    if isinstance(value, pa.RecordBatchReader):
+        return value.read_all()
     try:
         if isinstance(value, pd.DataFrame):
             return pa.Table.from_pandas(value, preserve_index=False)
@@ -43,7 +45,7 @@ def to_arrow(value: Any, *, table: str) -> pa.Table:
         ) from exc
     raise WriteError(
         f"cannot write a {type(value).__name__} to table {table}; return a pyarrow.Table, "
-        "a pandas.DataFrame or a polars.DataFrame/LazyFrame",
+        "a RecordBatchReader, a pandas.DataFrame or a polars.DataFrame/LazyFrame",
         subject=table,
     )
 

@@ -75,8 +75,11 @@ _logger = structlog.get_logger("floe.dagster")
 class IcebergIOManager(dg.ConfigurableIOManager):
     """Stores asset outputs in Iceberg tables and loads inputs from them.
 
-    Outputs may be ``pyarrow.Table``, ``pandas.DataFrame`` or (with polars
-    installed) ``polars.DataFrame``/``LazyFrame``; ``None`` writes nothing.
+    Outputs may be ``pyarrow.Table``, ``pandas.DataFrame``, (with polars
+    installed) ``polars.DataFrame``/``LazyFrame``, or ``pyarrow.RecordBatchReader``;
+    ``None`` writes nothing. A reader output of an unpartitioned asset in
+    append mode is streamed into the table in bounded memory (one commit, as
+    :meth:`floe.WriteService.append` does); otherwise it is read whole.
     Inputs come back as the type the downstream parameter annotates
     (PyArrow by default). See the module documentation for table mapping,
     partitions and retry safety.
@@ -170,18 +173,24 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         started = time.perf_counter()
         metadata = context.definition_metadata or {}
         table = targets.table_for(_key_path(context), metadata, self.settings.default_namespace)
-        data = to_arrow(obj, table=str(table))
-        schema, exists = self._table_schema(table, data.schema)
         mode = targets.write_mode_for(metadata, self.settings.write_mode, asset=asset)
         selection = partition_selection(
             context, metadata, self.settings.partition_column, asset=asset
         )
+        # A reader appended to an unpartitioned asset streams; anything else is read whole.
+        streamed = (
+            isinstance(obj, pa.RecordBatchReader)
+            and selection is None
+            and mode is floe.WriteMode.APPEND
+        )
+        data: pa.Table | pa.RecordBatchReader = obj if streamed else to_arrow(obj, table=str(table))
+        schema, exists = self._table_schema(table, data.schema)
         row_filter = None
         if selection is not None and mode is not floe.WriteMode.UPSERT:
             # A partition's run replaces exactly that partition.
             mode = floe.WriteMode.OVERWRITE
             row_filter = selection.to_filter(schema, table=str(table))
-            selection.check_rows(data, schema, table=str(table))
+            selection.check_rows(to_arrow(data, table=str(table)), schema, table=str(table))
         label = selection.label if selection else ""
         identity = step_write(context, label, with_ancestors=mode is floe.WriteMode.APPEND)
         earlier = None
@@ -194,7 +203,7 @@ class IcebergIOManager(dg.ConfigurableIOManager):
                 f"append (run {earlier.summary.get(RUN_ID)}); not appending again",
             )
             snapshot_id: int | None = earlier.snapshot_id
-            rows = int(earlier.summary.get("added-records", data.num_rows))
+            rows = int(earlier.summary.get("added-records", 0))
         else:
             spec = targets.names(metadata, targets.PARTITION_SPEC, asset=asset) or ()
             result = self.lake.writes.write(

@@ -32,19 +32,47 @@ from floe.ports.catalog import CatalogPort, TableInfo
 _INTERNAL_NAMESPACE_PROPERTIES = frozenset({"exists"})
 
 
-def describe_table(identifier: TableIdentifier, table: Table) -> TableInfo:
-    """The port's view of a loaded PyIceberg table."""
-    schema = table.schema()
-    snapshot = table.current_snapshot()
-    return TableInfo(
-        identifier=identifier,
-        schema=arrow_schema(schema),
-        partition_spec=describe_spec(table.spec(), schema),
-        properties=dict(table.properties),
-        location=table.location(),
-        current_snapshot_id=None if snapshot is None else snapshot.snapshot_id,
-        metadata_location=table.metadata_location,
-    )
+class TableDescriber:
+    """The port's view of loaded PyIceberg tables, converting each schema and spec once.
+
+    Converting an Iceberg schema to Arrow and a spec to floe's transforms
+    costs more than the rest of a ``load_table`` outside the request. In
+    Iceberg a schema id or spec id, once assigned in a table, always names
+    the same schema or spec, so the conversions are kept per (table uuid,
+    schema id, spec id); a table whose schema or spec changes gets new ids
+    and a new entry. At most ``limit`` entries are kept.
+
+    Args:
+        limit: How many conversions to keep before starting afresh.
+    """
+
+    def __init__(self, limit: int = 512) -> None:
+        self._limit = limit
+        self._known: dict[
+            tuple[str, int, int], tuple[pa.Schema, tuple[PartitionTransform, ...]]
+        ] = {}
+
+    def __call__(self, identifier: TableIdentifier, table: Table) -> TableInfo:
+        """Describe ``table`` as ``identifier``."""
+        metadata = table.metadata
+        key = (str(metadata.table_uuid), metadata.current_schema_id, metadata.default_spec_id)
+        known = self._known.get(key)
+        if known is None:
+            schema = table.schema()
+            known = (arrow_schema(schema), describe_spec(table.spec(), schema))
+            if len(self._known) >= self._limit:
+                self._known.clear()
+            self._known[key] = known
+        snapshot = table.current_snapshot()
+        return TableInfo(
+            identifier=identifier,
+            schema=known[0],
+            partition_spec=known[1],
+            properties=dict(metadata.properties),
+            location=metadata.location,
+            current_snapshot_id=None if snapshot is None else snapshot.snapshot_id,
+            metadata_location=table.metadata_location,
+        )
 
 
 def _is_as_created(
@@ -85,6 +113,7 @@ class IcebergCatalog(CatalogPort):
     def __init__(self, backend: IcebergBackend) -> None:
         self._backend = backend
         self._guard = backend.guard
+        self._describe = TableDescriber()
 
     def _namespace_exists(self, namespace: Namespace) -> bool:
         try:
@@ -214,7 +243,7 @@ class IcebergCatalog(CatalogPort):
                 if unsure:
                     found = self._backend.catalog.load_table(identifier.parts)
                     if _is_as_created(found, ice_schema, spec, wanted):
-                        return describe_table(identifier, found)
+                        return self._describe(identifier, found)
                 raise TableExistsError(f"table {name} already exists", subject=name)
             try:
                 table = self._backend.catalog.create_table(
@@ -223,7 +252,7 @@ class IcebergCatalog(CatalogPort):
             except Exception:
                 unsure = True
                 raise
-            return describe_table(identifier, table)
+            return self._describe(identifier, table)
 
         return self._guard.run("create table", name, call)
 
@@ -254,13 +283,13 @@ class IcebergCatalog(CatalogPort):
                 with contextlib.suppress(Exception):
                     catalog.drop_table(identifier.parts)
                 raise missing from exc
-            return describe_table(identifier, table)
+            return self._describe(identifier, table)
 
         return self._guard.run("register table", name, call)
 
     def load_table(self, identifier: TableIdentifier) -> TableInfo:
         def call() -> TableInfo:
-            return describe_table(identifier, self._backend.catalog.load_table(identifier.parts))
+            return self._describe(identifier, self._backend.catalog.load_table(identifier.parts))
 
         return self._guard.run("load table", str(identifier), call)
 

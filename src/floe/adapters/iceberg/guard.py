@@ -245,8 +245,18 @@ class CallGuard:
         call: Callable[[], T],
         *,
         fallback: type[FloeStorageError] = CatalogError,
+        replayable: bool = True,
     ) -> T:
         """Run ``call`` for ``operation`` on ``subject``.
+
+        Args:
+            operation: What is done, for errors, logs and spans.
+            subject: The object it is done to.
+            call: The work.
+            fallback: The floe error for anything unrecognised.
+            replayable: ``False`` for a call that cannot run twice (it consumes
+                a stream): it is attempted once, with no retry and no second
+                call after a token refresh.
 
         Raises:
             FloeStorageError: Only floe errors: foreign exceptions are
@@ -254,6 +264,8 @@ class CallGuard:
         """
         with observe(operation, subject, adapter=self.adapter) as record:
             try:
+                if not replayable:
+                    return self._attempt(record, call, replayable=False)
                 return self._with_retries(record, call)
             except FloeStorageError as ours:
                 raise without_frames(ours)  # noqa: B904 - its own chain is kept
@@ -274,6 +286,19 @@ class CallGuard:
                 raise error from without_frames(exc)
 
     def _with_retries(self, record: OperationRecord, call: Callable[[], T]) -> T:
+        # Nearly every call succeeds at once: the retry machinery is only built
+        # after a transient failure. Tenacity then sees that failure as its
+        # first attempt, so waits, stops and retry events are the same.
+        try:
+            return self._attempt(record, call)
+        except _TRANSIENT as exc:
+            replayed: list[BaseException] = [exc]
+
+        def again(record: OperationRecord, call: Callable[[], T]) -> T:
+            if replayed:
+                raise replayed.pop()
+            return self._attempt(record, call)
+
         def before_sleep(state: tenacity.RetryCallState) -> None:
             outcome = state.outcome
             error = outcome.exception() if outcome is not None else None
@@ -309,24 +334,28 @@ class CallGuard:
             sleep=self._sleep,
             reraise=True,
         )
-        result: T = retrying(self._attempt, record, call)
+        result: T = retrying(again, record, call)
         return result
 
-    def _attempt(self, record: OperationRecord, call: Callable[[], T]) -> T:
+    def _attempt(
+        self, record: OperationRecord, call: Callable[[], T], *, replayable: bool = True
+    ) -> T:
         self.breaker.check(record.subject)
         try:
-            result = self._with_one_refresh(record, call)
+            result = self._with_one_refresh(record, call, replayable)
         except _TRANSIENT:
             self.breaker.failure()
             raise
         self.breaker.success()
         return result
 
-    def _with_one_refresh(self, record: OperationRecord, call: Callable[[], T]) -> T:
+    def _with_one_refresh(
+        self, record: OperationRecord, call: Callable[[], T], replayable: bool
+    ) -> T:
         try:
             return call()
         except _AUTH_EXPIRED:
-            if self.tokens is None or not self.tokens.invalidate():
+            if self.tokens is None or not self.tokens.invalidate() or not replayable:
                 raise
             record.note("floe.token_refresh", reason="401/419 from the catalog")
         return call()

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 import pyarrow as pa
-from pyiceberg.exceptions import ValidationException
+from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.expressions import (
     AlwaysFalse,
     AlwaysTrue,
@@ -25,9 +25,11 @@ from pyiceberg.expressions import (
     Or,
     UnboundPredicate,
 )
-from pyiceberg.expressions.visitors import extract_field_ids
+from pyiceberg.expressions.visitors import bind, extract_field_ids
+from pyiceberg.io.pyarrow import expression_to_pyarrow
+from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
-from pyiceberg.table import Table
+from pyiceberg.table import DataScan, Table, Transaction, upsert_util
 
 from floe.adapters.filters import (
     bind_filter,
@@ -41,6 +43,7 @@ from floe.adapters.filters import (
 from floe.adapters.iceberg.connect import IcebergBackend
 from floe.adapters.iceberg.errors import translated
 from floe.adapters.iceberg.guard import commit_outcome_guarded, without_frames
+from floe.adapters.iceberg.streaming import append_producer, delete_quietly, write_stream
 from floe.adapters.iceberg_model import (
     arrow_schema,
     build_partition_spec,
@@ -134,15 +137,7 @@ class IcebergTableStore(TableStorePort):
             props = dict(snapshot_properties or {})
             added, deleted = data.num_rows, 0
             tx = table.transaction()
-            if evolve_schema is not None:
-                with tx.update_schema() as update:
-                    update.union_by_name(evolve_schema)
-            if add_partition_fields:
-                with tx.update_spec() as spec:
-                    for field in add_partition_fields:
-                        spec.add_field(
-                            field.source_column, iceberg_transform(field), field.field_name
-                        )
+            _evolve(tx, evolve_schema, add_partition_fields)
             if mode is WriteMode.APPEND:
                 tx.append(data, snapshot_properties=props)
             elif mode is WriteMode.OVERWRITE:
@@ -156,9 +151,8 @@ class IcebergTableStore(TableStorePort):
                     )
             else:
                 _reject_duplicate_keys(data, join_columns, name)
-                outcome = tx.upsert(data, join_cols=list(join_columns), snapshot_properties=props)
-                added = outcome.rows_updated + outcome.rows_inserted
-                deleted = outcome.rows_updated
+                updated, inserted = _upsert(tx, table, data, list(join_columns), props)
+                added, deleted = updated + inserted, updated
             with commit_outcome_guarded(name), _conflict_typed(name, mode):
                 tx.commit_transaction()
             after = table.current_snapshot()
@@ -194,6 +188,48 @@ class IcebergTableStore(TableStorePort):
             evolve_schema=evolve_schema,
             add_partition_fields=add_partition_fields,
             snapshot_properties=snapshot_properties,
+        )
+
+    def append_stream(
+        self,
+        identifier: TableIdentifier,
+        schema: pa.Schema,
+        batches: Iterable[pa.RecordBatch],
+        *,
+        chunk_bytes: int,
+        evolve_schema: pa.Schema | None = None,
+        add_partition_fields: Sequence[PartitionTransform] = (),
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        name = str(identifier)
+
+        def call() -> WriteResult:
+            table = self._load(identifier)
+            tx = table.transaction()
+            _evolve(tx, evolve_schema, add_partition_fields)
+            producer = append_producer(tx, dict(snapshot_properties or {}))
+            written: list[DataFile] = []
+            try:
+                rows = write_stream(tx, table.io, producer, schema, batches, chunk_bytes, written)
+            except BaseException:
+                delete_quietly(table.io, written)
+                raise
+            if not rows and evolve_schema is None and not add_partition_fields:
+                return WriteResult(identifier, WriteMode.APPEND, None, 0)
+            producer.commit()
+            _commit_or_clean(tx, table, written, name)
+            snapshot = table.current_snapshot()
+            return WriteResult(
+                identifier,
+                WriteMode.APPEND,
+                None if snapshot is None else snapshot.snapshot_id,
+                rows,
+                rows_added=rows,
+            )
+
+        # A stream is read once: a failed attempt cannot be repeated.
+        return self._guard.run(
+            "append stream into table", name, call, fallback=WriteError, replayable=False
         )
 
     def overwrite(
@@ -420,6 +456,73 @@ class IcebergTableStore(TableStorePort):
             return tuple(ids)
 
         return self._guard.run("expire snapshots of table", name, call, fallback=WriteError)
+
+
+def _evolve(
+    tx: Transaction,
+    evolve_schema: pa.Schema | None,
+    add_partition_fields: Sequence[PartitionTransform],
+) -> None:
+    """Stage the schema change and the new partition fields of a write in its transaction."""
+    if evolve_schema is not None:
+        with tx.update_schema() as update:
+            update.union_by_name(evolve_schema)
+    if add_partition_fields:
+        with tx.update_spec() as spec:
+            for field in add_partition_fields:
+                spec.add_field(field.source_column, iceberg_transform(field), field.field_name)
+
+
+def _commit_or_clean(tx: Transaction, table: Table, written: list[DataFile], name: str) -> None:
+    """Commit a streamed append; delete its files when the commit surely did not land.
+
+    A refused commit (conflicts beyond PyIceberg's retries, failed
+    validation) leaves the files unreferenced. After an unknown outcome they
+    may be referenced, so they are kept.
+    """
+    with commit_outcome_guarded(name), _conflict_typed(name, WriteMode.APPEND):
+        try:
+            tx.commit_transaction()
+        except (CommitFailedException, ValidationException):
+            delete_quietly(table.io, written)
+            raise
+
+
+def _upsert(
+    tx: Transaction, table: Table, data: pa.Table, keys: list[str], props: dict[str, str]
+) -> tuple[int, int]:
+    """PyIceberg's upsert, reading the rows it matches under the table's current schema.
+
+    ``Transaction.upsert`` (PyIceberg 0.12) reads the matched rows through
+    the branch's snapshot, under that snapshot's schema: once a column was
+    added after the last snapshot (earlier in this transaction, or by a
+    schema change that committed no rows) it cannot compare them with the
+    incoming rows and fails. The same steps, with PyIceberg's own helpers,
+    read them under the transaction's schema: changed rows are overwritten,
+    new rows appended.
+
+    Returns:
+        The rows updated and the rows inserted.
+    """
+    matched = upsert_util.create_match_filter(data, keys)
+    existing = DataScan(
+        table_metadata=tx.table_metadata, io=table.io, row_filter=matched
+    ).to_arrow()
+    updates = upsert_util.get_rows_to_update(data, existing, keys)
+    inserts = data
+    if existing.num_rows:
+        schema = tx.table_metadata.schema()
+        found = bind(schema, upsert_util.create_match_filter(existing, keys), case_sensitive=True)
+        inserts = data.filter(~expression_to_pyarrow(found))
+    if updates.num_rows:
+        tx.overwrite(
+            updates,
+            overwrite_filter=upsert_util.create_match_filter(updates, keys),
+            snapshot_properties=props,
+        )
+    if inserts.num_rows:
+        tx.append(inserts, snapshot_properties=props)
+    return updates.num_rows, inserts.num_rows
 
 
 def rows_where(

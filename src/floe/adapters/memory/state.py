@@ -105,7 +105,10 @@ class MemoryTable:
         """The rows of the current snapshot (none before the first write)."""
         if self.current_snapshot_id is None:
             return Rows.empty(self.schema)
-        return self.snapshot(self.current_snapshot_id).rows
+        rows = self.snapshot(self.current_snapshot_id).rows
+        # A schema change can commit without a snapshot (a no-op upsert that
+        # added a column): the current rows are read under the current schema.
+        return rows if rows.data.schema == self.schema else rows.align(self.schema)
 
     def current_data(self) -> pa.Table:
         """The rows of the current snapshot (empty before the first write)."""

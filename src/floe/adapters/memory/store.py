@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -78,6 +78,40 @@ class MemoryTableStore(TableStorePort):
         evolve_schema: pa.Schema | None = None,
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        return self._append(
+            identifier, data, evolve_schema, add_partition_fields, snapshot_properties
+        )
+
+    def append_stream(
+        self,
+        identifier: TableIdentifier,
+        schema: pa.Schema,
+        batches: Iterable[pa.RecordBatch],
+        *,
+        chunk_bytes: int,
+        evolve_schema: pa.Schema | None = None,
+        add_partition_fields: Sequence[PartitionTransform] = (),
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        # Memory holds every row anyway; the stream is read whole before the
+        # commit, so a failing stream leaves the table as it was.
+        with self._w.lock:
+            self._w.require_table(identifier)
+        data = pa.Table.from_batches(list(batches), schema=schema)
+        if not data.num_rows and evolve_schema is None and not add_partition_fields:
+            return WriteResult(identifier, WriteMode.APPEND, None, 0)
+        return self._append(
+            identifier, data, evolve_schema, add_partition_fields, snapshot_properties
+        )
+
+    def _append(
+        self,
+        identifier: TableIdentifier,
+        data: pa.Table,
+        evolve_schema: pa.Schema | None,
+        add_partition_fields: Sequence[PartitionTransform],
+        snapshot_properties: Mapping[str, str] | None,
     ) -> WriteResult:
         with self._w.lock:
             table = self._w.require_table(identifier)

@@ -8,6 +8,7 @@ data is touched.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pyarrow as pa
@@ -41,7 +42,7 @@ def parse_filter(text: str | None, *, table: str) -> BooleanExpression:
     if text is None or not text.strip():
         return AlwaysTrue()
     try:
-        expression: BooleanExpression = parse(text)
+        expression = _parsed(text)
     except Exception as exc:  # pyparsing raises its own exception types
         where = (
             f"syntax error at character {exc.loc + 1}" if hasattr(exc, "loc") else _first_line(exc)
@@ -50,6 +51,14 @@ def parse_filter(text: str | None, *, table: str) -> BooleanExpression:
             f"cannot parse row filter {text!r} for table {table}: {where}",
             subject=table,
         ) from exc
+    return expression
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(text: str) -> BooleanExpression:
+    # Parsing costs milliseconds and a read parses its filter more than once
+    # (to check, to push down, to delete); expressions are immutable values.
+    expression: BooleanExpression = parse(text)
     return expression
 
 

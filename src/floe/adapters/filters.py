@@ -9,6 +9,7 @@ data is touched.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -108,16 +109,12 @@ _NAN_SATISFIES = (IsNaN, NotEqualTo, NotIn)
 
 
 def _without_nan_predicates(expression: BooleanExpression, schema: Schema) -> BooleanExpression:
-    # After rewrite_not there is no Not: every predicate sits in a positive
-    # position, so replacing one by a weaker predicate weakens the whole.
-    if isinstance(expression, And | Or):
-        return type(expression)(
-            _without_nan_predicates(expression.left, schema),
-            _without_nan_predicates(expression.right, schema),
-        )
-    if isinstance(expression, _NAN_SATISFIES) and is_floating(expression.term, schema):
-        return NotNull(term=expression.term)
-    return expression
+    def weaker(predicate: BooleanExpression) -> BooleanExpression:
+        if isinstance(predicate, _NAN_SATISFIES) and is_floating(predicate.term, schema):
+            return NotNull(term=predicate.term)
+        return predicate
+
+    return _with_predicates_replaced(expression, weaker)
 
 
 def without_predicates_on(expression: BooleanExpression, columns: set[str]) -> BooleanExpression:
@@ -125,14 +122,26 @@ def without_predicates_on(expression: BooleanExpression, columns: set[str]) -> B
 
     ``expression`` must be free of ``Not`` (as :func:`scan_pushdown` returns).
     """
+
+    def weaker(predicate: BooleanExpression) -> BooleanExpression:
+        on = getattr(getattr(predicate, "term", None), "name", None)
+        return AlwaysTrue() if on in columns else predicate
+
+    return _with_predicates_replaced(expression, weaker)
+
+
+def _with_predicates_replaced(
+    expression: BooleanExpression, replace: Callable[[BooleanExpression], BooleanExpression]
+) -> BooleanExpression:
+    # Only for expressions free of Not (after rewrite_not): every predicate
+    # sits in a positive position, so replacing predicates by weaker ones
+    # weakens the whole.
     if isinstance(expression, And | Or):
         return type(expression)(
-            without_predicates_on(expression.left, columns),
-            without_predicates_on(expression.right, columns),
+            _with_predicates_replaced(expression.left, replace),
+            _with_predicates_replaced(expression.right, replace),
         )
-    if getattr(getattr(expression, "term", None), "name", None) in columns:
-        return AlwaysTrue()
-    return expression
+    return replace(expression)
 
 
 def is_floating(term: Any, schema: Schema) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from floe.domain.schema import Column, ColumnType, SchemaDescription
+from floe.domain.schema import NON_STORABLE, Column, ColumnType, SchemaDescription
 
 
 def canonical_type(arrow_type: pa.DataType) -> pa.DataType:
@@ -92,32 +92,32 @@ def _column_type(arrow_type: pa.DataType) -> ColumnType:
         return ColumnType.TIMESTAMPTZ if arrow_type.tz is not None else ColumnType.TIMESTAMP
     if t.is_decimal(arrow_type):
         # Iceberg decimals stop at precision 38 (decimal128).
-        return ColumnType.DECIMAL if arrow_type.precision <= _MAX_DECIMAL else _UNSUPPORTED
+        fits = arrow_type.precision <= _MAX_DECIMAL
+        return ColumnType.DECIMAL if fits else ColumnType.UNSUPPORTED
     if t.is_fixed_size_binary(arrow_type):
         return ColumnType.FIXED
     if t.is_list(arrow_type):
-        return ColumnType.LIST if _storable(arrow_type.value_type) else _UNSUPPORTED
+        return ColumnType.LIST if _storable(arrow_type.value_type) else ColumnType.UNSUPPORTED
     if t.is_struct(arrow_type):
         children = [arrow_type.field(i) for i in range(arrow_type.num_fields)]
         names = [child.name for child in children]
         storable = all(child.name and _storable(child.type) for child in children)
         distinct = len(set(names)) == len(names)
-        return ColumnType.STRUCT if storable and distinct and names else _UNSUPPORTED
+        return ColumnType.STRUCT if storable and distinct and names else ColumnType.UNSUPPORTED
     if t.is_map(arrow_type):
         parts = (arrow_type.key_type, arrow_type.item_type)
-        return ColumnType.MAP if all(_storable(p) for p in parts) else _UNSUPPORTED
+        return ColumnType.MAP if all(_storable(p) for p in parts) else ColumnType.UNSUPPORTED
     if isinstance(arrow_type, pa.ExtensionType) and arrow_type.extension_name == "arrow.uuid":
         return ColumnType.UUID
     return ColumnType.UNSUPPORTED
 
 
 _MAX_DECIMAL = 38
-_UNSUPPORTED = ColumnType.UNSUPPORTED
 
 
 def _storable(arrow_type: pa.DataType) -> bool:
     """Whether a nested field's type is one Iceberg can store."""
-    return _column_type(arrow_type) not in (ColumnType.UNSUPPORTED, ColumnType.NULL)
+    return _column_type(arrow_type) not in NON_STORABLE
 
 
 def describe_schema(schema: pa.Schema) -> SchemaDescription:

@@ -64,11 +64,9 @@ class MemoryTableStore(TableStorePort):
         add_partition_fields: Sequence[PartitionTransform],
     ) -> Rows:
         table.partition_spec = (*table.partition_spec, *add_partition_fields)
-        current = table.current_rows()
         if evolve_schema is not None:
             table.set_schema(evolve_schema)
-            current = current.align(evolve_schema)
-        return current
+        return table.current_rows()  # under the table's (possibly new) schema
 
     def append(
         self,

@@ -384,7 +384,7 @@ class IcebergTableStore(TableStorePort):
                     snapshot_id=options.snapshot_id,
                     limit=options.limit if exact else None,
                 ).to_arrow_batch_reader()
-                return reader if exact else Filtered(bound, schema, options.limit).apply(reader)
+                return reader if exact else _exactly(reader, bound, schema, options.limit)
 
             reader = _planned(read, table, schema, options.row_filter, name)
             return reader, arrow_schema(schema.select(*columns)), columns
@@ -651,22 +651,16 @@ def _with_filter_columns(
     return tuple(wanted)
 
 
-class Filtered:
-    """The exact filter (and limit) applied to batches read with a weaker one."""
-
-    def __init__(self, bound: BooleanExpression, schema: Schema, limit: int | None) -> None:
-        self._bound = bound
-        self._schema = schema
-        self._limit = limit
-
-    def apply(self, reader: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        """Yield the rows of ``reader`` the filter selects, up to the limit."""
-        left = self._limit
-        for batch in reader:
-            if left is not None and left <= 0:
-                return
-            kept = filter_arrow(pa.Table.from_batches([batch]), self._bound, self._schema)
-            if left is not None:
-                kept = kept.slice(0, left)
-                left -= kept.num_rows
-            yield from kept.to_batches()
+def _exactly(
+    batches: Iterable[pa.RecordBatch], bound: BooleanExpression, schema: Schema, limit: int | None
+) -> Iterator[pa.RecordBatch]:
+    """The rows of ``batches``, read with a weaker filter, that the exact one selects."""
+    left = limit
+    for batch in batches:
+        if left is not None and left <= 0:
+            return
+        kept = filter_arrow(pa.Table.from_batches([batch]), bound, schema)
+        if left is not None:
+            kept = kept.slice(0, left)
+            left -= kept.num_rows
+        yield from kept.to_batches()

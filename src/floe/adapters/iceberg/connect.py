@@ -9,11 +9,11 @@ from typing import Any
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.rest import RestCatalog
-from pyiceberg.catalog.sql import SqlCatalog
 from requests import PreparedRequest, Response, Session
 from requests.adapters import HTTPAdapter
 
 from floe.adapters.iceberg.auth import FloeAuthManager, TokenProvider
+from floe.adapters.iceberg.embedded import EmbeddedSqlCatalog
 from floe.adapters.iceberg.guard import CallGuard
 from floe.domain.config import LocalCatalogConfig, PolarisCatalogConfig, RetryConfig
 
@@ -67,7 +67,7 @@ def open_local_backend(config: LocalCatalogConfig) -> IcebergBackend:
 
     def opener() -> Catalog:
         root.mkdir(parents=True, exist_ok=True)
-        return SqlCatalog(
+        return EmbeddedSqlCatalog(
             config.catalog_name,
             uri=f"sqlite:///{root / 'catalog.db'}",
             warehouse=root.as_uri(),

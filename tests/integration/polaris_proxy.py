@@ -14,7 +14,9 @@ Apache Polaris deployment does:
   expired or revoked one gets ``401`` with ``WWW-Authenticate: Bearer`` and an
   Iceberg ``NotAuthorizedException`` body;
 * creating a table that exists is ``409 AlreadyExistsException`` (SeaweedFS
-  answers 200), creating a nested namespace without its parent is ``404``;
+  answers 200), committing a staged create of a table that exists meanwhile
+  is ``409`` (SeaweedFS lets two such commits race), creating a nested
+  namespace without its parent is ``404``;
 * valid requests are forwarded to SeaweedFS without the ``/api/catalog``
   prefix, with the client's ``Authorization`` replaced by a token the proxy
   obtained from SeaweedFS itself (so floe's tokens mean nothing upstream).
@@ -367,6 +369,7 @@ class PolarisProxy(FaultInjector):
         route = urllib.parse.urlsplit(path).path.split("/")
         # /v1/<prefix>/namespaces                      POST: create namespace
         # /v1/<prefix>/namespaces/<ns>/tables          POST: create table
+        # /v1/<prefix>/namespaces/<ns>/tables/<name>   POST: commit (of a staged create)
         if method != "POST" or len(route) < 4 or route[3] != "namespaces":
             return None
         base = "/".join(route[:4])
@@ -382,6 +385,17 @@ class PolarisProxy(FaultInjector):
                     return _iceberg_error(
                         404, "NoSuchNamespaceException", f"Namespace does not exist: {parts[:-1]}"
                     )
+            return None
+        if len(route) == 7 and route[5] == "tables" and _asserts_create(body):
+            # The commit of a staged create: "assert-create" holds atomically in
+            # Polaris (SeaweedFS checks it apart from applying the commit).
+            found = self.forward("HEAD", "/".join(route), headers, b"")
+            if found.status_code in (200, 204):
+                with self._lock:
+                    self.stats.conflicts += 1
+                return _iceberg_error(
+                    409, "CommitFailedException", "Requirement failed: table already exists"
+                )
             return None
         if len(route) == 6 and route[5] == "tables" and isinstance(payload.get("name"), str):
             name = urllib.parse.quote(payload["name"], safe="")
@@ -466,7 +480,7 @@ class PolarisProxy(FaultInjector):
                     )
                     return self._json(status, error, extra={"WWW-Authenticate": challenge})
                 try:
-                    if self.command == "POST" and _is_create(path):
+                    if self.command == "POST" and _is_create(path, body):
                         with proxy._create_lock:  # check-then-create is atomic across clients
                             polaris = proxy.conformance_answer(self.command, path, headers, body)
                             if polaris is not None:
@@ -532,10 +546,24 @@ class PolarisProxy(FaultInjector):
         return Handler
 
 
-def _is_create(path: str) -> bool:
+def _is_create(path: str, body: bytes) -> bool:
     route = urllib.parse.urlsplit(path).path.split("/")
-    return (len(route) == 4 and route[3] == "namespaces") or (
-        len(route) == 6 and route[3] == "namespaces" and route[5] == "tables"
+    return (
+        (len(route) == 4 and route[3] == "namespaces")
+        or (len(route) == 6 and route[3] == "namespaces" and route[5] == "tables")
+        or (len(route) == 7 and route[3] == "namespaces" and _asserts_create(body))
+    )
+
+
+def _asserts_create(body: bytes) -> bool:
+    """Whether a table commit creates its table (a staged create's commit)."""
+    try:
+        payload = json.loads(body or b"{}")
+    except ValueError:
+        return False
+    requirements = payload.get("requirements") if isinstance(payload, dict) else None
+    return isinstance(requirements, list) and any(
+        isinstance(r, dict) and r.get("type") == "assert-create" for r in requirements
     )
 
 

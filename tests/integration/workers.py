@@ -123,3 +123,41 @@ def overwrite_worker(
     except BaseException:
         outcome["own_errors"].append("crashed: " + traceback.format_exc())
     results.put(outcome)
+
+
+def first_write_worker(
+    rounds: list[tuple[dict[str, Any], str]],
+    mode: str,
+    worker: int,
+    rows: int,
+    barrier: multiprocessing.synchronize.Barrier,
+    results: Any,
+) -> None:
+    """Each round, with every other worker at once: open a catalog, write a NEW table.
+
+    Every round names a table (in a nested namespace) that does not exist yet,
+    on the local catalog a warehouse nobody has opened: the workers race to
+    open the warehouse, create the namespaces and create the table with their
+    rows, as the first materialisations of a new partitioned asset do. Each
+    worker writes its own partition ``w<worker>`` (``append`` or a partition
+    ``overwrite``). Puts ``{worker, errors}`` on ``results``.
+    """
+    outcome: dict[str, Any] = {"worker": worker, "errors": []}
+    new_table = floe.NewTable(partition_spec=["part"])
+    for number, (config, table) in enumerate(rounds):
+        try:
+            barrier.wait(timeout=120)
+            lake = _lake(config, worker)
+            lake.namespaces.create_if_not_exists(table.rsplit(".", 1)[0])
+            data = batch_rows(f"w{worker}", worker, number, rows)
+            if mode == "append":
+                lake.writes.append(table, data, create_if_missing=new_table)
+            else:
+                lake.writes.overwrite(
+                    table, data, row_filter=f"part = 'w{worker}'", create_if_missing=new_table
+                )
+        except floe.FloeStorageError as exc:
+            outcome["errors"].append(f"round {number}: {type(exc).__name__}: {exc}")
+        except BaseException:  # reported to the parent, which fails the test
+            outcome["errors"].append(f"round {number} crashed: " + traceback.format_exc())
+    results.put(outcome)

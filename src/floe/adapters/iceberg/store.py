@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
 import pyarrow as pa
-from pyiceberg.exceptions import CommitFailedException, ValidationException
+from pyiceberg.exceptions import (
+    CommitFailedException,
+    TableAlreadyExistsError,
+    ValidationException,
+)
 from pyiceberg.expressions import (
     AlwaysFalse,
     AlwaysTrue,
@@ -300,8 +305,18 @@ class IcebergTableStore(TableStorePort):
                 properties=dict(properties or {}),
             )
             tx.append(data, snapshot_properties=dict(snapshot_properties or {}))
-            with commit_outcome_guarded(name):
-                table = tx.commit_transaction()
+            try:
+                with commit_outcome_guarded(name):
+                    table = tx.commit_transaction()
+            except (CommitFailedException, TableAlreadyExistsError) as exc:
+                # Another writer created the table between the check above and
+                # this commit: the commit was refused, so its files are ours alone.
+                if not catalog.table_exists(identifier.parts):
+                    raise
+                _delete_staged_files(tx)
+                raise TableExistsError(
+                    f"table {name} was created by another writer meanwhile", subject=name
+                ) from exc
             snapshot = table.current_snapshot()
             return WriteResult(
                 identifier,
@@ -471,6 +486,27 @@ def _evolve(
         with tx.update_spec() as spec:
             for field in add_partition_fields:
                 spec.add_field(field.source_column, iceberg_transform(field), field.field_name)
+
+
+def _delete_staged_files(tx: Transaction) -> None:
+    """Delete the files a refused transaction wrote for its snapshot (best effort).
+
+    Data files, manifests and the manifest list have unique names and only
+    the transaction's own snapshot references them.
+    """
+    snapshot = tx.table_metadata.current_snapshot()
+    if snapshot is None:
+        return
+    io = tx._table.io
+    paths: list[str] = []
+    with contextlib.suppress(Exception):  # unreadable: the files stay as orphans
+        for manifest in snapshot.manifests(io):
+            paths.extend(e.data_file.file_path for e in manifest.fetch_manifest_entry(io))
+            paths.append(manifest.manifest_path)
+    paths.append(snapshot.manifest_list)
+    for path in paths:
+        with contextlib.suppress(Exception):
+            io.delete(path)
 
 
 def _commit_or_clean(tx: Transaction, table: Table, written: list[DataFile], name: str) -> None:

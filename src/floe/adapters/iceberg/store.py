@@ -359,7 +359,7 @@ class IcebergTableStore(TableStorePort):
 
         def call() -> pa.Table:
             table, schema, bound, columns = self._plan(identifier, options)
-            expected = arrow_schema(schema.select(*columns))
+            expected = _projected(schema, columns)
 
             def read(pushdown: BooleanExpression, exact: bool) -> pa.Table:
                 if exact:
@@ -402,7 +402,7 @@ class IcebergTableStore(TableStorePort):
                 return reader if exact else _exactly(reader, bound, schema, options.limit)
 
             reader = _planned(read, table, schema, options.row_filter, name)
-            return reader, arrow_schema(schema.select(*columns)), columns
+            return reader, _projected(schema, columns), columns
 
         reader, expected, columns = self._guard.run("scan table", name, call, fallback=ScanError)
 
@@ -674,6 +674,16 @@ def _planned(
         names = {schema.find_column_name(i) for i in sources} - {None}
         weaker = without_predicates_on(pushdown, {str(n) for n in names})
         return read(weaker, False)
+
+
+def _projected(schema: Schema, columns: tuple[str, ...]) -> pa.Schema:
+    """The Arrow schema of ``columns`` in the order they were asked for.
+
+    ``Schema.select`` keeps the table's column order; a scan answers in the
+    caller's.
+    """
+    selected = arrow_schema(schema.select(*columns))
+    return pa.schema([selected.field(c) for c in columns])
 
 
 def _with_filter_columns(

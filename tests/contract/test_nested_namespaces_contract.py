@@ -7,6 +7,8 @@ one commit.
 
 from __future__ import annotations
 
+import concurrent.futures
+import threading
 import uuid
 
 import pyarrow as pa
@@ -81,3 +83,21 @@ def test_the_same_table_name_in_sibling_deep_namespaces_is_two_tables(
     assert lake.reads.scan(first).num_rows == 3
     assert lake.reads.scan(second).num_rows == 1
     assert lake.tables.load(first).location != lake.tables.load(second).location
+
+
+def test_create_if_not_exists_holds_when_threads_race_for_the_same_new_namespace(
+    lake: floe.Floe,
+) -> None:
+    namespace = ("r" + uuid.uuid4().hex[:10], "bronze", "sales")
+    barrier = threading.Barrier(4)
+
+    def create() -> floe.NamespaceInfo:
+        barrier.wait(timeout=60)
+        return lake.namespaces.create_if_not_exists(namespace, {"owner": "etl"})
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        created = [f.result(timeout=120) for f in [pool.submit(create) for _ in range(4)]]
+
+    assert {c.namespace for c in created} == {namespace}
+    assert lake.namespaces.list(namespace[:2]) == [namespace]
+    assert lake.namespaces.load(namespace).properties["owner"] == "etl"

@@ -9,6 +9,7 @@ data is touched.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -33,15 +34,66 @@ from pyiceberg.types import DoubleType, FloatType
 
 from floe.domain.errors import InvalidFilterError
 
+#: The most predicates (terms joined by ``and``/``or``) a filter may hold.
+#: PyIceberg's parser and every visitor of the expression cost time in
+#: proportion to it (about 1 ms per term); a longer list of values is one
+#: ``in`` predicate, which has no such limit.
+MAX_FILTER_PREDICATES = 1000
+#: The deepest nesting of parentheses and ``not`` a filter may have: the
+#: expression visitors recurse once per level.
+MAX_FILTER_NESTING = 50
+
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|[A-Za-z_][A-Za-z0-9_.]*|[()]")
+
+
+def check_filter_size(text: str, *, table: str) -> None:
+    """Refuse a filter beyond the documented size limits before parsing it.
+
+    One pass over the text's tokens (quoted literals and names are skipped
+    whole), so a huge filter is refused in linear time.
+
+    Raises:
+        InvalidFilterError: More than :data:`MAX_FILTER_PREDICATES` predicates
+            or a nesting deeper than :data:`MAX_FILTER_NESTING`.
+    """
+    predicates, depth, deepest, nots = 1, 0, 0, 0
+    for token in _TOKENS.findall(text):
+        word = token.lower()
+        if word in ("and", "or"):
+            predicates += 1
+            nots = 0
+        elif word == "not":
+            nots += 1
+        elif token == "(":
+            depth += 1
+        elif token == ")":
+            depth -= 1
+            nots = 0
+        deepest = max(deepest, depth + nots)
+    if predicates > MAX_FILTER_PREDICATES:
+        raise InvalidFilterError(
+            f"row filter for table {table} has {predicates} predicates; at most "
+            f"{MAX_FILTER_PREDICATES} are allowed (use 'col in (...)' for long value lists)",
+            subject=table,
+        )
+    if deepest > MAX_FILTER_NESTING:
+        raise InvalidFilterError(
+            f"row filter for table {table} nests {deepest} levels deep; at most "
+            f"{MAX_FILTER_NESTING} are allowed",
+            subject=table,
+        )
+
 
 def parse_filter(text: str | None, *, table: str) -> BooleanExpression:
     """Parse filter text (``None`` or blank: every row).
 
     Raises:
-        InvalidFilterError: The text is not a valid Iceberg expression.
+        InvalidFilterError: The text is not a valid Iceberg expression, or is
+            beyond the size limits (:func:`check_filter_size`).
     """
     if text is None or not text.strip():
         return AlwaysTrue()
+    check_filter_size(text, table=table)
     try:
         expression = _parsed(text)
     except Exception as exc:  # pyparsing raises its own exception types

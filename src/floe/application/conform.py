@@ -95,7 +95,10 @@ def cast_rows(data: pa.Table, target: pa.Schema, *, table_name: str) -> pa.Table
         SchemaEvolutionError: A required column holds nulls, or a value cannot
             be converted without loss.
     """
-    columns = [_column(data, field, table_name) for field in target]
+    # Columns by name, looked up once: Table.column(name) searches the schema,
+    # which made wide tables (10 000 columns) quadratic.
+    by_name = dict(zip(data.column_names, data.columns, strict=True))
+    columns = [_column(by_name.get(f.name), data.num_rows, f, table_name) for f in target]
     return pa.Table.from_arrays(columns, schema=target)
 
 
@@ -128,10 +131,11 @@ def conform(
     )
 
 
-def _column(data: pa.Table, field: pa.Field, table_name: str) -> pa.ChunkedArray | pa.Array:
-    if field.name not in data.column_names:
-        return pa.nulls(data.num_rows, type=field.type)
-    column = data.column(field.name)
+def _column(
+    column: pa.ChunkedArray | None, num_rows: int, field: pa.Field, table_name: str
+) -> pa.ChunkedArray | pa.Array:
+    if column is None:
+        return pa.nulls(num_rows, type=field.type)
     if not field.nullable and column.null_count:
         raise SchemaEvolutionError(
             f"column {field.name!r} of table {table_name} is required but the data "

@@ -8,6 +8,7 @@ decide whether incoming data fits a table, may evolve it, or is rejected.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable
 
 import attrs
@@ -89,10 +90,12 @@ class SchemaDescription:
 
     def get(self, name: str) -> Column | None:
         """Return the column called ``name``, or ``None``."""
-        for column in self.columns:
-            if column.name == name:
-                return column
-        return None
+        return self._by_name.get(name)
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, Column]:
+        # Built once: a linear search per column made wide schemas quadratic.
+        return {c.name: c for c in reversed(self.columns)}
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -37,16 +37,92 @@ class Secret:
         return _MASK
 
 
-#: Property-name fragments whose values are secrets (masked in reprs and logs).
-SECRET_KEY_FRAGMENTS: Final = ("secret", "token", "password", "credential", "session")
+#: Catalog and FileIO properties whose values are settings, never credentials
+#: (PyIceberg's key names, compared without case). Every other property is
+#: masked in reprs, logs and unstructured configs: a property floe does not
+#: know (a custom ``header.X-Api-Key``, a new storage credential) may hold a
+#: secret, so it is hidden until it is known to be safe.
+SAFE_PROPERTY_KEYS: Final = frozenset(
+    {
+        "uri",
+        "warehouse",
+        "location",
+        "prefix",
+        "py-io-impl",
+        "ssl.cabundle",
+        "rest.sigv4-enabled",
+        "rest.signing-region",
+        "rest.signing-name",
+        "s3.endpoint",
+        "s3.region",
+        "s3.resolve-region",
+        "s3.path-style-access",
+        "s3.force-virtual-addressing",
+        "s3.connect-timeout",
+        "s3.request-timeout",
+        "s3.proxy-uri",
+        "s3.signer",
+        "s3.signer.uri",
+        "s3.signer.endpoint",
+        "s3.role-arn",
+        "s3.role-session-name",
+        "s3.anonymous",
+        "s3.sse.type",
+        "s3.retry-strategy-impl",
+        "client.region",
+        "client.role-arn",
+        "client.role-session-name",
+        "hdfs.host",
+        "hdfs.port",
+        "hdfs.user",
+        "adls.account-name",
+        "adls.account-host",
+        "adls.tenant-id",
+        "adls.client-id",
+        "adls.blob-storage-authority",
+        "adls.dfs-storage-authority",
+        "adls.blob-storage-scheme",
+        "adls.dfs-storage-scheme",
+        "adls.anon",
+        "gcs.project-id",
+        "gcs.access",
+        "gcs.consistency",
+        "gcs.cache-timeout",
+        "gcs.requester-pays",
+        "gcs.service.host",
+        "gcs.default-bucket-location",
+        "gcs.version-aware",
+        "gcs.oauth2.token-expires-at",
+        "hf.endpoint",
+        "header.x-iceberg-access-delegation",
+        "header.user-agent",
+        "header.content-type",
+        "header.accept",
+    }
+)
+
+
+def is_safe_property(key: str) -> bool:
+    """Whether the value of property ``key`` may be shown (see :data:`SAFE_PROPERTY_KEYS`)."""
+    return key.lower() in SAFE_PROPERTY_KEYS
 
 
 def mask_properties(properties: Mapping[str, str]) -> dict[str, str]:
-    """A copy of ``properties`` with every secret-looking value masked."""
-    return {
-        key: _MASK if any(f in key.lower() for f in SECRET_KEY_FRAGMENTS) else value
-        for key, value in properties.items()
-    }
+    """A copy of ``properties`` with every value not known to be safe masked."""
+    return {key: value if is_safe_property(key) else _MASK for key, value in properties.items()}
+
+
+def mask_uri(uri: str) -> str:
+    """``uri`` with the password of any ``user:password@`` part masked."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri
+    authority, slash, path = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if not at or ":" not in userinfo:
+        return uri
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:{_MASK}@{host}{slash}{path}"
 
 
 def _in_range(low: float, high: float) -> Any:
@@ -144,7 +220,7 @@ class PolarisCatalogConfig:
             ``header.*``…).
     """
 
-    uri: str = attrs.field(validator=_non_empty)
+    uri: str = attrs.field(validator=_non_empty, repr=mask_uri)
     warehouse: str = attrs.field(validator=_non_empty)
     client_id: str | None = None
     client_secret: Secret | None = attrs.field(default=None, converter=_to_secret)
@@ -152,7 +228,9 @@ class PolarisCatalogConfig:
     scope: str = "PRINCIPAL_ROLE:ALL"
     token_refresh_enabled: bool = True
     retry: RetryConfig = attrs.field(factory=RetryConfig)
-    oauth2_server_uri: str | None = None
+    oauth2_server_uri: str | None = attrs.field(
+        default=None, repr=lambda u: repr(None if u is None else mask_uri(u))
+    )
     request_timeout_s: float = attrs.field(default=60.0, validator=_in_range(0.1, 3600))
     properties: Mapping[str, str] = attrs.field(
         factory=dict, converter=dict, repr=lambda props: repr(mask_properties(props))
@@ -161,7 +239,8 @@ class PolarisCatalogConfig:
     def __attrs_post_init__(self) -> None:
         if not self.uri.startswith(("http://", "https://")):
             raise InvalidConfigError(
-                f"uri must start with http:// or https://, got {self.uri!r}", subject="uri"
+                f"uri must start with http:// or https://, got {mask_uri(self.uri)!r}",
+                subject="uri",
             )
         has_credentials = self.client_id is not None or self.client_secret is not None
         if has_credentials and self.token is not None:
@@ -271,7 +350,10 @@ def _strict_float(value: object, _: object) -> float:
 
 def _strict_str(value: object, _: object) -> str:
     if not isinstance(value, str):
-        raise InvalidConfigError(f"expected a string, got {value!r}", subject="string")
+        # Only the type: the value may be a secret given in the wrong form (bytes).
+        raise InvalidConfigError(
+            f"expected a string, got a value of type {type(value).__name__}", subject="string"
+        )
     return value
 
 
@@ -357,6 +439,9 @@ def unstructure_config(config: CatalogConfig) -> dict[str, Any]:
     data: dict[str, Any] = converter.unstructure(config)
     if "properties" in data:
         data["properties"] = mask_properties(data["properties"])
+    for key in ("uri", "oauth2_server_uri"):
+        if isinstance(data.get(key), str):
+            data[key] = mask_uri(data[key])
     return data
 
 

@@ -23,13 +23,11 @@ partitioned::
 """
 
 import datetime as dt
-import logging
 import warnings
 
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
-import structlog
 
 import floe
 from floe.adapters.dagster import IcebergIOManager
@@ -116,11 +114,6 @@ WARNINGS_ONLY = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 TABLES = ["shop.raw_orders", "shop.cleaned_orders", "shop.daily_revenue", "shop.eu_revenue_report"]
 
 
-def quiet() -> None:
-    """Show what the walk-through prints, not every floe debug event."""
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-
-
 def main() -> None:
     """Materialize every asset and every day, then show what landed where."""
     assets = [raw_orders, cleaned_orders, daily_revenue, eu_revenue_report]
@@ -145,5 +138,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    quiet()
     main()

@@ -223,7 +223,7 @@ def test_every_catalog_operation_is_logged(lake: floe.Floe, ns: tuple[str, ...])
     events = [e for e in logs if e["event"] == "floe.operation"]
     assert [(e["operation"], e["outcome"]) for e in events] == [
         ("create namespace", "ok"),
-        ("load table", "error"),
+        ("load table", "not_found"),
     ]
     assert events[0]["subject"] == ".".join((*ns, "logged"))
     assert events[1]["error"] == "TableNotFoundError"

@@ -4,11 +4,21 @@ One event and one span per port operation (``operation``, ``subject``,
 ``adapter``, ``outcome``, ``attempts``, ``duration_ms``), and one event per
 retry. Values are plain strings and numbers chosen here; configs, tokens and
 secrets are never passed in, so they cannot leak into logs or spans.
+
+floe is a library, so it is silent until the application asks for its
+events: they go to the standard ``logging`` logger ``floe`` (which has a
+``NullHandler``, so nothing shows unless logging is configured), or, when
+the application has configured structlog, through the application's
+structlog pipeline. Levels: routine success and "not found" answers of
+existence checks are ``debug``, a failed operation (the caller also gets
+the exception) ``info``, a retried fault (the caller sees nothing of it)
+``warning``.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -20,7 +30,22 @@ from opentelemetry import trace
 
 from floe.domain.errors import NamespaceNotFoundError, TableNotFoundError
 
-_log = structlog.get_logger("floe")
+logging.getLogger("floe").addHandler(logging.NullHandler())
+_STDLIB = structlog.wrap_logger(
+    logging.getLogger("floe"),
+    wrapper_class=structlog.stdlib.BoundLogger,
+    processors=[
+        structlog.stdlib.filter_by_level,  # nothing is rendered for a disabled level
+        structlog.processors.LogfmtRenderer(key_order=["event"]),
+    ],
+)
+
+
+def _logger() -> Any:
+    """The application's structlog pipeline when it configured one, else stdlib ``logging``."""
+    return structlog.get_logger("floe") if structlog.is_configured() else _STDLIB
+
+
 _EXPECTED = (NamespaceNotFoundError, TableNotFoundError)
 _tracer = trace.get_tracer("floe")
 
@@ -37,7 +62,7 @@ class OperationRecord:
     def retrying(self, *, attempt: int, wait_s: float, error: str) -> None:
         """Log that attempt ``attempt`` failed and another follows after ``wait_s``."""
         self.attempts = attempt + 1
-        _log.warning(
+        _logger().warning(
             "floe.retry",
             operation=self.operation,
             subject=self.subject,
@@ -49,7 +74,7 @@ class OperationRecord:
 
     def note(self, event: str, **fields: str | int | float | bool) -> None:
         """Log a noteworthy step of the operation (e.g. a token refresh)."""
-        _log.info(
+        _logger().info(
             event, operation=self.operation, subject=self.subject, adapter=self.adapter, **fields
         )
 
@@ -101,14 +126,17 @@ def observe(operation: str, subject: str, *, adapter: str) -> Iterator[Operation
                 }
             )
             span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
-            # "Not found" is how existence checks answer: not worth a warning.
-            report = _log.debug if isinstance(exc, _EXPECTED) else _log.warning
+            # The caller gets the exception: the event is for whoever traces
+            # floe. "Not found" is how existence checks answer, not a failure.
+            expected = isinstance(exc, _EXPECTED)
+            log = _logger()
+            report = log.debug if expected else log.info
             report(
                 "floe.operation",
                 operation=operation,
                 subject=subject,
                 adapter=adapter,
-                outcome="error",
+                outcome="not_found" if expected else "error",
                 error=type(exc).__name__,
                 message=str(exc)[:300],
                 attempts=record.attempts,
@@ -125,7 +153,7 @@ def observe(operation: str, subject: str, *, adapter: str) -> Iterator[Operation
                 }
             )
         # Routine success is debug: visible when asked for, silent in production.
-        _log.debug(
+        _logger().debug(
             "floe.operation",
             operation=operation,
             subject=subject,

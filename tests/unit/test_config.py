@@ -526,3 +526,30 @@ def test_request_timeout_out_of_range_is_rejected(value: object) -> None:
 
 def test_request_timeout_defaults_to_a_minute() -> None:
     assert PolarisCatalogConfig(uri="http://x", warehouse="w", token="t").request_timeout_s == 60.0
+
+
+@pytest.mark.parametrize(
+    ("variable", "key"),
+    [
+        ("FLOE_CATALOG_PROP_S3__ACCESS_KEY_ID", "s3.access-key-id"),
+        ("FLOE_CATALOG_PROP_S3__PATH_STYLE_ACCESS", "s3.path-style-access"),
+        (
+            "FLOE_CATALOG_PROP_HEADER__X_ICEBERG_ACCESS_DELEGATION",
+            "header.x-iceberg-access-delegation",
+        ),
+        ("FLOE_CATALOG_PROP_ADLS__SAS_TOKEN__MYACCOUNT", "adls.sas-token.myaccount"),
+    ],
+)
+def test_property_variables_are_named_as_pyiceberg_names_them(variable: str, key: str) -> None:
+    config = catalog_config_from_env(
+        {
+            "FLOE_CATALOG_TYPE": "polaris",
+            "FLOE_CATALOG_URI": "https://polaris.example/api/catalog",
+            "FLOE_CATALOG_WAREHOUSE": "lake",
+            "FLOE_CATALOG_TOKEN": "t0ken",
+            variable: "value",
+        }
+    )
+
+    assert isinstance(config, PolarisCatalogConfig)
+    assert dict(config.properties) == {key: "value"}

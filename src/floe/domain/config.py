@@ -445,6 +445,11 @@ def unstructure_config(config: CatalogConfig) -> dict[str, Any]:
     return data
 
 
+def _property_key(name: str) -> str:
+    """The property a variable names, by PyIceberg's rule: ``__`` is ``.``, ``_`` is ``-``."""
+    return ".".join(part.replace("_", "-") for part in name.split("__"))
+
+
 def catalog_config_from_env(
     environ: Mapping[str, str] | None = None, prefix: str = "FLOE_CATALOG_"
 ) -> CatalogConfig:
@@ -453,8 +458,10 @@ def catalog_config_from_env(
     ``FLOE_CATALOG_TYPE`` picks the kind (default ``local``); every other
     ``FLOE_CATALOG_<FIELD>`` sets a field (lower-cased); retry settings are
     ``FLOE_CATALOG_RETRY_<FIELD>`` and extra properties
-    ``FLOE_CATALOG_PROP_<KEY>`` with ``__`` for ``.``
-    (``FLOE_CATALOG_PROP_S3__ENDPOINT`` → ``s3.endpoint``).
+    ``FLOE_CATALOG_PROP_<KEY>``, named as PyIceberg names its
+    ``PYICEBERG_CATALOG__<NAME>__<KEY>`` variables: ``__`` for ``.`` and
+    ``_`` for ``-`` (``FLOE_CATALOG_PROP_S3__ACCESS_KEY_ID`` →
+    ``s3.access-key-id``).
 
     Raises:
         InvalidConfigError: As :func:`load_catalog_config`.
@@ -470,7 +477,7 @@ def catalog_config_from_env(
         if name.startswith("retry_"):
             retry[name[len("retry_") :]] = value
         elif name.startswith("prop_"):
-            props[name[len("prop_") :].replace("__", ".")] = value
+            props[_property_key(name[len("prop_") :])] = value
         else:
             values[name] = value
     if retry:

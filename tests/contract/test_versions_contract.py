@@ -196,3 +196,17 @@ def test_an_overwrite_with_a_schema_change_is_one_snapshot(
     assert len(snapshots) == 2
     got = lake.reads.scan(table, columns=["id", "note"]).sort_by("id").to_pylist()
     assert got == [{"id": 2, "note": None}, {"id": 9, "note": "n"}]
+
+
+def test_an_overwrite_of_a_table_without_snapshots_is_one_append(
+    lake: floe.Floe, table: floe.TableIdentifier
+) -> None:
+    result = lake.writes.overwrite(table, rows([1, 2]), row_filter="id > 0")
+    (snapshot,) = lake.snapshots.list(table)
+    assert (snapshot.snapshot_id, snapshot.operation) == (result.snapshot_id, "append")
+    assert (result.rows_added, result.rows_deleted) == (2, 0)
+    again = lake.writes.overwrite(table, rows([3]).slice(0, 0), row_filter="id > 5")
+    assert again.snapshot_id is not None  # an overwrite always commits its snapshot
+    assert [s.snapshot_id for s in lake.snapshots.list(table)][-1] == again.snapshot_id
+    assert (again.rows_added, again.rows_deleted) == (0, 0)
+    assert sorted(lake.reads.scan(table).column("id").to_pylist()) == [1, 2]

@@ -144,7 +144,12 @@ def test_second_run_appends_and_overwrite_mode_replaces(tmp_path: Path) -> None:
 
     assert appended == 10
     assert lake.reads.scan("shop.orders").num_rows == 5
-    assert len(_appends(lake, "shop.orders")) == 3
+    # One snapshot per commit: two appends, then one overwrite.
+    assert [s.operation for s in lake.snapshots.list("shop.orders")] == [
+        "append",
+        "append",
+        "overwrite",
+    ]
 
 
 # -- daily partitions: backfill, re-run one day, downstream reads one day -----------------
@@ -194,7 +199,8 @@ def test_daily_backfill_then_rerun_of_one_day_replaces_only_that_day(tmp_path: P
     assert meta["floe/partition"] == "2024-05-02"
     assert meta["floe/write_mode"] == "overwrite"
     assert meta["dagster/row_count"] == 4
-    partitions = [s.summary["floe.dagster.partition"] for s in _appends(lake, "events.clicks")]
+    commits = lake.snapshots.list("events.clicks")  # one snapshot per partition write
+    partitions = [s.summary["floe.dagster.partition"] for s in commits]
     assert partitions == [*DAYS, "2024-05-02"]
     assert lake.tables.load("events.clicks").partition_spec[0].source_column == "ts"
 

@@ -1,4 +1,12 @@
-"""Snapshot retention: which snapshots an expiry removes. A pure rule."""
+"""Snapshot retention and time travel: pure rules over a table's snapshots.
+
+A version is a snapshot: every floe write that commits makes exactly one
+(an overwrite or an updating upsert is one ``overwrite`` snapshot), so
+counting snapshots counts commits. Writers that split one commit into
+several snapshots (PyIceberg's own overwrite: ``delete`` then ``append``)
+leave intermediate snapshots that these rules count like any other: a
+snapshot does not record which commit made it.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +23,8 @@ def snapshots_to_expire(
 ) -> tuple[int, ...]:
     """Choose the snapshots to expire.
 
-    Kept: the current snapshot, the ``retain_last`` newest snapshots, and
+    Kept: the current snapshot, the ``retain_last`` newest snapshots (the
+    ``retain_last`` newest commits of a table floe writes), and
     (when ``policy.max_age_ms`` is set) every snapshot committed at or after
     ``now_ms - max_age_ms``. Everything else is expired.
 
@@ -40,6 +49,9 @@ def snapshots_to_expire(
 
 def snapshot_as_of(snapshots: Sequence[SnapshotInfo], at_ms: int) -> SnapshotInfo | None:
     """The snapshot that was current at ``at_ms``: the newest committed at or before it.
+
+    For a table floe writes, that is the state after the last commit at or
+    before ``at_ms``.
 
     Args:
         snapshots: The table's snapshots, in any order.

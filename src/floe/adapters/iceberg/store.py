@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
@@ -48,6 +47,7 @@ from floe.adapters.filters import (
 from floe.adapters.iceberg.connect import IcebergBackend
 from floe.adapters.iceberg.errors import translated
 from floe.adapters.iceberg.guard import commit_outcome_guarded, without_frames
+from floe.adapters.iceberg.rewrite import stage_overwrite
 from floe.adapters.iceberg.streaming import append_producer, delete_quietly, write_stream
 from floe.adapters.iceberg_model import (
     arrow_schema,
@@ -90,13 +90,6 @@ def _snapshot_info(snapshot: object) -> SnapshotInfo:
         operation=operation,
         summary=entries,
     )
-
-
-def _total_records(snapshot: object | None) -> int:
-    summary = getattr(snapshot, "summary", None)
-    if summary is None:
-        return 0
-    return int(summary.additional_properties.get("total-records", 0))
 
 
 class IcebergTableStore(TableStorePort):
@@ -146,14 +139,8 @@ class IcebergTableStore(TableStorePort):
             if mode is WriteMode.APPEND:
                 tx.append(data, snapshot_properties=props)
             elif mode is WriteMode.OVERWRITE:
-                with warnings.catch_warnings():
-                    # Overwriting a partition that is still empty is normal, not a warning.
-                    warnings.filterwarnings("ignore", "Delete operation did not match any records")
-                    tx.overwrite(
-                        data,
-                        overwrite_filter=rows_where(parse_filter(row_filter, table=name), target),
-                        snapshot_properties=props,
-                    )
+                where = rows_where(parse_filter(row_filter, table=name), target)
+                deleted = stage_overwrite(tx, table.io, where, data, props)
             else:
                 _reject_duplicate_keys(data, join_columns, name)
                 updated, inserted = _upsert(tx, table, data, list(join_columns), props)
@@ -163,9 +150,6 @@ class IcebergTableStore(TableStorePort):
             after = table.current_snapshot()
             after_id = None if after is None else after.snapshot_id
             committed = after_id if after_id != before_id else None
-            if mode is WriteMode.OVERWRITE:
-                # Net of rewritten files: what was there + what came - what is there.
-                deleted = _total_records(before) + data.num_rows - _total_records(after)
             return WriteResult(
                 identifier,
                 mode,
@@ -534,8 +518,10 @@ def _upsert(
     added after the last snapshot (earlier in this transaction, or by a
     schema change that committed no rows) it cannot compare them with the
     incoming rows and fails. The same steps, with PyIceberg's own helpers,
-    read them under the transaction's schema: changed rows are overwritten,
-    new rows appended.
+    read them under the transaction's schema. Changed rows leave their files
+    and arrive with the new rows in one ``overwrite`` snapshot (PyIceberg
+    would commit a ``delete``, an ``append`` and another ``append``); new rows
+    alone are one ``append``.
 
     Returns:
         The rows updated and the rows inserted.
@@ -551,12 +537,11 @@ def _upsert(
         found = bind(schema, upsert_util.create_match_filter(existing, keys), case_sensitive=True)
         inserts = data.filter(~expression_to_pyarrow(found))
     if updates.num_rows:
-        tx.overwrite(
-            updates,
-            overwrite_filter=upsert_util.create_match_filter(updates, keys),
-            snapshot_properties=props,
-        )
-    if inserts.num_rows:
+        # One snapshot: the updated rows leave their files, updated and new rows arrive.
+        changed = pa.concat_tables([updates, inserts]) if inserts.num_rows else updates
+        where = upsert_util.create_match_filter(updates, keys)
+        stage_overwrite(tx, table.io, where, changed, props)
+    elif inserts.num_rows:
         tx.append(inserts, snapshot_properties=props)
     return updates.num_rows, inserts.num_rows
 

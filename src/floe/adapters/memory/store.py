@@ -44,6 +44,15 @@ def _summary(
     return summary
 
 
+def _replacing(table: MemoryTable) -> str:
+    """The operation of a commit that may replace rows: one snapshot, as Iceberg's writers make.
+
+    An Iceberg ``overwrite`` snapshot removes and adds files at once; on a
+    table without a snapshot yet it is an ``append`` (as PyIceberg labels it).
+    """
+    return "overwrite" if table.current_snapshot_id is not None else "append"
+
+
 @instrumented("memory")
 class MemoryTableStore(TableStorePort):
     """Table data held in a :class:`MemoryWarehouse`, one Arrow table per snapshot.
@@ -149,17 +158,11 @@ class MemoryTableStore(TableStorePort):
                 doomed = matching_mask(current.data, bound, ice)
                 kept = table.rewrite(current, pc.invert(doomed))
                 deleted = current.data.num_rows - kept.data.num_rows
-                if deleted:
-                    table.add_snapshot(
-                        "delete",
-                        kept,
-                        _summary(0, deleted, kept.data.num_rows, snapshot_properties),
-                    )
                 new = kept.concat(table.new_files(data.cast(table.schema)))
                 info = table.add_snapshot(
-                    "append",
+                    _replacing(table),
                     new,
-                    _summary(data.num_rows, 0, new.data.num_rows, snapshot_properties),
+                    _summary(data.num_rows, deleted, new.data.num_rows, snapshot_properties),
                 )
                 return WriteResult(
                     identifier,
@@ -207,28 +210,22 @@ class MemoryTableStore(TableStorePort):
                         updates.append(i)
                         replaced.add(match)
                 snapshot_id: int | None = None
-                if updates:
+                if updates or inserts:
+                    operation = _replacing(table) if updates else "append"
                     keep = pa.chunked_array(
                         [pa.array([i not in replaced for i in range(current.data.num_rows)])]
                     )
                     current = table.rewrite(current, keep)
-                    table.add_snapshot(
-                        "delete",
-                        current,
-                        _summary(0, len(replaced), current.data.num_rows, snapshot_properties),
-                    )
-                    current = current.concat(table.new_files(data.take(updates)))
+                    current = current.concat(table.new_files(data.take(updates + inserts)))
                     snapshot_id = table.add_snapshot(
-                        "append",
+                        operation,
                         current,
-                        _summary(len(updates), 0, current.data.num_rows, snapshot_properties),
-                    ).snapshot_id
-                if inserts:
-                    current = current.concat(table.new_files(data.take(inserts)))
-                    snapshot_id = table.add_snapshot(
-                        "append",
-                        current,
-                        _summary(len(inserts), 0, current.data.num_rows, snapshot_properties),
+                        _summary(
+                            len(updates) + len(inserts),
+                            len(replaced),
+                            current.data.num_rows,
+                            snapshot_properties,
+                        ),
                     ).snapshot_id
                 return WriteResult(
                     identifier,

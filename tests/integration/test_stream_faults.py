@@ -30,7 +30,7 @@ import pytest
 
 import floe
 from floe.adapters.dagster import IcebergIOManager
-from tests.integration.conftest import FAST, polaris_config, unique
+from tests.integration.conftest import FAST, PolarisFactory, polaris_config, unique
 from tests.integration.polaris_proxy import Exchange, PolarisProxy
 from tests.integration.proxy import Fault
 from tests.integration.seaweed import SeaweedServer
@@ -47,6 +47,12 @@ ONE_COMMIT_RETRY = {
     "commit.retry.min-wait-ms": "1",
     "commit.retry.max-wait-ms": "10",
 }
+
+
+@pytest.fixture
+def polaris(polaris_factory: PolarisFactory) -> PolarisProxy:
+    """A Polaris proxy whose tokens outlive the test: every 401 or 419 is an injected one."""
+    return polaris_factory(token_lifetime_s=600.0)
 
 
 def iceberg_error(code: int, kind: str, message: str) -> bytes:

@@ -55,6 +55,22 @@ _AUTH_EXPIRED: tuple[type[BaseException], ...] = (
     ice.UnauthorizedError,
     ice.AuthorizationExpiredError,
 )
+#: Faults of a commit request after which the catalog may have applied it.
+_OUTCOME_UNKNOWN: tuple[type[BaseException], ...] = (
+    requests.ConnectionError,
+    requests.Timeout,
+    ConnectionError,
+    TimeoutError,
+    ice.ServerError,
+    ice.ServiceUnavailableError,
+    ice.CommitStateUnknownException,
+)
+#: Failures of a commit that prove it was not applied, whatever the catalog.
+_NOT_APPLIED: tuple[type[BaseException], ...] = (
+    ice.CommitFailedException,
+    ice.ValidationException,
+    ice.NoSuchTableError,
+)
 
 
 def without_frames(error: E) -> E:
@@ -133,21 +149,44 @@ def commit_outcome_guarded(subject: str) -> Iterator[None]:
     """
     try:
         yield
-    except (
-        requests.ConnectionError,
-        requests.Timeout,
-        ConnectionError,
-        TimeoutError,
-        ice.ServerError,
-        ice.ServiceUnavailableError,
-        ice.CommitStateUnknownException,
-    ) as exc:
+    except _OUTCOME_UNKNOWN as exc:
         raise CommitStateUnknownError(
             f"commit to table {subject} failed with {type(exc).__name__}; it may or may "
             "not have been applied, so floe did not re-send it. Read the table's snapshots "
             "to learn the outcome.",
             subject=subject,
         ) from exc
+
+
+def commit_refused(error: BaseException) -> bool:
+    """Whether a failed commit surely did not land, so the files written for it are unreferenced.
+
+    True for a conflict or failed validation (PyIceberg's own rule for
+    deleting a commit's manifests), a table that no longer exists, and any
+    4xx answer of the catalog to the commit request: 400, 401, 403, 419 and
+    429 are refusals as much as 409 is. False for the faults
+    :func:`commit_outcome_guarded` turns into an unknown outcome and for
+    anything unrecognised: keeping a file leaves an orphan, deleting a
+    referenced one breaks every reader.
+    """
+    if isinstance(error, _OUTCOME_UNKNOWN):
+        return False
+    if isinstance(error, _NOT_APPLIED):
+        return True
+    status = _answered_status(error)
+    return status is not None and 400 <= status < 500
+
+
+def _answered_status(error: BaseException | None) -> int | None:
+    """The HTTP status of the first response on ``error``'s chain (PyIceberg raises ``from`` it)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        status: Any = getattr(getattr(error, "response", None), "status_code", None)
+        if isinstance(status, int):
+            return status
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def _asked_to_wait(exc: BaseException) -> str:

@@ -46,7 +46,7 @@ from floe.adapters.filters import (
 )
 from floe.adapters.iceberg.connect import IcebergBackend
 from floe.adapters.iceberg.errors import translated
-from floe.adapters.iceberg.guard import commit_outcome_guarded, without_frames
+from floe.adapters.iceberg.guard import commit_outcome_guarded, commit_refused, without_frames
 from floe.adapters.iceberg.rewrite import stage_overwrite
 from floe.adapters.iceberg.streaming import append_producer, delete_quietly, write_stream
 from floe.adapters.iceberg_model import (
@@ -497,14 +497,16 @@ def _commit_or_clean(tx: Transaction, table: Table, written: list[DataFile], nam
     """Commit a streamed append; delete its files when the commit surely did not land.
 
     A refused commit (conflicts beyond PyIceberg's retries, failed
-    validation) leaves the files unreferenced. After an unknown outcome they
-    may be referenced, so they are kept.
+    validation, any 4xx answer such as 400, 401 or 419) leaves the files
+    unreferenced. After an unknown outcome they may be referenced, so they
+    are kept.
     """
     with commit_outcome_guarded(name), _conflict_typed(name, WriteMode.APPEND):
         try:
             tx.commit_transaction()
-        except (CommitFailedException, ValidationException):
-            delete_quietly(table.io, written)
+        except Exception as exc:
+            if commit_refused(exc):
+                delete_quietly(table.io, written)
             raise
 
 

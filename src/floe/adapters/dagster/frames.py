@@ -38,9 +38,10 @@ def to_arrow(value: Any, *, table: str) -> pa.Table:
             return pa.Table.from_pandas(value, preserve_index=False)
         if _is_polars(type(value)) and hasattr(value, "to_arrow"):
             return _polars_to_arrow(value)
-    except (pa.ArrowException, ValueError, TypeError) as exc:
+    except Exception as exc:  # object cells are anything: 2**70 overflows
         raise WriteError(
-            f"cannot convert the {type(value).__name__} for table {table} to Arrow: {exc}",
+            f"cannot convert the {type(value).__name__} for table {table} to Arrow "
+            f"({type(exc).__name__}: {exc}); nothing was written",
             subject=table,
         ) from exc
     raise WriteError(

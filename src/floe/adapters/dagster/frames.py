@@ -2,11 +2,18 @@
 
 polars is optional (``pip install floe[polars]``); it is imported only when a
 polars value or annotation is met, so floe never requires it.
+
+A ``polars.LazyFrame`` output is streamed when the write can stream
+(:func:`to_stream`: the query runs on polars' streaming engine, batch by
+batch, as the table store pulls them) and collected otherwise. A
+``LazyFrame`` input is a deferred scan (:func:`lazy_scan`): nothing is read
+until the frame is collected, and then only the columns the query needs.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pandas as pd
@@ -14,15 +21,71 @@ import pyarrow as pa
 
 from floe.domain.errors import WriteError
 
+#: Reads the input's rows: (columns or ``None`` for all, row limit or ``None``) → batches.
+BatchSource = Callable[[Sequence[str] | None, int | None], pa.RecordBatchReader]
+
 
 def _is_polars(kind: object) -> bool:
     return str(getattr(kind, "__module__", "")).split(".")[0] == "polars"
+
+
+def _is_lazy(value: object) -> bool:
+    return _is_polars(type(value)) and type(value).__name__ == "LazyFrame"
+
+
+def _polars() -> Any:
+    # An optional dependency: imported on use, untyped to mypy when absent.
+    return importlib.import_module("polars")
+
+
+def can_stream(value: object) -> bool:
+    """Whether ``value`` is a stream of rows :func:`to_stream` hands over unread.
+
+    A ``pyarrow.RecordBatchReader`` or a ``polars.LazyFrame``.
+    """
+    return isinstance(value, pa.RecordBatchReader) or _is_lazy(value)
+
+
+def to_stream(value: Any, *, table: str) -> pa.RecordBatchReader:
+    """A streamable output (see :func:`can_stream`) as a reader, nothing read yet.
+
+    A ``LazyFrame`` runs on polars' streaming engine when the reader is first
+    read, and its batches are handed over one at a time. A failing query
+    fails the read (the write turns that into a :class:`WriteError`).
+
+    Raises:
+        WriteError: The value cannot stream, or the LazyFrame's schema cannot
+            be resolved.
+    """
+    if isinstance(value, pa.RecordBatchReader):
+        return value
+    if not _is_lazy(value):
+        raise WriteError(
+            f"cannot stream a {type(value).__name__} into table {table}", subject=table
+        )
+    try:
+        # The schema is planned, not computed: no row is read here.
+        schema: pa.Schema = _polars().DataFrame(schema=value.collect_schema()).to_arrow().schema
+    except Exception as exc:  # polars raises its own errors for a broken plan
+        raise WriteError(
+            f"cannot plan the LazyFrame for table {table} ({type(exc).__name__}: {exc}); "
+            "nothing was written",
+            subject=table,
+        ) from exc
+    return pa.RecordBatchReader.from_batches(schema, _lazy_batches(value, schema))
+
+
+def _lazy_batches(frame: Any, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    for chunk in frame.collect_batches(lazy=True, engine="streaming"):
+        for batch in chunk.to_arrow().to_batches():
+            yield batch if batch.schema.equals(schema) else batch.cast(schema)
 
 
 def to_arrow(value: Any, *, table: str) -> pa.Table:
     """An asset's output as an Arrow table.
 
     A pandas index is not stored (call ``reset_index()`` first to keep it).
+    A ``LazyFrame`` is collected (on the streaming engine).
 
     Raises:
         WriteError: The value is of an unsupported type or cannot be converted.
@@ -31,14 +94,18 @@ def to_arrow(value: Any, *, table: str) -> pa.Table:
         return value
     if isinstance(value, pa.RecordBatch):
         return pa.Table.from_batches([value])
-    if isinstance(value, pa.RecordBatchReader):
-        return value.read_all()
     try:
+        if isinstance(value, pa.RecordBatchReader):
+            return value.read_all()
         if isinstance(value, pd.DataFrame):
             return pa.Table.from_pandas(value, preserve_index=False)
+        if _is_lazy(value):
+            return _polars_to_arrow(value.collect(engine="streaming"))
         if _is_polars(type(value)) and hasattr(value, "to_arrow"):
             return _polars_to_arrow(value)
-    except Exception as exc:  # object cells are anything: 2**70 overflows
+    except WriteError:
+        raise
+    except Exception as exc:  # object cells are anything: 2**70 overflows; queries fail
         raise WriteError(
             f"cannot convert the {type(value).__name__} for table {table} to Arrow "
             f"({type(exc).__name__}: {exc}); nothing was written",
@@ -52,8 +119,6 @@ def to_arrow(value: Any, *, table: str) -> pa.Table:
 
 
 def _polars_to_arrow(value: Any) -> pa.Table:
-    if type(value).__name__ == "LazyFrame":
-        value = value.collect()
     table: pa.Table = value.to_arrow()
     return table
 
@@ -61,14 +126,64 @@ def _polars_to_arrow(value: Any) -> pa.Table:
 def from_arrow(data: pa.Table, annotation: object) -> Any:
     """Arrow data as the type a downstream input annotates.
 
-    ``pandas.DataFrame`` → pandas, ``polars.DataFrame``/``LazyFrame`` →
-    polars, anything else (``pyarrow.Table``, no annotation) → PyArrow.
+    ``pandas.DataFrame`` → pandas, ``polars.DataFrame`` → polars, anything
+    else (``pyarrow.Table``, no annotation) → PyArrow. A ``LazyFrame`` input
+    is read by :func:`lazy_scan` instead.
     """
     if annotation is pd.DataFrame:
         return data.to_pandas()
     if _is_polars(annotation):
-        # An optional dependency: imported on use, untyped to mypy when absent.
-        polars = importlib.import_module("polars")
-        frame = polars.from_arrow(data)
-        return frame.lazy() if getattr(annotation, "__name__", "") == "LazyFrame" else frame
+        frame = _polars().from_arrow(data)
+        return frame.lazy() if wants_lazy(annotation) else frame
     return data
+
+
+def wants_lazy(annotation: object) -> bool:
+    """Whether an input annotated so gets a ``polars.LazyFrame``."""
+    return _is_polars(annotation) and getattr(annotation, "__name__", "") == "LazyFrame"
+
+
+def lazy_scan(read: BatchSource, schema: pa.Schema, *, name: str) -> Any:
+    """A ``polars.LazyFrame`` over rows that are read only when it is collected.
+
+    Polars hands the scan the columns the query needs and, for a query
+    without a filter, the number of rows it needs: both go to ``read``, so
+    they are pushed into floe's scan. A polars filter is applied to each
+    batch as it arrives.
+
+    Args:
+        read: Reads the rows: ``read(columns, limit)``.
+        schema: The rows' Arrow schema, before projection.
+        name: What is scanned, for polars' query plan (``explain``).
+
+    Returns:
+        The lazy frame.
+    """
+    polars = _polars()
+    polars_schema = polars.from_arrow(schema.empty_table()).schema
+
+    def source(
+        with_columns: list[str] | None,
+        predicate: Any,
+        n_rows: int | None,
+        _batch_size: int | None,
+    ) -> Iterator[Any]:
+        # A limit counts rows AFTER the filter: push it down only without one.
+        limit = n_rows if predicate is None else None
+        remaining = n_rows
+        for batch in read(with_columns, limit):
+            frame = polars.from_arrow(pa.Table.from_batches([batch], schema=batch.schema))
+            if with_columns is not None:
+                frame = frame.select(with_columns)
+            if predicate is not None:
+                frame = frame.filter(predicate)
+            if remaining is not None:
+                frame = frame.head(remaining)
+                remaining -= frame.height
+            yield frame
+            if remaining is not None and remaining <= 0:
+                return
+
+    return polars.io.plugins.register_io_source(
+        source, schema=polars_schema, explain_name="floe", explain_detail=name
+    )

@@ -50,7 +50,8 @@ class ReadService:
 
         Raises:
             TableNotFoundError: The table does not exist.
-            InvalidFilterError: Bad filter or unknown column in it.
+            InvalidFilterError: A filter that is not text, is malformed or names
+                an unknown column.
             InvalidScanError: Unknown projected column, or bad options.
             SnapshotNotFoundError: No such snapshot, or none at that time.
             ScanError: Reading failed.

@@ -144,7 +144,8 @@ class WriteService:
             partition_fields: As in :meth:`append`.
 
         Raises:
-            InvalidFilterError: The filter is malformed or names an unknown column.
+            InvalidFilterError: The filter is not text, is malformed or names an
+                unknown column.
             As :meth:`append` otherwise.
         """
         return self.write(

@@ -6,23 +6,19 @@ polars value or annotation is met, so floe never requires it.
 A ``polars.LazyFrame`` output is streamed when the write can stream
 (:func:`to_stream`: the query runs on polars' streaming engine, batch by
 batch, as the table store pulls them) and collected otherwise. A
-``LazyFrame`` input is a deferred scan (:func:`lazy_scan`): nothing is read
-until the frame is collected, and then only the columns the query needs.
+``LazyFrame`` input is a deferred scan (:mod:`floe.adapters.dagster.lazy`).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
 from floe.domain.errors import WriteError
-
-#: Reads the input's rows: (columns or ``None`` for all, row limit or ``None``) → batches.
-BatchSource = Callable[[Sequence[str] | None, int | None], pa.RecordBatchReader]
 
 
 def _is_polars(kind: object) -> bool:
@@ -128,7 +124,7 @@ def from_arrow(data: pa.Table, annotation: object) -> Any:
 
     ``pandas.DataFrame`` → pandas, ``polars.DataFrame`` → polars, anything
     else (``pyarrow.Table``, no annotation) → PyArrow. A ``LazyFrame`` input
-    is read by :func:`lazy_scan` instead.
+    is read by :func:`floe.adapters.dagster.lazy.lazy_scan` instead.
     """
     if annotation is pd.DataFrame:
         return data.to_pandas()
@@ -141,49 +137,3 @@ def from_arrow(data: pa.Table, annotation: object) -> Any:
 def wants_lazy(annotation: object) -> bool:
     """Whether an input annotated so gets a ``polars.LazyFrame``."""
     return _is_polars(annotation) and getattr(annotation, "__name__", "") == "LazyFrame"
-
-
-def lazy_scan(read: BatchSource, schema: pa.Schema, *, name: str) -> Any:
-    """A ``polars.LazyFrame`` over rows that are read only when it is collected.
-
-    Polars hands the scan the columns the query needs and, for a query
-    without a filter, the number of rows it needs: both go to ``read``, so
-    they are pushed into floe's scan. A polars filter is applied to each
-    batch as it arrives.
-
-    Args:
-        read: Reads the rows: ``read(columns, limit)``.
-        schema: The rows' Arrow schema, before projection.
-        name: What is scanned, for polars' query plan (``explain``).
-
-    Returns:
-        The lazy frame.
-    """
-    polars = _polars()
-    polars_schema = polars.from_arrow(schema.empty_table()).schema
-
-    def source(
-        with_columns: list[str] | None,
-        predicate: Any,
-        n_rows: int | None,
-        _batch_size: int | None,
-    ) -> Iterator[Any]:
-        # A limit counts rows AFTER the filter: push it down only without one.
-        limit = n_rows if predicate is None else None
-        remaining = n_rows
-        for batch in read(with_columns, limit):
-            frame = polars.from_arrow(pa.Table.from_batches([batch], schema=batch.schema))
-            if with_columns is not None:
-                frame = frame.select(with_columns)
-            if predicate is not None:
-                frame = frame.filter(predicate)
-            if remaining is not None:
-                frame = frame.head(remaining)
-                remaining -= frame.height
-            yield frame
-            if remaining is not None and remaining <= 0:
-                return
-
-    return polars.io.plugins.register_io_source(
-        source, schema=polars_schema, explain_name="floe", explain_detail=name
-    )

@@ -62,14 +62,8 @@ from pydantic import Field, PrivateAttr
 
 import floe
 from floe.adapters.dagster import targets
-from floe.adapters.dagster.frames import (
-    can_stream,
-    from_arrow,
-    lazy_scan,
-    to_arrow,
-    to_stream,
-    wants_lazy,
-)
+from floe.adapters.dagster.frames import can_stream, from_arrow, to_arrow, to_stream, wants_lazy
+from floe.adapters.dagster.lazy import lazy_scan
 from floe.adapters.dagster.lineage import RUN_ID, step_write
 from floe.adapters.dagster.materialization import to_dagster
 from floe.adapters.dagster.partitions import partition_selection
@@ -309,9 +303,11 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         """A LazyFrame over the table as it is now, read only when collected.
 
         The snapshot is pinned here, so that every collect reads the same
-        rows. The input's ``columns`` and row filter, and the columns and row
-        count the query needs, go into floe's scan. A bad filter raises its
-        :class:`floe.InvalidFilterError` when the frame is collected.
+        rows. The input's ``columns`` and row filter, and the columns, the
+        translatable part of the filter and the row count the query needs go
+        into floe's scan (:mod:`floe.adapters.dagster.lazy`). A bad input
+        filter raises its :class:`floe.InvalidFilterError` when the frame is
+        collected.
 
         Raises:
             InvalidScanError: An input column is not in the table.
@@ -327,16 +323,19 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             schema = pa.schema([schema.field(name) for name in columns])
         snapshot_id = info.current_snapshot_id
 
-        def read(wanted: Sequence[str] | None, limit: int | None) -> pa.RecordBatchReader:
+        def read(
+            wanted: Sequence[str] | None, pushed: str | None, limit: int | None
+        ) -> pa.RecordBatchReader:
             if snapshot_id is None:  # the table had no rows when the input was loaded
                 names = schema.names if wanted is None else list(wanted)
                 return pa.RecordBatchReader.from_batches(
                     pa.schema([schema.field(n) for n in names]), []
                 )
+            texts = [t for t in (row_filter, pushed) if t]
             return lake.reads.batches(
                 table,
                 columns=list(wanted) if wanted is not None else columns,
-                row_filter=row_filter,
+                row_filter=" and ".join(f"({t})" for t in texts) if texts else None,
                 snapshot_id=snapshot_id,
                 limit=limit,
             )

@@ -8,12 +8,12 @@ Iceberg REST catalog, Polaris included, and in the embedded SQL catalog.
 Names must also be storable: every catalog turns them into a path in its
 warehouse. The embedded catalog (PyIceberg's ``SqlCatalog``) places a table
 at ``<warehouse>/<namespace parts joined by ".">/<table>``, so the whole
-namespace is ONE directory name; REST catalogs (Polaris) use one directory
-per part. File systems cap a directory name at 255 bytes (``NAME_MAX``),
-counted in UTF-8: 85 CJK characters already fill it. Hence a part, and the
-dotted namespace, are at most 255 UTF-8 bytes. Together they bound a
-table's location below the warehouse: at most 255 + 1 + 255 bytes, plus
-``/metadata/00000-<uuid>.metadata.json`` (56 bytes), far from ``PATH_MAX``
+namespace is ONE directory name; Polaris uses one directory per part. File
+systems cap a directory name at 255 bytes (``NAME_MAX``), counted in UTF-8:
+85 CJK characters already fill it. Hence a part, and the dotted namespace,
+are at most 255 UTF-8 bytes. Together they bound a table's location below
+the warehouse: at most 255 + 1 + 255 bytes, plus
+``/metadata/00000-<uuid>.metadata.json`` (66 bytes), far from ``PATH_MAX``
 (4096) and within an object store's 1024-byte key.
 """
 
@@ -110,9 +110,9 @@ def parse_namespace(value: str | Iterable[str]) -> Namespace:
             subject=".".join(map(str, parts)),
         )
     namespace = tuple(validate_part(p, what="namespace part") for p in parts)
-    size = _utf8_size(format_namespace(namespace))
+    text = format_namespace(namespace)
+    size = _utf8_size(text)
     if size > MAX_NAMESPACE_BYTES:
-        text = format_namespace(namespace)
         raise InvalidIdentifierError(
             f"namespace {text[:40]!r}… is {size} bytes long in UTF-8 with its dots; the limit "
             f"is {MAX_NAMESPACE_BYTES} bytes, as the embedded catalog stores the whole "

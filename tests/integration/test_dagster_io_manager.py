@@ -901,3 +901,18 @@ def test_a_lazyframe_input_reads_the_snapshot_of_its_load(tmp_path: Path) -> Non
         broken = manager.load_input(context)
     with pytest.raises(floe.InvalidFilterError):
         broken.collect()
+
+
+def test_a_lazyframe_input_of_a_table_without_rows_stays_empty() -> None:
+    pl = pytest.importorskip("polars")
+    manager = IcebergIOManager(catalog={"type": "memory"})
+    manager.lake.namespaces.create("empty")
+    manager.lake.tables.create("empty.t", pa.schema([("id", pa.int64()), ("s", pa.string())]))
+    lazy_type = dg.DagsterType(lambda _, v: True, name="lf", typing_type=pl.LazyFrame)
+    with dg.build_input_context(asset_key=["empty", "t"], dagster_type=lazy_type) as context:
+        frame = manager.load_input(context)
+    manager.lake.writes.append("empty.t", pa.table({"id": [1], "s": ["later"]}))
+
+    assert frame.collect().to_dicts() == []
+    assert frame.select("s").collect().columns == ["s"]
+    assert frame.collect_schema().names() == ["id", "s"]

@@ -736,3 +736,189 @@ def test_a_reader_output_is_appended_as_one_snapshot_per_run(tmp_path: Path) -> 
     assert [s.summary["added-records"] for s in appends] == ["6", "6"]
     assert appends[1].summary["floe.dagster.run_id"] == second.run_id
     assert lake.reads.scan("shop.streamed_events").num_rows == 12
+
+
+# -- polars LazyFrames: streamed outputs, lazy inputs --------------------------------------
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """Every floe read (method and options), in order, while the test runs."""
+    from floe.application.reads import ReadService
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+    for method in ("scan", "batches"):
+        original = getattr(ReadService, method)
+
+        def spy(self: Any, table: Any, *, _m: str = method, _o: Any = original, **kw: Any) -> Any:
+            calls.append((_m, {"table": str(table), **kw}))
+            return _o(self, table, **kw)
+
+        monkeypatch.setattr(ReadService, method, spy)
+    return calls
+
+
+@pytest.fixture
+def written(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Table and kind of data of each floe write (a reader streams, a table does not)."""
+    from floe.application.writes import WriteService
+
+    kinds: list[str] = []
+    original = WriteService.write
+
+    def spy(self: Any, table: Any, data: Any, **kw: Any) -> Any:
+        kinds.append(f"{table} {type(data).__name__}")
+        return original(self, table, data, **kw)
+
+    monkeypatch.setattr(WriteService, "write", spy)
+    return kinds
+
+
+def test_a_lazyframe_output_streams_in_append_mode_and_is_collected_otherwise(
+    tmp_path: Path, written: list[str]
+) -> None:
+    pl = pytest.importorskip("polars")
+
+    @dg.asset(key_prefix=["lazy"])
+    def doubled() -> pl.LazyFrame:
+        base = pl.LazyFrame({"id": list(range(5)), "kind": ["a", "b", "a", "c", None]})
+        return base.with_columns(twice=pl.col("id") * 2).filter(pl.col("id") != 3)
+
+    @dg.asset(key_prefix=["lazy"], metadata={"floe/write_mode": "overwrite"})
+    def replaced() -> pl.LazyFrame:
+        return pl.LazyFrame({"id": [1, 2]}).select(pl.col("id") + 10)
+
+    manager = IcebergIOManager(catalog=_local(tmp_path))
+    for _ in range(2):
+        assert dg.materialize([doubled, replaced], resources={"io_manager": manager}).success
+
+    lake = _lake(tmp_path)
+    rows = sorted(lake.reads.scan("lazy.doubled").to_pylist(), key=lambda r: r["id"])
+    expected = [{"id": i, "kind": k, "twice": 2 * i} for i, k in [(0, "a"), (1, "b"), (2, "a")]]
+    assert rows == sorted(
+        [*expected, {"id": 4, "kind": None, "twice": 8}] * 2, key=lambda r: r["id"]
+    )
+    assert [s.summary["added-records"] for s in _appends(lake, "lazy.doubled")] == ["4", "4"]
+    assert lake.reads.scan("lazy.replaced").to_pylist() == [{"id": 11}, {"id": 12}]
+    # Each append was handed over as a stream; the overwrites were collected first.
+    assert written.count("lazy.doubled RecordBatchReader") == 2
+    assert [w for w in written if w.startswith("lazy.replaced")] == ["lazy.replaced Table"] * 2
+
+
+def test_a_failing_lazyframe_output_is_a_write_error_and_writes_nothing(tmp_path: Path) -> None:
+    pl = pytest.importorskip("polars")
+
+    @dg.asset(key_prefix=["lazy"])
+    def broken() -> pl.LazyFrame:
+        return pl.LazyFrame({"s": ["1", "x"]}).select(pl.col("s").cast(pl.Int64, strict=True))
+
+    result = dg.materialize(
+        [broken],
+        resources={"io_manager": IcebergIOManager(catalog=_local(tmp_path))},
+        raise_on_error=False,
+    )
+
+    assert not result.success
+    failure = result.failure_data_for_node("lazy__broken")
+    assert failure is not None
+    assert "WriteError" in str(failure.error)
+    assert not _lake(tmp_path).tables.exists("lazy.broken")
+
+
+def test_a_lazyframe_input_reads_nothing_until_collected_and_only_what_it_needs(
+    tmp_path: Path, reads: list[tuple[str, dict[str, Any]]]
+) -> None:
+    pl = pytest.importorskip("polars")
+    seen: dict[str, Any] = {}
+
+    @dg.asset(key_prefix=["lazy"])
+    def sales() -> pa.Table:
+        return pa.table(
+            {
+                "id": [1, 2, 3, 4, 5],
+                "region": ["eu", "us", "eu", "eu", "us"],
+                "amount": [10.0, 20.0, 1.0, 5.5, 7.25],
+                "note": ["a", "b", "c", "d", "e"],
+            }
+        )
+
+    @dg.asset(
+        key_prefix=["lazy"],
+        ins={
+            "sales": dg.AssetIn(
+                key_prefix=["lazy"],
+                metadata={"columns": ["id", "region", "amount"], "row_filter": "region = 'eu'"},
+            )
+        },
+    )
+    def big_eu(sales: pl.LazyFrame) -> pa.Table:
+        seen["type"] = type(sales).__name__
+        seen["before"] = list(reads)
+        ids = sales.filter((pl.col("amount") > 2) & (pl.col("id") >= 2)).select("id").collect()
+        seen["collect"] = list(reads)
+        first = sales.head(1).collect()
+        seen["head"] = list(reads)
+        seen["first"] = first.to_dicts()
+        return pa.table({"id": ids["id"].to_list()})
+
+    manager = IcebergIOManager(catalog=_local(tmp_path))
+    assert dg.materialize([sales, big_eu], resources={"io_manager": manager}).success
+
+    assert seen["type"] == "LazyFrame"
+    assert seen["before"] == []  # loading the input read no rows
+    ((method, options),) = seen["collect"]
+    assert method == "batches"
+    assert sorted(options["columns"]) == ["amount", "id"]  # not region, not note
+    # The input's filter and the part of polars' filter floe can evaluate exactly
+    # (not the float comparison: polars orders NaN above every number).
+    assert options["row_filter"] == "((region = 'eu')) and ((id >= 2))"
+    assert options["limit"] is None
+    assert options["snapshot_id"] == _lake(tmp_path).snapshots.current("lazy.sales").snapshot_id
+    _, head = seen["head"][-1]
+    assert head["limit"] == 1
+    assert list(head["columns"]) == ["id", "region", "amount"]  # the input's columns
+    assert seen["first"] == [{"id": 1, "region": "eu", "amount": 10.0}]
+    assert _lake(tmp_path).reads.scan("lazy.big_eu")["id"].to_pylist() == [4]
+
+
+def test_a_lazyframe_input_reads_the_snapshot_of_its_load(tmp_path: Path) -> None:
+    pl = pytest.importorskip("polars")
+    manager = IcebergIOManager(catalog={"type": "memory"})
+    for run, ids in (("r1", [1, 2]), ("r2", [3])):
+        with dg.build_output_context(asset_key=["events"], run_id=run, step_key="s") as context:
+            manager.handle_output(context, pa.table({"id": ids}))
+    lazy_type = dg.DagsterType(lambda _, v: True, name="lf", typing_type=pl.LazyFrame)
+    with dg.build_input_context(asset_key=["events"], dagster_type=lazy_type) as context:
+        frame = manager.load_input(context)
+    manager.lake.writes.append("default.events", pa.table({"id": [9]}))
+
+    assert sorted(frame.collect()["id"].to_list()) == [1, 2, 3]
+    assert manager.lake.reads.scan("default.events").num_rows == 4
+    with (
+        dg.build_input_context(
+            asset_key=["events"], dagster_type=lazy_type, definition_metadata={"columns": ["nope"]}
+        ) as context,
+        pytest.raises(floe.InvalidScanError),
+    ):
+        manager.load_input(context)
+    with dg.build_input_context(
+        asset_key=["events"], dagster_type=lazy_type, definition_metadata={"row_filter": "x = 1"}
+    ) as context:
+        broken = manager.load_input(context)
+    with pytest.raises(floe.InvalidFilterError):
+        broken.collect()
+
+
+def test_a_lazyframe_input_of_a_table_without_rows_stays_empty() -> None:
+    pl = pytest.importorskip("polars")
+    manager = IcebergIOManager(catalog={"type": "memory"})
+    manager.lake.namespaces.create("empty")
+    manager.lake.tables.create("empty.t", pa.schema([("id", pa.int64()), ("s", pa.string())]))
+    lazy_type = dg.DagsterType(lambda _, v: True, name="lf", typing_type=pl.LazyFrame)
+    with dg.build_input_context(asset_key=["empty", "t"], dagster_type=lazy_type) as context:
+        frame = manager.load_input(context)
+    manager.lake.writes.append("empty.t", pa.table({"id": [1], "s": ["later"]}))
+
+    assert frame.collect().to_dicts() == []
+    assert frame.select("s").collect().columns == ["s"]
+    assert frame.collect_schema().names() == ["id", "s"]

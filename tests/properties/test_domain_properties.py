@@ -16,7 +16,7 @@ from floe import (
     SnapshotInfo,
     TableIdentifier,
 )
-from floe.domain.identifiers import MAX_NAMESPACE_DEPTH, MAX_PART_LENGTH
+from floe.domain.identifiers import MAX_NAMESPACE_BYTES, MAX_NAMESPACE_DEPTH, MAX_PART_BYTES
 from floe.domain.partitioning import ALLOWED_SOURCE_TYPES, validate_partition_spec
 from floe.domain.retention import snapshots_to_expire
 from floe.domain.schema import Column, ColumnType, SchemaDescription
@@ -33,17 +33,21 @@ def _is_valid_part(value: object) -> bool:
     """The rule for one namespace or table name part, stated independently."""
     return (
         isinstance(value, str)
-        and 0 < len(value) <= MAX_PART_LENGTH
+        and 0 < len(value.encode("utf-8", "surrogatepass")) <= MAX_PART_BYTES
         and _VALID_PART.fullmatch(value) is not None
     )
 
 
 parts = st.from_regex(r"\w[\w-]{0,30}", fullmatch=True)
-namespaces = st.lists(parts, min_size=1, max_size=MAX_NAMESPACE_DEPTH).map(tuple)
+namespaces = (
+    st.lists(parts, min_size=1, max_size=MAX_NAMESPACE_DEPTH)
+    .map(tuple)
+    .filter(lambda ns: len(".".join(ns).encode()) <= MAX_NAMESPACE_BYTES)
+)
 texts_that_are_not_parts = st.one_of(
     st.text(max_size=40),
     st.text(alphabet="ab.-_ !", max_size=12),
-    st.text(alphabet="x", min_size=MAX_PART_LENGTH - 2, max_size=MAX_PART_LENGTH + 3),
+    st.text(alphabet="x", min_size=MAX_PART_BYTES - 2, max_size=MAX_PART_BYTES + 3),
 ).filter(lambda s: not _is_valid_part(s))
 non_strings = st.one_of(
     st.none(),
@@ -100,6 +104,7 @@ def test_from_string_of_any_text_round_trips_or_raises_invalid_identifier_error(
         assert (
             len(pieces) < 2
             or len(pieces) - 1 > MAX_NAMESPACE_DEPTH
+            or len(".".join(pieces[:-1]).encode("utf-8", "surrogatepass")) > MAX_NAMESPACE_BYTES
             or not all(_is_valid_part(p) for p in pieces)
         )
     else:

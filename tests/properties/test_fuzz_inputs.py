@@ -1,12 +1,15 @@
 """Bad input, fuzzed: only floe's typed errors come out, and a rejected write changes nothing.
 
 Random identifiers, namespace names, configs, partition specs, filters,
-schemas and data (nulls, unicode, extreme values) go through the public API
+schemas and data (nulls, unicode, extreme values, integers no Arrow type
+holds in pandas object columns, filters that are not text, names at and past
+the storage limits in multibyte text, asset keys of any shape) go through the public API
 over the embedded local catalog (real PyIceberg on SQLite) and the in-memory
 catalog; identifiers also over the real REST server. Whatever the input, the
 call either succeeds or raises a :class:`floe.FloeStorageError` subclass with
 a message — never a PyIceberg, Arrow, HTTP, ``KeyError``, ``TypeError``… —
 and after a rejected write the table holds exactly what it held before.
+Where the API documents the error class, the exact class is asserted.
 """
 
 from __future__ import annotations
@@ -18,13 +21,16 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import floe
+from floe.adapters.dagster.frames import to_arrow as dagster_to_arrow
 from floe.domain.config import catalog_config_from_env, load_catalog_config
+from floe.domain.identifiers import MAX_NAMESPACE_BYTES, MAX_PART_BYTES
 
 FUZZ = settings(
     max_examples=50,
@@ -66,7 +72,13 @@ NASTY = st.sampled_from(
         "a" * 255,
     ]
 )
-NAME = NASTY | TEXT
+#: Names of letters 1 to 4 UTF-8 bytes wide, around the storage limit (255 bytes).
+LONG = st.builds(
+    lambda letter, count: letter * count,
+    st.sampled_from(["x", "é", "名", "𠀀"]),
+    st.integers(40, 300),
+)
+NAME = NASTY | TEXT | LONG
 _counter = itertools.count()
 
 
@@ -147,14 +159,20 @@ def test_any_identifier_is_created_or_refused_with_a_floe_error(
             assert lake.reads.scan(table).num_rows == 0
             lake.tables.drop(table)
             assert not lake.tables.exists(table)
-        else:  # the local catalog cannot hold 255-character names on disk: CatalogError
-            assert isinstance(error, floe.InvalidIdentifierError | floe.CatalogError)
-            if isinstance(error, floe.InvalidIdentifierError | floe.CatalogError) and table:
+        else:  # a name that passes the rules is stored: only the rules refuse
+            assert type(error) is floe.InvalidIdentifierError
+            assert not _is_word(name) or _utf8(name) > MAX_PART_BYTES
+            if table:
                 found: list[bool] = []
                 only_floe_errors(lambda: found.append(lake.tables.exists(table)))
-                assert found in ([], [False]) or isinstance(error, floe.TableExistsError)
+                assert found in ([], [False])
     else:
-        assert isinstance(created, floe.InvalidIdentifierError)
+        assert type(created) is floe.InvalidIdentifierError
+        if isinstance(namespace, list) and all(_is_word(p) for p in namespace) and namespace:
+            assert (
+                _utf8(".".join(namespace)) > MAX_NAMESPACE_BYTES
+                or max(map(_utf8, namespace)) > MAX_PART_BYTES
+            )
         found: list[bool] = []
         only_floe_errors(lambda: found.append(lake.namespaces.exists(namespace)))
         assert True not in found  # refused: nothing was created
@@ -162,6 +180,19 @@ def test_any_identifier_is_created_or_refused_with_a_floe_error(
     only_floe_errors(lambda: lake.tables.exists(f"{namespace}.{name}"))
     only_floe_errors(lambda: floe.TableIdentifier.from_string(f"{namespace}.{name}"))
     only_floe_errors(lambda: lake.namespaces.drop(namespace))
+
+
+def _utf8(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _is_word(part: str) -> bool:
+    """The identifier rule's characters: a word of letters, digits, ``_`` and ``-``."""
+    return (
+        bool(part)
+        and (part[0].isalnum() or part[0] == "_")
+        and all(c.isalnum() or c in "_-" for c in part)
+    )
 
 
 #: Valid floe names; SeaweedFS (not Polaris) only takes names starting with [a-z0-9].
@@ -206,6 +237,55 @@ def test_nasty_names_over_rest_only_raise_floe_errors(rest_lake: floe.Floe, name
     only_floe_errors(lambda: rest_lake.tables.exists(("fuzz_none", name)))
     only_floe_errors(lambda: rest_lake.namespaces.load(name))
     only_floe_errors(lambda: rest_lake.tables.list(name))
+
+
+class _Key:
+    """An asset key shaped as Dagster's: the parts in ``path``."""
+
+    def __init__(self, path: object) -> None:
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"_Key({self.path!r})"
+
+
+def _dagster_key(parts: list[str]) -> object:
+    import dagster as dg
+
+    return dg.AssetKey(parts)
+
+
+ASSET_KEYS = st.one_of(
+    st.lists(NAME, max_size=4),
+    st.lists(NAME, max_size=4).map(tuple),
+    st.lists(NAME, max_size=4).map(_Key),
+    st.lists(VALID_PART | LONG, max_size=4).map(_dagster_key),
+    st.lists(st.integers() | st.none() | NAME, max_size=3).map(_Key),
+    NAME,
+    st.integers(),
+    st.none(),
+    st.binary(max_size=4),
+    st.dictionaries(TEXT, TEXT, max_size=2),
+)
+
+
+@FUZZ
+@given(key=ASSET_KEYS, default=st.lists(NAME, min_size=1, max_size=2) | NAME)
+def test_any_asset_key_maps_to_a_table_or_is_an_invalid_identifier_error(
+    key: object, default: list[str] | str
+) -> None:
+    error = only_floe_errors(lambda: floe.TableIdentifier.from_asset_key(key, default))  # type: ignore[arg-type]
+    path = getattr(key, "path", key)
+    if error is not None:
+        assert type(error) is floe.InvalidIdentifierError
+        if not isinstance(path, list | tuple):
+            assert type(key).__name__ in str(error)
+        return
+    identifier = floe.TableIdentifier.from_asset_key(key, default)  # type: ignore[arg-type]
+    assert isinstance(path, list | tuple)
+    assert identifier.name == path[-1]
+    if len(path) > 1:
+        assert identifier.namespace == tuple(path[:-1])
 
 
 # -- configs ------------------------------------------------------------------------------
@@ -574,6 +654,38 @@ def test_any_filter_reads_or_raises_and_a_bad_overwrite_changes_nothing(
     lake.writes.overwrite(filtered, original)  # the next example starts from the same rows
 
 
+NOT_TEXT = st.one_of(
+    st.integers(),
+    st.floats(),
+    st.booleans(),
+    st.binary(max_size=12),
+    st.lists(FILTERS, min_size=1, max_size=2),
+    st.dictionaries(TEXT, TEXT, min_size=1, max_size=2),
+    st.builds(object),
+)
+
+
+@FUZZ
+@given(row_filter=NOT_TEXT)
+def test_a_filter_that_is_not_text_is_an_invalid_filter_error_and_changes_nothing(
+    lake: floe.Floe, filtered: str, row_filter: object
+) -> None:
+    before = state(lake, filtered)
+    replacement = pa.table(
+        {"id": [7], "s": ["new"], "ts": [dt.datetime(2024, 5, 1)], "f": [0.5]}, schema=before[2]
+    )
+    attempts: list[Callable[[], Any]] = [
+        lambda: lake.reads.scan(filtered, row_filter=row_filter),  # type: ignore[arg-type]
+        lambda: lake.reads.batches(filtered, row_filter=row_filter),  # type: ignore[arg-type]
+        lambda: lake.writes.overwrite(filtered, replacement, row_filter=row_filter),  # type: ignore[arg-type]
+    ]
+    for attempt in attempts:
+        error = only_floe_errors(attempt)
+        assert type(error) is floe.InvalidFilterError
+        assert type(row_filter).__name__ in str(error)
+    assert state(lake, filtered) == before
+
+
 # -- data with nulls, unicode and extreme values --------------------------------------------
 
 TARGET = pa.schema(
@@ -772,3 +884,48 @@ def test_an_overwrite_never_deletes_rows_its_filter_does_not_select(
     lake.writes.overwrite(table, new, row_filter=row_filter)
     kept = [r for r in pa.table(rows, schema=schema).to_pylist() if r not in selected]
     assert _comparable(lake.reads.scan(table).to_pylist()) == _comparable(kept + new.to_pylist())
+
+
+#: Python integers in a pandas object column: in int64, just past it and far beyond.
+OBJECT_INTS = st.lists(
+    st.none()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.integers(2**63, 2**64)
+    | st.integers(-(2**200), 2**200),
+    min_size=1,
+    max_size=5,
+)
+INTS = pa.schema([pa.field("id", pa.int64(), nullable=False), ("i", pa.int64())])
+INT_SEED = pa.table({"id": [1], "i": [-1]}, schema=INTS)
+
+
+@pytest.fixture(scope="module")
+def ints(lake: floe.Floe) -> str:
+    namespace = fresh("ints")
+    lake.namespaces.create(namespace)
+    table = f"{namespace}.t"
+    lake.tables.create(table, INTS)
+    lake.writes.append(table, INT_SEED)
+    return table
+
+
+@WRITES
+@given(cells=OBJECT_INTS, mode=st.sampled_from(["append", "overwrite", "upsert"]))
+def test_integers_in_an_object_column_are_written_or_a_write_error(
+    lake: floe.Floe, ints: str, cells: list[int | None], mode: str
+) -> None:
+    frame = pd.DataFrame({"id": range(100, 100 + len(cells)), "i": pd.Series(cells, dtype=object)})
+    before = state(lake, ints)
+    options: dict[str, Any] = {"mode": mode, "join_columns": ["id"] if mode == "upsert" else ()}
+    error = only_floe_errors(lambda: lake.writes.write(ints, frame, **options))
+    converted = only_floe_errors(lambda: dagster_to_arrow(frame, table=ints))
+    if all(c is None or -(2**63) <= c < 2**63 for c in cells):
+        assert error is None
+        assert converted is None
+        lake.writes.overwrite(ints, INT_SEED)  # the next example starts from the seed row
+        return
+    # No Arrow integer type holds them: the conversion is refused, typed, nothing written.
+    for refused in (error, converted):
+        assert type(refused) is floe.WriteError
+        assert "OverflowError" in str(refused)
+    assert state(lake, ints) == before

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from floe import FloeValidationError, InvalidIdentifierError, TableIdentifier
-from floe.domain.identifiers import MAX_NAMESPACE_DEPTH, MAX_PART_LENGTH
+from floe.domain.identifiers import MAX_NAMESPACE_BYTES, MAX_NAMESPACE_DEPTH, MAX_PART_BYTES
 
 
 def _rejected(build: Callable[[], object]) -> InvalidIdentifierError:
@@ -94,7 +94,7 @@ def test_single_part_asset_key_lands_in_the_default_namespace(
 
 
 def test_limits_are_inclusive() -> None:
-    longest = "x" * MAX_PART_LENGTH
+    longest = "x" * MAX_PART_BYTES
     deepest = tuple(f"n{i}" for i in range(MAX_NAMESPACE_DEPTH))
 
     assert TableIdentifier((longest,), longest).name == longest
@@ -133,12 +133,12 @@ def test_from_string_needs_a_namespace_and_a_name(text: str) -> None:
 
 
 def test_from_string_rejects_a_part_that_is_too_long() -> None:
-    long_name = "orders" + "x" * MAX_PART_LENGTH
+    long_name = "orders" + "x" * MAX_PART_BYTES
 
     error = _rejected(lambda: TableIdentifier.from_string(f"sales.{long_name}"))
 
     assert repr(long_name[:20]) in str(error)
-    assert str(MAX_PART_LENGTH + 6) in str(error)
+    assert str(MAX_PART_BYTES + 6) in str(error)
 
 
 def test_from_string_rejects_a_namespace_that_is_too_deep() -> None:
@@ -208,12 +208,12 @@ def test_constructor_rejects_an_empty_namespace() -> None:
 
 
 def test_constructor_rejects_a_part_that_is_too_long() -> None:
-    too_long = "q" * (MAX_PART_LENGTH + 1)
+    too_long = "q" * (MAX_PART_BYTES + 1)
 
     error = _rejected(lambda: TableIdentifier(("sales",), too_long))
 
     assert repr(too_long[:20]) in str(error)
-    assert str(MAX_PART_LENGTH + 1) in str(error)
+    assert str(MAX_PART_BYTES + 1) in str(error)
     assert error.subject == too_long
 
 
@@ -284,3 +284,103 @@ def test_identifier_errors_are_validation_errors() -> None:
 
     assert isinstance(error, FloeValidationError)
     assert isinstance(error, ValueError)
+
+
+# -- storable names: UTF-8 bytes, as a warehouse stores them -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("char", "fits"), [("x", 255), ("é", 127), ("名", 85), ("𠀀", 63)], ids=["1B", "2B", "3B", "4B"]
+)
+def test_a_part_is_limited_in_utf8_bytes_not_characters(char: str, fits: int) -> None:
+    longest = char * fits
+    too_long = char * (fits + 1)
+
+    assert TableIdentifier(("ns",), longest).name == longest
+    assert TableIdentifier((longest,), "t").namespace == (longest,)
+    error = _rejected(lambda: TableIdentifier(("ns",), too_long))
+    assert f"{len(too_long.encode())} bytes long in UTF-8 ({fits + 1} characters)" in str(error)
+    assert f"the limit is {MAX_PART_BYTES} bytes" in str(error)
+    assert error.subject == too_long
+    _rejected(lambda: TableIdentifier((too_long,), "t"))
+
+
+def test_255_cjk_characters_are_refused() -> None:
+    error = _rejected(lambda: TableIdentifier.from_string("ns." + "名" * 255))
+
+    assert "765 bytes" in str(error)
+
+
+def test_the_dotted_namespace_is_limited_as_one_directory_name() -> None:
+    at_limit = ("a" * 127, "b" * 127)  # 127 + 1 + 127 bytes
+    over = ("a" * 127, "b" * 128)
+
+    assert TableIdentifier(at_limit, "t").namespace == at_limit
+    error = _rejected(lambda: TableIdentifier(over, "t"))
+    assert f"256 bytes long in UTF-8 with its dots; the limit is {MAX_NAMESPACE_BYTES}" in str(
+        error
+    )
+    assert error.subject == "a" * 127 + "." + "b" * 128
+
+
+def test_sixteen_nested_parts_of_201_characters_are_refused() -> None:
+    deep = tuple("n" * 201 for _ in range(MAX_NAMESPACE_DEPTH))
+
+    error = _rejected(lambda: TableIdentifier.from_parts([*deep, "t"]))
+
+    assert f"{16 * 201 + 15} bytes" in str(error)
+
+
+def test_a_full_depth_namespace_fits_when_its_dotted_form_does() -> None:
+    parts = tuple(f"{i:x}" * 15 for i in range(MAX_NAMESPACE_DEPTH))  # 16 * 15 + 15 bytes
+
+    assert TableIdentifier(parts, "t" * MAX_PART_BYTES).namespace == parts
+
+
+def test_the_limits_bound_a_tables_location_below_its_warehouse() -> None:
+    # <namespace>/<table>/metadata/00000-<uuid>.metadata.json, everything at its limit.
+    metadata_file = len("/metadata/00000-" + "0" * 36 + ".metadata.json")
+    longest = MAX_NAMESPACE_BYTES + 1 + MAX_PART_BYTES + metadata_file
+
+    assert longest < 1024  # an object store's key, PATH_MAX (4096) on disk, with room to spare
+
+
+# -- asset keys of any orchestrator ------------------------------------------------------
+
+
+class _Key:
+    """An orchestrator's asset key as Dagster shapes it: the parts in ``path``."""
+
+    def __init__(self, *path: str) -> None:
+        self.path = list(path)
+
+
+def test_an_asset_key_object_is_read_through_its_path() -> None:
+    assert TableIdentifier.from_asset_key(_Key("sales", "eu", "orders"), "d") == TableIdentifier(
+        ("sales", "eu"), "orders"
+    )
+    assert TableIdentifier.from_asset_key(_Key("orders"), "d") == TableIdentifier(("d",), "orders")
+
+
+def test_a_dagster_asset_key_is_accepted() -> None:
+    dg = pytest.importorskip("dagster")
+
+    assert TableIdentifier.from_asset_key(dg.AssetKey(["sales", "orders"]), "d") == (
+        TableIdentifier(("sales",), "orders")
+    )
+    _rejected(lambda: TableIdentifier.from_asset_key(dg.AssetKey([]), "d"))
+
+
+class _BrokenKey:
+    @property
+    def path(self) -> list[str]:
+        raise RuntimeError("no path")
+
+
+@pytest.mark.parametrize(
+    "key", ["sales.orders", 5, None, {"path": ["a", "b"]}, b"ab", _BrokenKey(), _Key("a", 5)]
+)
+def test_anything_else_as_an_asset_key_names_its_type(key: object) -> None:
+    error = _rejected(lambda: TableIdentifier.from_asset_key(key, "d"))  # type: ignore[arg-type]
+
+    assert type(key if not isinstance(key, _Key) else 5).__name__ in str(error)

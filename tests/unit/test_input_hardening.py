@@ -126,3 +126,29 @@ def test_unknown_io_manager_write_mode_is_a_config_error() -> None:
         floe.IcebergIOManagerConfig(write_mode="merge")  # type: ignore[arg-type]
     assert "merge" in str(info.value)
     assert floe.IcebergIOManagerConfig(write_mode="upsert").write_mode is floe.WriteMode.UPSERT  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cell", [2**70, -(2**64)])
+def test_an_asset_output_with_an_integer_arrow_cannot_hold_is_a_write_error(cell: int) -> None:
+    import pandas as pd
+
+    from floe.adapters.dagster.frames import to_arrow
+
+    frame = pd.DataFrame({"n": pd.Series([1, cell], dtype=object)})
+    with pytest.raises(floe.WriteError) as info:
+        to_arrow(frame, table="ns.t")
+    assert type(info.value) is floe.WriteError
+    assert "ns.t" in str(info.value)
+    assert "OverflowError" in str(info.value)
+
+
+def test_a_dagster_asset_key_maps_to_its_table() -> None:
+    import dagster as dg
+
+    from floe.adapters.dagster.targets import table_for
+
+    key = dg.AssetKey(["sales", "orders"])
+    assert floe.TableIdentifier.from_asset_key(key, "d") == table_for(key.path, {}, "d")
+    with pytest.raises(floe.InvalidIdentifierError) as info:
+        floe.TableIdentifier.from_asset_key(dg.AssetKey("orders").to_user_string(), "d")  # type: ignore[arg-type]
+    assert "str" in str(info.value)

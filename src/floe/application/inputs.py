@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from floe.domain.errors import FloeStorageError, WriteError
+from floe.domain.errors import FloeStorageError, InvalidFilterError, WriteError
 from floe.domain.identifiers import Namespace, TableIdentifier, parse_namespace
 
 TableLike = TableIdentifier | str
@@ -29,6 +29,20 @@ def as_identifier(value: TableLike) -> TableIdentifier:
 def as_namespace(value: NamespaceLike) -> Namespace:
     """Accept ``("a", "b")`` or ``"a.b"``."""
     return parse_namespace(value)
+
+
+def check_filter_text(row_filter: object, *, table: TableIdentifier) -> None:
+    """Refuse a row filter that is not text, before any adapter sees it.
+
+    Raises:
+        InvalidFilterError: ``row_filter`` is neither ``None`` nor a ``str``.
+    """
+    if row_filter is not None and not isinstance(row_filter, str):
+        raise InvalidFilterError(
+            f"the row filter for table {table} must be filter text (a str), got "
+            f"{type(row_filter).__name__} {row_filter!r:.60}",
+            subject=str(table),
+        )
 
 
 def is_stream(data: Any) -> bool:
@@ -129,9 +143,10 @@ def as_arrow(data: Any, *, table: TableIdentifier) -> pa.Table:
     if isinstance(data, pd.DataFrame):
         try:
             return pa.Table.from_pandas(data, preserve_index=False)
-        except (pa.ArrowException, ValueError, TypeError) as exc:
+        except Exception as exc:  # object cells are anything: 2**70 overflows
             raise WriteError(
-                f"cannot convert the DataFrame for table {table} to Arrow: {exc}",
+                f"cannot convert the DataFrame for table {table} to Arrow "
+                f"({type(exc).__name__}: {exc}); nothing was written",
                 subject=str(table),
             ) from exc
     raise WriteError(

@@ -9,7 +9,7 @@ import attrs
 import pandas as pd
 import pyarrow as pa
 
-from floe.application.inputs import TableLike, as_identifier
+from floe.application.inputs import TableLike, as_identifier, check_filter_text
 from floe.application.snapshots import SnapshotService
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import ScanOptions
@@ -50,7 +50,8 @@ class ReadService:
 
         Raises:
             TableNotFoundError: The table does not exist.
-            InvalidFilterError: Bad filter or unknown column in it.
+            InvalidFilterError: A filter that is not text, is malformed or names
+                an unknown column.
             InvalidScanError: Unknown projected column, or bad options.
             SnapshotNotFoundError: No such snapshot, or none at that time.
             ScanError: Reading failed.
@@ -103,6 +104,7 @@ class ReadService:
         limit: int | None,
     ) -> tuple[TableIdentifier, ScanOptions]:
         identifier = as_identifier(table)
+        check_filter_text(row_filter, table=identifier)
         options = ScanOptions(
             columns=columns,
             row_filter=row_filter,

@@ -9,7 +9,14 @@ import attrs
 import pyarrow as pa
 
 from floe.application.conform import cast_rows, conform, fit_schema
-from floe.application.inputs import TableLike, as_arrow, as_identifier, is_stream, open_stream
+from floe.application.inputs import (
+    TableLike,
+    as_arrow,
+    as_identifier,
+    check_filter_text,
+    is_stream,
+    open_stream,
+)
 from floe.application.tables import (
     PartitionLike,
     as_partition_spec,
@@ -137,7 +144,8 @@ class WriteService:
             partition_fields: As in :meth:`append`.
 
         Raises:
-            InvalidFilterError: The filter is malformed or names an unknown column.
+            InvalidFilterError: The filter is not text, is malformed or names an
+                unknown column.
             As :meth:`append` otherwise.
         """
         return self.write(
@@ -221,6 +229,7 @@ class WriteService:
             InvalidSchemaError, InvalidPartitionSpecError for a bad new table.
         """
         identifier = as_identifier(table)
+        check_filter_text(row_filter, table=identifier)
         mode = _as_mode(mode, str(identifier))
         if row_filter is not None and mode is not WriteMode.OVERWRITE:
             raise InvalidFilterError(

@@ -2,15 +2,26 @@
 
 Nested namespaces are tuples of parts, never dotted strings: ``("sales",
 "eu")`` is the namespace ``sales.eu``. A part is a word of letters, digits,
-``_`` or ``-`` (Unicode letters allowed), at most 255 characters, so that it
-is valid in every Iceberg REST catalog, Polaris included, and in the
-embedded SQL catalog.
+``_`` or ``-`` (Unicode letters allowed), so that it is valid in every
+Iceberg REST catalog, Polaris included, and in the embedded SQL catalog.
+
+Names must also be storable: every catalog turns them into a path in its
+warehouse. The embedded catalog (PyIceberg's ``SqlCatalog``) places a table
+at ``<warehouse>/<namespace parts joined by ".">/<table>``, so the whole
+namespace is ONE directory name; Polaris uses one directory per part. File
+systems cap a directory name at 255 bytes (``NAME_MAX``), counted in UTF-8:
+85 CJK characters already fill it. Hence a part, and the dotted namespace,
+are at most 255 UTF-8 bytes. Together they bound a table's location below
+the warehouse: at most 255 + 1 + 255 bytes, plus
+``/metadata/00000-<uuid>.metadata.json`` (66 bytes), far from ``PATH_MAX``
+(4096) and within an object store's 1024-byte key.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 import attrs
 
@@ -18,7 +29,11 @@ from floe.domain.errors import InvalidIdentifierError
 
 Namespace = tuple[str, ...]
 
-MAX_PART_LENGTH = 255
+#: UTF-8 bytes of one namespace part or table name: a directory name on disk (``NAME_MAX``).
+MAX_PART_BYTES = 255
+#: UTF-8 bytes of the dotted namespace: the embedded catalog's directory name for it.
+MAX_NAMESPACE_BYTES = 255
+#: Namespace levels.
 MAX_NAMESPACE_DEPTH = 16
 _PART = re.compile(r"\w[\w\-]*\Z")
 
@@ -34,8 +49,9 @@ def validate_part(part: object, *, what: str = "name") -> str:
         The part, unchanged.
 
     Raises:
-        InvalidIdentifierError: If the part is empty, too long, contains a dot
-            or a character outside letters, digits, ``_`` and ``-``.
+        InvalidIdentifierError: If the part is empty, longer than
+            :data:`MAX_PART_BYTES` in UTF-8, or contains a dot or a character
+            outside letters, digits, ``_`` and ``-``.
     """
     if not isinstance(part, str):
         raise InvalidIdentifierError(
@@ -43,9 +59,11 @@ def validate_part(part: object, *, what: str = "name") -> str:
         )
     if not part:
         raise InvalidIdentifierError(f"{what} must not be empty", subject=part)
-    if len(part) > MAX_PART_LENGTH:
+    size = _utf8_size(part)
+    if size > MAX_PART_BYTES:
         raise InvalidIdentifierError(
-            f"{what} {part[:20]!r}… is {len(part)} characters long; the limit is {MAX_PART_LENGTH}",
+            f"{what} {part[:20]!r}… is {size} bytes long in UTF-8 ({len(part)} characters); "
+            f"the limit is {MAX_PART_BYTES} bytes, the longest file name a warehouse can store",
             subject=part,
         )
     if "." in part:
@@ -72,8 +90,8 @@ def parse_namespace(value: str | Iterable[str]) -> Namespace:
         The namespace as a tuple of parts.
 
     Raises:
-        InvalidIdentifierError: If the namespace is empty, too deep or a part
-            is invalid.
+        InvalidIdentifierError: If the namespace is empty, too deep, longer
+            than :data:`MAX_NAMESPACE_BYTES` dotted, or a part is invalid.
     """
     if isinstance(value, str):
         parts: tuple[object, ...] = tuple(value.split("."))
@@ -91,12 +109,43 @@ def parse_namespace(value: str | Iterable[str]) -> Namespace:
             f"namespace has {len(parts)} levels; the limit is {MAX_NAMESPACE_DEPTH}",
             subject=".".join(map(str, parts)),
         )
-    return tuple(validate_part(p, what="namespace part") for p in parts)
+    namespace = tuple(validate_part(p, what="namespace part") for p in parts)
+    text = format_namespace(namespace)
+    size = _utf8_size(text)
+    if size > MAX_NAMESPACE_BYTES:
+        raise InvalidIdentifierError(
+            f"namespace {text[:40]!r}… is {size} bytes long in UTF-8 with its dots; the limit "
+            f"is {MAX_NAMESPACE_BYTES} bytes, as the embedded catalog stores the whole "
+            "namespace as one directory name",
+            subject=text,
+        )
+    return namespace
+
+
+def _utf8_size(text: str) -> int:
+    # A lone surrogate is not UTF-8; the character rule refuses it afterwards.
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def format_namespace(namespace: Namespace) -> str:
     """Render a namespace tuple as dotted text (for messages and logs)."""
     return ".".join(namespace)
+
+
+class AssetKeyLike(Protocol):
+    """An orchestrator's asset key: its parts in ``path`` (Dagster's ``AssetKey``)."""
+
+    @property
+    def path(self) -> Sequence[str]:
+        """The key's parts, outermost first."""
+
+
+def _key_parts(key: object) -> object:
+    """The parts of an asset key: its ``path`` if it has one, else the key itself."""
+    try:
+        return getattr(key, "path", key)
+    except Exception:  # a failing 'path' is no key: the caller says so, typed
+        return None
 
 
 def _namespace_converter(value: str | Iterable[str]) -> Namespace:
@@ -166,7 +215,7 @@ class TableIdentifier:
 
     @classmethod
     def from_asset_key(
-        cls, key_path: Sequence[str], default_namespace: str | Sequence[str]
+        cls, key: Sequence[str] | AssetKeyLike, default_namespace: str | Sequence[str]
     ) -> TableIdentifier:
         """Map an orchestrator asset key to a table.
 
@@ -174,18 +223,22 @@ class TableIdentifier:
         one part lands in ``default_namespace``.
 
         Args:
-            key_path: The asset key's parts, e.g. ``["sales", "orders"]``.
+            key: The asset key: its parts (e.g. ``["sales", "orders"]``) or an
+                object holding them in ``.path``, such as a Dagster ``AssetKey``.
             default_namespace: Namespace for single-part keys.
 
         Raises:
-            InvalidIdentifierError: If the key is empty or a part is invalid.
+            InvalidIdentifierError: If the key is neither, is empty or a part
+                is invalid.
         """
-        if not isinstance(key_path, list | tuple):
+        path = _key_parts(key)
+        if not isinstance(path, list | tuple):
             raise InvalidIdentifierError(
-                f"asset key path must be a list or tuple of parts, got {key_path!r}",
-                subject=repr(key_path),
+                "an asset key must be a list or tuple of names, or hold one in '.path' "
+                f"(a Dagster AssetKey), got {type(key).__name__} {key!r:.60}",
+                subject=repr(key),
             )
-        parts = tuple(key_path)
+        parts = tuple(path)
         if not parts:
             raise InvalidIdentifierError("asset key has no parts", subject="")
         if len(parts) == 1:

@@ -2,11 +2,17 @@
 
 polars is optional (``pip install floe[polars]``); it is imported only when a
 polars value or annotation is met, so floe never requires it.
+
+A ``polars.LazyFrame`` output is streamed when the write can stream
+(:func:`to_stream`: the query runs on polars' streaming engine, batch by
+batch, as the table store pulls them) and collected otherwise. A
+``LazyFrame`` input is a deferred scan (:mod:`floe.adapters.dagster.lazy`).
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -19,10 +25,63 @@ def _is_polars(kind: object) -> bool:
     return str(getattr(kind, "__module__", "")).split(".")[0] == "polars"
 
 
+def _is_lazy(value: object) -> bool:
+    return _is_polars(type(value)) and type(value).__name__ == "LazyFrame"
+
+
+def _polars() -> Any:
+    # An optional dependency: imported on use, untyped to mypy when absent.
+    return importlib.import_module("polars")
+
+
+def can_stream(value: object) -> bool:
+    """Whether ``value`` is a stream of rows :func:`to_stream` hands over unread.
+
+    A ``pyarrow.RecordBatchReader`` or a ``polars.LazyFrame``.
+    """
+    return isinstance(value, pa.RecordBatchReader) or _is_lazy(value)
+
+
+def to_stream(value: Any, *, table: str) -> pa.RecordBatchReader:
+    """A streamable output (see :func:`can_stream`) as a reader, nothing read yet.
+
+    A ``LazyFrame`` runs on polars' streaming engine when the reader is first
+    read, and its batches are handed over one at a time. A failing query
+    fails the read (the write turns that into a :class:`WriteError`).
+
+    Raises:
+        WriteError: The value cannot stream, or the LazyFrame's schema cannot
+            be resolved.
+    """
+    if isinstance(value, pa.RecordBatchReader):
+        return value
+    if not _is_lazy(value):
+        raise WriteError(
+            f"cannot stream a {type(value).__name__} into table {table}", subject=table
+        )
+    try:
+        # The schema is planned, not computed: no row is read here.
+        schema: pa.Schema = _polars().DataFrame(schema=value.collect_schema()).to_arrow().schema
+    except Exception as exc:  # polars raises its own errors for a broken plan
+        raise WriteError(
+            f"cannot plan the LazyFrame for table {table} ({type(exc).__name__}: {exc}); "
+            "nothing was written",
+            subject=table,
+        ) from exc
+    return pa.RecordBatchReader.from_batches(schema, _lazy_batches(value, schema))
+
+
+def _lazy_batches(frame: Any, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    for chunk in frame.collect_batches(lazy=True, engine="streaming"):
+        for batch in chunk.to_arrow().to_batches():
+            yield batch if batch.schema.equals(schema) else batch.cast(schema)
+
+
 def to_arrow(value: Any, *, table: str) -> pa.Table:
     """An asset's output as an Arrow table.
 
     A pandas index is not stored (call ``reset_index()`` first to keep it).
+    A ``LazyFrame`` is collected (on the streaming engine).
 
     Raises:
         WriteError: The value is of an unsupported type or cannot be converted.
@@ -31,16 +90,21 @@ def to_arrow(value: Any, *, table: str) -> pa.Table:
         return value
     if isinstance(value, pa.RecordBatch):
         return pa.Table.from_batches([value])
-    if isinstance(value, pa.RecordBatchReader):
-        return value.read_all()
     try:
+        if isinstance(value, pa.RecordBatchReader):
+            return value.read_all()
         if isinstance(value, pd.DataFrame):
             return pa.Table.from_pandas(value, preserve_index=False)
+        if _is_lazy(value):
+            return _polars_to_arrow(value.collect(engine="streaming"))
         if _is_polars(type(value)) and hasattr(value, "to_arrow"):
             return _polars_to_arrow(value)
-    except (pa.ArrowException, ValueError, TypeError) as exc:
+    except WriteError:
+        raise
+    except Exception as exc:  # object cells are anything: 2**70 overflows; queries fail
         raise WriteError(
-            f"cannot convert the {type(value).__name__} for table {table} to Arrow: {exc}",
+            f"cannot convert the {type(value).__name__} for table {table} to Arrow "
+            f"({type(exc).__name__}: {exc}); nothing was written",
             subject=table,
         ) from exc
     raise WriteError(
@@ -51,8 +115,6 @@ def to_arrow(value: Any, *, table: str) -> pa.Table:
 
 
 def _polars_to_arrow(value: Any) -> pa.Table:
-    if type(value).__name__ == "LazyFrame":
-        value = value.collect()
     table: pa.Table = value.to_arrow()
     return table
 
@@ -60,14 +122,18 @@ def _polars_to_arrow(value: Any) -> pa.Table:
 def from_arrow(data: pa.Table, annotation: object) -> Any:
     """Arrow data as the type a downstream input annotates.
 
-    ``pandas.DataFrame`` → pandas, ``polars.DataFrame``/``LazyFrame`` →
-    polars, anything else (``pyarrow.Table``, no annotation) → PyArrow.
+    ``pandas.DataFrame`` → pandas, ``polars.DataFrame`` → polars, anything
+    else (``pyarrow.Table``, no annotation) → PyArrow. A ``LazyFrame`` input
+    is read by :func:`floe.adapters.dagster.lazy.lazy_scan` instead.
     """
     if annotation is pd.DataFrame:
         return data.to_pandas()
     if _is_polars(annotation):
-        # An optional dependency: imported on use, untyped to mypy when absent.
-        polars = importlib.import_module("polars")
-        frame = polars.from_arrow(data)
-        return frame.lazy() if getattr(annotation, "__name__", "") == "LazyFrame" else frame
+        frame = _polars().from_arrow(data)
+        return frame.lazy() if wants_lazy(annotation) else frame
     return data
+
+
+def wants_lazy(annotation: object) -> bool:
+    """Whether an input annotated so gets a ``polars.LazyFrame``."""
+    return _is_polars(annotation) and getattr(annotation, "__name__", "") == "LazyFrame"

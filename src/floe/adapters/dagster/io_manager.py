@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -62,7 +62,8 @@ from pydantic import Field, PrivateAttr
 
 import floe
 from floe.adapters.dagster import targets
-from floe.adapters.dagster.frames import from_arrow, to_arrow
+from floe.adapters.dagster.frames import can_stream, from_arrow, to_arrow, to_stream, wants_lazy
+from floe.adapters.dagster.lazy import lazy_scan
 from floe.adapters.dagster.lineage import RUN_ID, step_write
 from floe.adapters.dagster.materialization import to_dagster
 from floe.adapters.dagster.partitions import partition_selection
@@ -77,12 +78,19 @@ class IcebergIOManager(dg.ConfigurableIOManager):
 
     Outputs may be ``pyarrow.Table``, ``pandas.DataFrame``, (with polars
     installed) ``polars.DataFrame``/``LazyFrame``, or ``pyarrow.RecordBatchReader``;
-    ``None`` writes nothing. A reader output of an unpartitioned asset in
-    append mode is streamed into the table in bounded memory (one commit, as
-    :meth:`floe.WriteService.append` does); otherwise it is read whole.
+    ``None`` writes nothing. A reader or ``LazyFrame`` output of an
+    unpartitioned asset in append mode is streamed into the table in bounded
+    memory (one commit, as :meth:`floe.WriteService.append` does; the
+    LazyFrame runs on polars' streaming engine as the table pulls its
+    batches); otherwise it is read whole (a LazyFrame collected).
     Inputs come back as the type the downstream parameter annotates
-    (PyArrow by default). See the module documentation for table mapping,
-    partitions and retry safety.
+    (PyArrow by default). A ``polars.LazyFrame`` input is a lazy scan of the
+    snapshot current when the input is loaded: nothing is read until it is
+    collected, and then only the columns the query uses (and, for a query
+    without a filter, the rows it needs); the input's ``columns`` and
+    ``row_filter`` and partition filters are pushed into the scan, a polars
+    filter is applied to each batch. See the module documentation for table
+    mapping, partitions and retry safety.
 
     One ``floe.Floe`` is built on first use and reused for every output and
     input. With ``{"type": "memory"}`` the tables live in that Floe, and
@@ -177,13 +185,12 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         selection = partition_selection(
             context, metadata, self.settings.partition_column, asset=asset
         )
-        # A reader appended to an unpartitioned asset streams; anything else is read whole.
-        streamed = (
-            isinstance(obj, pa.RecordBatchReader)
-            and selection is None
-            and mode is floe.WriteMode.APPEND
+        # A reader or LazyFrame appended to an unpartitioned asset streams;
+        # anything else is read whole (a LazyFrame collected).
+        streamed = can_stream(obj) and selection is None and mode is floe.WriteMode.APPEND
+        data: pa.Table | pa.RecordBatchReader = (
+            to_stream(obj, table=str(table)) if streamed else to_arrow(obj, table=str(table))
         )
-        data: pa.Table | pa.RecordBatchReader = obj if streamed else to_arrow(obj, table=str(table))
         schema, exists = self._table_schema(table, data.schema)
         row_filter = None
         if selection is not None and mode is not floe.WriteMode.UPSERT:
@@ -269,19 +276,71 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             _key_path(context), upstream_metadata, self.settings.default_namespace
         )
         lake = self.lake
+        annotation = _annotation(context)
+        lazy = wants_lazy(annotation)
         filters = [targets.row_filter_for(input_metadata, asset=asset)]
         selection = partition_selection(
             context, upstream_metadata, self.settings.partition_column, asset=asset
         )
-        if selection is not None:
-            filters.append(selection.to_filter(lake.tables.load(table).schema, table=str(table)))
+        info = lake.tables.load(table) if selection is not None or lazy else None
+        if selection is not None and info is not None:
+            filters.append(selection.to_filter(info.schema, table=str(table)))
         texts = [f for f in filters if f]
-        data = lake.reads.scan(
-            table,
-            columns=targets.names(input_metadata, targets.COLUMNS, asset=asset),
-            row_filter=" and ".join(f"({t})" for t in texts) if texts else None,
-        )
-        return from_arrow(data, _annotation(context))
+        columns = targets.names(input_metadata, targets.COLUMNS, asset=asset)
+        row_filter = " and ".join(f"({t})" for t in texts) if texts else None
+        if lazy and info is not None:
+            return self._lazy_input(table, info, columns, row_filter)
+        data = lake.reads.scan(table, columns=columns, row_filter=row_filter)
+        return from_arrow(data, annotation)
+
+    def _lazy_input(
+        self,
+        table: floe.TableIdentifier,
+        info: floe.TableInfo,
+        columns: tuple[str, ...] | None,
+        row_filter: str | None,
+    ) -> Any:
+        """A LazyFrame over the table as it is now, read only when collected.
+
+        The snapshot is pinned here, so that every collect reads the same
+        rows. The input's ``columns`` and row filter, and the columns, the
+        translatable part of the filter and the row count the query needs go
+        into floe's scan (:mod:`floe.adapters.dagster.lazy`). A bad input
+        filter raises its :class:`floe.InvalidFilterError` when the frame is
+        collected.
+
+        Raises:
+            InvalidScanError: An input column is not in the table.
+        """
+        lake = self.lake
+        schema = canonical_schema(info.schema)
+        unknown = [name for name in columns or () if name not in schema.names]
+        if unknown:
+            raise floe.InvalidScanError(
+                f"input columns {unknown} are not in table {table} (columns: {schema.names})"
+            )
+        if columns is not None:
+            schema = pa.schema([schema.field(name) for name in columns])
+        snapshot_id = info.current_snapshot_id
+
+        def read(
+            wanted: Sequence[str] | None, pushed: str | None, limit: int | None
+        ) -> pa.RecordBatchReader:
+            if snapshot_id is None:  # the table had no rows when the input was loaded
+                names = schema.names if wanted is None else list(wanted)
+                return pa.RecordBatchReader.from_batches(
+                    pa.schema([schema.field(n) for n in names]), []
+                )
+            texts = [t for t in (row_filter, pushed) if t]
+            return lake.reads.batches(
+                table,
+                columns=list(wanted) if wanted is not None else columns,
+                row_filter=" and ".join(f"({t})" for t in texts) if texts else None,
+                snapshot_id=snapshot_id,
+                limit=limit,
+            )
+
+        return lazy_scan(read, schema, name=str(table))
 
 
 def create_io_manager(

@@ -50,6 +50,7 @@ resume a run.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -57,7 +58,6 @@ from typing import Any
 
 import dagster as dg
 import pyarrow as pa
-import structlog
 from pydantic import Field, PrivateAttr
 
 import floe
@@ -70,7 +70,7 @@ from floe.adapters.dagster.partitions import partition_selection
 from floe.domain.models import MaterializationMetadata
 from floe.ports.arrow import canonical_schema, describe_schema
 
-_logger = structlog.get_logger("floe.dagster")
+_logger = logging.getLogger("floe.dagster")  # silent unless the application logs
 
 
 class IcebergIOManager(dg.ConfigurableIOManager):

@@ -14,7 +14,7 @@ from requests import PreparedRequest, Response, Session
 from requests.adapters import HTTPAdapter
 
 from floe.adapters.iceberg.auth import FloeAuthManager, TokenProvider
-from floe.adapters.iceberg.guard import CallGuard
+from floe.adapters.iceberg.guard import CallGuard, send_observed
 from floe.domain.config import LocalCatalogConfig, PolarisCatalogConfig, RetryConfig
 
 
@@ -116,8 +116,13 @@ def rest_properties(config: PolarisCatalogConfig, tokens: TokenProvider) -> dict
     return props
 
 
-class _TimeoutAdapter(HTTPAdapter):
-    """An HTTP adapter giving every request without one a timeout."""
+class _CatalogHTTPAdapter(HTTPAdapter):
+    """An HTTP adapter giving every request a timeout and telling commits what went out.
+
+    Each request goes through :func:`send_observed`, so a commit in progress
+    knows whether its request may have reached the catalog (its failure is
+    then an unknown outcome) or never left (a plain transient fault).
+    """
 
     def __init__(self, timeout_s: float) -> None:
         super().__init__()
@@ -126,7 +131,8 @@ class _TimeoutAdapter(HTTPAdapter):
     def send(self, request: PreparedRequest, **kwargs: Any) -> Response:  # type: ignore[override]
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self._timeout_s
-        return super().send(request, **kwargs)
+        send = super().send
+        return send_observed(request.method, lambda: send(request, **kwargs))
 
 
 class TimedRestCatalog(RestCatalog):
@@ -144,7 +150,7 @@ class TimedRestCatalog(RestCatalog):
 
     def _create_session(self) -> Session:
         session = super()._create_session()
-        adapter = _TimeoutAdapter(self._request_timeout_s)
+        adapter = _CatalogHTTPAdapter(self._request_timeout_s)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session

@@ -5,14 +5,17 @@ Transient faults (connection errors, timeouts, 429, 5xx on non-commit
 requests) are retried with exponential backoff and jitter per
 :class:`~floe.domain.config.RetryConfig`, never sooner than a ``Retry-After``
 the server sent; 4xx answers are not, except one token refresh on 401/419.
-Commits never reach here with an unknown outcome still retryable: the store
-turns those into :class:`CommitStateUnknownError` before, and that error is
-never retried. Errors leave the guard without the stack frames of the code
-below it (see :func:`without_frames`).
+Commits never reach here with an unknown outcome still retryable: around
+each commit the store uses :func:`commit_outcome_guarded`, which (told by the
+catalog's HTTP adapter through :func:`send_observed` what went out) turns any
+failure after the request may have reached the catalog into
+:class:`CommitStateUnknownError`, never retried. Errors leave the guard
+without the stack frames of the code below it (see :func:`without_frames`).
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import email.utils
 import threading
@@ -23,7 +26,9 @@ from typing import Any, TypeVar
 
 import requests
 import tenacity
+import urllib3
 from pyiceberg import exceptions as ice
+from pyiceberg.catalog.rest.response import ErrorResponse
 
 from floe.adapters.iceberg.auth import TokenProvider
 from floe.adapters.iceberg.errors import translate_exception
@@ -121,33 +126,116 @@ def _parse_retry_after(value: str, now: Callable[[], dt.datetime]) -> float | No
     return max(0.0, (when - now()).total_seconds())
 
 
+class _CommitWire:
+    """What the commit requests of one :func:`commit_outcome_guarded` block did on the wire."""
+
+    def __init__(self) -> None:
+        #: A commit request went out and no definitive answer to it came back.
+        self.unanswered = False
+
+
+_COMMIT_WIRE: contextvars.ContextVar[_CommitWire | None] = contextvars.ContextVar(
+    "floe_commit_wire", default=None
+)
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def send_observed(method: str | None, send: Callable[[], requests.Response]) -> requests.Response:
+    """Send one catalog HTTP request, noting for an enclosing commit whether it may have landed.
+
+    The catalog's HTTP adapter sends every request through here. Outside
+    :func:`commit_outcome_guarded`, or for a read, it only sends. Inside, a
+    mutating request counts as possibly applied from the moment it is handed
+    to the connection until a definitive answer (:func:`definitive_answer`)
+    arrives; a request whose connection could not even be opened was never
+    sent.
+
+    Args:
+        method: The HTTP method of the request.
+        send: Sends it and returns the response (headers read, body not yet).
+
+    Returns:
+        The response of ``send``.
+    """
+    wire = _COMMIT_WIRE.get()
+    if wire is None or (method or "GET").upper() in _SAFE_METHODS:
+        return send()
+    wire.unanswered = True
+    try:
+        response = send()
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        if never_sent(exc):
+            wire.unanswered = False
+        raise
+    if definitive_answer(response):
+        wire.unanswered = False
+    return response
+
+
+def never_sent(error: BaseException) -> bool:
+    """Whether ``error`` says the request never left: the connection could not be opened.
+
+    A refused connection, a failed name lookup and a connect timeout happen
+    before a byte of the request is written. Anything later (a reset, a read
+    timeout, a cut answer) may follow a request the server received.
+    """
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = error.args[0] if isinstance(error, requests.ConnectionError) and error.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3 wraps it in MaxRetryError
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def definitive_answer(response: requests.Response) -> bool:
+    """Whether ``response`` is the catalog refusing a mutation: it certainly was not applied.
+
+    That is a 409 conflict, or another 4xx whose body is an Iceberg REST
+    error (``{"error": {"message", "type", "code"}}``). A 4xx in any other
+    shape (a gateway's HTML page) does not prove the catalog saw the request,
+    and every 2xx, 5xx or unreadable answer may follow an applied commit.
+    """
+    status = response.status_code
+    if status == 409:
+        return True
+    if not 400 <= status < 500:
+        return False
+    try:
+        ErrorResponse.model_validate_json(response.content)
+    except (ValueError, requests.RequestException, urllib3.exceptions.HTTPError):
+        return False  # not an Iceberg error body, or not readable at all
+    return True
+
+
 @contextmanager
 def commit_outcome_guarded(subject: str) -> Iterator[None]:
-    """Around a commit request: a fault that may have let the commit through is not retryable.
+    """Around a commit: once the request may have reached the catalog, a failure is "unknown".
 
-    A connection reset, a timeout or a 5xx answer while committing may come
-    after the catalog applied the commit. Re-sending could apply it twice, so
-    these become :class:`CommitStateUnknownError`, which nothing retries.
-    A 4xx answer (including 401/419 and 429) means the commit was refused and
-    stays retryable.
+    A commit the catalog applied can still fail on the client: the answer is
+    cut mid-body, arrives as HTML or unparseable JSON with status 200, trickles
+    past the timeout, or is a 5xx. Re-sending could apply it twice, so once a
+    commit request went out, any failure other than a definitive answer (409,
+    or a 4xx with an Iceberg error body; see :func:`definitive_answer`)
+    becomes :class:`CommitStateUnknownError`, which nothing retries. A failure
+    before anything was sent (a refused connection, a token endpoint that
+    cannot be reached) is left as it is: transient, so the guard retries it.
     """
+    wire = _CommitWire()
+    token = _COMMIT_WIRE.set(wire)
     try:
         yield
-    except (
-        requests.ConnectionError,
-        requests.Timeout,
-        ConnectionError,
-        TimeoutError,
-        ice.ServerError,
-        ice.ServiceUnavailableError,
-        ice.CommitStateUnknownException,
-    ) as exc:
+    except Exception as exc:
+        if isinstance(exc, CommitStateUnknownError) or not (
+            wire.unanswered or isinstance(exc, ice.CommitStateUnknownException)
+        ):
+            raise
         raise CommitStateUnknownError(
-            f"commit to table {subject} failed with {type(exc).__name__}; it may or may "
-            "not have been applied, so floe did not re-send it. Read the table's snapshots "
-            "to learn the outcome.",
+            f"commit to table {subject} failed with {type(exc).__name__} after the request "
+            "was sent; it may or may not have been applied, so floe did not re-send it. "
+            "Read the table's snapshots to learn the outcome.",
             subject=subject,
         ) from exc
+    finally:
+        _COMMIT_WIRE.reset(token)
 
 
 def _asked_to_wait(exc: BaseException) -> str:

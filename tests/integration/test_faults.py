@@ -365,9 +365,12 @@ def test_unknown_commit_outcome_is_typed_and_checkable_never_duplicated(
 # -- the server goes away and comes back -----------------------------------------------------
 
 
+@pytest.mark.parametrize("token", ["still-valid", "due-for-renewal"])
 def test_server_down_is_a_connection_error_after_the_configured_attempts_then_recovers(
-    seaweed: SeaweedServer, polaris: PolarisProxy
+    seaweed: SeaweedServer, polaris_factory: PolarisFactory, token: str
 ) -> None:
+    """Whether the catalog or its token endpoint fails to answer, the retry budget is spent."""
+    polaris = polaris_factory(token_lifetime_s=600.0)  # renewal only when the test says so
     retry = floe.RetryConfig(
         max_attempts=4,
         initial_wait_s=0.02,
@@ -381,6 +384,9 @@ def test_server_down_is_a_connection_error_after_the_configured_attempts_then_re
 
     polaris.go_down()
     polaris.revoke_tokens()  # a restarted Polaris does not know the old tokens
+    assert backend.tokens is not None
+    if token == "due-for-renewal":
+        backend.tokens.invalidate()  # the next request first asks the (down) token endpoint
     for attempt in (lambda: lake.writes.append(table, rows(1)), lambda: lake.reads.scan(table)):
         with (
             structlog.testing.capture_logs() as logs,
@@ -392,7 +398,6 @@ def test_server_down_is_a_connection_error_after_the_configured_attempts_then_re
     assert lake.catalog.is_connected() is False
 
     polaris.come_back()
-    assert backend.tokens is not None
     before = backend.tokens.fetch_count
     lake.catalog.reconnect()
     assert backend.tokens.fetch_count == before + 1

@@ -118,6 +118,9 @@ class TokenProvider:
         data = {"grant_type": "client_credentials"}
         if self._scope:
             data["scope"] = self._scope
+        # The server starts the token's lifetime when it answers, which can be
+        # long after a slow answer is read: count from the moment of asking.
+        asked_at = self._clock()
         try:
             response = requests.post(
                 self._token_url,
@@ -126,7 +129,9 @@ class TokenProvider:
                 timeout=self._timeout_s,
                 verify=self._verify,
             )
-        except (requests.ConnectionError, requests.Timeout) as exc:
+            body = response.json() if response.status_code == 200 else None
+        except (requests.RequestException, ValueError) as exc:
+            # Unreachable, reset, cut or garbled: transient, so the guard retries it.
             raise CatalogConnectionError(
                 f"cannot reach the token endpoint {self._token_url} ({type(exc).__name__})",
                 subject=self._token_url,
@@ -144,7 +149,8 @@ class TokenProvider:
                 f"HTTP {response.status_code} {_oauth_error(response)}",
                 subject=self._token_url,
             )
-        body = response.json()
+        if not isinstance(body, dict):
+            body = {}
         token = body.get("access_token")
         if not isinstance(token, str) or not token:
             raise CatalogAuthenticationError(
@@ -152,7 +158,7 @@ class TokenProvider:
                 subject=self._token_url,
             )
         lifetime = float(body.get("expires_in") or DEFAULT_TOKEN_LIFETIME_S)
-        self._expires_at = self._clock() + max(lifetime - self._margin, lifetime / 2)
+        self._expires_at = asked_at + max(lifetime - self._margin, lifetime / 2)
         self.fetch_count += 1
         return Secret(token)
 

@@ -355,8 +355,6 @@ class CallGuard:
                 if not replayable:
                     return self._attempt(record, call, replayable=False)
                 return self._with_retries(record, call)
-            except FloeStorageError as ours:
-                raise without_frames(ours)  # noqa: B904 - its own chain is kept
             except Exception as exc:  # the boundary: nothing foreign passes
                 error = translate_exception(
                     exc, operation=operation, subject=subject, fallback=fallback
@@ -368,9 +366,13 @@ class CallGuard:
                         subject=subject,
                     )
                 if isinstance(error, CatalogConnectionError) and record.attempts > 1:
+                    # Whatever failed last (the catalog, its token endpoint), the
+                    # caller learns that the retry budget was spent on it.
                     error = CatalogConnectionError(
                         f"{error} (gave up after {record.attempts} attempts)", subject=subject
                     )
+                if error is exc:
+                    raise without_frames(error)  # noqa: B904 - its own chain is kept
                 raise error from without_frames(exc)
 
     def _with_retries(self, record: OperationRecord, call: Callable[[], T]) -> T:

@@ -90,3 +90,73 @@ def test_a_garbled_token_answer_is_a_transient_fault_retried_within_the_budget(
     retries = [e for e in logs if e["event"] == "floe.retry"]
     assert [e["error"] for e in retries] == ["CatalogConnectionError"]
     assert ids(lake, table) == [1, 2, 3]
+
+
+def table_requests(proxy: PolarisProxy, method: str) -> list[int]:
+    """The statuses of the requests ``method`` to the table ``t``, in order."""
+    found = proxy.seen(lambda e: e.method == method and e.path.split("?")[0].endswith("/tables/t"))
+    return [e.status for e in found]
+
+
+def test_a_token_expiring_twice_within_one_write_costs_two_requests_not_the_write(
+    seaweed: SeaweedServer, polaris_factory: PolarisFactory
+) -> None:
+    # The server announces an hour and revokes early: floe learns it from the 401s.
+    proxy = polaris_factory(token_lifetime_s=600.0, announced_expires_in=3600)
+    lake, _, table = lake_with_table(seaweed, proxy)
+    proxy.clear()
+    lake.writes.append(table, rows(0))
+    loads = table_requests(proxy, "GET")
+    proxy.clear()
+    # Revoked as the write loads the table for its commit, and again as it commits.
+    proxy.inject(
+        Fault(revoke_tokens=True, method="GET", path_contains="/tables/t", skip=len(loads) - 1)
+    )
+    proxy.inject(Fault(revoke_tokens=True, method="POST", path_contains="/tables/t"))
+    with structlog.testing.capture_logs() as logs:
+        lake.writes.append(table, rows(3), snapshot_properties={"writer.batch-id": "b1"})
+    assert [e["event"] for e in logs if e["event"] in ("floe.retry", "floe.token_refresh")] == [
+        "floe.token_refresh",
+        "floe.token_refresh",
+    ]  # no attempt was spent on them
+    assert table_requests(proxy, "GET") == [*loads[:-1], 401, 200]  # the refused one went again
+    assert table_requests(proxy, "POST") == [401, 200]
+    tagged = [s for s in lake.snapshots.list(table) if s.summary.get("writer.batch-id") == "b1"]
+    assert len(tagged) == 1
+    assert ids(lake, table) == [0, 1, 2, 3]
+
+
+def test_a_stream_append_survives_its_token_expiring_at_the_commit(
+    seaweed: SeaweedServer, polaris_factory: PolarisFactory
+) -> None:
+    """A stream is read once and never replayed; its refused commit request is re-sent alone."""
+    proxy = polaris_factory(token_lifetime_s=600.0, announced_expires_in=3600)
+    lake, _, table = lake_with_table(seaweed, proxy)
+    proxy.clear()
+    proxy.inject(Fault(revoke_tokens=True, method="POST", path_contains="/tables/t"))
+    batches = iter(rows(3, 4).to_batches())
+    result = lake.writes.append(table, batches)
+    assert result.rows_added == 2
+    assert table_requests(proxy, "POST") == [401, 200]
+    assert ids(lake, table) == [1, 2, 3, 4]
+
+
+def test_a_token_endpoint_down_when_a_commit_needs_a_new_token_is_retried_not_unknown(
+    seaweed: SeaweedServer, polaris_factory: PolarisFactory
+) -> None:
+    """The refused commit changed nothing and the re-sent one never left: retry, land once."""
+    proxy = polaris_factory(token_lifetime_s=600.0, announced_expires_in=3600)
+    lake, _, table = lake_with_table(seaweed, proxy)
+    proxy.clear()
+    proxy.inject(Fault(revoke_tokens=True, method="POST", path_contains="/tables/t"))
+    proxy.inject(Fault(status=503, path_contains=TOKENS))
+    with structlog.testing.capture_logs() as logs:
+        lake.writes.append(table, rows(3), snapshot_properties={"writer.batch-id": "b1"})
+    retries = [e for e in logs if e["event"] == "floe.retry"]
+    assert [(e["operation"], e["error"]) for e in retries] == [
+        ("append into table", "CatalogConnectionError")
+    ]
+    assert table_requests(proxy, "POST") == [401, 200]
+    tagged = [s for s in lake.snapshots.list(table) if s.summary.get("writer.batch-id") == "b1"]
+    assert len(tagged) == 1
+    assert ids(lake, table) == [1, 2, 3]

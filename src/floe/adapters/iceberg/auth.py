@@ -3,9 +3,14 @@
 PyIceberg 0.12's ``OAuth2AuthManager`` refreshes ahead of expiry but cannot
 react to a 401, and the legacy manager that can is deprecated. floe keeps the
 token in a :class:`TokenProvider` it holds itself: the auth manager PyIceberg
-instantiates (``auth.type = custom``) only asks the provider for a header,
-and floe's retry guard calls :meth:`TokenProvider.invalidate` when the
-server answers 401/419, so the next attempt fetches a fresh token.
+instantiates (``auth.type = custom``) only asks the provider for a header.
+When the catalog answers 401/419, PyIceberg re-sends that request once and
+floe's guard first calls :meth:`TokenProvider.invalidate`, so it goes with a
+fresh token; a second refusal reaches the guard, which refreshes once more
+and runs the whole call again if it can be replayed. A token endpoint that
+cannot be reached, or answers 429/5xx or garbage, raises
+:class:`CatalogConnectionError`: a transient fault, retried under the
+operation's retry policy like any other.
 """
 
 from __future__ import annotations

@@ -138,6 +138,10 @@ _COMMIT_WIRE: contextvars.ContextVar[_CommitWire | None] = contextvars.ContextVa
     "floe_commit_wire", default=None
 )
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: The operation the current thread is running through a guard.
+_RUNNING: contextvars.ContextVar[OperationRecord | None] = contextvars.ContextVar(
+    "floe_running_operation", default=None
+)
 
 
 def send_observed(method: str | None, send: Callable[[], requests.Response]) -> requests.Response:
@@ -351,6 +355,7 @@ class CallGuard:
                 translated, with ``fallback`` for anything unrecognised.
         """
         with observe(operation, subject, adapter=self.adapter) as record:
+            running = _RUNNING.set(record)
             try:
                 if not replayable:
                     return self._attempt(record, call, replayable=False)
@@ -374,6 +379,21 @@ class CallGuard:
                 if error is exc:
                     raise without_frames(error)  # noqa: B904 - its own chain is kept
                 raise error from without_frames(exc)
+            finally:
+                _RUNNING.reset(running)
+
+    def request_refused(self) -> None:
+        """A request was answered 401/419 and goes again: forget the token, note the refresh.
+
+        Called from inside a running call, where PyIceberg re-sends that one
+        request, so a token expiring mid-operation costs a request, not the
+        operation. A static token cannot be renewed: nothing is forgotten.
+        """
+        if self.tokens is None or not self.tokens.invalidate():
+            return
+        record = _RUNNING.get()
+        if record is not None:
+            record.note("floe.token_refresh", reason="401/419 from the catalog: request re-sent")
 
     def _with_retries(self, record: OperationRecord, call: Callable[[], T]) -> T:
         # Nearly every call succeeds at once: the retry machinery is only built

@@ -177,10 +177,11 @@ class PolarisProxy(FaultInjector):
         """The recorded exchanges matching ``predicate``, in arrival order.
 
         An exchange is recorded just after its answer is sent, so a client can
-        hold the answer a moment before the record exists: wait (at most 2 s)
-        for the requests still being served.
+        hold the answer a moment before the record exists: wait for the
+        requests still being served (a bound of 30 s, not a pace: it returns
+        as soon as none is).
         """
-        deadline = time.monotonic() + 2.0
+        deadline = time.monotonic() + 30.0
         while time.monotonic() < deadline:
             with self._lock:
                 if self._in_flight == 0:

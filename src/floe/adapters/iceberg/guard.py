@@ -4,7 +4,10 @@ Every PyIceberg call of the adapters goes through :meth:`CallGuard.run`.
 Transient faults (connection errors, timeouts, 429, 5xx on non-commit
 requests) are retried with exponential backoff and jitter per
 :class:`~floe.domain.config.RetryConfig`, never sooner than a ``Retry-After``
-the server sent; 4xx answers are not, except one token refresh on 401/419.
+the server sent; a token endpoint that fails is such a fault too. 4xx
+answers are not retried; on 401/419 the token is renewed and the refused
+request re-sent (:meth:`CallGuard.request_refused`), and a second refusal
+gets one more refresh and, for a replayable call, one more run.
 Commits never reach here with an unknown outcome still retryable: around
 each commit the store uses :func:`commit_outcome_guarded`, which (told by the
 catalog's HTTP adapter through :func:`send_observed` what went out) turns any
@@ -370,7 +373,11 @@ class CallGuard:
                         f"(429 Too Many Requests){_asked_to_wait(exc)}",
                         subject=subject,
                     )
-                if isinstance(error, CatalogConnectionError) and record.attempts > 1:
+                if (
+                    isinstance(error, CatalogConnectionError)
+                    and record.attempts > 1
+                    and "gave up after" not in str(error)  # a nested call said it already
+                ):
                     # Whatever failed last (the catalog, its token endpoint), the
                     # caller learns that the retry budget was spent on it.
                     error = CatalogConnectionError(

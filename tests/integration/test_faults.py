@@ -452,7 +452,8 @@ def test_writes_during_an_outage_never_half_apply(
     table = fresh_table(lake, "outage")
     lake.writes.append(table, rows(0))
     polaris.clear()
-    # The commit request is refused at the socket: the commit never reached the catalog.
+    # The connection is reset once the commit request was sent, before the proxy passed it
+    # on: it never reached the catalog, but floe cannot know that, so the outcome is unknown.
     polaris.inject(Fault(reset=True, method="POST", path_contains="/tables/t"))
     with pytest.raises(floe.CommitStateUnknownError):
         lake.writes.append(table, rows(1), snapshot_properties={"writer.batch-id": "b1"})

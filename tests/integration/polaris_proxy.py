@@ -179,10 +179,11 @@ class PolarisProxy(FaultInjector):
         """The recorded exchanges matching ``predicate``, in arrival order.
 
         An exchange is recorded just after its answer is sent, so a client can
-        hold the answer a moment before the record exists: wait (at most 2 s)
-        for the requests still being served.
+        hold the answer a moment before the record exists: wait for the
+        requests still being served (a bound of 30 s, not a pace: it returns
+        as soon as none is).
         """
-        deadline = time.monotonic() + 2.0
+        deadline = time.monotonic() + 30.0
         while time.monotonic() < deadline:
             with self._lock:
                 if self._in_flight == 0:
@@ -197,8 +198,12 @@ class PolarisProxy(FaultInjector):
         with self._lock:
             self._tokens.clear()
 
-    def go_down(self) -> None:
-        """Stop listening and drop every open connection: clients get "connection refused"."""
+    def go_down(self, keep: socket.socket | None = None) -> None:
+        """Stop listening and drop every open connection: clients get "connection refused".
+
+        Args:
+            keep: A connection left open (the one a fault answers on before closing it).
+        """
         if self._thread is None:
             return
         self._server.shutdown()
@@ -206,7 +211,7 @@ class PolarisProxy(FaultInjector):
         self._thread.join(timeout=5)
         self._thread = None
         with self._lock:
-            open_now = list(self._connections)
+            open_now = [c for c in self._connections if c is not keep]
         for conn in open_now:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
@@ -456,6 +461,8 @@ class PolarisProxy(FaultInjector):
 
             def _answer(self, headers: dict[str, str], body: bytes) -> int:
                 fault = proxy._take_fault(self.command, self.path)
+                if fault is not None and fault.revoke_tokens:
+                    proxy.revoke_tokens()
                 if fault is not None and fault.delay_s:
                     time.sleep(fault.delay_s)
                 if fault is not None and not fault.after_forward:
@@ -496,14 +503,32 @@ class PolarisProxy(FaultInjector):
                     sent = self._misbehave(fault)
                     if sent is not None:
                         return sent
+                    if fault.go_down:
+                        proxy.go_down(keep=self.connection)
+                        self.close_connection = True
+                return self._relay(upstream, fault if fault and fault.after_forward else None)
+
+            def _relay(self, upstream: requests.Response, fault: Fault | None) -> int:
+                """Send the upstream answer on, whole or as ``fault`` says."""
                 self.send_response(upstream.status_code)
                 for key, value in upstream.headers.items():
                     if key.lower() not in _HOP_BY_HOP:
                         self.send_header(key, value)
+                if self.close_connection:
+                    self.send_header("Connection", "close")
+                content = b"" if self.command == "HEAD" else upstream.content
                 self.send_header("Content-Length", str(len(upstream.content)))
                 self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(upstream.content)
+                half = len(content) // 2 if fault and (fault.cut_body or fault.trickle_s) else 0
+                self.wfile.write(content[:half])
+                if fault is not None and fault.cut_body:
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return upstream.status_code
+                if fault is not None and fault.trickle_s:
+                    time.sleep(fault.trickle_s)
+                self.wfile.write(content[half:])
                 return upstream.status_code
 
             def _json(
@@ -534,7 +559,7 @@ class PolarisProxy(FaultInjector):
                     self.send_response(fault.status)
                     for key, value in fault.headers.items():
                         self.send_header(key, value)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", fault.content_type)
                     self.send_header("Content-Length", str(len(fault.body)))
                     self.end_headers()
                     self.wfile.write(fault.body)

@@ -37,7 +37,19 @@ class Recorded:
 
 @dataclass
 class Fault:
-    """Misbehave on the next ``times`` requests matching ``method`` and ``path_contains``."""
+    """Misbehave on the next ``times`` requests matching ``method`` and ``path_contains``.
+
+    ``skip`` lets that many matching requests through untouched first. What
+    happens: a ``delay_s`` pause, then an HTTP ``status`` answer (with
+    ``headers``, ``body`` and ``content_type``) or a connection ``reset``,
+    instead of forwarding or, with ``after_forward``, once upstream applied
+    the request. The Polaris proxy also knows, after forwarding, the upstream
+    answer sent wrong: ``cut_body`` (the full length announced, half the body
+    sent, then the connection closed) and ``trickle_s`` (half the body, a
+    pause of that many seconds, the rest); ``go_down`` (stop listening, then
+    answer and close the connection: the next request is refused), and
+    ``revoke_tokens`` (every token revoked before this request is checked).
+    """
 
     status: int | None = None
     reset: bool = False
@@ -45,9 +57,15 @@ class Fault:
     method: str | None = None
     path_contains: str = ""
     times: int = 1
+    skip: int = 0
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b'{"error": {"message": "injected fault", "type": "Injected", "code": 0}}'
+    content_type: str = "application/json"
     after_forward: bool = False
+    cut_body: bool = False
+    trickle_s: float = 0.0
+    go_down: bool = False
+    revoke_tokens: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         return (
@@ -74,6 +92,9 @@ class FaultInjector:
         with self._lock:
             for fault in self.faults:
                 if fault.matches(method, path):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        continue
                     fault.times -= 1
                     return fault
         return None
@@ -152,7 +173,7 @@ class CatalogProxy(FaultInjector):
                     self.send_response(fault.status)
                     for key, value in fault.headers.items():
                         self.send_header(key, value)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", fault.content_type)
                     self.send_header("Content-Length", str(len(fault.body)))
                     self.end_headers()
                     self.wfile.write(fault.body)

@@ -26,9 +26,15 @@ from tests.integration.proxy import Fault
 from tests.integration.seaweed import SeaweedServer
 
 SCHEMA = pa.schema([("id", pa.int64()), ("batch", pa.int64()), ("v", pa.string())])
-#: The write/read loop under token rotation: seconds per mode (two modes).
-TOKEN_LOOP_S = 30.0
 TOKEN_LIFETIME_S = 2.0
+#: The rotations the token loop waits for, and its bound in seconds (not its pace).
+TOKEN_ROTATIONS = 8
+TOKEN_LOOP_BOUND_S = 300.0
+#: A client timeout no healthy request comes near, and a hang far beyond it.
+HANG_TIMEOUT_S = 2.0
+HANG_S = 30.0
+#: The circuit breaker's cool-down: far longer than three failing calls take on a busy machine.
+BREAKER_RESET_S = 5.0
 
 
 def rows(batch: int, count: int = 2) -> pa.Table:
@@ -176,9 +182,12 @@ def test_tokens_expiring_every_2s_during_a_write_read_loop_lose_nothing(
     table = fresh_table(lake, "rotation")
     failures: list[str] = []
     writes = reads = 0
+    started = time.monotonic()
+    bound = started + TOKEN_LOOP_BOUND_S
     with structlog.testing.capture_logs() as logs:
-        deadline = time.monotonic() + TOKEN_LOOP_S
-        while time.monotonic() < deadline:
+        # Until the tokens rotated TOKEN_ROTATIONS times, however long that takes here.
+        while not failures and (proxy.stats.tokens_issued <= TOKEN_ROTATIONS or writes < 5):
+            assert time.monotonic() < bound, "the tokens stopped rotating"
             try:
                 lake.writes.append(table, rows(writes))
                 writes += 1
@@ -193,11 +202,12 @@ def test_tokens_expiring_every_2s_during_a_write_read_loop_lose_nothing(
                     reads += 1
             except floe.FloeStorageError as exc:
                 failures.append(f"{type(exc).__name__}: {exc}")
+    elapsed = time.monotonic() - started
     assert failures == []
     assert writes >= 5
     assert ids(lake, table) == sorted(i for b in range(writes) for i in (b * 100, b * 100 + 1))
     assert len(lake.snapshots.list(table)) == writes
-    assert proxy.stats.tokens_issued >= int(TOKEN_LOOP_S / TOKEN_LIFETIME_S)
+    assert proxy.stats.tokens_issued > TOKEN_ROTATIONS
     refreshes = [e for e in logs if e["event"] == "floe.token_refresh"]
     if announced is None:
         assert refreshes == []  # renewed ahead of expiry: never refused
@@ -206,7 +216,7 @@ def test_tokens_expiring_every_2s_during_a_write_read_loop_lose_nothing(
         assert len(refreshes) >= 1
     print(
         f"\ntoken loop ({'honest' if announced is None else 'revoked early'}): "
-        f"{writes} writes + {reads} reads in {TOKEN_LOOP_S} s, 0 failed; "
+        f"{writes} writes + {reads} reads in {elapsed:.1f} s, 0 failed; "
         f"tokens issued {proxy.stats.tokens_issued}, 401 answers {proxy.stats.unauthorized}, "
         f"floe refreshes on 401/419 {len(refreshes)}"
     )
@@ -365,9 +375,12 @@ def test_unknown_commit_outcome_is_typed_and_checkable_never_duplicated(
 # -- the server goes away and comes back -----------------------------------------------------
 
 
+@pytest.mark.parametrize("token", ["still-valid", "due-for-renewal"])
 def test_server_down_is_a_connection_error_after_the_configured_attempts_then_recovers(
-    seaweed: SeaweedServer, polaris: PolarisProxy
+    seaweed: SeaweedServer, polaris_factory: PolarisFactory, token: str
 ) -> None:
+    """Whether the catalog or its token endpoint fails to answer, the retry budget is spent."""
+    polaris = polaris_factory(token_lifetime_s=600.0)  # renewal only when the test says so
     retry = floe.RetryConfig(
         max_attempts=4,
         initial_wait_s=0.02,
@@ -381,6 +394,9 @@ def test_server_down_is_a_connection_error_after_the_configured_attempts_then_re
 
     polaris.go_down()
     polaris.revoke_tokens()  # a restarted Polaris does not know the old tokens
+    assert backend.tokens is not None
+    if token == "due-for-renewal":
+        backend.tokens.invalidate()  # the next request first asks the (down) token endpoint
     for attempt in (lambda: lake.writes.append(table, rows(1)), lambda: lake.reads.scan(table)):
         with (
             structlog.testing.capture_logs() as logs,
@@ -392,7 +408,6 @@ def test_server_down_is_a_connection_error_after_the_configured_attempts_then_re
     assert lake.catalog.is_connected() is False
 
     polaris.come_back()
-    assert backend.tokens is not None
     before = backend.tokens.fetch_count
     lake.catalog.reconnect()
     assert backend.tokens.fetch_count == before + 1
@@ -410,7 +425,7 @@ def test_circuit_opened_by_an_outage_closes_once_the_server_is_back(
         max_wait_s=0.1,
         jitter_s=0.0,
         circuit_breaker_threshold=3,
-        circuit_breaker_reset_s=0.5,
+        circuit_breaker_reset_s=BREAKER_RESET_S,
     )
     lake = floe.Floe.from_config(polaris_config(seaweed, polaris, retry=retry))
     table = fresh_table(lake, "breaker")
@@ -423,7 +438,7 @@ def test_circuit_opened_by_an_outage_closes_once_the_server_is_back(
         errors.append(str(info.value))
     assert "circuit is open" in errors[-1]  # failing fast, the server is not called
     polaris.come_back()
-    time.sleep(0.6)  # the cool-down: the next call is the half-open trial
+    time.sleep(BREAKER_RESET_S + 0.1)  # the cool-down: the next call is the half-open trial
     lake.catalog.reconnect()
     lake.writes.append(table, rows(1))
     assert ids(lake, table) == [0, 1, 100, 101]
@@ -437,7 +452,8 @@ def test_writes_during_an_outage_never_half_apply(
     table = fresh_table(lake, "outage")
     lake.writes.append(table, rows(0))
     polaris.clear()
-    # The commit request is refused at the socket: the commit never reached the catalog.
+    # The connection is reset once the commit request was sent, before the proxy passed it
+    # on: it never reached the catalog, but floe cannot know that, so the outcome is unknown.
     polaris.inject(Fault(reset=True, method="POST", path_contains="/tables/t"))
     with pytest.raises(floe.CommitStateUnknownError):
         lake.writes.append(table, rows(1), snapshot_properties={"writer.batch-id": "b1"})
@@ -523,28 +539,32 @@ def test_a_create_whose_answer_is_lost_is_still_this_calls_success(
 def test_a_request_that_hangs_times_out_and_is_retried(
     seaweed: SeaweedServer, polaris: PolarisProxy
 ) -> None:
-    lake = floe.Floe.from_config(polaris_config(seaweed, polaris, request_timeout_s=0.5))
-    table = fresh_table(lake, "hang")
-    lake.writes.append(table, rows(0))
+    setup = floe.Floe.from_config(polaris_config(seaweed, polaris))
+    table = fresh_table(setup, "hang")
+    setup.writes.append(table, rows(0))
+    lake = floe.Floe.from_config(polaris_config(seaweed, polaris, request_timeout_s=HANG_TIMEOUT_S))
     polaris.clear()
-    polaris.inject(Fault(delay_s=3.0, method="GET", path_contains="/tables/t"))
+    polaris.inject(Fault(delay_s=HANG_S, method="GET", path_contains="/tables/t"))
     started = time.monotonic()
     with structlog.testing.capture_logs() as logs:
         assert ids(lake, table) == [0, 1]
-    assert time.monotonic() - started < 2.5  # did not wait for the hung answer
-    assert len([e for e in logs if e["event"] == "floe.retry"]) == 1
+    assert time.monotonic() - started < HANG_S / 2  # did not wait for the hung answer
+    retries = [e for e in logs if e["event"] == "floe.retry"]
+    assert [e["error"] for e in retries][:1] == ["ReadTimeout"]
 
 
 def test_a_commit_that_hangs_is_an_unknown_outcome_never_re_sent(
     seaweed: SeaweedServer, polaris_factory: PolarisFactory
 ) -> None:
-    polaris = polaris_factory(token_lifetime_s=60.0)  # the token outlives the hold
-    lake = floe.Floe.from_config(polaris_config(seaweed, polaris, request_timeout_s=0.5))
-    table = fresh_table(lake, "hangcommit")
-    lake.writes.append(table, rows(0))
+    polaris = polaris_factory(token_lifetime_s=600.0)  # the token outlives the hold
+    setup = floe.Floe.from_config(polaris_config(seaweed, polaris))
+    table = fresh_table(setup, "hangcommit")
+    setup.writes.append(table, rows(0))
+    lake = floe.Floe.from_config(polaris_config(seaweed, polaris, request_timeout_s=HANG_TIMEOUT_S))
     polaris.clear()
-    # The proxy holds the commit 1.5 s, then forwards it: it lands after floe gave up.
-    polaris.inject(Fault(delay_s=1.5, method="POST", path_contains="/tables/t"))
+    # The proxy holds the commit past floe's timeout, then forwards it: it lands after floe
+    # gave up.
+    polaris.inject(Fault(delay_s=3 * HANG_TIMEOUT_S, method="POST", path_contains="/tables/t"))
     with pytest.raises(floe.CommitStateUnknownError):
         lake.writes.append(table, rows(1), snapshot_properties={"writer.batch-id": "b1"})
     commits = polaris.seen(lambda e: e.method == "POST" and to_table(e, table))

@@ -104,7 +104,7 @@ def test_corrupted_token_is_refreshed_exactly_once(seaweed: SeaweedServer) -> No
     assert tokens.fetch_count == before + 1
 
 
-def test_401_from_the_catalog_triggers_one_refresh_and_one_retry(
+def test_401_from_the_catalog_refreshes_for_the_resend_and_once_more_for_the_retry(
     seaweed: SeaweedServer, proxy: CatalogProxy
 ) -> None:
     lake, backend = lake_and_backend(via_proxy(seaweed, proxy, retry=FAST))
@@ -112,14 +112,14 @@ def test_401_from_the_catalog_triggers_one_refresh_and_one_retry(
     assert backend.tokens is not None
     before = backend.tokens.fetch_count
     proxy.clear()
-    # An expired token fails twice: PyIceberg re-sends once on its own (it cannot
-    # refresh a custom auth manager), then floe refreshes and retries.
+    # Refused twice: PyIceberg re-sends the request once, with a new token floe
+    # fetched; refused again, floe refreshes once more and runs the call again.
     proxy.inject(Fault(status=419, method="GET", path_contains="/namespaces/auth401", times=2))
     with structlog.testing.capture_logs() as logs:
         assert lake.namespaces.load("auth401").namespace == ("auth401",)
-    assert backend.tokens.fetch_count == before + 1
+    assert backend.tokens.fetch_count == before + 2
     assert len(proxy.seen(lambda r: r.path.endswith("/namespaces/auth401"))) == 3
-    assert [e["event"] for e in logs].count("floe.token_refresh") == 1
+    assert [e["event"] for e in logs].count("floe.token_refresh") == 2
 
 
 def test_static_token_rejected_is_an_authentication_error(seaweed: SeaweedServer) -> None:

@@ -199,6 +199,9 @@ def test_a_successful_session_with_faults_leaks_no_secret(
     proxy.revoke_tokens()
     proxy.inject(Fault(status=503, method="GET", path_contains="/tables/t"))
     proxy.inject(Fault(reset=True, method="GET", path_contains="/namespaces/" + namespace))
+    # The token also runs out in the middle of the upsert, at its commit, whatever the
+    # machine's speed: the refused commit request goes again with a new token.
+    proxy.inject(Fault(revoke_tokens=True, method="POST", path_contains="/tables/t"))
     lake.writes.upsert(
         table, pa.table({"id": [2, 3], "v": ["B", "c"]}, schema=SCHEMA), join_columns=["id"]
     )

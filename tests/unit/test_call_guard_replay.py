@@ -51,3 +51,16 @@ def test_an_expired_token_re_sends_only_a_replayable_call(replayable: bool, expe
         )
     assert len(calls) == expected
     assert invalidated == [1]
+
+
+def test_a_token_endpoint_that_stays_down_spends_the_retry_budget_and_says_so() -> None:
+    # The token provider raises floe's own CatalogConnectionError from inside the request.
+    guard = CallGuard("rest", RETRY, sleep=lambda _: None)
+    calls: list[int] = []
+    down = floe.CatalogConnectionError("cannot reach the token endpoint https://idp/token")
+    with pytest.raises(floe.CatalogConnectionError) as info:
+        guard.run("load table", "t", flaky(down, calls))
+    assert len(calls) == 3
+    assert "cannot reach the token endpoint" in str(info.value)
+    assert "gave up after 3 attempts" in str(info.value)
+    assert info.value.__cause__ is down

@@ -3,9 +3,14 @@
 PyIceberg 0.12's ``OAuth2AuthManager`` refreshes ahead of expiry but cannot
 react to a 401, and the legacy manager that can is deprecated. floe keeps the
 token in a :class:`TokenProvider` it holds itself: the auth manager PyIceberg
-instantiates (``auth.type = custom``) only asks the provider for a header,
-and floe's retry guard calls :meth:`TokenProvider.invalidate` when the
-server answers 401/419, so the next attempt fetches a fresh token.
+instantiates (``auth.type = custom``) only asks the provider for a header.
+When the catalog answers 401/419, PyIceberg re-sends that request once and
+floe's guard first calls :meth:`TokenProvider.invalidate`, so it goes with a
+fresh token; a second refusal reaches the guard, which refreshes once more
+and runs the whole call again if it can be replayed. A token endpoint that
+cannot be reached, or answers 429/5xx or garbage, raises
+:class:`CatalogConnectionError`: a transient fault, retried under the
+operation's retry policy like any other.
 """
 
 from __future__ import annotations
@@ -118,6 +123,9 @@ class TokenProvider:
         data = {"grant_type": "client_credentials"}
         if self._scope:
             data["scope"] = self._scope
+        # The server starts the token's lifetime when it answers, which can be
+        # long after a slow answer is read: count from the moment of asking.
+        asked_at = self._clock()
         try:
             response = requests.post(
                 self._token_url,
@@ -126,7 +134,9 @@ class TokenProvider:
                 timeout=self._timeout_s,
                 verify=self._verify,
             )
-        except (requests.ConnectionError, requests.Timeout) as exc:
+            body = response.json() if response.status_code == 200 else None
+        except (requests.RequestException, ValueError) as exc:
+            # Unreachable, reset, cut or garbled: transient, so the guard retries it.
             raise CatalogConnectionError(
                 f"cannot reach the token endpoint {self._token_url} ({type(exc).__name__})",
                 subject=self._token_url,
@@ -144,7 +154,8 @@ class TokenProvider:
                 f"HTTP {response.status_code} {_oauth_error(response)}",
                 subject=self._token_url,
             )
-        body = response.json()
+        if not isinstance(body, dict):
+            body = {}
         token = body.get("access_token")
         if not isinstance(token, str) or not token:
             raise CatalogAuthenticationError(
@@ -152,7 +163,7 @@ class TokenProvider:
                 subject=self._token_url,
             )
         lifetime = float(body.get("expires_in") or DEFAULT_TOKEN_LIFETIME_S)
-        self._expires_at = self._clock() + max(lifetime - self._margin, lifetime / 2)
+        self._expires_at = asked_at + max(lifetime - self._margin, lifetime / 2)
         self.fetch_count += 1
         return Secret(token)
 

@@ -181,8 +181,12 @@ class IcebergCatalog(CatalogPort):
 
     def drop_namespace(self, namespace: Namespace) -> None:
         name = format_namespace(namespace)
+        unsure = False  # an earlier attempt's drop request failed: it may have landed
 
         def call() -> None:
+            nonlocal unsure
+            if unsure and not self._namespace_exists(namespace):
+                return  # this call's own drop, whose answer was lost
             children = self._backend.catalog.list_namespaces(namespace)
             children = [c for c in children if tuple(c) != namespace]
             tables = self._backend.catalog.list_tables(namespace)
@@ -192,7 +196,11 @@ class IcebergCatalog(CatalogPort):
                     f"({len(tables)} table(s), {len(children)} namespace(s))",
                     subject=name,
                 )
-            self._backend.catalog.drop_namespace(namespace)
+            try:
+                self._backend.catalog.drop_namespace(namespace)
+            except Exception:
+                unsure = True
+                raise
 
         return self._guard.run("drop namespace", name, call)
 
@@ -308,11 +316,20 @@ class IcebergCatalog(CatalogPort):
         return self._guard.run("list tables of namespace", name, call)
 
     def drop_table(self, identifier: TableIdentifier, *, purge: bool = False) -> None:
+        unsure = False  # an earlier attempt's drop request failed: it may have landed
+
         def call() -> None:
-            if purge:
-                self._backend.catalog.purge_table(identifier.parts)
-            else:
-                self._backend.catalog.drop_table(identifier.parts)
+            nonlocal unsure
+            if unsure and not self._backend.catalog.table_exists(identifier.parts):
+                return  # this call's own drop, whose answer was lost
+            try:
+                if purge:
+                    self._backend.catalog.purge_table(identifier.parts)
+                else:
+                    self._backend.catalog.drop_table(identifier.parts)
+            except Exception:
+                unsure = True
+                raise
 
         return self._guard.run("drop table", str(identifier), call)
 

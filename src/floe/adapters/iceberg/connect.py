@@ -14,7 +14,7 @@ from requests.adapters import HTTPAdapter
 
 from floe.adapters.iceberg.auth import FloeAuthManager, TokenProvider
 from floe.adapters.iceberg.embedded import EmbeddedSqlCatalog
-from floe.adapters.iceberg.guard import CallGuard
+from floe.adapters.iceberg.guard import CallGuard, send_observed
 from floe.domain.config import LocalCatalogConfig, PolarisCatalogConfig, RetryConfig
 
 
@@ -116,8 +116,13 @@ def rest_properties(config: PolarisCatalogConfig, tokens: TokenProvider) -> dict
     return props
 
 
-class _TimeoutAdapter(HTTPAdapter):
-    """An HTTP adapter giving every request without one a timeout."""
+class _CatalogHTTPAdapter(HTTPAdapter):
+    """An HTTP adapter giving every request a timeout and telling commits what went out.
+
+    Each request goes through :func:`send_observed`, so a commit in progress
+    knows whether its request may have reached the catalog (its failure is
+    then an unknown outcome) or never left (a plain transient fault).
+    """
 
     def __init__(self, timeout_s: float) -> None:
         super().__init__()
@@ -126,38 +131,58 @@ class _TimeoutAdapter(HTTPAdapter):
     def send(self, request: PreparedRequest, **kwargs: Any) -> Response:  # type: ignore[override]
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self._timeout_s
-        return super().send(request, **kwargs)
+        send = super().send
+        return send_observed(request.method, lambda: send(request, **kwargs))
 
 
 class TimedRestCatalog(RestCatalog):
-    """PyIceberg's REST catalog whose HTTP sessions time every request out.
+    """PyIceberg's REST catalog with request timeouts and floe's token refresh on 401.
 
     PyIceberg sends catalog requests without a timeout, so a server that
     stops answering would hang the caller forever; with one, the wait ends
     in a timeout the call guard retries (or, during a commit, reports as an
     unknown outcome).
+
+    PyIceberg re-sends a request answered 401/419 once, after calling
+    ``_refresh_token``, which only renews its legacy auth manager's token.
+    Here the guard forgets floe's token, so that one request goes again with
+    a new token: a token expiring in the middle of an operation costs one
+    request, not the operation (a refused request changed nothing, so
+    re-sending it is safe even within a call that cannot be replayed).
     """
 
-    def __init__(self, name: str, request_timeout_s: float, **properties: Any) -> None:
+    def __init__(
+        self,
+        name: str,
+        request_timeout_s: float,
+        guard: CallGuard | None = None,
+        **properties: Any,
+    ) -> None:
         self._request_timeout_s = request_timeout_s  # sessions are made inside __init__
+        self._guard = guard
         super().__init__(name, **properties)
 
     def _create_session(self) -> Session:
         session = super()._create_session()
-        adapter = _TimeoutAdapter(self._request_timeout_s)
+        adapter = _CatalogHTTPAdapter(self._request_timeout_s)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session
+
+    def _refresh_token(self) -> None:
+        if self._guard is not None:
+            self._guard.request_refused()
+        super()._refresh_token()
 
 
 def open_rest_backend(config: PolarisCatalogConfig) -> IcebergBackend:
     """A Polaris / Iceberg REST catalog behind floe's token provider and call guard."""
     tokens = token_provider(config)
+    guard = CallGuard("rest", config.retry, tokens)
 
     def opener() -> Catalog:
         return TimedRestCatalog(
-            config.warehouse, config.request_timeout_s, **rest_properties(config, tokens)
+            config.warehouse, config.request_timeout_s, guard, **rest_properties(config, tokens)
         )
 
-    guard = CallGuard("rest", config.retry, tokens)
     return IcebergBackend(config.uri, opener, guard, tokens)

@@ -4,15 +4,21 @@ Every PyIceberg call of the adapters goes through :meth:`CallGuard.run`.
 Transient faults (connection errors, timeouts, 429, 5xx on non-commit
 requests) are retried with exponential backoff and jitter per
 :class:`~floe.domain.config.RetryConfig`, never sooner than a ``Retry-After``
-the server sent; 4xx answers are not, except one token refresh on 401/419.
-Commits never reach here with an unknown outcome still retryable: the store
-turns those into :class:`CommitStateUnknownError` before, and that error is
-never retried. Errors leave the guard without the stack frames of the code
-below it (see :func:`without_frames`).
+the server sent; a token endpoint that fails is such a fault too. 4xx
+answers are not retried; on 401/419 the token is renewed and the refused
+request re-sent (:meth:`CallGuard.request_refused`), and a second refusal
+gets one more refresh and, for a replayable call, one more run.
+Commits never reach here with an unknown outcome still retryable: around
+each commit the store uses :func:`commit_outcome_guarded`, which (told by the
+catalog's HTTP adapter through :func:`send_observed` what went out) turns any
+failure after the request may have reached the catalog into
+:class:`CommitStateUnknownError`, never retried. Errors leave the guard
+without the stack frames of the code below it (see :func:`without_frames`).
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import email.utils
 import threading
@@ -23,7 +29,9 @@ from typing import Any, TypeVar
 
 import requests
 import tenacity
+import urllib3
 from pyiceberg import exceptions as ice
+from pyiceberg.catalog.rest.response import ErrorResponse
 
 from floe.adapters.iceberg.auth import TokenProvider
 from floe.adapters.iceberg.errors import translate_exception
@@ -55,7 +63,7 @@ _AUTH_EXPIRED: tuple[type[BaseException], ...] = (
     ice.UnauthorizedError,
     ice.AuthorizationExpiredError,
 )
-#: Faults of a commit request after which the catalog may have applied it.
+#: Faults after which a commit may have been applied, when nothing else tells.
 _OUTCOME_UNKNOWN: tuple[type[BaseException], ...] = (
     requests.ConnectionError,
     requests.Timeout,
@@ -137,38 +145,139 @@ def _parse_retry_after(value: str, now: Callable[[], dt.datetime]) -> float | No
     return max(0.0, (when - now()).total_seconds())
 
 
+class _CommitWire:
+    """What the commit requests of one :func:`commit_outcome_guarded` block did on the wire."""
+
+    def __init__(self) -> None:
+        #: A commit request went out and no definitive answer to it came back.
+        self.unanswered = False
+
+
+_COMMIT_WIRE: contextvars.ContextVar[_CommitWire | None] = contextvars.ContextVar(
+    "floe_commit_wire", default=None
+)
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: The operation the current thread is running through a guard.
+_RUNNING: contextvars.ContextVar[OperationRecord | None] = contextvars.ContextVar(
+    "floe_running_operation", default=None
+)
+
+
+def send_observed(method: str | None, send: Callable[[], requests.Response]) -> requests.Response:
+    """Send one catalog HTTP request, noting for an enclosing commit whether it may have landed.
+
+    The catalog's HTTP adapter sends every request through here. Outside
+    :func:`commit_outcome_guarded`, or for a read, it only sends. Inside, a
+    mutating request counts as possibly applied from the moment it is handed
+    to the connection until a definitive answer (:func:`definitive_answer`)
+    arrives; a request whose connection could not even be opened was never
+    sent.
+
+    Args:
+        method: The HTTP method of the request.
+        send: Sends it and returns the response (headers read, body not yet).
+
+    Returns:
+        The response of ``send``.
+    """
+    wire = _COMMIT_WIRE.get()
+    if wire is None or (method or "GET").upper() in _SAFE_METHODS:
+        return send()
+    wire.unanswered = True
+    try:
+        response = send()
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        if never_sent(exc):
+            wire.unanswered = False
+        raise
+    if definitive_answer(response):
+        wire.unanswered = False
+    return response
+
+
+def never_sent(error: BaseException) -> bool:
+    """Whether ``error`` says the request never left: the connection could not be opened.
+
+    A refused connection, a failed name lookup and a connect timeout happen
+    before a byte of the request is written. Anything later (a reset, a read
+    timeout, a cut answer) may follow a request the server received.
+    """
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = error.args[0] if isinstance(error, requests.ConnectionError) and error.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3 wraps it in MaxRetryError
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def definitive_answer(response: requests.Response) -> bool:
+    """Whether ``response`` is the catalog refusing a mutation: it certainly was not applied.
+
+    That is a 409 conflict, or another 4xx whose body is an Iceberg REST
+    error (``{"error": {"message", "type", "code"}}``). A 4xx in any other
+    shape (a gateway's HTML page) does not prove the catalog saw the request,
+    and every 2xx, 5xx or unreadable answer may follow an applied commit.
+    """
+    status = response.status_code
+    if status == 409:
+        return True
+    if not 400 <= status < 500:
+        return False
+    try:
+        ErrorResponse.model_validate_json(response.content)
+    except (ValueError, requests.RequestException, urllib3.exceptions.HTTPError):
+        return False  # not an Iceberg error body, or not readable at all
+    return True
+
+
 @contextmanager
 def commit_outcome_guarded(subject: str) -> Iterator[None]:
-    """Around a commit request: a fault that may have let the commit through is not retryable.
+    """Around a commit: once the request may have reached the catalog, a failure is "unknown".
 
-    A connection reset, a timeout or a 5xx answer while committing may come
-    after the catalog applied the commit. Re-sending could apply it twice, so
-    these become :class:`CommitStateUnknownError`, which nothing retries.
-    A 4xx answer (including 401/419 and 429) means the commit was refused and
-    stays retryable.
+    A commit the catalog applied can still fail on the client: the answer is
+    cut mid-body, arrives as HTML or unparseable JSON with status 200, trickles
+    past the timeout, or is a 5xx. Re-sending could apply it twice, so once a
+    commit request went out, any failure other than a definitive answer (409,
+    or a 4xx with an Iceberg error body; see :func:`definitive_answer`)
+    becomes :class:`CommitStateUnknownError`, which nothing retries. A failure
+    before anything was sent (a refused connection, a token endpoint that
+    cannot be reached) is left as it is: transient, so the guard retries it.
     """
+    wire = _CommitWire()
+    token = _COMMIT_WIRE.set(wire)
     try:
         yield
-    except _OUTCOME_UNKNOWN as exc:
+    except Exception as exc:
+        if isinstance(exc, CommitStateUnknownError) or not (
+            wire.unanswered or isinstance(exc, ice.CommitStateUnknownException)
+        ):
+            raise
         raise CommitStateUnknownError(
-            f"commit to table {subject} failed with {type(exc).__name__}; it may or may "
-            "not have been applied, so floe did not re-send it. Read the table's snapshots "
-            "to learn the outcome.",
+            f"commit to table {subject} failed with {type(exc).__name__} after the request "
+            "was sent; it may or may not have been applied, so floe did not re-send it. "
+            "Read the table's snapshots to learn the outcome.",
             subject=subject,
         ) from exc
+    finally:
+        _COMMIT_WIRE.reset(token)
 
 
 def commit_refused(error: BaseException) -> bool:
     """Whether a failed commit surely did not land, so the files written for it are unreferenced.
 
-    True for a conflict or failed validation (PyIceberg's own rule for
-    deleting a commit's manifests), a table that no longer exists, and any
-    4xx answer of the catalog to the commit request: 400, 401, 403, 419 and
-    429 are refusals as much as 409 is. False for the faults
-    :func:`commit_outcome_guarded` turns into an unknown outcome and for
-    anything unrecognised: keeping a file leaves an orphan, deleting a
-    referenced one breaks every reader.
+    Called inside :func:`commit_outcome_guarded`, whose record of the wire
+    decides first: a commit request that went out without a definitive answer
+    may have been applied (the guard reports it as an unknown outcome), so
+    its files are kept. Otherwise True for a conflict or failed validation
+    (PyIceberg's own rule for deleting a commit's manifests), a table that no
+    longer exists, and a 4xx answer of the catalog to the commit request:
+    400, 401, 403, 419 and 429 are refusals as much as 409 is. False for
+    connection faults and server errors and for anything unrecognised:
+    keeping a file leaves an orphan, deleting a referenced one breaks every
+    reader.
     """
+    wire = _COMMIT_WIRE.get()
+    if wire is not None and wire.unanswered:
+        return False
     if isinstance(error, _OUTCOME_UNKNOWN):
         return False
     if isinstance(error, _NOT_APPLIED):
@@ -302,12 +411,11 @@ class CallGuard:
                 translated, with ``fallback`` for anything unrecognised.
         """
         with observe(operation, subject, adapter=self.adapter) as record:
+            running = _RUNNING.set(record)
             try:
                 if not replayable:
                     return self._attempt(record, call, replayable=False)
                 return self._with_retries(record, call)
-            except FloeStorageError as ours:
-                raise without_frames(ours)  # noqa: B904 - its own chain is kept
             except Exception as exc:  # the boundary: nothing foreign passes
                 error = translate_exception(
                     exc, operation=operation, subject=subject, fallback=fallback
@@ -318,11 +426,34 @@ class CallGuard:
                         f"(429 Too Many Requests){_asked_to_wait(exc)}",
                         subject=subject,
                     )
-                if isinstance(error, CatalogConnectionError) and record.attempts > 1:
+                if (
+                    isinstance(error, CatalogConnectionError)
+                    and record.attempts > 1
+                    and "gave up after" not in str(error)  # a nested call said it already
+                ):
+                    # Whatever failed last (the catalog, its token endpoint), the
+                    # caller learns that the retry budget was spent on it.
                     error = CatalogConnectionError(
                         f"{error} (gave up after {record.attempts} attempts)", subject=subject
                     )
+                if error is exc:
+                    raise without_frames(error)  # noqa: B904 - its own chain is kept
                 raise error from without_frames(exc)
+            finally:
+                _RUNNING.reset(running)
+
+    def request_refused(self) -> None:
+        """A request was answered 401/419 and goes again: forget the token, note the refresh.
+
+        Called from inside a running call, where PyIceberg re-sends that one
+        request, so a token expiring mid-operation costs a request, not the
+        operation. A static token cannot be renewed: nothing is forgotten.
+        """
+        if self.tokens is None or not self.tokens.invalidate():
+            return
+        record = _RUNNING.get()
+        if record is not None:
+            record.note("floe.token_refresh", reason="401/419 from the catalog: request re-sent")
 
     def _with_retries(self, record: OperationRecord, call: Callable[[], T]) -> T:
         # Nearly every call succeeds at once: the retry machinery is only built

@@ -43,13 +43,13 @@ MAX_FILTER_PREDICATES = 1000
 #: expression visitors recurse once per level.
 MAX_FILTER_NESTING = 50
 
-_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|[A-Za-z_][A-Za-z0-9_.]*|[()]")
+_LEXEMES = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|[A-Za-z_][A-Za-z0-9_.]*|[()]")
 
 
 def check_filter_size(text: str, *, table: str) -> None:
     """Refuse a filter beyond the documented size limits before parsing it.
 
-    One pass over the text's tokens (quoted literals and names are skipped
+    One pass over the text's lexemes (quoted literals and names are skipped
     whole), so a huge filter is refused in linear time.
 
     Raises:
@@ -57,16 +57,16 @@ def check_filter_size(text: str, *, table: str) -> None:
             or a nesting deeper than :data:`MAX_FILTER_NESTING`.
     """
     predicates, depth, deepest, nots = 1, 0, 0, 0
-    for token in _TOKENS.findall(text):
-        word = token.lower()
+    for lexeme in _LEXEMES.findall(text):
+        word = lexeme.lower()
         if word in ("and", "or"):
             predicates += 1
             nots = 0
         elif word == "not":
             nots += 1
-        elif token == "(":
+        elif lexeme == "(":
             depth += 1
-        elif token == ")":
+        elif lexeme == ")":
             depth -= 1
             nots = 0
         deepest = max(deepest, depth + nots)

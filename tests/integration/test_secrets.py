@@ -182,11 +182,14 @@ def test_a_successful_session_with_faults_leaks_no_secret(
     caplog: pytest.LogCaptureFixture,
     spans: InMemorySpanExporter,
 ) -> None:
-    # Tokens silently revoked after 1 s: floe goes through its 401 refresh path.
+    # Tokens are revoked silently (the server announced an hour) at chosen
+    # points below, so floe goes through its 401 refresh path there. They do
+    # not expire by themselves: on a slow machine an expiry would fall
+    # anywhere, e.g. on the request an after-forward fault is meant for.
     proxy = polaris_factory(
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
-        token_lifetime_s=1.0,
+        token_lifetime_s=600.0,
         announced_expires_in=3600,
     )
     config = polaris_config(seaweed, proxy)

@@ -59,3 +59,8 @@ def test_the_use_case_expires_the_rest_and_reports_what_a_ref_kept() -> None:
     assert result.expired_snapshot_ids == (written[1],)
     assert result.protected_snapshot_ids == (written[0],)
     assert result.retained_snapshot_ids == (written[0], written[2])
+
+
+def test_a_snapshot_is_the_same_snapshot_whatever_refs_point_at_it() -> None:
+    # A later commit moves main off a snapshot; the history is unchanged.
+    assert _snap(4, "main") == _snap(4)

@@ -49,7 +49,8 @@ class SnapshotInfo:
         summary: The snapshot summary (counts and writer properties).
         refs: The branches and tags whose head is this snapshot, sorted
             (``main`` for the current snapshot). A snapshot a ref points at
-            is never expired.
+            is never expired. Not compared: refs move, the snapshot stays
+            the same snapshot.
     """
 
     snapshot_id: int
@@ -57,7 +58,7 @@ class SnapshotInfo:
     timestamp_ms: int
     operation: str
     summary: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
-    refs: tuple[str, ...] = attrs.field(default=(), converter=_sorted_names)
+    refs: tuple[str, ...] = attrs.field(default=(), converter=_sorted_names, eq=False)
 
     @property
     def committed_at(self) -> datetime:

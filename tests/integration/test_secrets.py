@@ -3,7 +3,10 @@
 Two scenarios run against the Polaris proxy (whose client secret differs from
 the S3 key, so each can be traced): authentication failures of every kind,
 and a full successful session with tokens revoked every second, retries and
-an unknown commit outcome. Everything they let out is captured — structlog
+an unknown commit outcome; a third gives every secret a user can set (client
+secret, token, each credential property, a password in either URI) its own
+marker and runs a session with faults, with floe logging through structlog
+and through stdlib ``logging``. Everything they let out is captured — structlog
 rendered as JSON (with ``dict_tracebacks``) and as console text (rich
 tracebacks with locals), stdlib logging at DEBUG (PyIceberg, urllib3),
 OpenTelemetry spans, exception messages, notes, reprs and formatted
@@ -14,6 +17,7 @@ scanned for every secret and every token the proxy issued.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import logging
@@ -39,6 +43,7 @@ from tests.integration.conftest import PolarisFactory, polaris_config, unique
 from tests.integration.polaris_proxy import PolarisProxy
 from tests.integration.proxy import Fault
 from tests.integration.seaweed import SeaweedServer
+from tests.unit.test_config_masking import SECRET_BEARING
 
 CLIENT_ID = "floe-client"
 CLIENT_SECRET = "floe-secret-" + secrets.token_hex(12)
@@ -330,3 +335,111 @@ def _s3(seaweed: SeaweedServer) -> dict[str, str]:
         "s3.secret-access-key": seaweed.secret_key,
         "s3.region": seaweed.region,
     }
+
+
+def _marker() -> str:
+    return f"mark-{secrets.token_hex(10)}"
+
+
+@contextlib.contextmanager
+def floe_logging_through(path: str, captured: Captured) -> Iterator[None]:
+    """floe's events through the app's structlog pipeline, or stdlib ``logging`` (its default)."""
+    if path == "structlog":
+        yield  # ``captured`` has configured structlog
+        return
+    saved, was_configured = structlog.get_config(), structlog.is_configured()
+    structlog.reset_defaults()
+    try:
+        assert not structlog.is_configured()
+        yield
+    finally:
+        if was_configured:
+            structlog.configure(**saved)
+
+
+def with_locals(exc: BaseException) -> str:
+    """The traceback of ``exc`` and its causes, with every frame's locals."""
+    return "".join(traceback.TracebackException.from_exception(exc, capture_locals=True).format())
+
+
+@pytest.mark.parametrize("log_path", ["structlog", "stdlib"])
+def test_a_marker_in_every_secret_a_user_can_set_never_leaks(
+    seaweed: SeaweedServer,
+    polaris_factory: PolarisFactory,
+    captured: Captured,
+    caplog: pytest.LogCaptureFixture,
+    spans: InMemorySpanExporter,
+    log_path: str,
+) -> None:
+    marks = {
+        place: _marker() for place in ["client_secret", "token", "uri", "oauth2", *SECRET_BEARING]
+    }
+    # S3 needs the real keys to work: the server's own keys are the markers there.
+    marks |= {"s3.access-key-id": seaweed.access_key, "s3.secret-access-key": seaweed.secret_key}
+    proxy = polaris_factory(client_id=CLIENT_ID, client_secret=marks["client_secret"])
+    scheme, rest = proxy.catalog_uri.split("://", 1)
+    # S3 takes any session token for a temporary credential it never issued:
+    # the session tokens ride on the (refused) token config instead.
+    session_tokens = {"s3.session-token", "client.session-token"}
+    properties = {key: marks[key] for key in SECRET_BEARING if key not in session_tokens}
+    properties |= {"s3.endpoint": seaweed.s3_endpoint, "s3.region": seaweed.region}
+    config = polaris_config(
+        seaweed,
+        proxy,
+        client_secret=marks["client_secret"],
+        uri=f"{scheme}://floe-user:{marks['uri']}@{rest}",
+        oauth2_server_uri=f"{scheme}://floe-user:{marks['oauth2']}@{rest}/v1/oauth/tokens",
+        properties=properties,
+    )
+    token_config = polaris_config(
+        seaweed,
+        proxy,
+        client_id=None,
+        client_secret=None,
+        token=marks["token"],
+        properties={key: marks[key] for key in session_tokens},
+    )
+    errors: list[BaseException] = []
+    with floe_logging_through(log_path, captured):
+        lake, backend = lake_and_backend(config)
+        namespace = unique("marked")
+        table = f"{namespace}.t"
+        lake.namespaces.create(namespace)
+        lake.tables.create(table, SCHEMA)
+        lake.writes.append(table, pa.table({"id": [1], "v": ["a"]}, schema=SCHEMA))
+        proxy.inject(Fault(status=503, method="GET", path_contains="/tables/t"))
+        retried = lake.reads.scan(table)  # the 503 is retried
+        proxy.inject(
+            Fault(status=500, method="POST", path_contains="/tables/t", after_forward=True)
+        )
+        second = pa.table({"id": [2], "v": ["b"]}, schema=SCHEMA)
+        errors.append(caller_logs(lambda: lake.writes.append(table, second)))
+        errors.append(caller_logs(lambda: lake.reads.scan(f"{namespace}.absent")))
+        proxy.inject(Fault(reset=True, method="GET", path_contains="/tables/t", times=3))
+        errors.append(caller_logs(lambda: lake.reads.scan(table)))
+        proxy.inject(Fault(reset=True, path_contains="/oauth/tokens", times=3))
+        errors.append(caller_logs(lambda: floe.Floe.from_config(config).namespaces.list()))
+        token_lake = floe.Floe.from_config(token_config)
+        errors.append(caller_logs(lambda: token_lake.namespaces.create(unique("refused"))))
+        final = lake.reads.scan(table).sort_by("id")
+
+    assert retried.num_rows == 1
+    assert final.column("id").to_pylist() == [1, 2]  # the unknown outcome did land
+    assert [type(e) for e in errors] == [
+        floe.CommitStateUnknownError,
+        floe.TableNotFoundError,
+        floe.CatalogConnectionError,
+        floe.CatalogConnectionError,
+        floe.CatalogAuthenticationError,
+    ]
+    logged = caplog.text if log_path == "stdlib" else captured.json.getvalue()
+    assert "floe.retry" in logged  # the path under test did carry floe's events
+    reprs = [repr(config), str(config), repr(unstructure_config(config)), repr(lake)]
+    reprs += [repr(token_config), repr(token_lake), repr(backend), repr(backend.tokens)]
+    haystack = [captured.json.getvalue(), captured.console.getvalue(), caplog.text, *reprs]
+    haystack += span_text(spans) + [with_locals(e) for e in errors]
+    haystack += [t for e in errors for t in exception_text(e)]
+    text = "\n".join(haystack)
+    leaked = sorted(place for place, mark in marks.items() if mark in text)
+    assert leaked == []
+    assert_nothing_leaks(haystack, proxy.issued_tokens)

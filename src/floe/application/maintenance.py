@@ -9,7 +9,7 @@ from datetime import timedelta
 from floe.application.inputs import TableLike, as_identifier
 from floe.domain.errors import InvalidConfigError
 from floe.domain.models import ExpireResult, RetentionPolicy
-from floe.domain.retention import snapshots_to_expire
+from floe.domain.retention import snapshots_protected_by_refs, snapshots_to_expire
 from floe.ports.catalog import CatalogPort
 from floe.ports.table_store import TableStorePort
 
@@ -46,7 +46,9 @@ class MaintenanceService:
     ) -> ExpireResult:
         """Expire snapshots older than ``older_than``, keeping the ``retain_last`` newest.
 
-        The current snapshot is never expired. With ``older_than=None`` every
+        The current snapshot is never expired, nor is a snapshot a branch or
+        tag points at: those are kept and reported in
+        ``protected_snapshot_ids``. With ``older_than=None`` every other
         snapshot but the ``retain_last`` newest is expired.
 
         Args:
@@ -55,12 +57,16 @@ class MaintenanceService:
             retain_last: How many of the newest snapshots always stay (>= 1).
 
         Returns:
-            The expired and the retained snapshot ids.
+            The expired, the retained and the ref-protected snapshot ids.
 
         Raises:
             InvalidConfigError: ``retain_last`` < 1 or a negative age.
             TableNotFoundError: The table does not exist.
-            WriteError: The expiry commit failed (nothing expired).
+            CommitStateUnknownError: The expiry commit was sent but its answer
+                was lost; it may or may not have been applied (list the
+                snapshots to learn which). It is not re-sent.
+            WriteError: The expiry commit failed (nothing expired), e.g. a
+                branch or tag was moved onto a chosen snapshot meanwhile.
         """
         if older_than is not None and older_than < timedelta(0):
             raise InvalidConfigError(
@@ -73,7 +79,8 @@ class MaintenanceService:
         identifier = as_identifier(table)
         info = self._catalog.load_table(identifier)
         snapshots = self._store.list_snapshots(identifier)
-        doomed = snapshots_to_expire(snapshots, info.current_snapshot_id, self._clock_ms(), policy)
+        now_ms = self._clock_ms()
+        doomed = snapshots_to_expire(snapshots, info.current_snapshot_id, now_ms, policy)
         expired = self._store.expire_snapshots(identifier, doomed) if doomed else ()
         gone = set(expired)
         return ExpireResult(
@@ -81,5 +88,8 @@ class MaintenanceService:
             expired_snapshot_ids=tuple(expired),
             retained_snapshot_ids=tuple(
                 s.snapshot_id for s in snapshots if s.snapshot_id not in gone
+            ),
+            protected_snapshot_ids=snapshots_protected_by_refs(
+                snapshots, info.current_snapshot_id, now_ms, policy
             ),
         )

@@ -24,7 +24,9 @@ _MASK: Final = "**********"
 class Secret:
     """A secret string that never shows itself in reprs, logs or messages."""
 
-    _value: str = attrs.field(alias="value")
+    # repr=False too: pretty printers (rich, in tracebacks with locals) show
+    # an attrs object's fields, not its ``__repr__``.
+    _value: str = attrs.field(alias="value", repr=False)
 
     def reveal(self) -> str:
         """Return the secret text (for the one place that must send it)."""

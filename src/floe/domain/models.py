@@ -17,6 +17,10 @@ def _frozen_mapping(value: Mapping[str, str] | None) -> Mapping[str, str]:
     return dict(value or {})
 
 
+def _sorted_names(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(value))
+
+
 class WriteMode(enum.StrEnum):
     """How a write combines with the rows already in the table."""
 
@@ -43,6 +47,10 @@ class SnapshotInfo:
         timestamp_ms: Commit time, milliseconds since the epoch (UTC).
         operation: ``append``, ``overwrite``, ``delete`` or ``replace``.
         summary: The snapshot summary (counts and writer properties).
+        refs: The branches and tags whose head is this snapshot, sorted
+            (``main`` for the current snapshot). A snapshot a ref points at
+            is never expired. Not compared: refs move, the snapshot stays
+            the same snapshot.
     """
 
     snapshot_id: int
@@ -50,6 +58,7 @@ class SnapshotInfo:
     timestamp_ms: int
     operation: str
     summary: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
+    refs: tuple[str, ...] = attrs.field(default=(), converter=_sorted_names, eq=False)
 
     @property
     def committed_at(self) -> datetime:
@@ -130,11 +139,21 @@ def partition_stats(files: list[DataFileInfo]) -> list[PartitionStats]:
 
 @attrs.frozen
 class ExpireResult:
-    """What a snapshot expiry did."""
+    """What a snapshot expiry did.
+
+    Attributes:
+        table: The table.
+        expired_snapshot_ids: The snapshots expired, oldest first.
+        retained_snapshot_ids: Every snapshot the table still has.
+        protected_snapshot_ids: The snapshots the retention policy would
+            have expired but a branch or tag points at, so they were kept
+            (also listed in ``retained_snapshot_ids``), oldest first.
+    """
 
     table: TableIdentifier
     expired_snapshot_ids: tuple[int, ...]
     retained_snapshot_ids: tuple[int, ...]
+    protected_snapshot_ids: tuple[int, ...] = ()
 
 
 def _non_negative_or_none(

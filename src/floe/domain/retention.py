@@ -23,7 +23,8 @@ def snapshots_to_expire(
 ) -> tuple[int, ...]:
     """Choose the snapshots to expire.
 
-    Kept: the current snapshot, the ``retain_last`` newest snapshots (the
+    Kept: the current snapshot, every snapshot a branch or tag points at
+    (``SnapshotInfo.refs``), the ``retain_last`` newest snapshots (the
     ``retain_last`` newest commits of a table floe writes), and
     (when ``policy.max_age_ms`` is set) every snapshot committed at or after
     ``now_ms - max_age_ms``. Everything else is expired.
@@ -37,6 +38,42 @@ def snapshots_to_expire(
     Returns:
         Ids to expire, oldest first.
     """
+    candidates = _past_retention(snapshots, current_snapshot_id, now_ms, policy)
+    return tuple(s.snapshot_id for s in candidates if not s.refs)
+
+
+def snapshots_protected_by_refs(
+    snapshots: Sequence[SnapshotInfo],
+    current_snapshot_id: int | None,
+    now_ms: int,
+    policy: RetentionPolicy,
+) -> tuple[int, ...]:
+    """The snapshots past retention that are kept because a branch or tag points at them.
+
+    These are exactly the snapshots :func:`snapshots_to_expire` would choose
+    if refs did not count (the current snapshot is kept for being current,
+    not listed here).
+
+    Args:
+        snapshots: The table's snapshots, in any order.
+        current_snapshot_id: The table's current snapshot.
+        now_ms: The present, milliseconds since the epoch.
+        policy: The retention policy.
+
+    Returns:
+        Their ids, oldest first.
+    """
+    candidates = _past_retention(snapshots, current_snapshot_id, now_ms, policy)
+    return tuple(s.snapshot_id for s in candidates if s.refs)
+
+
+def _past_retention(
+    snapshots: Sequence[SnapshotInfo],
+    current_snapshot_id: int | None,
+    now_ms: int,
+    policy: RetentionPolicy,
+) -> list[SnapshotInfo]:
+    """The snapshots neither current nor kept by the policy, oldest first."""
     newest_first = sorted(snapshots, key=lambda s: (s.timestamp_ms, s.snapshot_id), reverse=True)
     keep = {s.snapshot_id for s in newest_first[: policy.retain_last]}
     if current_snapshot_id is not None:
@@ -44,7 +81,7 @@ def snapshots_to_expire(
     if policy.max_age_ms is not None:
         cutoff = now_ms - policy.max_age_ms
         keep.update(s.snapshot_id for s in snapshots if s.timestamp_ms >= cutoff)
-    return tuple(s.snapshot_id for s in reversed(newest_first) if s.snapshot_id not in keep)
+    return [s for s in reversed(newest_first) if s.snapshot_id not in keep]
 
 
 def snapshot_as_of(snapshots: Sequence[SnapshotInfo], at_ms: int) -> SnapshotInfo | None:

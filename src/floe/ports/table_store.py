@@ -164,6 +164,9 @@ class TableStorePort(abc.ABC):
     def list_snapshots(self, identifier: TableIdentifier) -> list[SnapshotInfo]:
         """List the table's snapshots, oldest first.
 
+        Each carries the names of the branches and tags whose head it is
+        (``main`` for the current snapshot).
+
         Raises:
             TableNotFoundError: The table does not exist.
         """
@@ -180,5 +183,8 @@ class TableStorePort(abc.ABC):
         Raises:
             TableNotFoundError: The table does not exist.
             SnapshotNotFoundError: An id is not a snapshot of the table.
-            WriteError: An id is the current snapshot, or the commit failed.
+            CommitStateUnknownError: The commit was sent but its answer was
+                lost; it may or may not have been applied.
+            WriteError: An id is the current snapshot or the head of a branch
+                or tag (nothing expired), or the commit failed.
         """

@@ -78,9 +78,24 @@ def open_local_backend(config: LocalCatalogConfig) -> IcebergBackend:
     return IcebergBackend(str(root), opener, guard)
 
 
+def without_userinfo(uri: str) -> str:
+    """``uri`` without a ``user:password@`` part.
+
+    floe authenticates with the client credentials or the token, never with
+    a URI's userinfo, and requests would write it into every error naming
+    the URL: it goes no further than the config.
+    """
+    scheme, sep, rest = uri.partition("://")
+    authority, slash, path = rest.partition("/")
+    if not sep or "@" not in authority:
+        return uri
+    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
+
+
 def token_url(config: PolarisCatalogConfig) -> str:
     """The OAuth2 token endpoint: the configured one or ``<uri>/v1/oauth/tokens``."""
-    return config.oauth2_server_uri or f"{config.uri.rstrip('/')}/v1/oauth/tokens"
+    url = config.oauth2_server_uri or f"{config.uri.rstrip('/')}/v1/oauth/tokens"
+    return without_userinfo(url)
 
 
 def token_provider(config: PolarisCatalogConfig) -> TokenProvider:
@@ -105,7 +120,7 @@ def rest_properties(config: PolarisCatalogConfig, tokens: TokenProvider) -> dict
     if "ssl.cabundle" in config.properties:
         props["ssl"] = {"cabundle": config.properties["ssl.cabundle"]}
     props.update(
-        uri=config.uri,
+        uri=without_userinfo(config.uri),
         warehouse=config.warehouse,
         auth={
             "type": "custom",
@@ -185,4 +200,4 @@ def open_rest_backend(config: PolarisCatalogConfig) -> IcebergBackend:
             config.warehouse, config.request_timeout_s, guard, **rest_properties(config, tokens)
         )
 
-    return IcebergBackend(config.uri, opener, guard, tokens)
+    return IcebergBackend(without_userinfo(config.uri), opener, guard, tokens)

@@ -77,7 +77,7 @@ from floe.domain.partitioning import PartitionTransform
 from floe.ports.table_store import TableStorePort
 
 
-def _snapshot_info(snapshot: object) -> SnapshotInfo:
+def _snapshot_info(snapshot: object, refs: Iterable[str] = ()) -> SnapshotInfo:
     summary = getattr(snapshot, "summary", None)
     operation = summary.operation.value if summary is not None else "unknown"
     entries = {"operation": operation}
@@ -89,7 +89,16 @@ def _snapshot_info(snapshot: object) -> SnapshotInfo:
         timestamp_ms=snapshot.timestamp_ms,  # type: ignore[attr-defined]
         operation=operation,
         summary=entries,
+        refs=refs,
     )
+
+
+def _refs_by_snapshot(table: Table) -> dict[int, list[str]]:
+    """For each snapshot a branch or tag points at, the names of those refs."""
+    heads: dict[int, list[str]] = {}
+    for name, ref in table.refs().items():
+        heads.setdefault(ref.snapshot_id, []).append(name)
+    return heads
 
 
 class IcebergTableStore(TableStorePort):
@@ -425,7 +434,9 @@ class IcebergTableStore(TableStorePort):
 
     def list_snapshots(self, identifier: TableIdentifier) -> list[SnapshotInfo]:
         def call() -> list[SnapshotInfo]:
-            return [_snapshot_info(s) for s in self._load(identifier).snapshots()]
+            table = self._load(identifier)
+            heads = _refs_by_snapshot(table)
+            return [_snapshot_info(s, heads.get(s.snapshot_id, ())) for s in table.snapshots()]
 
         return self._guard.run("list snapshots of table", str(identifier), call)
 
@@ -447,6 +458,15 @@ class IcebergTableStore(TableStorePort):
                 raise WriteError(
                     f"cannot expire snapshot {current.snapshot_id}: it is the current "
                     f"snapshot of table {name}",
+                    subject=name,
+                )
+            # Iceberg refuses to expire a ref's head; say which ref, before any commit.
+            heads = _refs_by_snapshot(table)
+            protected = {i: heads[i] for i in ids if i in heads}
+            if protected:
+                raise WriteError(
+                    f"cannot expire snapshot(s) of table {name} that a branch or tag "
+                    f"points at: {protected}; nothing expired",
                     subject=name,
                 )
             if ids:

@@ -95,6 +95,9 @@ class MemoryTable:
     current_snapshot_id: int | None = None
     last_timestamp_ms: int = 0
     files: dict[int, MemoryFile] = attrs.field(factory=dict)
+    # Branches and tags besides ``main`` (which is ``current_snapshot_id``):
+    # name -> the snapshot it points at.
+    refs: dict[str, int] = attrs.field(factory=dict)
 
     @property
     def metadata_location(self) -> str:
@@ -178,6 +181,15 @@ class MemoryTable:
         where = f"{self.location}/data/{directory + '/' if directory else ''}"
         self.files[file_id] = MemoryFile(f"{where}{uuid.uuid4()}.parquet", partition)
         return file_id
+
+    def refs_by_snapshot(self) -> dict[int, list[str]]:
+        """For each snapshot a branch or tag points at, the names of those refs."""
+        heads: dict[int, list[str]] = {}
+        if self.current_snapshot_id is not None:
+            heads[self.current_snapshot_id] = ["main"]
+        for name, snapshot_id in self.refs.items():
+            heads.setdefault(snapshot_id, []).append(name)
+        return heads
 
     def snapshot(self, snapshot_id: int) -> MemorySnapshot:
         """The snapshot with this id; KeyError if absent."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+import attrs
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -315,7 +316,12 @@ class MemoryTableStore(TableStorePort):
 
     def list_snapshots(self, identifier: TableIdentifier) -> list[SnapshotInfo]:
         with self._w.lock:
-            return [s.info for s in self._w.require_table(identifier).snapshots]
+            table = self._w.require_table(identifier)
+            heads = table.refs_by_snapshot()
+            return [
+                attrs.evolve(s.info, refs=heads.get(s.info.snapshot_id, ()))
+                for s in table.snapshots
+            ]
 
     def expire_snapshots(
         self, identifier: TableIdentifier, snapshot_ids: Sequence[int]
@@ -332,6 +338,14 @@ class MemoryTableStore(TableStorePort):
                 raise WriteError(
                     f"cannot expire snapshot {table.current_snapshot_id}: it is the current "
                     f"snapshot of table {identifier}",
+                    subject=str(identifier),
+                )
+            heads = table.refs_by_snapshot()
+            protected = {i: heads[i] for i in dict.fromkeys(snapshot_ids) if i in heads}
+            if protected:
+                raise WriteError(
+                    f"cannot expire snapshot(s) of table {identifier} that a branch or tag "
+                    f"points at: {protected}; nothing expired",
                     subject=str(identifier),
                 )
             doomed = set(snapshot_ids)

@@ -54,11 +54,16 @@ class IcebergBackend:
             return self._catalog
 
     def reset(self) -> None:
-        """Drop the session and token; the next use opens the catalog anew."""
+        """Drop the session, the token and the circuit state; the next use opens the catalog anew.
+
+        The circuit is closed too: a reset is followed by a call that asks the
+        server how it is now, which an open circuit would refuse unasked.
+        """
         with self._lock:
             self._catalog = None
         if self.tokens is not None:
             self.tokens.invalidate()
+        self.guard.breaker.reset()
 
 
 def open_local_backend(config: LocalCatalogConfig) -> IcebergBackend:

@@ -169,6 +169,9 @@ class TimedRestCatalog(RestCatalog):
 
     def _create_session(self) -> Session:
         session = super()._create_session()
+        # A redirect is refused, not followed: it would carry the token along,
+        # and the answer at the other end would be taken for the catalog's.
+        session.max_redirects = 0
         adapter = _CatalogHTTPAdapter(self._request_timeout_s)
         session.mount("http://", adapter)
         session.mount("https://", adapter)

@@ -154,6 +154,23 @@ def test_a_token_endpoint_that_is_not_there_says_the_uri_is_probably_wrong(
     assert "refused" not in message
 
 
+def test_a_refusal_that_is_a_page_names_its_content_type(
+    seaweed: SeaweedServer, polaris_factory: PolarisFactory
+) -> None:
+    """A gateway's 403 page has no OAuth error code: what it was is said instead."""
+    proxy = polaris_factory(token_lifetime_s=600.0)
+    proxy.inject(
+        Fault(
+            status=403, body=b"<html>denied</html>", content_type="text/html", path_contains=TOKENS
+        )
+    )
+    lake = floe.Floe.from_config(polaris_config(seaweed, proxy))
+    with pytest.raises(floe.CatalogAuthenticationError) as info:
+        lake.namespaces.list()
+    assert f"{proxy.token_uri} refused client" in str(info.value)
+    assert "HTTP 403 text/html" in str(info.value)
+
+
 def test_a_redirecting_token_endpoint_is_refused_and_its_credentials_go_nowhere_else(
     seaweed: SeaweedServer, polaris_factory: PolarisFactory
 ) -> None:

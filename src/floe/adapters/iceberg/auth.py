@@ -169,8 +169,12 @@ class TokenProvider:
 
 def _answered(response: requests.Response) -> str:
     """What came back, for messages: ``HTTP 200, text/html``."""
+    return f"HTTP {response.status_code}, {_content_type(response)}"
+
+
+def _content_type(response: requests.Response) -> str:
     content_type = response.headers.get("Content-Type") or "no content type"
-    return f"HTTP {response.status_code}, {content_type.split(';')[0].strip()[:100]}"
+    return content_type.split(";")[0].strip()[:100]
 
 
 def _refusal(response: requests.Response, token_url: str, client_id: str) -> str:
@@ -190,7 +194,7 @@ def _refusal(response: requests.Response, token_url: str, client_id: str) -> str
             "is probably wrong. It is <uri>/v1/oauth/tokens unless oauth2_server_uri is set; "
             "Polaris serves the catalog and its tokens under <server>/api/catalog"
         )
-    reason = _oauth_error(response) or _answered(response)
+    reason = _oauth_error(response) or _content_type(response)
     return f"token endpoint {token_url} refused client {client_id!r}: HTTP {status} {reason}"
 
 

@@ -207,6 +207,25 @@ def test_a_redirected_table_load_is_a_catalog_error_not_a_missing_table(
     assert ids(lake, table) == [1, 2]  # the catalog itself still answers
 
 
+def test_a_redirected_commit_is_an_unknown_outcome_and_is_not_followed(
+    seaweed: SeaweedServer, polaris_factory: PolarisFactory
+) -> None:
+    """The commit request went out and no definitive answer came back: never re-sent."""
+    proxy = polaris_factory(token_lifetime_s=600.0)
+    lake, _, table = lake_with_table(seaweed, proxy)
+    with running_proxy(proxy.uri) as elsewhere:
+        moved = f"{elsewhere.uri}/moved{PREFIX}/v1/namespaces/x/tables/t"
+        proxy.clear()
+        proxy.inject(redirect(moved, method="POST", path_contains="/tables/t"))
+        with pytest.raises(floe.CommitStateUnknownError) as info:
+            lake.writes.append(table, rows(3))
+        seen_elsewhere = elsewhere.seen()
+    assert seen_elsewhere == []
+    assert "TooManyRedirects" in str(info.value)
+    assert table_requests(proxy, "POST") == [307]
+    assert ids(lake, table) == [1, 2]  # this proxy answered without forwarding it
+
+
 def has_authorization(request: Recorded) -> bool:
     return any(key.lower() == "authorization" for key in request.headers)
 

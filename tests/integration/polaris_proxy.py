@@ -68,6 +68,8 @@ PREFIX = "/api/catalog"
 _TOKEN_PATH = "/v1/oauth/tokens"
 _ROLE_SCOPE = "PRINCIPAL_ROLE:"
 _UPSTREAM_TIMEOUT_S = 30.0
+#: ``announced_expires_in`` for token answers without an ``expires_in``.
+OMITTED = object()
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,9 @@ class PolarisProxy(FaultInjector):
         token_lifetime_s: How long an issued token is accepted.
         announced_expires_in: The ``expires_in`` put in token answers
             (default: the lifetime rounded up). Announcing more than the real
-            lifetime models a token revoked or expired early server-side.
+            lifetime models a token revoked or expired early server-side; any
+            JSON value can be announced (0, a negative number, a string), and
+            :data:`OMITTED` leaves the field out.
         tls: A server-side TLS context: serve HTTPS instead of HTTP.
     """
 
@@ -124,7 +128,7 @@ class PolarisProxy(FaultInjector):
         client_id: str | None = None,
         client_secret: str | None = None,
         token_lifetime_s: float = 2.0,
-        announced_expires_in: int | None = None,
+        announced_expires_in: object = None,
         tls: ssl.SSLContext | None = None,
     ) -> None:
         super().__init__()
@@ -303,13 +307,16 @@ class PolarisProxy(FaultInjector):
         expires_in = self.announced_expires_in
         if expires_in is None:
             expires_in = max(1, int(-(-self.token_lifetime_s // 1)))
-        return 200, {
+        answer = {
             "access_token": token,
             "token_type": "bearer",
             "expires_in": expires_in,
             "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
             "scope": scope,
         }
+        if expires_in is OMITTED:
+            del answer["expires_in"]
+        return 200, answer
 
     def _refuse(self, error: str, description: str) -> tuple[int, dict[str, Any]]:
         with self._lock:
@@ -476,7 +483,8 @@ class PolarisProxy(FaultInjector):
                     if self.command != "POST":
                         return self._json(405, {"error": "invalid_request"})
                     status, answer = proxy.issue_token(headers, body)
-                    return self._json(status, answer, extra={"Cache-Control": "no-store"})
+                    cut = fault is not None and fault.cut_body
+                    return self._json(status, answer, extra={"Cache-Control": "no-store"}, cut=cut)
                 if not proxy.token_valid(headers):
                     with proxy._lock:
                         proxy.stats.unauthorized += 1
@@ -532,8 +540,14 @@ class PolarisProxy(FaultInjector):
                 return upstream.status_code
 
             def _json(
-                self, status: int, payload: dict[str, Any], extra: dict[str, str] | None = None
+                self,
+                status: int,
+                payload: dict[str, Any],
+                extra: dict[str, str] | None = None,
+                *,
+                cut: bool = False,
             ) -> int:
+                """Answer ``payload``; ``cut``: announce it whole, send half, close."""
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -541,8 +555,15 @@ class PolarisProxy(FaultInjector):
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
+                if self.command == "HEAD":
+                    return status
+                if cut:
+                    self.wfile.write(data[: len(data) // 2])
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return status
+                self.wfile.write(data)
                 return status
 
             def _misbehave(self, fault: Fault) -> int | None:

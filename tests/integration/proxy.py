@@ -45,10 +45,13 @@ class Fault:
     instead of forwarding or, with ``after_forward``, once upstream applied
     the request. The Polaris proxy also knows, after forwarding, the upstream
     answer sent wrong: ``cut_body`` (the full length announced, half the body
-    sent, then the connection closed) and ``trickle_s`` (half the body, a
-    pause of that many seconds, the rest); ``go_down`` (stop listening, then
-    answer and close the connection: the next request is refused), and
+    sent, then the connection closed; its own token answers too) and
+    ``trickle_s`` (half the body, a pause of that many seconds, the rest);
+    ``go_down`` (stop listening, then answer and close the connection: the
+    next request is refused), and
     ``revoke_tokens`` (every token revoked before this request is checked).
+    A redirect is a ``status`` 3xx with a ``Location`` in ``headers``
+    (:func:`redirect`).
     """
 
     status: int | None = None
@@ -73,6 +76,20 @@ class Fault:
             and (self.method is None or self.method == method)
             and self.path_contains in path
         )
+
+
+def redirect(
+    location: str, *, status: int = 307, method: str | None = None, path_contains: str = ""
+) -> Fault:
+    """A fault answering the next matching request with a redirect to ``location``."""
+    return Fault(
+        status=status,
+        headers={"Location": location},
+        body=b"",
+        content_type="text/plain",
+        method=method,
+        path_contains=path_contains,
+    )
 
 
 class FaultInjector:

@@ -33,8 +33,8 @@ TOKEN_LOOP_BOUND_S = 300.0
 #: A client timeout no healthy request comes near, and a hang far beyond it.
 HANG_TIMEOUT_S = 2.0
 HANG_S = 30.0
-#: The circuit breaker's cool-down: far longer than three failing calls take on a busy machine.
-BREAKER_RESET_S = 5.0
+#: The circuit breaker's cool-down: far longer than any test runs, so only a reset closes it.
+BREAKER_RESET_S = 3600.0
 
 
 def rows(batch: int, count: int = 2) -> pa.Table:
@@ -416,9 +416,10 @@ def test_server_down_is_a_connection_error_after_the_configured_attempts_then_re
     assert ids(lake, table) == [0, 1, 200, 201]  # nothing from the failed write, nothing lost
 
 
-def test_circuit_opened_by_an_outage_closes_once_the_server_is_back(
+def open_circuit_over_an_outage(
     seaweed: SeaweedServer, polaris: PolarisProxy
-) -> None:
+) -> tuple[floe.Floe, str]:
+    """A lake whose circuit an outage opened, the server back, the cool-down far from over."""
     retry = floe.RetryConfig(
         max_attempts=2,
         initial_wait_s=0.02,
@@ -438,8 +439,27 @@ def test_circuit_opened_by_an_outage_closes_once_the_server_is_back(
         errors.append(str(info.value))
     assert "circuit is open" in errors[-1]  # failing fast, the server is not called
     polaris.come_back()
-    time.sleep(BREAKER_RESET_S + 0.1)  # the cool-down: the next call is the half-open trial
+    with pytest.raises(floe.CatalogConnectionError, match="circuit is open"):
+        lake.reads.scan(table)  # the circuit alone refuses: the server is up
+    return lake, table
+
+
+def test_reconnect_closes_the_circuit_an_outage_opened(
+    seaweed: SeaweedServer, polaris: PolarisProxy
+) -> None:
+    """``reconnect()`` asks the server now, however long the cool-down still runs."""
+    lake, table = open_circuit_over_an_outage(seaweed, polaris)
     lake.catalog.reconnect()
+    lake.writes.append(table, rows(1))
+    assert ids(lake, table) == [0, 1, 100, 101]
+
+
+def test_is_connected_answers_for_the_server_and_closes_the_circuit(
+    seaweed: SeaweedServer, polaris: PolarisProxy
+) -> None:
+    """A server that answers the probe is up: the next call goes to it, not to the circuit."""
+    lake, table = open_circuit_over_an_outage(seaweed, polaris)
+    assert lake.catalog.is_connected() is True
     lake.writes.append(table, rows(1))
     assert ids(lake, table) == [0, 1, 100, 101]
 

@@ -9,6 +9,7 @@ fast the machine is.
 from __future__ import annotations
 
 import pyarrow as pa
+import pytest
 import structlog
 
 import floe
@@ -16,12 +17,13 @@ from floe.adapters.iceberg import IcebergBackend
 from floe.adapters.iceberg.auth import TokenProvider
 from floe.domain.config import Secret
 from tests.integration.conftest import PolarisFactory, polaris_config, unique
-from tests.integration.polaris_proxy import PolarisProxy
-from tests.integration.proxy import Fault
+from tests.integration.polaris_proxy import OMITTED, PREFIX, PolarisProxy
+from tests.integration.proxy import Fault, Recorded, redirect, running_proxy
 from tests.integration.seaweed import SeaweedServer
 
 SCHEMA = pa.schema([("id", pa.int64()), ("v", pa.string())])
 TOKENS = "/oauth/tokens"
+TOKEN_PATH = "/v1/oauth/tokens"
 
 
 def rows(*values: int) -> pa.Table:
@@ -73,23 +75,159 @@ def test_a_tokens_lifetime_counts_from_when_it_was_asked_for(
     assert provider.fetch_count == 2
 
 
-def test_a_garbled_token_answer_is_a_transient_fault_retried_within_the_budget(
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"<html>sign in</html>", "text/html"),
+        (b"ok", "text/plain"),
+        (b'{"token_type": "bearer"}', "application/json"),
+    ],
+    ids=["html-page", "text", "json-without-token"],
+)
+def test_a_token_answer_that_is_no_token_is_an_authentication_error_naming_what_came_back(
+    seaweed: SeaweedServer, polaris_factory: PolarisFactory, body: bytes, content_type: str
+) -> None:
+    """A login or proxy page is a misconfiguration: said at once, not retried, nothing written."""
+    proxy = polaris_factory(token_lifetime_s=600.0)
+    lake, backend, table = lake_with_table(seaweed, proxy)
+    assert backend.tokens is not None
+    backend.tokens.invalidate()
+    proxy.clear()
+    proxy.inject(Fault(status=200, body=body, content_type=content_type, path_contains=TOKENS))
+    with (
+        structlog.testing.capture_logs() as logs,
+        pytest.raises(floe.CatalogAuthenticationError) as info,
+    ):
+        lake.writes.append(table, rows(3))
+    message = str(info.value)
+    assert proxy.token_uri in message
+    assert f"HTTP 200, {content_type}" in message
+    assert "Expecting value" not in message
+    assert [e for e in logs if e["event"] == "floe.retry"] == []
+    assert len(proxy.seen(lambda e: TOKENS in e.path)) == 1
+    assert ids(lake, table) == [1, 2]
+
+
+def test_a_token_answer_cut_mid_body_is_a_transient_fault_retried_within_the_budget(
     seaweed: SeaweedServer, polaris_factory: PolarisFactory
 ) -> None:
     proxy = polaris_factory(token_lifetime_s=600.0)
     lake, backend, table = lake_with_table(seaweed, proxy)
     assert backend.tokens is not None
     backend.tokens.invalidate()
-    html = Fault(
-        status=200, body=b"<html>sign in</html>", content_type="text/html", path_contains=TOKENS
-    )
-    proxy.inject(html)
+    cut = proxy.inject(Fault(cut_body=True, path_contains=TOKENS))
     with structlog.testing.capture_logs() as logs:
         lake.writes.append(table, rows(3))
-    assert html.times == 0
+    assert cut.times == 0
     retries = [e for e in logs if e["event"] == "floe.retry"]
     assert [e["error"] for e in retries] == ["CatalogConnectionError"]
     assert ids(lake, table) == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "expires_in", [0, -5, "soon", OMITTED], ids=["zero", "negative", "text", "missing"]
+)
+def test_a_token_answer_without_a_usable_lifetime_gets_a_sane_one_not_a_fetch_per_request(
+    seaweed: SeaweedServer, polaris_factory: PolarisFactory, expires_in: object
+) -> None:
+    proxy = polaris_factory(token_lifetime_s=600.0, announced_expires_in=expires_in)
+    lake, _, table = lake_with_table(seaweed, proxy)
+    for _ in range(10):
+        lake.tables.load(table)
+    assert proxy.stats.tokens_issued == 1
+    assert ids(lake, table) == [1, 2]
+
+
+def test_a_token_endpoint_that_is_not_there_says_the_uri_is_probably_wrong(
+    seaweed: SeaweedServer, polaris_factory: PolarisFactory
+) -> None:
+    """Polaris serves under ``/api/catalog``: a uri without it finds no token endpoint (404)."""
+    proxy = polaris_factory(token_lifetime_s=600.0)
+    lake = floe.Floe.from_config(polaris_config(seaweed, proxy, uri=proxy.uri))
+    with pytest.raises(floe.CatalogAuthenticationError) as info:
+        lake.namespaces.list()
+    message = str(info.value)
+    assert f"{proxy.uri}/v1/oauth/tokens" in message
+    assert "HTTP 404" in message
+    assert "probably wrong" in message
+    assert "/api/catalog" in message
+    assert "refused" not in message
+
+
+def test_a_refusal_that_is_a_page_names_its_content_type(
+    seaweed: SeaweedServer, polaris_factory: PolarisFactory
+) -> None:
+    """A gateway's 403 page has no OAuth error code: what it was is said instead."""
+    proxy = polaris_factory(token_lifetime_s=600.0)
+    proxy.inject(
+        Fault(
+            status=403, body=b"<html>denied</html>", content_type="text/html", path_contains=TOKENS
+        )
+    )
+    lake = floe.Floe.from_config(polaris_config(seaweed, proxy))
+    with pytest.raises(floe.CatalogAuthenticationError) as info:
+        lake.namespaces.list()
+    assert f"{proxy.token_uri} refused client" in str(info.value)
+    assert "HTTP 403 text/html" in str(info.value)
+
+
+def test_a_redirecting_token_endpoint_is_refused_and_its_credentials_go_nowhere_else(
+    seaweed: SeaweedServer, polaris_factory: PolarisFactory
+) -> None:
+    proxy = polaris_factory(token_lifetime_s=600.0)
+    with running_proxy(proxy.uri) as elsewhere:
+        proxy.inject(redirect(f"{elsewhere.uri}{PREFIX}{TOKEN_PATH}", path_contains=TOKENS))
+        lake = floe.Floe.from_config(polaris_config(seaweed, proxy))
+        with pytest.raises(floe.CatalogAuthenticationError) as info:
+            lake.namespaces.list()
+        seen_elsewhere = elsewhere.seen()
+    assert "redirected (HTTP 307" in str(info.value)
+    assert elsewhere.uri in str(info.value)
+    assert not any(has_authorization(r) for r in seen_elsewhere)
+    assert all(proxy.client_secret not in r.body.decode("utf-8", "replace") for r in seen_elsewhere)
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_a_redirected_table_load_is_a_catalog_error_not_a_missing_table(
+    seaweed: SeaweedServer, polaris_factory: PolarisFactory, status: int
+) -> None:
+    """The answer at the other end (here a 404) is not the catalog's, and the token stays home."""
+    proxy = polaris_factory(token_lifetime_s=600.0)
+    lake, _, table = lake_with_table(seaweed, proxy)
+    with running_proxy(proxy.uri) as elsewhere:
+        moved = f"{elsewhere.uri}/moved{PREFIX}/v1/namespaces/x/tables/t"
+        proxy.inject(redirect(moved, status=status, method="GET", path_contains="/tables/t"))
+        with pytest.raises(floe.CatalogError) as info:
+            lake.tables.load(table)
+        seen_elsewhere = elsewhere.seen()
+    assert not isinstance(info.value, floe.TableNotFoundError)
+    assert f"HTTP {status}, a redirect to {elsewhere.uri}/moved" in str(info.value)
+    assert table in str(info.value)
+    assert not any(has_authorization(r) for r in seen_elsewhere)
+    assert ids(lake, table) == [1, 2]  # the catalog itself still answers
+
+
+def test_a_redirected_commit_is_an_unknown_outcome_and_is_not_followed(
+    seaweed: SeaweedServer, polaris_factory: PolarisFactory
+) -> None:
+    """The commit request went out and no definitive answer came back: never re-sent."""
+    proxy = polaris_factory(token_lifetime_s=600.0)
+    lake, _, table = lake_with_table(seaweed, proxy)
+    with running_proxy(proxy.uri) as elsewhere:
+        moved = f"{elsewhere.uri}/moved{PREFIX}/v1/namespaces/x/tables/t"
+        proxy.clear()
+        proxy.inject(redirect(moved, method="POST", path_contains="/tables/t"))
+        with pytest.raises(floe.CommitStateUnknownError) as info:
+            lake.writes.append(table, rows(3))
+        seen_elsewhere = elsewhere.seen()
+    assert seen_elsewhere == []
+    assert "TooManyRedirects" in str(info.value)
+    assert table_requests(proxy, "POST") == [307]
+    assert ids(lake, table) == [1, 2]  # this proxy answered without forwarding it
+
+
+def has_authorization(request: Recorded) -> bool:
+    return any(key.lower() == "authorization" for key in request.headers)
 
 
 def table_requests(proxy: PolarisProxy, method: str) -> list[int]:

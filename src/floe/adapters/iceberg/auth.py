@@ -8,15 +8,20 @@ When the catalog answers 401/419, PyIceberg re-sends that request once and
 floe's guard first calls :meth:`TokenProvider.invalidate`, so it goes with a
 fresh token; a second refusal reaches the guard, which refreshes once more
 and runs the whole call again if it can be replayed. A token endpoint that
-cannot be reached, or answers 429/5xx or garbage, raises
+cannot be reached, cuts its answer or answers 429/5xx raises
 :class:`CatalogConnectionError`: a transient fault, retried under the
-operation's retry policy like any other.
+operation's retry policy like any other. An answer that is no token (an HTML
+page, text, JSON without ``access_token``), a 404 or a redirect says the
+endpoint is misconfigured: :class:`CatalogAuthenticationError`, naming the
+endpoint and what came back, not retried.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -95,8 +100,11 @@ class TokenProvider:
         """The ``Authorization`` header value, fetching a token when needed.
 
         Raises:
-            CatalogAuthenticationError: The token endpoint rejected the credentials.
-            CatalogConnectionError: The token endpoint cannot be reached.
+            CatalogAuthenticationError: The token endpoint rejected the
+                credentials, or is misconfigured: not found, redirecting, or
+                answering something that is not a token.
+            CatalogConnectionError: The token endpoint cannot be reached, cut
+                its answer, or is busy or failing (429, 5xx).
         """
         with self._lock:
             if self._token is None or (
@@ -133,10 +141,11 @@ class TokenProvider:
                 auth=(self._client_id, self._client_secret.reveal()),
                 timeout=self._timeout_s,
                 verify=self._verify,
+                # The credentials go to the configured endpoint and nowhere else.
+                allow_redirects=False,
             )
-            body = response.json() if response.status_code == 200 else None
-        except (requests.RequestException, ValueError) as exc:
-            # Unreachable, reset, cut or garbled: transient, so the guard retries it.
+        except requests.RequestException as exc:
+            # Unreachable, reset or cut mid-answer: transient, so the guard retries it.
             raise CatalogConnectionError(
                 f"cannot reach the token endpoint {self._token_url} ({type(exc).__name__})",
                 subject=self._token_url,
@@ -150,22 +159,91 @@ class TokenProvider:
             ) from _status_only(response)
         if response.status_code != 200:
             raise CatalogAuthenticationError(
-                f"token endpoint {self._token_url} refused client {self._client_id!r}: "
-                f"HTTP {response.status_code} {_oauth_error(response)}",
-                subject=self._token_url,
+                _refusal(response, self._token_url, self._client_id), subject=self._token_url
             )
-        if not isinstance(body, dict):
-            body = {}
-        token = body.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise CatalogAuthenticationError(
-                f"token endpoint {self._token_url} returned no access_token",
-                subject=self._token_url,
-            )
-        lifetime = float(body.get("expires_in") or DEFAULT_TOKEN_LIFETIME_S)
+        token, lifetime = _token_answer(response, self._token_url)
         self._expires_at = asked_at + max(lifetime - self._margin, lifetime / 2)
         self.fetch_count += 1
         return Secret(token)
+
+
+def _answered(response: requests.Response) -> str:
+    """What came back, for messages: ``HTTP 200, text/html``."""
+    return f"HTTP {response.status_code}, {_content_type(response)}"
+
+
+def _content_type(response: requests.Response) -> str:
+    content_type = response.headers.get("Content-Type") or "no content type"
+    return content_type.split(";")[0].strip()[:100]
+
+
+def _refusal(response: requests.Response, token_url: str, client_id: str) -> str:
+    """Why a token request that got a final answer other than 200 failed, in the user's terms."""
+    status = response.status_code
+    if response.is_redirect:
+        # Not followed: a token request carries the client secret.
+        target = urllib.parse.urlsplit(response.headers.get("Location", ""))
+        return (
+            f"token endpoint {token_url} redirected ({_answered(response)}) to "
+            f"{target.scheme}://{target.netloc}{target.path}; floe does not follow redirects "
+            "with credentials: configure the address that answers (uri or oauth2_server_uri)"
+        )
+    if status in (404, 405):
+        return (
+            f"token endpoint {token_url} was not found ({_answered(response)}): the token URI "
+            "is probably wrong. It is <uri>/v1/oauth/tokens unless oauth2_server_uri is set; "
+            "Polaris serves the catalog and its tokens under <server>/api/catalog"
+        )
+    reason = _oauth_error(response) or _content_type(response)
+    return f"token endpoint {token_url} refused client {client_id!r}: HTTP {status} {reason}"
+
+
+def _token_answer(response: requests.Response, token_url: str) -> tuple[str, float]:
+    """The access token and its lifetime in seconds from a 200 answer of the token endpoint.
+
+    Raises:
+        CatalogAuthenticationError: The answer is no token (an HTML login or
+            proxy page, text, JSON without ``access_token``): a misconfigured
+            endpoint, not a fault that goes away by asking again.
+    """
+    try:
+        body: Any = response.json()
+    except ValueError:
+        raise CatalogAuthenticationError(
+            f"token endpoint {token_url} answered {_answered(response)} that is not a JSON "
+            "token answer (a login or proxy page?): check the token URI",
+            subject=token_url,
+        ) from None
+    token = body.get("access_token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token:
+        raise CatalogAuthenticationError(
+            f"token endpoint {token_url} answered {_answered(response)} without an access_token",
+            subject=token_url,
+        )
+    return token, _lifetime(body.get("expires_in"))
+
+
+def _lifetime(expires_in: object) -> float:
+    """The lifetime a token answer announced, or :data:`DEFAULT_TOKEN_LIFETIME_S` for none usable.
+
+    A missing, zero, negative, infinite or non-numeric ``expires_in`` says
+    nothing about when the token ends; taken literally it would make every
+    request fetch a new token. A server that does expire the token sooner
+    answers 401, and floe renews it then.
+    """
+    if isinstance(expires_in, str):
+        try:
+            expires_in = float(expires_in)
+        except ValueError:
+            return DEFAULT_TOKEN_LIFETIME_S
+    if (
+        isinstance(expires_in, int | float)
+        and not isinstance(expires_in, bool)
+        and math.isfinite(expires_in)
+        and expires_in > 0
+    ):
+        return float(expires_in)
+    return DEFAULT_TOKEN_LIFETIME_S
 
 
 def _status_only(response: requests.Response) -> requests.HTTPError:

@@ -334,15 +334,21 @@ class IcebergCatalog(CatalogPort):
         return self._guard.run("drop table", str(identifier), call)
 
     def is_connected(self) -> bool:
+        # Asked past the guard, so an open circuit cannot hide a server that is
+        # back; its answer closes the circuit, so the next call is not refused unasked.
         try:
             self._backend.catalog.list_namespaces()
         except Exception:  # is_connected answers, it never raises
             return False
+        self._guard.breaker.reset()
         return True
 
     def reconnect(self) -> None:
+        # The reset (session, token, circuit) comes before the guard: an open
+        # circuit would refuse the very call that checks the server again.
+        self._backend.reset()
+
         def call() -> None:
-            self._backend.reset()
             self._backend.catalog.list_namespaces()
 
         return self._guard.run("reconnect to", self._backend.name, call)

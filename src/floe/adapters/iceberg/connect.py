@@ -15,6 +15,7 @@ from requests.adapters import HTTPAdapter
 from floe.adapters.iceberg.auth import FloeAuthManager, TokenProvider
 from floe.adapters.iceberg.embedded import EmbeddedSqlCatalog
 from floe.adapters.iceberg.guard import CallGuard, send_observed
+from floe.adapters.iceberg.transport import warn_if_plaintext
 from floe.domain.config import LocalCatalogConfig, PolarisCatalogConfig, RetryConfig
 
 
@@ -54,11 +55,16 @@ class IcebergBackend:
             return self._catalog
 
     def reset(self) -> None:
-        """Drop the session and token; the next use opens the catalog anew."""
+        """Drop the session, the token and the circuit state; the next use opens the catalog anew.
+
+        The circuit is closed too: a reset is followed by a call that asks the
+        server how it is now, which an open circuit would refuse unasked.
+        """
         with self._lock:
             self._catalog = None
         if self.tokens is not None:
             self.tokens.invalidate()
+        self.guard.breaker.reset()
 
 
 def open_local_backend(config: LocalCatalogConfig) -> IcebergBackend:
@@ -137,15 +143,24 @@ class _CatalogHTTPAdapter(HTTPAdapter):
     Each request goes through :func:`send_observed`, so a commit in progress
     knows whether its request may have reached the catalog (its failure is
     then an unknown outcome) or never left (a plain transient fault).
+
+    Given ``verify`` (the configured CA bundle), every request is verified
+    against it, whatever the environment says.
     """
 
-    def __init__(self, timeout_s: float) -> None:
+    def __init__(self, timeout_s: float, verify: str | None = None) -> None:
         super().__init__()
         self._timeout_s = timeout_s
+        self._verify = verify
 
     def send(self, request: PreparedRequest, **kwargs: Any) -> Response:  # type: ignore[override]
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self._timeout_s
+        if self._verify is not None:
+            # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override the
+            # session's CA bundle (Session.merge_environment_settings); the
+            # bundle the config names explicitly wins, for every request.
+            kwargs["verify"] = self._verify
         send = super().send
         return send_observed(request.method, lambda: send(request, **kwargs))
 
@@ -179,7 +194,13 @@ class TimedRestCatalog(RestCatalog):
 
     def _create_session(self) -> Session:
         session = super()._create_session()
-        adapter = _CatalogHTTPAdapter(self._request_timeout_s)
+        # A redirect is refused, not followed: it would carry the token along,
+        # and the answer at the other end would be taken for the catalog's.
+        session.max_redirects = 0
+        cabundle = (self.properties.get("ssl") or {}).get("cabundle")
+        adapter = _CatalogHTTPAdapter(
+            self._request_timeout_s, str(cabundle) if cabundle is not None else None
+        )
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session
@@ -194,6 +215,7 @@ def open_rest_backend(config: PolarisCatalogConfig) -> IcebergBackend:
     """A Polaris / Iceberg REST catalog behind floe's token provider and call guard."""
     tokens = token_provider(config)
     guard = CallGuard("rest", config.retry, tokens)
+    warn_if_plaintext(config, token_url(config))
 
     def opener() -> Catalog:
         return TimedRestCatalog(

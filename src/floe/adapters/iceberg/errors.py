@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -51,6 +52,9 @@ def translate_exception(
     """The floe error for a foreign exception raised by ``operation`` on ``subject``."""
     if isinstance(exc, FloeStorageError):
         return exc
+    redirect = _redirect(exc)
+    if redirect is not None:
+        return CatalogError(f"{operation} {subject}: {redirect}", subject=subject)
     if isinstance(exc, _requests_errors()):
         return CatalogConnectionError(
             f"{operation} {subject}: cannot reach the catalog ({type(exc).__name__})",
@@ -60,6 +64,29 @@ def translate_exception(
         if isinstance(exc, foreign):
             return ours(f"{operation} {subject}: {what}: {_summary(exc)}", subject=subject)
     return fallback(f"{operation} {subject} failed: {_summary(exc)}", subject=subject)
+
+
+def _redirect(exc: BaseException) -> str | None:
+    """What a catalog redirect was, if ``exc`` is one floe refused to follow.
+
+    Catalog sessions follow no redirect (``max_redirects = 0``): a redirect
+    would take the bearer token along, and the answer at the other end (a
+    404 there, a login page) would be taken for the catalog's. Requests then
+    raises ``TooManyRedirects`` holding the redirect answer.
+    """
+    import requests
+
+    if not isinstance(exc, requests.TooManyRedirects):
+        return None
+    response = exc.response
+    if response is None:
+        return "the catalog answered with a redirect, which floe does not follow"
+    target = urllib.parse.urlsplit(response.headers.get("Location", ""))
+    return (
+        f"the catalog answered HTTP {response.status_code}, a redirect to "
+        f"{target.scheme}://{target.netloc}{target.path}, which floe does not follow "
+        "(it would carry the token along): configure the catalog uri that answers itself"
+    )
 
 
 def _summary(exc: BaseException) -> str:

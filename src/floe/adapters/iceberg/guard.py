@@ -345,6 +345,14 @@ class CircuitBreaker:
                     subject=subject,
                 )
 
+    def reset(self) -> None:
+        """Close the circuit and forget the failures counted so far.
+
+        For a caller who checked the server itself (a reconnect, a connection
+        probe that was answered): what failed before says nothing about now.
+        """
+        self.success()
+
     def success(self) -> None:
         """Record a success: close the circuit."""
         with self._lock:

@@ -1,0 +1,51 @@
+"""The circuit breaker's states on the test's clock: open, half-open, closed, and reset."""
+
+from __future__ import annotations
+
+import pytest
+
+import floe
+from floe.adapters.iceberg.guard import CircuitBreaker
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def opened(clock: Clock) -> CircuitBreaker:
+    breaker = CircuitBreaker(threshold=2, reset_s=30.0, clock=clock)
+    breaker.failure()
+    breaker.failure()
+    return breaker
+
+
+def test_the_circuit_opens_at_the_threshold_and_lets_one_trial_through_after_the_cool_down() -> (
+    None
+):
+    clock = Clock()
+    breaker = opened(clock)
+    assert breaker.state == "open"
+    with pytest.raises(floe.CatalogConnectionError, match="circuit is open"):
+        breaker.check("t")
+    clock.now = 30.0
+    assert breaker.state == "half-open"
+    breaker.check("t")  # the trial call passes
+    breaker.failure()  # and fails: open again for a whole cool-down
+    assert breaker.state == "open"
+    clock.now = 60.0
+    breaker.success()
+    assert breaker.state == "closed"
+
+
+def test_reset_closes_the_circuit_at_once_and_forgets_the_failures() -> None:
+    clock = Clock()
+    breaker = opened(clock)
+    breaker.reset()
+    assert breaker.state == "closed"
+    breaker.check("t")
+    breaker.failure()  # one failure after a reset is one, not the third
+    assert breaker.state == "closed"

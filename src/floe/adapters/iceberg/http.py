@@ -28,6 +28,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from floe.domain.errors import CatalogConnectionError, ResponseTooLargeError
 
+#: How much longer than the deadline a single socket read may wait (the watchdog ends it first).
+_READ_TIMEOUT_SLACK_S = 5.0
 #: Decoded bytes taken from the connection at a time.
 _CHUNK_BYTES = 256 * 1024
 
@@ -186,8 +188,12 @@ class BoundedHTTPAdapter(HTTPAdapter):
         token = _WATCH.set(watch)
         watch.start()
         try:
+            # Connecting has the deadline as its timeout (a connect timeout says
+            # the request never left); reads get more, so that the watchdog, not
+            # a read timeout racing it, ends a request that outlives its deadline.
+            per_read = (timeout_s, timeout_s + _READ_TIMEOUT_SLACK_S)
             response = super().send(
-                request, stream=True, timeout=timeout_s, verify=verify, cert=cert, proxies=proxies
+                request, stream=True, timeout=per_read, verify=verify, cert=cert, proxies=proxies
             )
             try:
                 self._read_body(request, response)

@@ -17,6 +17,7 @@ memory.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -191,8 +192,13 @@ def test_a_huge_answer_fails_typed_with_the_clients_memory_bounded(
         "properties": dict(config.properties),
     }
     script = Path(__file__).with_name("answer_memory.py")
+    # The child imports the floe this process imports (-P: not the modules beside the script).
+    here = str(Path(floe.__file__).resolve().parents[1])
+    paths = [here, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     done = subprocess.run(
-        [sys.executable, str(script), json.dumps(mapping), table],
+        [sys.executable, "-P", str(script), json.dumps(mapping), table],
+        env=env,
         capture_output=True,
         text=True,
         timeout=600,

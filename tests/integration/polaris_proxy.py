@@ -38,6 +38,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import json
 import secrets
 import socket
@@ -46,6 +47,7 @@ import struct
 import threading
 import time
 import urllib.parse
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -462,12 +464,16 @@ class PolarisProxy(FaultInjector):
                 try:
                     status = self._answer(headers, body)
                 finally:
+                    if isinstance(self.wfile, _Dripping):
+                        self.wfile = self.wfile.out
                     proxy._record(
                         Exchange(self.command, self.path, headers, body, at=at, status=status)
                     )
 
             def _answer(self, headers: dict[str, str], body: bytes) -> int:
                 fault = proxy._take_fault(self.command, self.path)
+                if fault is not None and fault.drip_s:
+                    self.wfile = _Dripping(self.wfile, fault)  # type: ignore[assignment]
                 if fault is not None and fault.revoke_tokens:
                     proxy.revoke_tokens()
                 if fault is not None and fault.delay_s:
@@ -567,6 +573,8 @@ class PolarisProxy(FaultInjector):
                 return status
 
             def _misbehave(self, fault: Fault) -> int | None:
+                if fault.huge_body or fault.gzip_bomb:
+                    return self._send_huge(fault)
                 if fault.reset:
                     with contextlib.suppress(OSError):
                         # linger 0: closing sends a TCP RST, as a crashed peer does
@@ -587,9 +595,100 @@ class PolarisProxy(FaultInjector):
                     return fault.status
                 return None
 
+            def _send_huge(self, fault: Fault) -> int:
+                """A huge or gzip-bomb answer, streamed: the proxy never holds it whole."""
+                status = fault.status or 200
+                self.send_response(status)
+                self.send_header("Content-Type", fault.content_type)
+                if fault.gzip_bomb:
+                    self.send_header("Content-Encoding", "gzip")
+                    pieces, length = _gzip_bomb(fault.gzip_bomb)
+                else:
+                    pieces, length = _filler(fault.huge_body), fault.huge_body
+                if fault.announce_length:
+                    self.send_header("Content-Length", str(length))
+                else:
+                    self.send_header("Transfer-Encoding", "chunked")
+                self.send_header("Connection", "close")
+                self.close_connection = True
+                self.end_headers()
+                for piece in pieces:
+                    if fault.announce_length:
+                        self.wfile.write(piece)
+                    else:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                if not fault.announce_length:
+                    self.wfile.write(b"0\r\n\r\n")
+                return status
+
             do_GET = do_POST = do_DELETE = do_HEAD = do_PUT = _serve
 
         return Handler
+
+
+class _Dripping:
+    """A handler's output that sends the answer one byte at a time (``Fault.drip_s``).
+
+    The first write of an answer is its status line and headers (the handler
+    buffers them); they go whole unless ``drip_headers``. Dripping stops after
+    ``drip_for_s`` seconds: the rest goes at once and ``dripped_out`` is set. A
+    client that hangs up ends it earlier (the write fails), ``dripped_out`` unset.
+    """
+
+    def __init__(self, out: Any, fault: Fault) -> None:
+        self.out = out
+        self._fault = fault
+        self._writes = 0
+        self._started: float | None = None
+
+    def write(self, data: bytes) -> int:
+        self._writes += 1
+        if self._writes == 1 and not self._fault.drip_headers:
+            return int(self.out.write(data))
+        if self._started is None:
+            self._started = time.monotonic()
+        view = bytes(data)
+        for at in range(len(view)):
+            if time.monotonic() - self._started >= self._fault.drip_for_s:
+                self.out.write(view[at:])
+                self._fault.dripped_out.set()
+                return len(view)
+            self.out.write(view[at : at + 1])
+            time.sleep(self._fault.drip_s)
+        return len(view)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+_FILLER_PIECE = b" " * (1 << 20)
+
+
+def _filler(size: int) -> Iterator[bytes]:
+    """``size`` bytes of JSON whitespace, a MiB at a time."""
+    while size > 0:
+        piece = _FILLER_PIECE[: min(size, len(_FILLER_PIECE))]
+        size -= len(piece)
+        yield piece
+
+
+#: Each gzip member of a bomb decodes to this many bytes.
+_BOMB_MEMBER_BYTES = 64 << 20
+
+
+@functools.cache
+def _bomb_member() -> bytes:
+    """One gzip member of 64 MiB of spaces (about 64 KiB), made once."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [packer.compress(_FILLER_PIECE) for _ in range(_BOMB_MEMBER_BYTES >> 20)]
+    return b"".join([*parts, packer.flush()])
+
+
+def _gzip_bomb(decoded: int) -> tuple[Iterator[bytes], int]:
+    """A gzip body decoding to at least ``decoded`` bytes (concatenated members), and its length."""
+    members = max(1, -(-decoded // _BOMB_MEMBER_BYTES))
+    member = _bomb_member()
+    return iter([member] * members), len(member) * members
 
 
 def _is_create(path: str, body: bytes) -> bool:

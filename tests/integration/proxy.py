@@ -52,6 +52,14 @@ class Fault:
     ``revoke_tokens`` (every token revoked before this request is checked).
     A redirect is a ``status`` 3xx with a ``Location`` in ``headers``
     (:func:`redirect`).
+    It also sends hostile answers, to any request: ``drip_s`` (the answer,
+    whichever it is, one byte every ``drip_s`` seconds for ``drip_for_s``
+    seconds, then the rest; from the status line on with ``drip_headers``,
+    else from the body on; ``dripped_out`` is set once the whole course ran
+    with the client still reading), ``huge_body`` (a ``status`` answer,
+    default 200, of that many filler bytes, streamed) and ``gzip_bomb`` (a
+    gzip-encoded answer decoding to that many bytes), with the length
+    announced or, with ``announce_length=False``, chunked.
     """
 
     status: int | None = None
@@ -69,6 +77,13 @@ class Fault:
     trickle_s: float = 0.0
     go_down: bool = False
     revoke_tokens: bool = False
+    drip_s: float = 0.0
+    drip_for_s: float = 60.0
+    drip_headers: bool = False
+    dripped_out: threading.Event = field(default_factory=threading.Event)
+    huge_body: int = 0
+    gzip_bomb: int = 0
+    announce_length: bool = True
 
     def matches(self, method: str, path: str) -> bool:
         return (

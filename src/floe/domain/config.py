@@ -201,6 +201,10 @@ def _non_empty(_: object, attribute: attrs.Attribute[str], value: str) -> None:
         )
 
 
+#: The default cap on one catalog or token answer, decoded (256 MiB).
+DEFAULT_MAX_RESPONSE_BYTES: Final = 256 * 1024 * 1024
+
+
 @attrs.frozen
 class PolarisCatalogConfig:
     """A Polaris (or any Iceberg REST) catalog.
@@ -216,8 +220,16 @@ class PolarisCatalogConfig:
         retry: Retry policy for transient faults.
         oauth2_server_uri: Token endpoint, when not ``<uri>/v1/oauth/tokens``.
         request_timeout_s: Seconds an HTTP request to the catalog or the
-            token endpoint may take (to connect, and between bytes of the
-            answer) before it counts as a timeout, a transient fault.
+            token endpoint may take as a whole (connecting, sending, the
+            headers and the entire answer) before it counts as a timeout, a
+            transient fault; a commit whose answer does not arrive in time
+            is an unknown outcome.
+        max_response_bytes: The largest answer (decoded, after gzip or
+            deflate) accepted from the catalog or the token endpoint; a
+            larger one raises ``ResponseTooLargeError``, not retried. The
+            default, 256 MiB, is far above real answers (a table's metadata
+            with tens of thousands of snapshots is tens of MiB) and bounds
+            what a hostile or broken server can make the client hold.
         properties: Extra catalog properties passed through (``s3.*``,
             ``header.*``…).
     """
@@ -234,6 +246,9 @@ class PolarisCatalogConfig:
         default=None, repr=lambda u: repr(None if u is None else mask_uri(u))
     )
     request_timeout_s: float = attrs.field(default=60.0, validator=_in_range(0.1, 3600))
+    max_response_bytes: int = attrs.field(
+        default=DEFAULT_MAX_RESPONSE_BYTES, validator=_in_range(64 * 1024, 2**40)
+    )
     properties: Mapping[str, str] = attrs.field(
         factory=dict, converter=dict, repr=lambda props: repr(mask_properties(props))
     )
@@ -256,6 +271,11 @@ class PolarisCatalogConfig:
         if not has_credentials and self.token is None:
             raise InvalidConfigError(
                 "give client_id and client_secret, or token", subject="credentials"
+            )
+        if isinstance(self.max_response_bytes, float):
+            raise InvalidConfigError(
+                f"max_response_bytes must be an integer, got {self.max_response_bytes!r}",
+                subject="max_response_bytes",
             )
         for key in self.properties:
             if key in {"credential", "token", "uri", "warehouse", "scope"}:

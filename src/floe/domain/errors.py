@@ -57,6 +57,13 @@ class CatalogConnectionError(CatalogError):
     """The catalog could not be reached after the configured attempts."""
 
 
+class ResponseTooLargeError(CatalogError):
+    """An answer of the catalog or its token endpoint exceeded ``max_response_bytes``.
+
+    Not a transient fault: asked again, the server would send it again.
+    """
+
+
 class CatalogAuthenticationError(CatalogError):
     """The catalog rejected the credentials or the token."""
 

@@ -28,7 +28,8 @@ from typing import Any
 import requests
 from pyiceberg.catalog.rest.auth import AuthManager
 
-from floe.domain.config import Secret
+from floe.adapters.iceberg.http import bounded_session
+from floe.domain.config import DEFAULT_MAX_RESPONSE_BYTES, Secret
 from floe.domain.errors import CatalogAuthenticationError, CatalogConnectionError
 
 #: Seconds before expiry at which a token is renewed.
@@ -50,7 +51,9 @@ class TokenProvider:
         refresh_enabled: Renew before expiry (else only when invalidated).
         refresh_margin_s: Renew this many seconds before expiry.
         verify: TLS verification (``True``, ``False`` or a CA bundle path).
-        timeout_s: Timeout of a token request.
+        timeout_s: Deadline of a token request, from connecting to the last
+            byte of the answer.
+        max_response_bytes: The largest token answer accepted (decoded).
         clock: Monotonic clock (injectable for tests).
     """
 
@@ -66,6 +69,7 @@ class TokenProvider:
         refresh_margin_s: float = DEFAULT_REFRESH_MARGIN_S,
         verify: bool | str = True,
         timeout_s: float = _TOKEN_TIMEOUT_S,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if static_token is None and not (token_url and client_id and client_secret):
@@ -81,6 +85,7 @@ class TokenProvider:
         self._margin = refresh_margin_s
         self._verify = verify
         self._timeout_s = timeout_s
+        self._max_response_bytes = max_response_bytes
         self._clock = clock
         self._lock = threading.Lock()
         self._token: Secret | None = static_token
@@ -135,17 +140,21 @@ class TokenProvider:
         # long after a slow answer is read: count from the moment of asking.
         asked_at = self._clock()
         try:
-            response = requests.post(
-                self._token_url,
-                data=data,
-                auth=(self._client_id, self._client_secret.reveal()),
-                timeout=self._timeout_s,
-                verify=self._verify,
-                # The credentials go to the configured endpoint and nowhere else.
-                allow_redirects=False,
-            )
+            # Bounded as catalog requests are: one deadline for the whole
+            # exchange (a trickled answer cannot hold the caller) and a cap on
+            # the answer's decoded size.
+            with bounded_session(self._timeout_s, self._max_response_bytes) as session:
+                response = session.post(
+                    self._token_url,
+                    data=data,
+                    auth=(self._client_id, self._client_secret.reveal()),
+                    verify=self._verify,
+                    # The credentials go to the configured endpoint and nowhere else.
+                    allow_redirects=False,
+                )
         except requests.RequestException as exc:
-            # Unreachable, reset or cut mid-answer: transient, so the guard retries it.
+            # Unreachable, reset, cut mid-answer or past the deadline: transient,
+            # so the guard retries it.
             raise CatalogConnectionError(
                 f"cannot reach the token endpoint {self._token_url} ({type(exc).__name__})",
                 subject=self._token_url,

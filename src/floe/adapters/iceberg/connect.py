@@ -10,13 +10,18 @@ from typing import Any
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.rest import RestCatalog
 from requests import PreparedRequest, Response, Session
-from requests.adapters import HTTPAdapter
 
 from floe.adapters.iceberg.auth import FloeAuthManager, TokenProvider
 from floe.adapters.iceberg.embedded import EmbeddedSqlCatalog
 from floe.adapters.iceberg.guard import CallGuard, send_observed
+from floe.adapters.iceberg.http import BoundedHTTPAdapter
 from floe.adapters.iceberg.transport import warn_if_plaintext
-from floe.domain.config import LocalCatalogConfig, PolarisCatalogConfig, RetryConfig
+from floe.domain.config import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    LocalCatalogConfig,
+    PolarisCatalogConfig,
+    RetryConfig,
+)
 
 
 class IcebergBackend:
@@ -117,6 +122,7 @@ def token_provider(config: PolarisCatalogConfig) -> TokenProvider:
         refresh_enabled=config.token_refresh_enabled,
         verify=verify,
         timeout_s=config.request_timeout_s,
+        max_response_bytes=config.max_response_bytes,
     )
 
 
@@ -137,25 +143,24 @@ def rest_properties(config: PolarisCatalogConfig, tokens: TokenProvider) -> dict
     return props
 
 
-class _CatalogHTTPAdapter(HTTPAdapter):
-    """An HTTP adapter giving every request a timeout and telling commits what went out.
+class _CatalogHTTPAdapter(BoundedHTTPAdapter):
+    """A bounded HTTP adapter (deadline, answer size) telling commits what went out.
 
     Each request goes through :func:`send_observed`, so a commit in progress
     knows whether its request may have reached the catalog (its failure is
-    then an unknown outcome) or never left (a plain transient fault).
+    then an unknown outcome) or never left (a plain transient fault). The
+    answer is read whole inside it, so an answer that trickles past the
+    deadline or is too large counts as unanswered: an unknown outcome.
 
     Given ``verify`` (the configured CA bundle), every request is verified
     against it, whatever the environment says.
     """
 
-    def __init__(self, timeout_s: float, verify: str | None = None) -> None:
-        super().__init__()
-        self._timeout_s = timeout_s
+    def __init__(self, timeout_s: float, max_bytes: int, verify: str | None = None) -> None:
+        super().__init__(timeout_s, max_bytes)
         self._verify = verify
 
     def send(self, request: PreparedRequest, **kwargs: Any) -> Response:  # type: ignore[override]
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self._timeout_s
         if self._verify is not None:
             # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override the
             # session's CA bundle (Session.merge_environment_settings); the
@@ -166,12 +171,15 @@ class _CatalogHTTPAdapter(HTTPAdapter):
 
 
 class TimedRestCatalog(RestCatalog):
-    """PyIceberg's REST catalog with request timeouts and floe's token refresh on 401.
+    """PyIceberg's REST catalog with bounded requests and floe's token refresh on 401.
 
-    PyIceberg sends catalog requests without a timeout, so a server that
-    stops answering would hang the caller forever; with one, the wait ends
-    in a timeout the call guard retries (or, during a commit, reports as an
-    unknown outcome).
+    PyIceberg sends catalog requests without a timeout and reads answers of
+    any size, so a server that stops answering, or trickles, would hang the
+    caller, and a huge or compressed answer exhaust its memory. Here every
+    request has a deadline for the whole exchange and a cap on the decoded
+    answer (:class:`BoundedHTTPAdapter`): a deadline passed is a timeout the
+    call guard retries (or, during a commit, reports as an unknown outcome),
+    a larger answer a ``ResponseTooLargeError``.
 
     PyIceberg re-sends a request answered 401/419 once, after calling
     ``_refresh_token``, which only renews its legacy auth manager's token.
@@ -186,9 +194,11 @@ class TimedRestCatalog(RestCatalog):
         name: str,
         request_timeout_s: float,
         guard: CallGuard | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         **properties: Any,
     ) -> None:
         self._request_timeout_s = request_timeout_s  # sessions are made inside __init__
+        self._max_response_bytes = max_response_bytes
         self._guard = guard
         super().__init__(name, **properties)
 
@@ -199,7 +209,9 @@ class TimedRestCatalog(RestCatalog):
         session.max_redirects = 0
         cabundle = (self.properties.get("ssl") or {}).get("cabundle")
         adapter = _CatalogHTTPAdapter(
-            self._request_timeout_s, str(cabundle) if cabundle is not None else None
+            self._request_timeout_s,
+            self._max_response_bytes,
+            str(cabundle) if cabundle is not None else None,
         )
         session.mount("http://", adapter)
         session.mount("https://", adapter)
@@ -219,7 +231,11 @@ def open_rest_backend(config: PolarisCatalogConfig) -> IcebergBackend:
 
     def opener() -> Catalog:
         return TimedRestCatalog(
-            config.warehouse, config.request_timeout_s, guard, **rest_properties(config, tokens)
+            config.warehouse,
+            config.request_timeout_s,
+            guard,
+            config.max_response_bytes,
+            **rest_properties(config, tokens),
         )
 
     return IcebergBackend(without_userinfo(config.uri), opener, guard, tokens)

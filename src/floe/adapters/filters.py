@@ -97,7 +97,7 @@ def parse_filter(text: str | None, *, table: str) -> BooleanExpression:
     try:
         expression = _parsed(text)
     except Exception as exc:  # pyparsing raises its own exception types
-        where = (
+        where = _lexical_error(text) or (
             f"syntax error at character {exc.loc + 1}" if hasattr(exc, "loc") else _first_line(exc)
         )
         raise InvalidFilterError(
@@ -105,6 +105,40 @@ def parse_filter(text: str | None, *, table: str) -> BooleanExpression:
             subject=table,
         ) from exc
     return expression
+
+
+# A quoted literal or name as PyIceberg's grammar reads it (pyparsing's quoted
+# strings: a doubled quote or a backslash escape inside, no line break).
+_QUOTED = {q: re.compile(rf"{q}(?:[^{q}\\\n\r]|{q}{q}|\\.)*{q}") for q in ("'", '"')}
+
+
+def _lexical_error(text: str) -> str | None:
+    """Where an unterminated quote or an unbalanced parenthesis is, if there is one.
+
+    PyIceberg's parser backtracks to the start of the predicate it could not
+    read, so its position for these mistakes is the predicate's first
+    character, not the mistake's.
+    """
+    opened: list[int] = []
+    at = 0
+    while at < len(text):
+        char = text[at]
+        if char in _QUOTED:
+            match = _QUOTED[char].match(text, at)
+            if match is None:
+                return f"unterminated quote {char} at character {at + 1}"
+            at = match.end()
+            continue
+        if char == "(":
+            opened.append(at)
+        elif char == ")":
+            if not opened:
+                return f"unmatched ')' at character {at + 1}"
+            opened.pop()
+        at += 1
+    if opened:
+        return f"unclosed '(' at character {opened[-1] + 1}"
+    return None
 
 
 @functools.lru_cache(maxsize=512)

@@ -251,9 +251,9 @@ class WriteService:
         arrow = as_arrow(data, table=identifier)
         try:
             info = self._catalog.load_table(identifier)
-        except TableNotFoundError:
+        except TableNotFoundError as exc:
             if create_if_missing is None:
-                raise
+                raise _missing(identifier, mode) from exc
             created = self._create_with(
                 identifier, arrow, mode, join_columns, create_if_missing, properties
             )
@@ -322,9 +322,9 @@ class WriteService:
             return WriteResult(identifier, WriteMode.APPEND, None, 0)
         try:
             info = self._catalog.load_table(identifier)
-        except TableNotFoundError:
+        except TableNotFoundError as exc:
             if create_if_missing is None:
-                raise
+                raise _missing(identifier, WriteMode.APPEND) from exc
             # Table and first rows are one commit; that path takes the rows whole.
             return self.write(
                 identifier,
@@ -399,6 +399,22 @@ def _reject_duplicate_keys(data: pa.Table, keys: Sequence[str], table: str) -> N
             f"{list(keys)}; nothing was written",
             subject=table,
         )
+
+
+_WRITE_WORDS = {
+    WriteMode.APPEND: "append to",
+    WriteMode.OVERWRITE: "overwrite",
+    WriteMode.UPSERT: "upsert into",
+}
+
+
+def _missing(identifier: TableIdentifier, mode: WriteMode) -> TableNotFoundError:
+    # The write, not the catalog lookup it starts with, is what the caller asked for.
+    return TableNotFoundError(
+        f"{_WRITE_WORDS[mode]} table {identifier}: table does not exist "
+        "(pass create_if_missing=NewTable() to create it with the rows)",
+        subject=str(identifier),
+    )
 
 
 def _with_change(result: WriteResult, change: str) -> WriteResult:

@@ -429,9 +429,15 @@ def _describe(error: BaseException) -> str:
         return f"unknown keys {sorted(error.extra_fields)}"
     if isinstance(error, cattrs.BaseValidationError):
         return "; ".join(_describe(e) for e in error.exceptions)
-    note = getattr(error, "__notes__", None)
-    where = f" ({note[-1]})" if note else ""
-    return f"{type(error).__name__}{where}"
+    notes = getattr(error, "__notes__", None) or []
+    field = next(
+        (n.name for n in reversed(notes) if isinstance(getattr(n, "name", None), str)), None
+    )
+    if isinstance(error, KeyError) and field is not None:
+        return f"missing required field {field!r}"
+    if field is not None:
+        return f"field {field!r}: {type(error).__name__}"
+    return type(error).__name__
 
 
 def unstructure_config(config: CatalogConfig) -> dict[str, Any]:

@@ -58,8 +58,15 @@ def translate_exception(
         )
     for foreign, ours, what in _BY_TYPE:
         if isinstance(exc, foreign):
-            return ours(f"{operation} {subject}: {what}: {_summary(exc)}", subject=subject)
+            return ours(f"{operation} {subject}: {_cause(what, exc)}", subject=subject)
     return fallback(f"{operation} {subject} failed: {_summary(exc)}", subject=subject)
+
+
+def _cause(what: str, exc: BaseException) -> str:
+    # PyIceberg's own text often repeats ours ("Table does not exist: ns.t"):
+    # then ours alone says it once, the subject already names the object.
+    summary = _summary(exc)
+    return what if what.lower() in summary.lower() else f"{what}: {summary}"
 
 
 def _summary(exc: BaseException) -> str:

@@ -25,7 +25,7 @@ from floe.application.tables import (
 )
 from floe.domain.errors import InvalidFilterError, TableExistsError, TableNotFoundError, WriteError
 from floe.domain.identifiers import TableIdentifier
-from floe.domain.models import WriteMode, WriteResult
+from floe.domain.models import RowFilter, WriteMode, WriteResult
 from floe.domain.partitioning import partition_fields_to_add
 from floe.ports.arrow import describe_schema
 from floe.ports.catalog import CatalogPort
@@ -125,7 +125,7 @@ class WriteService:
         table: TableLike,
         data: Any,
         *,
-        row_filter: str | None = None,
+        row_filter: RowFilter | None = None,
         allow_schema_evolution: bool = False,
         snapshot_properties: Mapping[str, str] | None = None,
         create_if_missing: NewTable | None = None,
@@ -136,7 +136,8 @@ class WriteService:
         Args:
             table: The table.
             data: The new rows (see :meth:`append`).
-            row_filter: Which rows to replace, e.g. ``"day = '2024-05-01'"``;
+            row_filter: Which rows to replace, e.g. ``"day = '2024-05-01'"`` or a
+                PyIceberg ``BooleanExpression``;
                 ``None`` replaces the whole table.
             allow_schema_evolution: As in :meth:`append`.
             snapshot_properties: Extra entries for the snapshot summary.
@@ -193,7 +194,7 @@ class WriteService:
         data: Any,
         *,
         mode: WriteMode | str,
-        row_filter: str | None = None,
+        row_filter: RowFilter | None = None,
         join_columns: Sequence[str] = (),
         allow_schema_evolution: bool = False,
         snapshot_properties: Mapping[str, str] | None = None,

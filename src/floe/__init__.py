@@ -26,8 +26,9 @@ Configs: :class:`PolarisCatalogConfig` (any Iceberg REST catalog),
 :class:`LocalCatalogConfig` (embedded SQLite + a directory),
 :class:`MemoryCatalogConfig`; or a mapping with a ``type`` key
 (:func:`load_catalog_config`), the environment
-(:func:`catalog_config_from_env`). Secrets are :class:`Secret` values that
-never show themselves.
+(:func:`catalog_config_from_env`), or PyIceberg's own ``.pyiceberg.yaml`` /
+``PYICEBERG_CATALOG__*`` settings (``Floe.from_pyiceberg("name")``).
+Secrets are :class:`Secret` values that never show themselves.
 
 Errors: every failure is a :class:`FloeStorageError`; bad input is a
 :class:`FloeValidationError` (raised before anything is sent), catalog
@@ -42,7 +43,7 @@ importable from their modules for embedding and tests.
 
 from typing import TYPE_CHECKING, Any
 
-from floe.api import Floe
+from floe.api import Floe, catalog_config_from_pyiceberg
 from floe.application import NewTable
 from floe.domain.config import (
     IcebergIOManagerConfig,
@@ -76,6 +77,7 @@ from floe.domain.errors import (
     SnapshotNotFoundError,
     TableExistsError,
     TableNotFoundError,
+    UnknownPropertyWarning,
     WriteError,
 )
 from floe.domain.identifiers import TableIdentifier
@@ -172,10 +174,12 @@ __all__ = [
     "TableIdentifier",
     "TableInfo",
     "TableNotFoundError",
+    "UnknownPropertyWarning",
     "WriteError",
     "WriteMode",
     "WriteResult",
     "catalog_config_from_env",
+    "catalog_config_from_pyiceberg",
     "create_io_manager",
     "load_catalog_config",
 ]

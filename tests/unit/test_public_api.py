@@ -47,10 +47,12 @@ PUBLIC = [
     "TableIdentifier",
     "TableInfo",
     "TableNotFoundError",
+    "UnknownPropertyWarning",
     "WriteError",
     "WriteMode",
     "WriteResult",
     "catalog_config_from_env",
+    "catalog_config_from_pyiceberg",
     "create_io_manager",
     "load_catalog_config",
 ]

@@ -53,7 +53,7 @@ def create_catalog(config: CatalogConfig | Mapping[str, Any]) -> CatalogPort:
 def catalog_config_from_pyiceberg(name: str | None = None) -> CatalogConfig:
     """The floe config of a catalog as PyIceberg's own configuration describes it.
 
-    Read exactly as PyIceberg's ``load_catalog(name)`` reads it:
+    Read with PyIceberg's own ``Config`` class, when called:
     ``.pyiceberg.yaml`` (in ``$PYICEBERG_HOME``, the home or the working
     directory) overlaid by ``PYICEBERG_CATALOG__<NAME>__<KEY>`` variables. A
     ``rest`` catalog becomes a :class:`~floe.PolarisCatalogConfig`

@@ -193,10 +193,6 @@ class ScanOptions:
     def __attrs_post_init__(self) -> None:
         if self.snapshot_id is not None and self.as_of is not None:
             raise InvalidScanError("give either snapshot_id or as_of, not both")
-        if isinstance(self.row_filter, bytes | bytearray | int | float | list | dict | tuple):
-            raise InvalidScanError(
-                f"row_filter must be filter text or an expression, got {self.row_filter!r:.60}"
-            )
 
 
 @attrs.frozen

@@ -1,18 +1,50 @@
-"""floe: Iceberg tables catalogued by Polaris, for Dagster and any orchestrator."""
+"""floe: Iceberg tables catalogued by Polaris, for Dagster and any orchestrator.
+
+Start here::
+
+    import floe
+
+    lake = floe.Floe.from_config({"type": "local", "warehouse_path": ".floe/warehouse"})
+    lake.namespaces.create("analytics")
+    lake.writes.append("analytics.events", arrow_table,
+                       create_if_missing=floe.NewTable(["day(ts)"]))
+    lake.reads.scan("analytics.events", row_filter="ts >= '2024-05-01T00:00:00'")
+
+The five services, attributes of :class:`Floe`:
+
+- ``lake.namespaces``: create, list, load, drop namespaces, set properties.
+- ``lake.tables``: create (from a PyArrow schema), load (a :class:`TableInfo`),
+  list, drop, register; ``files`` and ``partitions`` to inspect a table.
+- ``lake.writes``: ``append``, ``overwrite`` (all rows or a ``row_filter``),
+  ``upsert``; PyArrow, pandas or polars data, each write one commit.
+- ``lake.reads``: ``scan``, ``to_pandas``, ``batches`` with ``columns``,
+  ``row_filter``, ``snapshot_id``, ``as_of``, ``limit``.
+- ``lake.snapshots`` (history and time travel) and ``lake.maintenance``
+  (snapshot expiry).
+
+Configs: :class:`PolarisCatalogConfig` (any Iceberg REST catalog),
+:class:`LocalCatalogConfig` (embedded SQLite + a directory),
+:class:`MemoryCatalogConfig`; or a mapping with a ``type`` key
+(:func:`load_catalog_config`), the environment
+(:func:`catalog_config_from_env`), or PyIceberg's own ``.pyiceberg.yaml`` /
+``PYICEBERG_CATALOG__*`` settings (``Floe.from_pyiceberg("name")``).
+Secrets are :class:`Secret` values that never show themselves.
+
+Errors: every failure is a :class:`FloeStorageError`; bad input is a
+:class:`FloeValidationError` (raised before anything is sent), catalog
+answers are :class:`CatalogError` subclasses (``TableNotFoundError``...),
+and a commit whose outcome is unknown is a :class:`CommitStateUnknownError`.
+
+Dagster: ``floe.IcebergIOManager`` / ``floe.create_io_manager`` (imported on
+first use). The wiring (``floe.container``, ``floe.api``), the ports
+(``floe.ports``) and the services' classes (``floe.application``) are
+importable from their modules for embedding and tests.
+"""
 
 from typing import TYPE_CHECKING, Any
 
-from floe.api import Floe, build_container, create_catalog
-from floe.application import (
-    MaintenanceService,
-    NamespaceService,
-    NewTable,
-    ReadService,
-    SnapshotService,
-    TableService,
-    WriteService,
-)
-from floe.container import FloeContainer
+from floe.api import Floe, catalog_config_from_pyiceberg
+from floe.application import NewTable
 from floe.domain.config import (
     IcebergIOManagerConfig,
     LocalCatalogConfig,
@@ -46,24 +78,21 @@ from floe.domain.errors import (
     SnapshotNotFoundError,
     TableExistsError,
     TableNotFoundError,
+    UnknownPropertyWarning,
     WriteError,
 )
-from floe.domain.identifiers import Namespace, TableIdentifier
+from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import (
     DataFileInfo,
     ExpireResult,
-    MaterializationMetadata,
     NamespaceInfo,
     PartitionStats,
-    RetentionPolicy,
-    ScanOptions,
     SnapshotInfo,
     WriteMode,
     WriteResult,
 )
-from floe.domain.partitioning import PartitionTransform, PartitionTransformType
-from floe.domain.retention import snapshot_as_of, snapshots_to_expire
-from floe.ports import CatalogPort, TableInfo, TableStorePort
+from floe.domain.partitioning import PartitionTransform
+from floe.ports import TableInfo
 
 if TYPE_CHECKING:
     from floe.adapters.dagster import IcebergIOManager, create_io_manager
@@ -71,12 +100,39 @@ if TYPE_CHECKING:
 # The Dagster integration is imported on first use: ``import floe`` must not import Dagster.
 _DAGSTER_NAMES = frozenset({"IcebergIOManager", "create_io_manager"})
 
+# Names the package once exported, and where they live now.
+_MOVED = {
+    "FloeContainer": "floe.container",
+    "build_container": "floe.api",
+    "create_catalog": "floe.api",
+    "CatalogPort": "floe.ports",
+    "TableStorePort": "floe.ports",
+    "NamespaceService": "floe.application",
+    "TableService": "floe.application",
+    "WriteService": "floe.application",
+    "ReadService": "floe.application",
+    "SnapshotService": "floe.application",
+    "MaintenanceService": "floe.application",
+    "Namespace": "floe.domain.identifiers",
+    "MaterializationMetadata": "floe.domain.models",
+    "RetentionPolicy": "floe.domain.models",
+    "ScanOptions": "floe.domain.models",
+    "PartitionTransformType": "floe.domain.partitioning",
+    "snapshot_as_of": "floe.domain.retention",
+    "snapshots_to_expire": "floe.domain.retention",
+}
+
 
 def __getattr__(name: str) -> Any:
     if name in _DAGSTER_NAMES:
         from floe.adapters import dagster
 
         return getattr(dagster, name)
+    if name in _MOVED:
+        raise AttributeError(
+            f"module 'floe' has no attribute {name!r}: it is not part of the public API; "
+            f"import it from {_MOVED[name]}"
+        )
     raise AttributeError(f"module 'floe' has no attribute {name!r}")
 
 
@@ -84,13 +140,11 @@ __all__ = [
     "CatalogAuthenticationError",
     "CatalogConnectionError",
     "CatalogError",
-    "CatalogPort",
     "CommitConflictError",
     "CommitStateUnknownError",
     "DataFileInfo",
     "ExpireResult",
     "Floe",
-    "FloeContainer",
     "FloeStorageError",
     "FloeValidationError",
     "IcebergIOManager",
@@ -102,46 +156,32 @@ __all__ = [
     "InvalidScanError",
     "InvalidSchemaError",
     "LocalCatalogConfig",
-    "MaintenanceService",
-    "MaterializationMetadata",
     "MemoryCatalogConfig",
-    "Namespace",
     "NamespaceExistsError",
     "NamespaceInfo",
     "NamespaceNotEmptyError",
     "NamespaceNotFoundError",
-    "NamespaceService",
     "NewTable",
     "PartitionStats",
     "PartitionTransform",
-    "PartitionTransformType",
     "PolarisCatalogConfig",
-    "ReadService",
     "ResponseTooLargeError",
-    "RetentionPolicy",
     "RetryConfig",
     "ScanError",
-    "ScanOptions",
     "SchemaEvolutionError",
     "Secret",
     "SnapshotInfo",
     "SnapshotNotFoundError",
-    "SnapshotService",
     "TableExistsError",
     "TableIdentifier",
     "TableInfo",
     "TableNotFoundError",
-    "TableService",
-    "TableStorePort",
+    "UnknownPropertyWarning",
     "WriteError",
     "WriteMode",
     "WriteResult",
-    "WriteService",
-    "build_container",
     "catalog_config_from_env",
-    "create_catalog",
+    "catalog_config_from_pyiceberg",
     "create_io_manager",
     "load_catalog_config",
-    "snapshot_as_of",
-    "snapshots_to_expire",
 ]

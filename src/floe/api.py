@@ -17,6 +17,7 @@ from floe.application import (
 )
 from floe.container import FloeContainer
 from floe.domain.config import CatalogConfig, load_catalog_config
+from floe.domain.pyiceberg_config import config_from_pyiceberg
 from floe.ports.catalog import CatalogPort
 
 
@@ -47,6 +48,30 @@ def create_catalog(config: CatalogConfig | Mapping[str, Any]) -> CatalogPort:
     """
     catalog: CatalogPort = build_container(config).catalog()
     return catalog
+
+
+def catalog_config_from_pyiceberg(name: str | None = None) -> CatalogConfig:
+    """The floe config of a catalog as PyIceberg's own configuration describes it.
+
+    Read with PyIceberg's own ``Config`` class, when called:
+    ``.pyiceberg.yaml`` (in ``$PYICEBERG_HOME``, the home or the working
+    directory) overlaid by ``PYICEBERG_CATALOG__<NAME>__<KEY>`` variables. A
+    ``rest`` catalog becomes a :class:`~floe.PolarisCatalogConfig`
+    (``credential: id:secret`` or ``token``, ``scope``, ``oauth2-server-uri``;
+    other properties pass through), floe's embedded ``sql`` layout a
+    :class:`~floe.LocalCatalogConfig`.
+
+    Args:
+        name: The catalog; ``None`` takes PyIceberg's default catalog.
+
+    Raises:
+        InvalidConfigError: No such catalog, a catalog type floe cannot open,
+            or a missing or invalid setting (named; secrets never shown).
+    """
+    from floe.adapters.iceberg.pyiceberg_config import pyiceberg_catalog_properties
+
+    chosen, properties = pyiceberg_catalog_properties(name)
+    return config_from_pyiceberg(chosen, properties)
 
 
 @attrs.frozen
@@ -92,3 +117,14 @@ class Floe:
             InvalidConfigError: The configuration is invalid.
         """
         return cls.from_container(build_container(config))
+
+    @classmethod
+    def from_pyiceberg(cls, name: str | None = None) -> Floe:
+        """Build floe over a catalog configured for PyIceberg (``.pyiceberg.yaml``, env).
+
+        See :func:`catalog_config_from_pyiceberg`.
+
+        Raises:
+            InvalidConfigError: As :func:`catalog_config_from_pyiceberg`.
+        """
+        return cls.from_config(catalog_config_from_pyiceberg(name))

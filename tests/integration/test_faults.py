@@ -20,6 +20,7 @@ import structlog
 
 import floe
 from floe.adapters.iceberg import IcebergBackend
+from floe.api import build_container
 from tests.integration.conftest import PolarisFactory, polaris_config, unique
 from tests.integration.polaris_proxy import Exchange, PolarisProxy
 from tests.integration.proxy import Fault
@@ -50,7 +51,7 @@ def rows(batch: int, count: int = 2) -> pa.Table:
 
 
 def lake_and_backend(config: floe.PolarisCatalogConfig) -> tuple[floe.Floe, IcebergBackend]:
-    container = floe.build_container(config)
+    container = build_container(config)
     backend: IcebergBackend = container.iceberg_backend()
     return floe.Floe.from_container(container), backend
 

@@ -14,7 +14,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import floe
 from floe.adapters.iceberg import IcebergBackend
+from floe.api import build_container, create_catalog
 from floe.domain.config import Secret
+from floe.ports import CatalogPort
 from tests.conftest import rest_config
 from tests.integration.proxy import CatalogProxy, Fault
 from tests.integration.seaweed import SeaweedServer, start_seaweed
@@ -24,7 +26,7 @@ SCHEMA = pa.schema([("id", pa.int64()), ("ts", pa.timestamp("us")), ("v", pa.str
 
 
 def lake_and_backend(config: floe.PolarisCatalogConfig) -> tuple[floe.Floe, IcebergBackend]:
-    container = floe.build_container(config)
+    container = build_container(config)
     backend: IcebergBackend = container.iceberg_backend()
     return floe.Floe.from_container(container), backend
 
@@ -68,7 +70,7 @@ def test_new_user_walkthrough_through_public_names(seaweed: SeaweedServer) -> No
     result = lake.maintenance.expire_snapshots(table, retain_last=1)
     assert result.expired_snapshot_ids == (first.snapshot_id,)
     assert lake.reads.scan(table).num_rows == 3
-    assert isinstance(floe.create_catalog(config), floe.CatalogPort)
+    assert isinstance(create_catalog(config), CatalogPort)
 
 
 def test_token_request_uses_client_credentials_and_configured_scope(

@@ -38,6 +38,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import floe
 from floe.adapters.iceberg import IcebergBackend
 from floe.adapters.iceberg.auth import FloeAuthManager
+from floe.api import build_container
 from floe.domain.config import unstructure_config
 from tests.integration.conftest import PolarisFactory, polaris_config, unique
 from tests.integration.polaris_proxy import PolarisProxy
@@ -132,7 +133,7 @@ def assert_nothing_leaks(haystack: list[str], needles: list[str]) -> None:
 
 
 def lake_and_backend(config: floe.PolarisCatalogConfig) -> tuple[floe.Floe, IcebergBackend]:
-    container = floe.build_container(config)
+    container = build_container(config)
     backend: IcebergBackend = container.iceberg_backend()
     return floe.Floe.from_container(container), backend
 

@@ -15,6 +15,7 @@ import structlog
 import floe
 from floe.adapters.iceberg import IcebergBackend
 from floe.adapters.iceberg.auth import TokenProvider
+from floe.api import build_container
 from floe.domain.config import Secret
 from tests.integration.conftest import PolarisFactory, polaris_config, unique
 from tests.integration.polaris_proxy import OMITTED, PREFIX, PolarisProxy
@@ -31,7 +32,7 @@ def rows(*values: int) -> pa.Table:
 
 
 def lake_and_backend(config: floe.PolarisCatalogConfig) -> tuple[floe.Floe, IcebergBackend]:
-    container = floe.build_container(config)
+    container = build_container(config)
     backend: IcebergBackend = container.iceberg_backend()
     return floe.Floe.from_container(container), backend
 

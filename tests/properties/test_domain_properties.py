@@ -11,13 +11,16 @@ from floe import (
     InvalidIdentifierError,
     InvalidPartitionSpecError,
     PartitionTransform,
-    PartitionTransformType,
-    RetentionPolicy,
     SnapshotInfo,
     TableIdentifier,
 )
 from floe.domain.identifiers import MAX_NAMESPACE_BYTES, MAX_NAMESPACE_DEPTH, MAX_PART_BYTES
-from floe.domain.partitioning import ALLOWED_SOURCE_TYPES, validate_partition_spec
+from floe.domain.models import RetentionPolicy
+from floe.domain.partitioning import (
+    ALLOWED_SOURCE_TYPES,
+    PartitionTransformType,
+    validate_partition_spec,
+)
 from floe.domain.retention import snapshots_to_expire
 from floe.domain.schema import Column, ColumnType, SchemaDescription
 

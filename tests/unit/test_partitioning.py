@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from floe import InvalidPartitionSpecError, PartitionTransform, PartitionTransformType
-from floe.domain.partitioning import validate_partition_spec
+from floe import InvalidPartitionSpecError, PartitionTransform
+from floe.domain.partitioning import PartitionTransformType, validate_partition_spec
 from floe.domain.schema import Column, ColumnType, SchemaDescription
 
 T = PartitionTransformType

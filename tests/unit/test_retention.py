@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from floe import InvalidConfigError, RetentionPolicy, SnapshotInfo
+from floe import InvalidConfigError, SnapshotInfo
+from floe.domain.models import RetentionPolicy
 from floe.domain.retention import snapshot_as_of, snapshots_to_expire
 
 MINUTE = 60_000

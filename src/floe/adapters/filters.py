@@ -1,9 +1,10 @@
 """Row filters: Iceberg's expression syntax, parsed and checked by PyIceberg.
 
-Every adapter accepts the same filter text because every adapter parses it
-here, with PyIceberg's own parser, and binds it to the table schema so that
-an unknown column is reported as an :class:`InvalidFilterError` before any
-data is touched.
+Every adapter accepts the same filters because every adapter parses them
+here, with PyIceberg's own parser, and binds them to the table schema so
+that an unknown column is reported as an :class:`InvalidFilterError` before
+any data is touched. A filter is text or a PyIceberg ``BooleanExpression``
+(what PyIceberg users already build); both obey the same size limits.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pyiceberg.expressions import (
     And,
     BooleanExpression,
     IsNaN,
+    Not,
     NotEqualTo,
     NotIn,
     NotNull,
@@ -84,20 +86,70 @@ def check_filter_size(text: str, *, table: str) -> None:
         )
 
 
-def parse_filter(text: str | None, *, table: str) -> BooleanExpression:
-    """Parse filter text (``None`` or blank: every row).
+def check_expression_size(expression: BooleanExpression, *, table: str) -> None:
+    """Refuse an expression object beyond the size limits, without recursing.
+
+    The predicates are counted as in text; an ``and``/``or`` chain nests one
+    level per term when built, so the depth allowed is the predicate limit
+    plus :data:`MAX_FILTER_NESTING`.
 
     Raises:
-        InvalidFilterError: The text is not a valid Iceberg expression, or is
-            beyond the size limits (:func:`check_filter_size`).
+        InvalidFilterError: More than :data:`MAX_FILTER_PREDICATES` predicates
+            or deeper than the limits allow.
     """
-    if text is None or not text.strip():
+    deepest_allowed = MAX_FILTER_PREDICATES + MAX_FILTER_NESTING
+    predicates = 0
+    pending: list[tuple[object, int]] = [(expression, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > deepest_allowed:
+            raise InvalidFilterError(
+                f"row filter for table {table} nests more than {deepest_allowed} levels deep",
+                subject=table,
+            )
+        if isinstance(node, And | Or):
+            pending += [(node.left, depth + 1), (node.right, depth + 1)]
+        elif isinstance(node, Not):
+            pending.append((node.child, depth + 1))
+        else:
+            predicates += 1
+            if predicates > MAX_FILTER_PREDICATES:
+                raise InvalidFilterError(
+                    f"row filter for table {table} has more than {MAX_FILTER_PREDICATES} "
+                    "predicates (use an In predicate for long value lists)",
+                    subject=table,
+                )
+
+
+def parse_filter(text: object, *, table: str) -> BooleanExpression:
+    """Parse filter text (``None`` or blank: every row), or check an expression.
+
+    Args:
+        text: Iceberg filter text, a PyIceberg ``BooleanExpression`` (used as
+            it is, unbound), or ``None``.
+        table: The table's name, for messages.
+
+    Raises:
+        InvalidFilterError: The text is not a valid Iceberg expression, the
+            value is neither text nor an expression, or it is beyond the size
+            limits (:func:`check_filter_size`, :func:`check_expression_size`).
+    """
+    if isinstance(text, BooleanExpression):
+        check_expression_size(text, table=table)
+        return text
+    if text is None or (isinstance(text, str) and not text.strip()):
         return AlwaysTrue()
+    if not isinstance(text, str):
+        raise InvalidFilterError(
+            f"the row filter for table {table} must be filter text (a str) or a PyIceberg "
+            f"BooleanExpression, got {type(text).__name__} {text!r:.60}",
+            subject=table,
+        )
     check_filter_size(text, table=table)
     try:
         expression = _parsed(text)
     except Exception as exc:  # pyparsing raises its own exception types
-        where = (
+        where = _lexical_error(text) or (
             f"syntax error at character {exc.loc + 1}" if hasattr(exc, "loc") else _first_line(exc)
         )
         raise InvalidFilterError(
@@ -105,6 +157,40 @@ def parse_filter(text: str | None, *, table: str) -> BooleanExpression:
             subject=table,
         ) from exc
     return expression
+
+
+# A quoted literal or name as PyIceberg's grammar reads it (pyparsing's quoted
+# strings: a doubled quote or a backslash escape inside, no line break).
+_QUOTED = {q: re.compile(rf"{q}(?:[^{q}\\\n\r]|{q}{q}|\\.)*{q}") for q in ("'", '"')}
+
+
+def _lexical_error(text: str) -> str | None:
+    """Where an unterminated quote or an unbalanced parenthesis is, if there is one.
+
+    PyIceberg's parser backtracks to the start of the predicate it could not
+    read, so its position for these mistakes is the predicate's first
+    character, not the mistake's.
+    """
+    opened: list[int] = []
+    at = 0
+    while at < len(text):
+        char = text[at]
+        if char in _QUOTED:
+            match = _QUOTED[char].match(text, at)
+            if match is None:
+                return f"unterminated quote {char} at character {at + 1}"
+            at = match.end()
+            continue
+        if char == "(":
+            opened.append(at)
+        elif char == ")":
+            if not opened:
+                return f"unmatched ')' at character {at + 1}"
+            opened.pop()
+        at += 1
+    if opened:
+        return f"unclosed '(' at character {opened[-1] + 1}"
+    return None
 
 
 @functools.lru_cache(maxsize=512)
@@ -115,8 +201,8 @@ def _parsed(text: str) -> BooleanExpression:
     return expression
 
 
-def bind_filter(text: str | None, schema: Schema, *, table: str) -> BooleanExpression:
-    """Parse and bind filter text to a table schema.
+def bind_filter(text: object, schema: Schema, *, table: str) -> BooleanExpression:
+    """Parse and bind a filter (text or expression) to a table schema.
 
     Raises:
         InvalidFilterError: Unparseable, names an unknown column, or compares
@@ -127,7 +213,7 @@ def bind_filter(text: str | None, schema: Schema, *, table: str) -> BooleanExpre
         bound: BooleanExpression = bind(schema, expression, case_sensitive=True)
     except Exception as exc:  # ValueError / TypeError from literal conversion
         raise InvalidFilterError(
-            f"row filter {text!r} does not fit table {table}: {_first_line(exc)}",
+            f"row filter {text!r:.300} does not fit table {table}: {_first_line(exc)}",
             subject=table,
         ) from exc
     # Negations pushed into the predicates, as PyIceberg's scans do: under
@@ -136,9 +222,7 @@ def bind_filter(text: str | None, schema: Schema, *, table: str) -> BooleanExpre
     return rewrite_not(bound)
 
 
-def scan_pushdown(
-    text: str | None, schema: Schema, *, table: str
-) -> tuple[BooleanExpression, bool]:
+def scan_pushdown(text: object, schema: Schema, *, table: str) -> tuple[BooleanExpression, bool]:
     """The filter to hand to PyIceberg's scan, and whether it is exact.
 
     Arrow prunes Parquet row groups by their min/max statistics, which leave

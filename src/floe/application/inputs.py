@@ -31,26 +31,50 @@ def as_namespace(value: NamespaceLike) -> Namespace:
     return parse_namespace(value)
 
 
+def is_filter_expression(value: object) -> bool:
+    """Whether ``value`` is a PyIceberg ``BooleanExpression``.
+
+    Recognised by its class, not by importing PyIceberg: the application
+    stays free of it; the adapters parse and bind the expression.
+    """
+    return any(
+        kind.__name__ == "BooleanExpression" and kind.__module__ == "pyiceberg.expressions"
+        for kind in type(value).__mro__
+    )
+
+
 def check_filter_text(row_filter: object, *, table: TableIdentifier) -> None:
-    """Refuse a row filter that is not text, before any adapter sees it.
+    """Refuse a row filter that is neither text nor an expression, before any adapter sees it.
 
     Raises:
-        InvalidFilterError: ``row_filter`` is neither ``None`` nor a ``str``.
+        InvalidFilterError: ``row_filter`` is neither ``None``, a ``str`` nor a
+            PyIceberg ``BooleanExpression``.
     """
-    if row_filter is not None and not isinstance(row_filter, str):
-        raise InvalidFilterError(
-            f"the row filter for table {table} must be filter text (a str), got "
-            f"{type(row_filter).__name__} {row_filter!r:.60}",
-            subject=str(table),
-        )
+    if row_filter is None or isinstance(row_filter, str) or is_filter_expression(row_filter):
+        return
+    raise InvalidFilterError(
+        f"the row filter for table {table} must be filter text (a str) or a PyIceberg "
+        f"BooleanExpression, got {type(row_filter).__name__} {row_filter!r:.60}",
+        subject=str(table),
+    )
+
+
+def _polars_frame(data: object) -> str | None:
+    # Recognised by class, so that polars (optional) is never imported here.
+    kind = type(data)
+    if str(getattr(kind, "__module__", "")).split(".")[0] != "polars":
+        return None
+    return kind.__name__ if kind.__name__ in ("DataFrame", "LazyFrame") else None
 
 
 def is_stream(data: Any) -> bool:
     """Whether ``data`` is a stream of record batches (a reader or an iterable of batches)."""
     if isinstance(data, pa.RecordBatchReader):
         return True
-    return isinstance(data, Iterable) and not isinstance(
-        data, pa.Table | pa.RecordBatch | pd.DataFrame | str | bytes | dict
+    return (
+        isinstance(data, Iterable)
+        and not isinstance(data, pa.Table | pa.RecordBatch | pd.DataFrame | str | bytes | dict)
+        and _polars_frame(data) is None
     )
 
 
@@ -121,7 +145,9 @@ def _source_failed(exc: Exception, table: TableIdentifier) -> WriteError:
 
 
 def as_arrow(data: Any, *, table: TableIdentifier) -> pa.Table:
-    """Accept a PyArrow table, record batch(es) or a pandas DataFrame, read whole.
+    """Accept a PyArrow table, record batch(es), a pandas or polars DataFrame, read whole.
+
+    A ``polars.LazyFrame`` is collected first.
 
     Raises:
         WriteError: For any other kind of input, or an empty iterable of batches
@@ -140,18 +166,23 @@ def as_arrow(data: Any, *, table: TableIdentifier) -> pa.Table:
                 subject=str(table),
             )
         return pa.Table.from_batches(list(batches), schema=schema)
-    if isinstance(data, pd.DataFrame):
+    frame = _polars_frame(data)
+    if isinstance(data, pd.DataFrame) or frame is not None:
         try:
-            return pa.Table.from_pandas(data, preserve_index=False)
-        except Exception as exc:  # object cells are anything: 2**70 overflows
+            if frame is None:
+                return pa.Table.from_pandas(data, preserve_index=False)
+            collected = data.collect() if frame == "LazyFrame" else data
+            converted: pa.Table = collected.to_arrow()
+            return converted
+        except Exception as exc:  # object cells are anything: 2**70 overflows; queries fail
             raise WriteError(
-                f"cannot convert the DataFrame for table {table} to Arrow "
+                f"cannot convert the {type(data).__name__} for table {table} to Arrow "
                 f"({type(exc).__name__}: {exc}); nothing was written",
                 subject=str(table),
             ) from exc
     raise WriteError(
         f"cannot write a {type(data).__name__} to table {table}; "
         "give a pyarrow.Table, RecordBatch, RecordBatchReader, an iterable of "
-        "RecordBatch or a pandas.DataFrame",
+        "RecordBatch, a pandas.DataFrame or a polars.DataFrame/LazyFrame",
         subject=str(table),
     )

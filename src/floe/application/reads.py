@@ -12,7 +12,7 @@ import pyarrow as pa
 from floe.application.inputs import TableLike, as_identifier, check_filter_text
 from floe.application.snapshots import SnapshotService
 from floe.domain.identifiers import TableIdentifier
-from floe.domain.models import ScanOptions
+from floe.domain.models import RowFilter, ScanOptions
 from floe.ports.table_store import TableStorePort
 
 
@@ -33,7 +33,7 @@ class ReadService:
         table: TableLike,
         *,
         columns: Sequence[str] | None = None,
-        row_filter: str | None = None,
+        row_filter: RowFilter | None = None,
         snapshot_id: int | None = None,
         as_of: datetime | None = None,
         limit: int | None = None,
@@ -43,7 +43,8 @@ class ReadService:
         Args:
             table: The table.
             columns: Columns to return, ``None`` for all.
-            row_filter: Iceberg filter text, e.g. ``"region = 'eu' and amount > 10"``.
+            row_filter: Iceberg filter text, e.g. ``"region = 'eu' and amount > 10"``,
+                or a PyIceberg ``BooleanExpression`` (``GreaterThan("amount", 10)``).
             snapshot_id: Read this snapshot.
             as_of: Read the snapshot current at this (aware) time.
             limit: At most this many rows.
@@ -64,7 +65,7 @@ class ReadService:
         table: TableLike,
         *,
         columns: Sequence[str] | None = None,
-        row_filter: str | None = None,
+        row_filter: RowFilter | None = None,
         snapshot_id: int | None = None,
         as_of: datetime | None = None,
         limit: int | None = None,
@@ -85,7 +86,7 @@ class ReadService:
         table: TableLike,
         *,
         columns: Sequence[str] | None = None,
-        row_filter: str | None = None,
+        row_filter: RowFilter | None = None,
         snapshot_id: int | None = None,
         as_of: datetime | None = None,
         limit: int | None = None,
@@ -98,7 +99,7 @@ class ReadService:
         self,
         table: TableLike,
         columns: Sequence[str] | None,
-        row_filter: str | None,
+        row_filter: RowFilter | None,
         snapshot_id: int | None,
         as_of: datetime | None,
         limit: int | None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Protocol, TypeAlias, runtime_checkable
 
 import pyarrow as pa
 
@@ -17,6 +18,18 @@ from floe.ports.catalog import CatalogPort, TableInfo
 from floe.ports.table_store import TableStorePort
 
 PartitionLike = PartitionTransform | str
+
+
+@runtime_checkable
+class ArrowConvertibleSchema(Protocol):
+    """A schema that converts itself to Arrow, as PyIceberg's ``Schema.as_arrow()`` does."""
+
+    def as_arrow(self) -> pa.Schema:
+        """The schema as a PyArrow schema."""
+
+
+#: A new table's schema: a PyArrow schema or an Iceberg ``Schema``.
+SchemaLike: TypeAlias = pa.Schema | ArrowConvertibleSchema
 
 
 def as_partition_spec(spec: Sequence[PartitionLike]) -> tuple[PartitionTransform, ...]:
@@ -51,21 +64,47 @@ def table_properties(properties: Mapping[str, str] | None) -> dict[str, str]:
     return {**CREATED_TABLE_DEFAULTS, **(properties or {})}
 
 
+def as_arrow_schema(identifier: TableIdentifier, schema: object) -> pa.Schema:
+    """A new table's schema as Arrow: a PyArrow schema, or an Iceberg ``Schema``.
+
+    An Iceberg schema is converted with its own ``as_arrow()``: names, types,
+    nesting and required fields are kept; its field ids are not, the catalog
+    assigns fresh ones to a new table (as PyIceberg's ``create_table`` does).
+
+    Raises:
+        InvalidSchemaError: Neither, or the conversion failed.
+    """
+    if isinstance(schema, pa.Schema):
+        return schema
+    if isinstance(schema, ArrowConvertibleSchema) and not isinstance(schema, type):
+        try:
+            converted = schema.as_arrow()
+        except Exception as exc:  # the schema's own conversion: any error is the schema's
+            raise InvalidSchemaError(
+                f"cannot convert the {type(schema).__name__} for table {identifier} to "
+                f"Arrow ({type(exc).__name__}: {exc})",
+                subject=str(identifier),
+            ) from exc
+        if isinstance(converted, pa.Schema):
+            return converted
+    raise InvalidSchemaError(
+        f"schema of table {identifier} must be a pyarrow.Schema or an Iceberg Schema, "
+        f"got {type(schema).__name__}",
+        subject=str(identifier),
+    )
+
+
 def prepare_table(
-    identifier: TableIdentifier, schema: pa.Schema, partition_spec: Sequence[PartitionLike]
+    identifier: TableIdentifier, schema: SchemaLike, partition_spec: Sequence[PartitionLike]
 ) -> tuple[pa.Schema, tuple[PartitionTransform, ...]]:
     """Check a new table's schema and partition spec; return them in canonical form.
 
     Raises:
-        InvalidSchemaError: Not an Arrow schema, no columns, duplicates, unstorable types.
+        InvalidSchemaError: Not an Arrow or Iceberg schema, no columns,
+            duplicates, unstorable types.
         InvalidPartitionSpecError: A transform does not fit the schema.
     """
-    if not isinstance(schema, pa.Schema):
-        raise InvalidSchemaError(
-            f"schema of table {identifier} must be a pyarrow.Schema, got {type(schema).__name__}",
-            subject=str(identifier),
-        )
-    canonical = canonical_schema(schema)
+    canonical = canonical_schema(as_arrow_schema(identifier, schema))
     description = describe_schema(canonical)
     _check_columns(identifier, description)
     spec = validate_partition_spec(
@@ -89,7 +128,7 @@ class TableService:
     def create(
         self,
         table: TableLike,
-        schema: pa.Schema,
+        schema: SchemaLike,
         partition_spec: Sequence[PartitionLike] = (),
         properties: Mapping[str, str] | None = None,
     ) -> TableInfo:
@@ -97,7 +136,9 @@ class TableService:
 
         Args:
             table: ``"ns.table"`` or a :class:`TableIdentifier`.
-            schema: The Arrow schema (mapped onto Iceberg types).
+            schema: The Arrow schema (mapped onto Iceberg types), or a PyIceberg
+                ``Schema`` (converted with its ``as_arrow()``; its field ids are
+                not kept: a new table gets fresh ones, as in PyIceberg).
             partition_spec: Partition transforms, e.g. ``["day(ts)", "bucket[8](id)"]``.
             properties: Table properties, on top of
                 :data:`CREATED_TABLE_DEFAULTS`.
@@ -119,7 +160,7 @@ class TableService:
     def create_if_not_exists(
         self,
         table: TableLike,
-        schema: pa.Schema,
+        schema: SchemaLike,
         partition_spec: Sequence[PartitionLike] = (),
         properties: Mapping[str, str] | None = None,
     ) -> TableInfo:

@@ -25,7 +25,7 @@ from floe.application.tables import (
 )
 from floe.domain.errors import InvalidFilterError, TableExistsError, TableNotFoundError, WriteError
 from floe.domain.identifiers import TableIdentifier
-from floe.domain.models import WriteMode, WriteResult
+from floe.domain.models import RowFilter, WriteMode, WriteResult
 from floe.domain.partitioning import partition_fields_to_add
 from floe.ports.arrow import describe_schema
 from floe.ports.catalog import CatalogPort
@@ -125,7 +125,7 @@ class WriteService:
         table: TableLike,
         data: Any,
         *,
-        row_filter: str | None = None,
+        row_filter: RowFilter | None = None,
         allow_schema_evolution: bool = False,
         snapshot_properties: Mapping[str, str] | None = None,
         create_if_missing: NewTable | None = None,
@@ -136,7 +136,8 @@ class WriteService:
         Args:
             table: The table.
             data: The new rows (see :meth:`append`).
-            row_filter: Which rows to replace, e.g. ``"day = '2024-05-01'"``;
+            row_filter: Which rows to replace, e.g. ``"day = '2024-05-01'"`` or a
+                PyIceberg ``BooleanExpression``;
                 ``None`` replaces the whole table.
             allow_schema_evolution: As in :meth:`append`.
             snapshot_properties: Extra entries for the snapshot summary.
@@ -193,7 +194,7 @@ class WriteService:
         data: Any,
         *,
         mode: WriteMode | str,
-        row_filter: str | None = None,
+        row_filter: RowFilter | None = None,
         join_columns: Sequence[str] = (),
         allow_schema_evolution: bool = False,
         snapshot_properties: Mapping[str, str] | None = None,
@@ -251,9 +252,9 @@ class WriteService:
         arrow = as_arrow(data, table=identifier)
         try:
             info = self._catalog.load_table(identifier)
-        except TableNotFoundError:
+        except TableNotFoundError as exc:
             if create_if_missing is None:
-                raise
+                raise _missing(identifier, mode) from exc
             created = self._create_with(
                 identifier, arrow, mode, join_columns, create_if_missing, properties
             )
@@ -322,9 +323,9 @@ class WriteService:
             return WriteResult(identifier, WriteMode.APPEND, None, 0)
         try:
             info = self._catalog.load_table(identifier)
-        except TableNotFoundError:
+        except TableNotFoundError as exc:
             if create_if_missing is None:
-                raise
+                raise _missing(identifier, WriteMode.APPEND) from exc
             # Table and first rows are one commit; that path takes the rows whole.
             return self.write(
                 identifier,
@@ -399,6 +400,22 @@ def _reject_duplicate_keys(data: pa.Table, keys: Sequence[str], table: str) -> N
             f"{list(keys)}; nothing was written",
             subject=table,
         )
+
+
+_WRITE_WORDS = {
+    WriteMode.APPEND: "append to",
+    WriteMode.OVERWRITE: "overwrite",
+    WriteMode.UPSERT: "upsert into",
+}
+
+
+def _missing(identifier: TableIdentifier, mode: WriteMode) -> TableNotFoundError:
+    # The write, not the catalog lookup it starts with, is what the caller asked for.
+    return TableNotFoundError(
+        f"{_WRITE_WORDS[mode]} table {identifier}: table does not exist "
+        "(pass create_if_missing=NewTable() to create it with the rows)",
+        subject=str(identifier),
+    )
 
 
 def _with_change(result: WriteResult, change: str) -> WriteResult:

@@ -7,13 +7,14 @@ value, so a config can be logged or printed safely.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
 import cattrs
 
-from floe.domain.errors import InvalidConfigError
+from floe.domain.errors import InvalidConfigError, UnknownPropertyWarning
 from floe.domain.identifiers import Namespace, parse_namespace
 from floe.domain.models import WriteMode
 
@@ -102,6 +103,82 @@ SAFE_PROPERTY_KEYS: Final = frozenset(
         "header.accept",
     }
 )
+
+
+#: PyIceberg catalog and FileIO properties that hold credentials (masked,
+#: but known: no warning).
+CREDENTIAL_PROPERTY_KEYS: Final = frozenset(
+    {
+        "s3.access-key-id",
+        "s3.secret-access-key",
+        "s3.session-token",
+        "s3.sse.key",
+        "s3.sse-kms-key-id",
+        "client.access-key-id",
+        "client.secret-access-key",
+        "client.session-token",
+        "adls.account-key",
+        "adls.sas-token",
+        "adls.connection-string",
+        "adls.credential",
+        "adls.client-secret",
+        "adls.token",
+        "gcs.oauth2.token",
+        "hdfs.kerberos_ticket",
+        "hf.token",
+        "rest.signing-key",
+    }
+)
+#: PyIceberg settings that are neither on the safe list nor credentials
+#: (their values stay masked, they draw no warning).
+OTHER_KNOWN_PROPERTY_KEYS: Final = frozenset(
+    {
+        "audience",
+        "resource",
+        "snapshot-loading-mode",
+        "scan-planning-mode",
+        "rest-page-size",
+        "namespace-separator",
+        "view-endpoints-supported",
+        "rest.sigv4.max-retries",
+        "s3.profile-name",
+        "s3.server-side-encryption",
+        "client.profile-name",
+        "gcs.session-kwargs",
+    }
+)
+#: Families of properties with free-form names: HTTP headers, per-account
+#: SAS tokens, auth manager settings, TLS client certificates.
+KNOWN_PROPERTY_PREFIXES: Final = ("header.", "adls.sas-token.", "auth.", "ssl.")
+
+
+def is_known_property(key: str) -> bool:
+    """Whether ``key`` is a PyIceberg catalog or FileIO property floe knows."""
+    name = key.lower()
+    return (
+        name in SAFE_PROPERTY_KEYS
+        or name in CREDENTIAL_PROPERTY_KEYS
+        or name in OTHER_KNOWN_PROPERTY_KEYS
+        or name.startswith(KNOWN_PROPERTY_PREFIXES)
+    )
+
+
+def warn_unknown_properties(properties: Mapping[str, str]) -> None:
+    """Warn (:class:`UnknownPropertyWarning`) about each property floe does not know.
+
+    Such a property is still passed to PyIceberg, which ignores what it does
+    not know: a misspelt ``s3.endpont`` would otherwise vanish silently. The
+    warning names the key, never the value.
+    """
+    for key in properties:
+        if not is_known_property(key):
+            warnings.warn(
+                f"catalog property {key!r} is not a PyIceberg setting floe knows; it is "
+                "passed to PyIceberg as it is, which ignores settings it does not know "
+                "(check its spelling)",
+                UnknownPropertyWarning,
+                stacklevel=4,
+            )
 
 
 def is_safe_property(key: str) -> bool:
@@ -283,6 +360,7 @@ class PolarisCatalogConfig:
                     f"property {key!r} is set through its own field, not properties",
                     subject=key,
                 )
+        warn_unknown_properties(self.properties)
 
 
 @attrs.frozen
@@ -451,9 +529,15 @@ def _describe(error: BaseException) -> str:
         return f"unknown keys {sorted(error.extra_fields)}"
     if isinstance(error, cattrs.BaseValidationError):
         return "; ".join(_describe(e) for e in error.exceptions)
-    note = getattr(error, "__notes__", None)
-    where = f" ({note[-1]})" if note else ""
-    return f"{type(error).__name__}{where}"
+    notes = getattr(error, "__notes__", None) or []
+    field = next(
+        (n.name for n in reversed(notes) if isinstance(getattr(n, "name", None), str)), None
+    )
+    if isinstance(error, KeyError) and field is not None:
+        return f"missing required field {field!r}"
+    if field is not None:
+        return f"field {field!r}: {type(error).__name__}"
+    return type(error).__name__
 
 
 def unstructure_config(config: CatalogConfig) -> dict[str, Any]:

@@ -114,3 +114,11 @@ class ScanError(FloeStorageError):
 
 class SnapshotNotFoundError(ScanError):
     """No snapshot has the requested id, or none existed at the requested time."""
+
+
+class UnknownPropertyWarning(UserWarning):
+    """A catalog property floe does not know: passed on as it is, perhaps misspelt.
+
+    Filter it like any warning, e.g.
+    ``warnings.filterwarnings("ignore", category=floe.UnknownPropertyWarning)``.
+    """

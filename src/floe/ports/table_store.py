@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import pyarrow as pa
 
 from floe.domain.identifiers import TableIdentifier
-from floe.domain.models import DataFileInfo, ScanOptions, SnapshotInfo, WriteResult
+from floe.domain.models import DataFileInfo, RowFilter, ScanOptions, SnapshotInfo, WriteResult
 from floe.domain.partitioning import PartitionTransform
 
 
@@ -79,7 +79,7 @@ class TableStorePort(abc.ABC):
         identifier: TableIdentifier,
         data: pa.Table,
         *,
-        row_filter: str | None = None,
+        row_filter: RowFilter | None = None,
         evolve_schema: pa.Schema | None = None,
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,

@@ -62,7 +62,7 @@ def translate_exception(
         )
     for foreign, ours, what in _BY_TYPE:
         if isinstance(exc, foreign):
-            return ours(f"{operation} {subject}: {what}: {_summary(exc)}", subject=subject)
+            return ours(f"{operation} {subject}: {_cause(what, exc)}", subject=subject)
     return fallback(f"{operation} {subject} failed: {_summary(exc)}", subject=subject)
 
 
@@ -87,6 +87,13 @@ def _redirect(exc: BaseException) -> str | None:
         f"{target.scheme}://{target.netloc}{target.path}, which floe does not follow "
         "(it would carry the token along): configure the catalog uri that answers itself"
     )
+
+
+def _cause(what: str, exc: BaseException) -> str:
+    # PyIceberg's own text often repeats ours ("Table does not exist: ns.t"):
+    # then ours alone says it once, the subject already names the object.
+    summary = _summary(exc)
+    return what if what.lower() in summary.lower() else f"{what}: {summary}"
 
 
 def _summary(exc: BaseException) -> str:

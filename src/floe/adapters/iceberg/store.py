@@ -68,6 +68,7 @@ from floe.domain.errors import (
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import (
     DataFileInfo,
+    RowFilter,
     ScanOptions,
     SnapshotInfo,
     WriteMode,
@@ -124,7 +125,7 @@ class IcebergTableStore(TableStorePort):
         data: pa.Table,
         mode: WriteMode,
         *,
-        row_filter: str | None = None,
+        row_filter: RowFilter | None = None,
         join_columns: Sequence[str] = (),
         evolve_schema: pa.Schema | None,
         add_partition_fields: Sequence[PartitionTransform] = (),
@@ -235,7 +236,7 @@ class IcebergTableStore(TableStorePort):
         identifier: TableIdentifier,
         data: pa.Table,
         *,
-        row_filter: str | None = None,
+        row_filter: RowFilter | None = None,
         evolve_schema: pa.Schema | None = None,
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
@@ -660,7 +661,7 @@ def _planned(
     read: Callable[[BooleanExpression, bool], R],
     table: Table,
     schema: Schema,
-    row_filter: str | None,
+    row_filter: RowFilter | None,
     name: str,
 ) -> R:
     """Plan and start a read with the best filter PyIceberg and Arrow handle correctly.

@@ -24,6 +24,7 @@ from floe.domain.errors import (
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import (
     DataFileInfo,
+    RowFilter,
     ScanOptions,
     SnapshotInfo,
     WriteMode,
@@ -144,7 +145,7 @@ class MemoryTableStore(TableStorePort):
         identifier: TableIdentifier,
         data: pa.Table,
         *,
-        row_filter: str | None = None,
+        row_filter: RowFilter | None = None,
         evolve_schema: pa.Schema | None = None,
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,

@@ -28,11 +28,8 @@ from floe.domain.errors import InvalidConfigError
 
 #: PyIceberg's REST properties that are fields of :class:`PolarisCatalogConfig`.
 _REST_FIELDS: Final = {
-    "uri": "uri",
-    "warehouse": "warehouse",
-    "token": "token",  # nosec B105 - a property name mapped to a field name
-    "scope": "scope",
-    "oauth2-server-uri": "oauth2_server_uri",
+    key: key.replace("-", "_")  # the field is named as the key, with _ for -
+    for key in ("uri", "warehouse", "token", "scope", "oauth2-server-uri")
 }
 #: Properties that choose the catalog implementation; floe chooses its own.
 _IMPLEMENTATION_KEYS: Final = frozenset({"type", "py-catalog-impl"})

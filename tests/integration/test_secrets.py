@@ -363,6 +363,7 @@ def with_locals(exc: BaseException) -> str:
     return "".join(traceback.TracebackException.from_exception(exc, capture_locals=True).format())
 
 
+@pytest.mark.filterwarnings("ignore::floe.UnknownPropertyWarning")  # an unknown key on purpose
 @pytest.mark.parametrize("log_path", ["structlog", "stdlib"])
 def test_a_marker_in_every_secret_a_user_can_set_never_leaks(
     seaweed: SeaweedServer,

@@ -6,7 +6,8 @@ import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from floe import RetentionPolicy, SnapshotInfo
+from floe import SnapshotInfo
+from floe.domain.models import RetentionPolicy
 from floe.domain.retention import snapshots_protected_by_refs, snapshots_to_expire
 
 PROPERTY = settings(max_examples=200, deadline=None, database=None)

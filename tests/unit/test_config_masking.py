@@ -14,6 +14,9 @@ from floe.domain.config import (
 
 MARKER = "sekr1t-M4RKER-value"
 
+# One key is one floe has never heard of: its warning is expected here.
+pytestmark = pytest.mark.filterwarnings("ignore::floe.UnknownPropertyWarning")
+
 #: Keys that carry credentials in PyIceberg's FileIO and REST catalog, plus
 #: headers and keys floe has never heard of.
 SECRET_BEARING = [

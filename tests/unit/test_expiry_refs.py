@@ -5,11 +5,12 @@ from __future__ import annotations
 import pyarrow as pa
 
 import floe
-from floe import RetentionPolicy, SnapshotInfo
+from floe import SnapshotInfo
 from floe.adapters.memory.catalog import MemoryCatalog
 from floe.adapters.memory.state import MemoryWarehouse
 from floe.adapters.memory.store import MemoryTableStore
 from floe.application.maintenance import MaintenanceService
+from floe.domain.models import RetentionPolicy
 from floe.domain.retention import snapshots_protected_by_refs, snapshots_to_expire
 
 MINUTE = 60_000

@@ -205,6 +205,40 @@ def test_partitioned_asset_without_a_column_is_a_config_error() -> None:
         )
 
 
+def test_the_partition_column_is_inferred_from_an_unambiguous_spec() -> None:
+    spec = {"floe/partition_spec": ["bucket[4](shard)", "day(ts)", "region"]}
+    multi = dg.MultiPartitionsDefinition({"date": DAILY, "region": REGIONS})
+
+    daily = selection_for(DAILY, ["2024-05-01"], spec, "day", asset="a")
+    static = selection_for(REGIONS, ["eu"], spec, None, asset="a")
+    both = selection_for(multi, ["2024-05-01|eu"], spec, None, asset="a")
+    named = selection_for(
+        DAILY, ["2024-05-01"], {**spec, "floe/partition_column": "day"}, None, asset="a"
+    )
+
+    assert daily.to_filter(SCHEMA, table="t") == (
+        "\"ts\" >= '2024-05-01T00:00:00' and \"ts\" < '2024-05-02T00:00:00'"
+    )  # the spec's time transform wins over the IO manager's default column
+    assert static.to_filter(SCHEMA, table="t") == "\"region\" = 'eu'"
+    assert both.to_filter(SCHEMA, table="t") == (
+        "\"ts\" >= '2024-05-01T00:00:00' and \"ts\" < '2024-05-02T00:00:00' "
+        "and \"region\" = 'eu'"
+    )
+    assert named.to_filter(SCHEMA, table="t").startswith("\"day\" >= '2024-05-01'")
+
+
+def test_a_spec_with_several_candidate_columns_is_a_config_error_naming_them() -> None:
+    times = {"floe/partition_spec": ["day(ts)", "month(tstz)"]}
+    keys = {"floe/partition_spec": ["region", "shard"]}
+
+    with pytest.raises(floe.InvalidConfigError, match=r"several columns .*\(ts, tstz\)"):
+        selection_for(DAILY, ["2024-05-01"], times, "ts", asset="a")
+    with pytest.raises(floe.InvalidConfigError, match=r"several columns .*\(region, shard\)"):
+        selection_for(REGIONS, ["eu"], keys, None, asset="a")
+    with pytest.raises(floe.InvalidConfigError, match="floe/partition_column"):
+        selection_for(REGIONS, ["eu"], {"floe/partition_spec": ["day(ts)"]}, None, asset="a")
+
+
 def test_unknown_or_unfit_partition_column_is_a_config_error() -> None:
     with pytest.raises(floe.InvalidConfigError, match="'nope' is not a column"):
         _daily("2024-05-01", column="nope").to_filter(SCHEMA, table="t")

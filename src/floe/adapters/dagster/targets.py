@@ -6,7 +6,7 @@ Metadata keys read from an asset's definition metadata:
 - ``floe/write_mode``: ``append``, ``overwrite`` or ``upsert``.
 - ``floe/join_columns``: the upsert keys, e.g. ``["id"]``.
 - ``floe/partition_spec``: partition transforms for a new table, e.g.
-  ``["day(ts)"]``.
+  ``["day(ts)"]``; it also implies the partition column when unambiguous.
 - ``floe/partition_column`` / ``floe/partition_columns``: see
   :mod:`floe.adapters.dagster.partitions`.
 

@@ -11,6 +11,7 @@ import pytest
 
 import floe
 from floe.adapters.dagster import frames, targets
+from floe.adapters.dagster.annotations import InputShape, input_shape
 from floe.adapters.dagster.lineage import StepWrite, resumed_run_ids
 from floe.adapters.dagster.materialization import to_dagster
 from floe.adapters.dagster.partitions import selection_for
@@ -416,16 +417,25 @@ def test_materialization_metadata_in_dagster_terms() -> None:
     report = MaterializationMetadata(
         table=floe.TableIdentifier.from_string("a.b"),
         snapshot_id=7,
-        row_count=3,
+        row_count=30,
+        rows_written=3,
         columns=describe_schema(schema),
         write_mode=floe.WriteMode.APPEND,
         duration_ms=1.23456,
         partition="2024-05-01",
+        partition_row_count=5,
+        location="file:///lake/a/b",
+        catalog="prod",
     )
 
     entries = to_dagster(report)
 
-    assert entries["dagster/row_count"].value == 3
+    assert entries["dagster/row_count"].value == 30  # the table's rows
+    assert entries["dagster/partition_row_count"].value == 5
+    assert entries["floe/rows_written"].value == 3
+    assert entries["dagster/table_name"].value == "a.b"
+    assert entries["dagster/relation_identifier"].value == "prod.a.b"
+    assert entries["dagster/uri"].value == "file:///lake/a/b"
     assert entries["floe/snapshot_id"].value == 7
     assert entries["floe/partition"].value == "2024-05-01"
     assert entries["floe/duration_ms"].value == 1.235
@@ -460,3 +470,23 @@ def test_io_manager_settings_are_validated_as_floe_config() -> None:
         _ = IcebergIOManager(catalog={"type": "memory"}, write_mode="merge").settings
     with pytest.raises(floe.InvalidIdentifierError):
         _ = IcebergIOManager(catalog={"type": "memory"}, default_namespace="a..b").settings
+
+
+def test_input_annotations_ask_for_a_frame_one_per_partition_or_maybe_none() -> None:
+    import typing
+
+    assert input_shape(pa.Table) == InputShape(pa.Table)
+    assert input_shape(None) == InputShape(None)
+    assert input_shape(typing.Any) == InputShape(None)
+    assert input_shape(pa.Table | None) == InputShape(pa.Table, optional=True)
+    assert input_shape(typing.Optional[pd.DataFrame]) == InputShape(  # noqa: UP045
+        pd.DataFrame, optional=True
+    )
+    assert input_shape(dict[str, pd.DataFrame]) == InputShape(pd.DataFrame, by_partition=True)
+    assert input_shape(typing.Dict[str, pa.Table]) == InputShape(  # noqa: UP006
+        pa.Table, by_partition=True
+    )
+    assert input_shape(typing.Mapping[str, pa.Table] | None) == InputShape(
+        pa.Table, by_partition=True, optional=True
+    )
+    assert input_shape(pa.Table | pd.DataFrame) == InputShape(pa.Table | pd.DataFrame)

@@ -9,12 +9,24 @@ from floe.domain.schema import SchemaDescription
 
 
 def to_dagster(report: MaterializationMetadata) -> dict[str, dg.MetadataValue]:
-    """The metadata entries for ``context.add_output_metadata``."""
+    """The metadata entries for ``context.add_output_metadata``.
+
+    Dagster's table keys as its own integrations fill them:
+    ``dagster/row_count`` is the table's rows after the write,
+    ``dagster/partition_row_count`` the written partition's,
+    ``dagster/table_name`` the table, ``dagster/relation_identifier`` the
+    table qualified by its catalog, ``dagster/uri`` where its files live.
+    The rows the step wrote are ``floe/rows_written``.
+    """
     table = str(report.table)
     entries: dict[str, dg.MetadataValue] = {
         "floe/table": dg.MetadataValue.text(table),
         "dagster/table_name": dg.MetadataValue.text(table),
+        "dagster/relation_identifier": dg.MetadataValue.text(
+            f"{report.catalog}.{table}" if report.catalog else table
+        ),
         "dagster/row_count": dg.MetadataValue.int(report.row_count),
+        "floe/rows_written": dg.MetadataValue.int(report.rows_written),
         "dagster/column_schema": dg.MetadataValue.table_schema(column_schema(report.columns)),
         "floe/write_mode": dg.MetadataValue.text(report.write_mode.value),
         "floe/duration_ms": dg.MetadataValue.float(round(report.duration_ms, 3)),
@@ -24,8 +36,11 @@ def to_dagster(report: MaterializationMetadata) -> dict[str, dg.MetadataValue]:
         entries["floe/snapshot_id"] = dg.MetadataValue.int(report.snapshot_id)
     if report.partition is not None:
         entries["floe/partition"] = dg.MetadataValue.text(report.partition)
+    if report.partition_row_count is not None:
+        entries["dagster/partition_row_count"] = dg.MetadataValue.int(report.partition_row_count)
     if report.location:
         entries["floe/location"] = dg.MetadataValue.path(report.location)
+        entries["dagster/uri"] = dg.MetadataValue.path(report.location)
     return entries
 
 

@@ -356,3 +356,62 @@ def test_floe_events_go_to_the_run_log_at_debug_and_not_to_stdout(
     # The application's own view of the `floe` logger is as it was: silent below WARNING.
     assert [r for r in seen_by_the_application if r.levelno < logging.WARNING] == []
     assert (floe_logger.level, floe_logger.filters) == (level, filters)
+
+
+# -- 13. a write is planned from one load of the table -----------------------------------
+
+
+@pytest.fixture
+def service_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every table load and snapshot lookup floe's services do while the test runs."""
+    from floe.application.snapshots import SnapshotService
+    from floe.application.tables import TableService
+
+    calls: list[str] = []
+    methods = ((TableService, "load"), (SnapshotService, "list"), (SnapshotService, "get"))
+    for owner, method in methods:
+        original = getattr(owner, method)
+
+        def spy(self: Any, *args: Any, _o: Any = original, _n: str = method, **kw: Any) -> Any:
+            calls.append(_n)
+            return _o(self, *args, **kw)
+
+        monkeypatch.setattr(owner, method, spy)
+    return calls
+
+
+@dg.asset(key_prefix=["plan"], metadata={"floe/write_mode": "append"})
+def appended() -> pa.Table:
+    return pa.table({"id": [1, 2]})
+
+
+@dg.asset(key_prefix=["plan"])
+def replaced() -> pa.Table:
+    return pa.table({"id": [1, 2]})
+
+
+def test_a_write_to_an_existing_table_loads_it_once(
+    tmp_path: Path, instance: dg.DagsterInstance, service_calls: list[str]
+) -> None:
+    catalog = {"type": "local", "warehouse_path": str(tmp_path / "warehouse")}
+    resources = {"io_manager": IcebergIOManager(catalog=catalog)}
+    assets = [appended, replaced]
+    dg.materialize(assets, instance=instance, resources=resources)
+    counts, reported = [], {}
+
+    for asset in assets:
+        service_calls.clear()
+        result = dg.materialize([asset], instance=instance, resources=resources)
+        counts.append(sorted(service_calls))
+        assert result.success
+        reported.update(_metadata(result))
+
+    # The append also reads the snapshots once, to find an earlier attempt of its step;
+    # the row counts reported come from what the write and that read already know.
+    assert counts == [["list", "load"], ["load"]]
+    assert reported["plan/appended"]["dagster/row_count"] == 4
+    assert reported["plan/appended"]["floe/rows_written"] == 2
+    assert reported["plan/replaced"]["dagster/row_count"] == 2
+    lake = floe.Floe.from_config(catalog)
+    assert lake.reads.scan("plan.appended").num_rows == 4
+    assert lake.reads.scan("plan.replaced").num_rows == 2

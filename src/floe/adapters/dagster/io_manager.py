@@ -207,6 +207,9 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             self._handle_output(context, obj)
 
     def _handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        # One load of the table before the write (its schema, current snapshot
+        # and location), the snapshots only when an append must be checked,
+        # and after the write only what cannot be known without it.
         asset = _describe(context)
         if obj is None:
             _info(context, f"{asset} returned None: nothing written")
@@ -224,7 +227,8 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         data: pa.Table | pa.RecordBatchReader = (
             to_stream(obj, table=str(table)) if streamed else to_arrow(obj, table=str(table))
         )
-        schema, exists = self._table_schema(table, data.schema)
+        before = self._existing(table)
+        schema = before.schema if before is not None else canonical_schema(data.schema)
         row_filter = None
         if selection is not None and mode is not floe.WriteMode.UPSERT:
             # A partition's run replaces exactly that partition.
@@ -233,17 +237,19 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             selection.check_rows(to_arrow(data, table=str(table)), schema, table=str(table))
         label = selection.label if selection else ""
         identity = step_write(context, label, with_ancestors=mode is floe.WriteMode.APPEND)
-        earlier = None
-        if mode is floe.WriteMode.APPEND and identity is not None and exists:
-            earlier = identity.find_earlier(lake.snapshots.list(table))
+        history: list[floe.SnapshotInfo] = []
+        if mode is floe.WriteMode.APPEND and identity is not None and before is not None:
+            history = lake.snapshots.list(table)
+        earlier = identity.find_earlier(history) if identity is not None else None
         if earlier is not None:
             _info(
                 context,
                 f"{asset}: snapshot {earlier.snapshot_id} of {table} already holds this step's "
                 f"append (run {earlier.summary.get(RUN_ID)}); not appending again",
             )
-            snapshot_id: int | None = earlier.snapshot_id
             rows = int(earlier.summary.get("added-records", 0))
+            committed: int | None = None
+            schema_changed = False
         else:
             spec = targets.names(metadata, targets.PARTITION_SPEC, asset=asset) or ()
             result = lake.writes.write(
@@ -260,23 +266,27 @@ class IcebergIOManager(dg.ConfigurableIOManager):
                 create_if_missing=floe.NewTable(spec, settings.table_properties),
                 partition_fields=spec,
             )
-            snapshot_id, rows = result.snapshot_id, result.rows_written
-        after = lake.tables.load(table)
-        if snapshot_id is None:
-            snapshot_id = after.current_snapshot_id
+            rows, committed = result.rows_written, result.snapshot_id
+            schema_changed = bool(result.schema_change)
+        after = before if before is not None and not schema_changed else lake.tables.load(table)
+        current = committed if committed is not None else after.current_snapshot_id
         partition_rows = None
         if selection is not None:
             # An overwrite leaves exactly the rows written in the partition;
             # an upsert keeps the partition's other rows: count them.
             partition_rows = (
                 rows
-                if mode is floe.WriteMode.OVERWRITE
+                if mode is floe.WriteMode.OVERWRITE and committed is not None
                 else self._count(table, selection.to_filter(after.schema, table=str(table)))
             )
         report = MaterializationMetadata(
             table=table,
-            snapshot_id=snapshot_id,
-            row_count=self._table_rows(table, snapshot_id),
+            snapshot_id=earlier.snapshot_id if earlier is not None else current,
+            row_count=self._table_rows(
+                table,
+                current,
+                known=_rows_known(mode, selection, committed, rows, before, history),
+            ),
             rows_written=rows,
             columns=describe_schema(after.schema),
             write_mode=mode,
@@ -289,10 +299,14 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         )
         context.add_output_metadata(to_dagster(report))
 
-    def _table_rows(self, table: floe.TableIdentifier, snapshot_id: int | None) -> int:
-        """Rows in the table at ``snapshot_id``: its summary's total, counted if it lacks one."""
+    def _table_rows(
+        self, table: floe.TableIdentifier, snapshot_id: int | None, *, known: int | None
+    ) -> int:
+        """Rows in the table at ``snapshot_id``: ``known``, else its summary's total, or counted."""
         if snapshot_id is None:
             return 0
+        if known is not None:
+            return known
         total = self.lake.snapshots.get(table, snapshot_id).summary.get("total-records")
         if total is not None:
             return int(total)
@@ -305,20 +319,17 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         rows: int = self.lake.reads.scan(table, columns=first, row_filter=row_filter).num_rows
         return rows
 
-    def _table_schema(
-        self, table: floe.TableIdentifier, incoming: pa.Schema
-    ) -> tuple[pa.Schema, bool]:
-        """The table's schema and True, or the schema a first write will give it and False.
+    def _existing(self, table: floe.TableIdentifier) -> floe.TableInfo | None:
+        """The table as it is, or ``None`` when a first write will create it.
 
         A missing table's namespace is created here; the table itself is
         created by the write, in the same commit as its first rows.
         """
         try:
-            existing: pa.Schema = self.lake.tables.load(table).schema
+            return self.lake.tables.load(table)
         except floe.TableNotFoundError:
             self.lake.namespaces.create_if_not_exists(table.namespace)
-            return canonical_schema(incoming), False
-        return existing, True
+            return None
 
     def load_input(self, context: dg.InputContext) -> Any:
         """Read an upstream asset's table as the input's annotated type.
@@ -477,6 +488,36 @@ def create_io_manager(
     if not settings.get("catalog_env_prefix"):
         floe.load_catalog_config(values)
     return IcebergIOManager(catalog=values, **settings)
+
+
+def _rows_known(
+    mode: floe.WriteMode,
+    selection: PartitionSelection | None,
+    committed: int | None,
+    rows: int,
+    before: floe.TableInfo | None,
+    history: Sequence[floe.SnapshotInfo],
+) -> int | None:
+    """The table's rows after a write, when the write itself tells them (no extra load).
+
+    A committed first write or overwrite of the whole table leaves exactly the
+    rows written; a committed append adds them to the total of the snapshot
+    it followed (from the history read to check the append); an append
+    skipped as already written leaves that total. ``None`` otherwise.
+    """
+    replaced_all = mode is floe.WriteMode.OVERWRITE and selection is None
+    if committed is not None and (before is None or replaced_all):
+        return rows
+    if mode is not floe.WriteMode.APPEND or before is None:
+        return None
+    previous = next((s for s in history if s.snapshot_id == before.current_snapshot_id), None)
+    if before.current_snapshot_id is None:
+        total = 0
+    elif previous is not None and "total-records" in previous.summary:
+        total = int(previous.summary["total-records"])
+    else:
+        return None
+    return total + rows if committed is not None else total
 
 
 def _catalog_name(config: CatalogConfig) -> str:

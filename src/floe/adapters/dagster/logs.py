@@ -14,9 +14,12 @@ call starts and removed, with the logger's level restored, when the last
 one ends. Calls on other threads (or outside any call) are not forwarded.
 
 Dagster's native way, ``python_logs: managed_python_loggers: [floe]`` in the
-instance's ``dagster.yaml``, captures the logger at the instance's level; an
-instance configured so gets floe's events that way and this module stands
-aside, so that no event is logged twice.
+instance's ``dagster.yaml``, captures the logger at the instance's level but
+needs the instance configured so; an instance that is gets floe's events
+that way and this module stands aside, so that no event is logged twice.
+When the application has configured structlog, floe's events follow the
+application's structlog pipeline instead of the ``floe`` logger, and reach
+the run's log only if that pipeline ends in it.
 """
 
 from __future__ import annotations
@@ -26,13 +29,22 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, Protocol
 
 import dagster as dg
 
 _FLOE = "floe"
 
-# The Dagster log of the IO manager call running in this thread (or task).
-_run_log: contextvars.ContextVar[dg.DagsterLogManager | None] = contextvars.ContextVar(
+
+class RunLog(Protocol):
+    """Where forwarded events go: ``context.log`` (a ``DagsterLogManager``)."""
+
+    def debug(self, msg: str) -> Any:
+        """Log ``msg`` at DEBUG level."""
+
+
+# The run log of the IO manager call running in this thread (or task).
+_run_log: contextvars.ContextVar[RunLog | None] = contextvars.ContextVar(
     "floe_dagster_run_log", default=None
 )
 
@@ -97,6 +109,18 @@ def to_run_log(context: dg.OutputContext | dg.InputContext) -> Iterator[None]:
     if log is None:
         yield
         return
+    with forwarding_to(log):
+        yield
+
+
+@contextmanager
+def forwarding_to(log: RunLog) -> Iterator[None]:
+    """Forward floe's events of this thread to ``log.debug`` for the block.
+
+    Blocks may run at the same time in several threads, each forwarding its
+    own thread's events to its own log; the ``floe`` logger gets its level
+    and filters back when the last block ends.
+    """
     token = _run_log.set(log)
     _INSTALLATION.enter()
     try:

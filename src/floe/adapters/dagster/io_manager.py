@@ -371,12 +371,16 @@ class IcebergIOManager(dg.ConfigurableIOManager):
                 selection = partition_selection(
                     context, upstream_metadata, settings.partition_column, asset=asset
                 )
-                return self._read(table, shape.frame, columns, input_filter, selection)
+                needs_info = selection is not None or wants_lazy(shape.frame)
+                info = self.lake.tables.load(table) if needs_info else None
+                return self._read(table, info, shape.frame, columns, input_filter, selection)
             keys = list(dict.fromkeys(str(k) for k in context.asset_partition_keys))
             partitions_def = context.asset_partitions_def
+            info = self.lake.tables.load(table)  # once for every partition's frame
             return {
                 key: self._read(
                     table,
+                    info,
                     shape.frame,
                     columns,
                     input_filter,
@@ -399,15 +403,18 @@ class IcebergIOManager(dg.ConfigurableIOManager):
     def _read(
         self,
         table: floe.TableIdentifier,
+        info: floe.TableInfo | None,
         frame: object,
         columns: tuple[str, ...] | None,
         input_filter: str | None,
         selection: PartitionSelection | None,
     ) -> Any:
-        """One frame of the table's rows in ``selection`` that pass ``input_filter``."""
+        """One frame of the table's rows in ``selection`` that pass ``input_filter``.
+
+        ``info`` (the table as loaded) is needed for a selection or a lazy frame.
+        """
         lake = self.lake
         lazy = wants_lazy(frame)
-        info = lake.tables.load(table) if selection is not None or lazy else None
         filters = [input_filter]
         if selection is not None and info is not None:
             filters.append(selection.to_filter(info.schema, table=str(table)))

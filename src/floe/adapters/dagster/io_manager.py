@@ -277,13 +277,16 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             partition_rows = (
                 rows
                 if mode is floe.WriteMode.OVERWRITE and committed is not None
-                else self._count(table, selection.to_filter(after.schema, table=str(table)))
+                else self._count(
+                    table, after.schema, selection.to_filter(after.schema, table=str(table))
+                )
             )
         report = MaterializationMetadata(
             table=table,
             snapshot_id=earlier.snapshot_id if earlier is not None else current,
             row_count=self._table_rows(
                 table,
+                after.schema,
                 current,
                 known=_rows_known(mode, selection, committed, rows, before, history),
             ),
@@ -300,7 +303,12 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata(to_dagster(report))
 
     def _table_rows(
-        self, table: floe.TableIdentifier, snapshot_id: int | None, *, known: int | None
+        self,
+        table: floe.TableIdentifier,
+        schema: pa.Schema,
+        snapshot_id: int | None,
+        *,
+        known: int | None,
     ) -> int:
         """Rows in the table at ``snapshot_id``: ``known``, else its summary's total, or counted."""
         if snapshot_id is None:
@@ -310,12 +318,11 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         total = self.lake.snapshots.get(table, snapshot_id).summary.get("total-records")
         if total is not None:
             return int(total)
-        return self._count(table, None)
+        return self._count(table, schema, None)
 
-    def _count(self, table: floe.TableIdentifier, row_filter: str | None) -> int:
+    def _count(self, table: floe.TableIdentifier, schema: pa.Schema, row_filter: str | None) -> int:
         """Rows of the current snapshot matching ``row_filter``, reading one column."""
-        info = self.lake.tables.load(table)
-        first = info.schema.names[:1]
+        first = schema.names[:1]
         rows: int = self.lake.reads.scan(table, columns=first, row_filter=row_filter).num_rows
         return rows
 

@@ -13,7 +13,7 @@ import floe
 from floe.adapters.dagster import frames, targets
 from floe.adapters.dagster.annotations import InputShape, input_shape
 from floe.adapters.dagster.lineage import StepWrite, resumed_run_ids
-from floe.adapters.dagster.materialization import to_dagster
+from floe.adapters.dagster.materialization import rows_after_write, to_dagster
 from floe.adapters.dagster.partitions import selection_for
 from floe.adapters.dagster.selection import (
     ColumnCondition,
@@ -21,8 +21,9 @@ from floe.adapters.dagster.selection import (
     TimeRange,
     merge_ranges,
 )
-from floe.domain.models import MaterializationMetadata
+from floe.domain.models import MaterializationMetadata, SnapshotInfo, WriteMode
 from floe.ports.arrow import describe_schema
+from floe.ports.catalog import TableInfo
 
 UTC = dt.UTC
 DAILY = dg.DailyPartitionsDefinition(start_date="2024-05-01", end_date="2024-05-10")
@@ -490,3 +491,20 @@ def test_input_annotations_ask_for_a_frame_one_per_partition_or_maybe_none() -> 
         pa.Table, by_partition=True, optional=True
     )
     assert input_shape(pa.Table | pd.DataFrame) == InputShape(pa.Table | pd.DataFrame)
+
+
+def test_rows_after_a_write_are_known_without_loading_when_the_write_tells_them() -> None:
+    table = floe.TableIdentifier.from_string("a.b")
+    before = TableInfo(table, pa.schema([("id", pa.int64())]), (), {}, "file:///b", 7)
+    history = [SnapshotInfo(7, None, 0, "append", {"total-records": "10"})]
+    day = _daily("2024-05-01")
+    overwrite, append, upsert = WriteMode.OVERWRITE, WriteMode.APPEND, WriteMode.UPSERT
+
+    assert rows_after_write(append, None, 8, 3, None, []) == 3  # created with its rows
+    assert rows_after_write(overwrite, None, 8, 3, before, []) == 3  # all replaced
+    assert rows_after_write(append, None, 8, 3, before, history) == 13
+    assert rows_after_write(append, None, None, 3, before, history) == 10  # deduplicated
+    assert rows_after_write(overwrite, day, 8, 3, before, history) is None  # other days
+    assert rows_after_write(upsert, None, 8, 3, before, history) is None
+    assert rows_after_write(overwrite, None, None, 0, before, []) is None  # nothing committed
+    assert rows_after_write(append, None, 8, 3, before, []) is None  # history not read

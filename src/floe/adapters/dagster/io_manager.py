@@ -82,7 +82,7 @@ from floe.adapters.dagster.frames import can_stream, from_arrow, to_arrow, to_st
 from floe.adapters.dagster.lazy import lazy_scan
 from floe.adapters.dagster.lineage import RUN_ID, step_write
 from floe.adapters.dagster.logs import to_run_log
-from floe.adapters.dagster.materialization import to_dagster
+from floe.adapters.dagster.materialization import rows_after_write, to_dagster
 from floe.adapters.dagster.partitions import partition_selection, selection_for
 from floe.adapters.dagster.selection import PartitionSelection
 from floe.domain.config import CatalogConfig, LocalCatalogConfig, PolarisCatalogConfig
@@ -288,7 +288,7 @@ class IcebergIOManager(dg.ConfigurableIOManager):
                 table,
                 after.schema,
                 current,
-                known=_rows_known(mode, selection, committed, rows, before, history),
+                known=rows_after_write(mode, selection, committed, rows, before, history),
             ),
             rows_written=rows,
             columns=describe_schema(after.schema),
@@ -502,36 +502,6 @@ def create_io_manager(
     if not settings.get("catalog_env_prefix"):
         floe.load_catalog_config(values)
     return IcebergIOManager(catalog=values, **settings)
-
-
-def _rows_known(
-    mode: floe.WriteMode,
-    selection: PartitionSelection | None,
-    committed: int | None,
-    rows: int,
-    before: floe.TableInfo | None,
-    history: Sequence[floe.SnapshotInfo],
-) -> int | None:
-    """The table's rows after a write, when the write itself tells them (no extra load).
-
-    A committed first write or overwrite of the whole table leaves exactly the
-    rows written; a committed append adds them to the total of the snapshot
-    it followed (from the history read to check the append); an append
-    skipped as already written leaves that total. ``None`` otherwise.
-    """
-    replaced_all = mode is floe.WriteMode.OVERWRITE and selection is None
-    if committed is not None and (before is None or replaced_all):
-        return rows
-    if mode is not floe.WriteMode.APPEND or before is None:
-        return None
-    previous = next((s for s in history if s.snapshot_id == before.current_snapshot_id), None)
-    if before.current_snapshot_id is None:
-        total = 0
-    elif previous is not None and "total-records" in previous.summary:
-        total = int(previous.summary["total-records"])
-    else:
-        return None
-    return total + rows if committed is not None else total
 
 
 def _catalog_name(config: CatalogConfig) -> str:

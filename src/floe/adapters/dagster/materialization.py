@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import dagster as dg
 
-from floe.domain.models import MaterializationMetadata
+from floe.adapters.dagster.selection import PartitionSelection
+from floe.domain.models import MaterializationMetadata, SnapshotInfo, WriteMode
 from floe.domain.schema import SchemaDescription
+from floe.ports.catalog import TableInfo
 
 
 def to_dagster(report: MaterializationMetadata) -> dict[str, dg.MetadataValue]:
@@ -56,3 +60,46 @@ def column_schema(columns: SchemaDescription) -> dg.TableSchema:
             for column in columns.columns
         ]
     )
+
+
+def rows_after_write(
+    mode: WriteMode,
+    selection: PartitionSelection | None,
+    committed: int | None,
+    rows: int,
+    before: TableInfo | None,
+    history: Sequence[SnapshotInfo],
+) -> int | None:
+    """The table's rows after a write, when the write itself tells them (no extra load).
+
+    A committed first write or overwrite of the whole table leaves exactly the
+    rows written; a committed append adds them to the total of the snapshot
+    it followed (from the history read to check the append); an append
+    skipped as already written leaves that total. ``None`` otherwise.
+
+    Args:
+        mode: The mode applied.
+        selection: The partitions written, ``None`` when unpartitioned.
+        committed: The snapshot the write committed, ``None`` if none.
+        rows: The rows written.
+        before: The table before the write, ``None`` when the write created it.
+        history: The table's snapshots before the write, as read to check an
+            append (empty when not read).
+
+    Returns:
+        The row count, or ``None`` when only the table can tell.
+
+    """
+    replaced_all = mode is WriteMode.OVERWRITE and selection is None
+    if committed is not None and (before is None or replaced_all):
+        return rows
+    if mode is not WriteMode.APPEND or before is None:
+        return None
+    previous = next((s for s in history if s.snapshot_id == before.current_snapshot_id), None)
+    if before.current_snapshot_id is None:
+        total = 0
+    elif previous is not None and "total-records" in previous.summary:
+        total = int(previous.summary["total-records"])
+    else:
+        return None
+    return total + rows if committed is not None else total

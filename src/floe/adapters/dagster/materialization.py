@@ -44,7 +44,7 @@ def to_dagster(report: MaterializationMetadata) -> dict[str, dg.MetadataValue]:
         entries["dagster/partition_row_count"] = dg.MetadataValue.int(report.partition_row_count)
     if report.location:
         entries["floe/location"] = dg.MetadataValue.path(report.location)
-        entries["dagster/uri"] = dg.MetadataValue.path(report.location)
+        entries["dagster/uri"] = dg.MetadataValue.text(report.location)
     return entries
 
 

@@ -17,6 +17,7 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 import pytest
+import structlog
 
 import floe
 from floe.adapters.dagster import IcebergIOManager
@@ -311,6 +312,17 @@ def test_an_optional_input_of_a_missing_table_is_none(
 # -- 5. floe's events go to the run's log, not to stdout --------------------------------
 
 
+@pytest.fixture
+def stdlib_logging() -> Iterator[None]:
+    """floe's events on the stdlib logger ``floe``, as when the application has not
+    configured structlog (another test may have left structlog configured)."""
+    configured, saved = structlog.is_configured(), structlog.get_config()
+    structlog.reset_defaults()
+    yield
+    if configured:
+        structlog.configure(**saved)
+
+
 @dg.asset(key_prefix=["logs"])
 def logged() -> pa.Table:
     return pa.table({"id": [1, 2, 3]})
@@ -321,6 +333,7 @@ def logged_downstream(logged: pa.Table) -> pa.Table:
     return logged
 
 
+@pytest.mark.usefixtures("stdlib_logging")
 def test_floe_events_go_to_the_run_log_at_debug_and_not_to_stdout(
     tmp_path: Path, instance: dg.DagsterInstance, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+import structlog
 
 from floe.adapters.dagster.logs import forwarding_to
 from floe.adapters.observability import observe
@@ -34,7 +35,18 @@ class Kept(logging.Handler):
 
 
 @pytest.fixture
-def application() -> Iterator[Kept]:
+def stdlib_logging() -> Iterator[None]:
+    """floe's events on the stdlib logger ``floe``, as when the application has not
+    configured structlog (another test may have left structlog configured)."""
+    configured, saved = structlog.is_configured(), structlog.get_config()
+    structlog.reset_defaults()
+    yield
+    if configured:
+        structlog.configure(**saved)
+
+
+@pytest.fixture
+def application(stdlib_logging: None) -> Iterator[Kept]:
     logger = logging.getLogger("floe")
     handler = Kept()
     logger.addHandler(handler)

@@ -289,6 +289,19 @@ def test_inputs_of_several_partitions_come_as_a_dict_keyed_by_partition(
     assert SEEN["pandas"] is True
 
 
+def test_a_dict_input_of_an_unpartitioned_table_is_a_config_error() -> None:
+    manager = IcebergIOManager(catalog={"type": "memory"})
+    with dg.build_output_context(asset_key=["flat"]) as context:
+        manager.handle_output(context, pa.table({"id": [1]}))
+    by_partition = dg.DagsterType(lambda _, v: True, name="d", typing_type=dict[str, pa.Table])
+
+    with (
+        dg.build_input_context(asset_key=["flat"], dagster_type=by_partition) as context,
+        pytest.raises(floe.InvalidConfigError, match=r"dict of partitions.*default\.flat"),
+    ):
+        manager.load_input(context)
+
+
 def test_an_optional_input_of_a_missing_table_is_none(
     tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:

@@ -54,7 +54,10 @@ def main() -> None:
     spec = common.load_spec(args.spec)
     if not spec.get("floe_logs", False):
         common.quiet_logs()
-    io_manager = TimedIOManager(catalog=catalog_mapping(spec["catalog"]), default_namespace="bench")
+    # Appends, like the dagster-iceberg contender (overwrite is the IO manager's default).
+    io_manager = TimedIOManager(
+        catalog=catalog_mapping(spec["catalog"]), default_namespace="bench", write_mode="append"
+    )
     metadata = {"floe/partition_column": "ts"}
     harness.run(args.op, spec, io_manager, metadata, args.out)
 

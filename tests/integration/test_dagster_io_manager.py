@@ -103,9 +103,10 @@ def test_pipeline_writes_tables_and_reads_projected_filtered_inputs(
     assert meta["shop/eu_revenue"]["columns_seen"] == "region,amount_cents"
     assert meta["shop/eu_revenue"]["rows_seen"] == 2  # eu rows with amount > 0: ids 1 and 4
     assert meta["shop/orders"]["dagster/row_count"] == 5
+    assert meta["shop/orders"]["floe/rows_written"] == 5
     assert meta["shop/cleaned_orders"]["dagster/row_count"] == 4
     assert meta["shop/orders"]["floe/table"] == "shop.orders"
-    assert meta["shop/orders"]["floe/write_mode"] == "append"
+    assert meta["shop/orders"]["floe/write_mode"] == "overwrite"  # the default
     assert meta["shop/orders"]["floe/deduplicated"] is False
     assert meta["shop/orders"]["floe/duration_ms"] > 0
     assert "floe/partition" not in meta["shop/orders"]
@@ -132,9 +133,9 @@ def test_pipeline_writes_tables_and_reads_projected_filtered_inputs(
         assert not lake.tables.exists("default.nothing")
 
 
-def test_second_run_appends_and_overwrite_mode_replaces(tmp_path: Path) -> None:
-    appending = IcebergIOManager(catalog=_local(tmp_path))
-    overwriting = IcebergIOManager(catalog=_local(tmp_path), write_mode="overwrite")
+def test_append_mode_appends_and_the_default_replaces(tmp_path: Path) -> None:
+    appending = IcebergIOManager(catalog=_local(tmp_path), write_mode="append")
+    overwriting = IcebergIOManager(catalog=_local(tmp_path))
     lake = _lake(tmp_path)
 
     dg.materialize([orders], resources={"io_manager": appending})
@@ -198,7 +199,9 @@ def test_daily_backfill_then_rerun_of_one_day_replaces_only_that_day(tmp_path: P
     meta = _materializations(rerun)["clicks"]
     assert meta["floe/partition"] == "2024-05-02"
     assert meta["floe/write_mode"] == "overwrite"
-    assert meta["dagster/row_count"] == 4
+    assert meta["dagster/row_count"] == 12  # the table's rows: three days of four
+    assert meta["dagster/partition_row_count"] == 4
+    assert meta["floe/rows_written"] == 4
     commits = lake.snapshots.list("events.clicks")  # one snapshot per partition write
     partitions = [s.summary["floe.dagster.partition"] for s in commits]
     assert partitions == [*DAYS, "2024-05-02"]
@@ -367,7 +370,9 @@ def ledger() -> pa.Table:
 
 
 def test_step_retry_after_a_committed_append_does_not_append_again(tmp_path: Path) -> None:
-    io_manager = FailOnceIOManager(catalog=_local(tmp_path), marker=str(tmp_path / "failed"))
+    io_manager = FailOnceIOManager(
+        catalog=_local(tmp_path), marker=str(tmp_path / "failed"), write_mode="append"
+    )
 
     result = dg.materialize([ledger], resources={"io_manager": io_manager})
 
@@ -381,6 +386,7 @@ def test_step_retry_after_a_committed_append_does_not_append_again(tmp_path: Pat
     assert meta["floe/deduplicated"] is True
     assert meta["floe/snapshot_id"] == appends[0].snapshot_id
     assert meta["dagster/row_count"] == 3
+    assert meta["floe/rows_written"] == 3
 
 
 @dg.asset
@@ -391,7 +397,9 @@ def journal() -> pa.Table:
 def reexecution_job() -> dg.JobDefinition:
     """A job for ``reconstructable``: catalog and marker come from the environment."""
     io_manager = FailOnceIOManager(
-        catalog_env_prefix="FLOE_TEST_CATALOG_", marker=os.environ["FLOE_TEST_MARKER"]
+        catalog_env_prefix="FLOE_TEST_CATALOG_",
+        marker=os.environ["FLOE_TEST_MARKER"],
+        write_mode="append",
     )
     defs = dg.Definitions(
         assets=[journal],
@@ -477,7 +485,8 @@ def test_build_context_round_trip_with_upsert_projection_and_filter() -> None:
     assert sorted(frame["id"].tolist()) == [1, 2, 3, 4]
     assert logged["floe/write_mode"] == "upsert"
     assert logged["floe/table"] == "crm.customers"
-    assert logged["dagster/row_count"] == 2
+    assert logged["dagster/row_count"] == 4  # the table's rows after the upsert
+    assert logged["floe/rows_written"] == 2
     assert io_manager.lake.snapshots.current("crm.customers") is not None
     assert (
         logged["floe/snapshot_id"] == io_manager.lake.snapshots.current("crm.customers").snapshot_id
@@ -511,8 +520,10 @@ def test_schema_evolution_follows_the_setting() -> None:
         with dg.build_output_context(asset_key=["wide"]) as context:
             io_manager.handle_output(context, data)
 
-    evolving = IcebergIOManager(catalog={"type": "memory"})
-    strict = IcebergIOManager(catalog={"type": "memory"}, schema_evolution=False)
+    evolving = IcebergIOManager(catalog={"type": "memory"}, write_mode="append")
+    strict = IcebergIOManager(
+        catalog={"type": "memory"}, schema_evolution=False, write_mode="append"
+    )
     for io_manager in (evolving, strict):
         write(io_manager, pa.table({"a": [1]}))
 
@@ -604,7 +615,7 @@ def flaky_after_write(context: dg.AssetExecutionContext) -> Iterator[dg.Output[p
 def test_asset_failing_after_its_output_is_retried_without_a_second_append(
     tmp_path: Path,
 ) -> None:
-    io_manager = IcebergIOManager(catalog=_local(tmp_path))
+    io_manager = IcebergIOManager(catalog=_local(tmp_path), write_mode="append")
 
     result = dg.materialize([flaky_after_write], resources={"io_manager": io_manager})
 
@@ -652,7 +663,8 @@ def test_materialize_against_the_rest_catalog(
     ]
     second = dg.materialize(assets, resources={"io_manager": io_manager})
     assert second.success
-    assert lake.reads.scan("remote.remote_items").num_rows == 6  # append is the default mode
+    # overwrite is the default: the second run replaces the table
+    assert lake.reads.scan("remote.remote_items").num_rows == 3
     assert len(lake.snapshots.list("remote.remote_items")) == 2
 
 
@@ -690,9 +702,10 @@ def _two_days() -> pa.Table:
     return pa.table({"id": [1, 2], "ts": [dt.datetime(2024, 5, 1), dt.datetime(2024, 5, 2)]})
 
 
-unpartitioned_events = dg.asset(key_prefix=["spec"], name="events")(_two_days)
+APPEND = {"floe/write_mode": "append"}
+unpartitioned_events = dg.asset(key_prefix=["spec"], name="events", metadata=APPEND)(_two_days)
 day_partitioned_events = dg.asset(
-    key_prefix=["spec"], name="events", metadata={"floe/partition_spec": ["day(ts)"]}
+    key_prefix=["spec"], name="events", metadata={"floe/partition_spec": ["day(ts)"], **APPEND}
 )(_two_days)
 
 
@@ -714,7 +727,7 @@ def test_partition_spec_from_metadata_is_added_to_an_existing_table(tmp_path: Pa
 # -- a RecordBatchReader output streams -------------------------------------------------
 
 
-@dg.asset(key_prefix=["shop"])
+@dg.asset(key_prefix=["shop"], metadata=APPEND)
 def streamed_events() -> pa.RecordBatchReader:
     schema = pa.schema([("id", pa.int64()), ("kind", pa.string())])
     batches = (
@@ -730,7 +743,8 @@ def test_a_reader_output_is_appended_as_one_snapshot_per_run(tmp_path: Path) -> 
     second = dg.materialize([streamed_events], resources={"io_manager": manager})
     assert first.success
     assert second.success
-    assert _materializations(second)["shop/streamed_events"]["dagster/row_count"] == 6
+    assert _materializations(second)["shop/streamed_events"]["floe/rows_written"] == 6
+    assert _materializations(second)["shop/streamed_events"]["dagster/row_count"] == 12
     lake = _lake(tmp_path)
     appends = _appends(lake, "shop.streamed_events")
     assert [s.summary["added-records"] for s in appends] == ["6", "6"]
@@ -779,7 +793,7 @@ def test_a_lazyframe_output_streams_in_append_mode_and_is_collected_otherwise(
 ) -> None:
     pl = pytest.importorskip("polars")
 
-    @dg.asset(key_prefix=["lazy"])
+    @dg.asset(key_prefix=["lazy"], metadata=APPEND)
     def doubled() -> pl.LazyFrame:
         base = pl.LazyFrame({"id": list(range(5)), "kind": ["a", "b", "a", "c", None]})
         return base.with_columns(twice=pl.col("id") * 2).filter(pl.col("id") != 3)
@@ -883,7 +897,7 @@ def test_a_lazyframe_input_reads_nothing_until_collected_and_only_what_it_needs(
 
 def test_a_lazyframe_input_reads_the_snapshot_of_its_load(tmp_path: Path) -> None:
     pl = pytest.importorskip("polars")
-    manager = IcebergIOManager(catalog={"type": "memory"})
+    manager = IcebergIOManager(catalog={"type": "memory"}, write_mode="append")
     for run, ids in (("r1", [1, 2]), ("r2", [3])):
         with dg.build_output_context(asset_key=["events"], run_id=run, step_key="s") as context:
             manager.handle_output(context, pa.table({"id": ids}))

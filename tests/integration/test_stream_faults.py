@@ -363,8 +363,10 @@ def test_io_manager_streamed_output_whose_commit_fails(
     # The IO manager streams in chunks of the default size, cut down to the
     # table's target file size: about a batch here, so the stream makes several.
     target = {"write.target-file-size-bytes": str(batch(STREAMED[0]).nbytes)}
-    manager = IcebergIOManager(
-        catalog_env_prefix=ENV_PREFIX, table_properties=ONE_COMMIT_RETRY | target
+    manager = IcebergIOManager(  # a reader output streams in append mode only
+        catalog_env_prefix=ENV_PREFIX,
+        table_properties=ONE_COMMIT_RETRY | target,
+        write_mode="append",
     )
     assert dg.materialize([events], resources={"io_manager": manager}).success
     state = TableState(floe.Floe.from_config(polaris_config(seaweed, polaris)), table, seaweed)

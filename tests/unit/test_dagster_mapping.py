@@ -11,8 +11,9 @@ import pytest
 
 import floe
 from floe.adapters.dagster import frames, targets
+from floe.adapters.dagster.annotations import InputShape, input_shape
 from floe.adapters.dagster.lineage import StepWrite, resumed_run_ids
-from floe.adapters.dagster.materialization import to_dagster
+from floe.adapters.dagster.materialization import rows_after_write, to_dagster
 from floe.adapters.dagster.partitions import selection_for
 from floe.adapters.dagster.selection import (
     ColumnCondition,
@@ -20,8 +21,9 @@ from floe.adapters.dagster.selection import (
     TimeRange,
     merge_ranges,
 )
-from floe.domain.models import MaterializationMetadata
+from floe.domain.models import MaterializationMetadata, SnapshotInfo, WriteMode
 from floe.ports.arrow import describe_schema
+from floe.ports.catalog import TableInfo
 
 UTC = dt.UTC
 DAILY = dg.DailyPartitionsDefinition(start_date="2024-05-01", end_date="2024-05-10")
@@ -205,6 +207,40 @@ def test_partitioned_asset_without_a_column_is_a_config_error() -> None:
         )
 
 
+def test_the_partition_column_is_inferred_from_an_unambiguous_spec() -> None:
+    spec = {"floe/partition_spec": ["bucket[4](shard)", "day(ts)", "region"]}
+    multi = dg.MultiPartitionsDefinition({"date": DAILY, "region": REGIONS})
+
+    daily = selection_for(DAILY, ["2024-05-01"], spec, "day", asset="a")
+    static = selection_for(REGIONS, ["eu"], spec, None, asset="a")
+    both = selection_for(multi, ["2024-05-01|eu"], spec, None, asset="a")
+    named = selection_for(
+        DAILY, ["2024-05-01"], {**spec, "floe/partition_column": "day"}, None, asset="a"
+    )
+
+    assert daily.to_filter(SCHEMA, table="t") == (
+        "\"ts\" >= '2024-05-01T00:00:00' and \"ts\" < '2024-05-02T00:00:00'"
+    )  # the spec's time transform wins over the IO manager's default column
+    assert static.to_filter(SCHEMA, table="t") == "\"region\" = 'eu'"
+    assert both.to_filter(SCHEMA, table="t") == (
+        "\"ts\" >= '2024-05-01T00:00:00' and \"ts\" < '2024-05-02T00:00:00' "
+        "and \"region\" = 'eu'"
+    )
+    assert named.to_filter(SCHEMA, table="t").startswith("\"day\" >= '2024-05-01'")
+
+
+def test_a_spec_with_several_candidate_columns_is_a_config_error_naming_them() -> None:
+    times = {"floe/partition_spec": ["day(ts)", "month(tstz)"]}
+    keys = {"floe/partition_spec": ["region", "shard"]}
+
+    with pytest.raises(floe.InvalidConfigError, match=r"several columns .*\(ts, tstz\)"):
+        selection_for(DAILY, ["2024-05-01"], times, "ts", asset="a")
+    with pytest.raises(floe.InvalidConfigError, match=r"several columns .*\(region, shard\)"):
+        selection_for(REGIONS, ["eu"], keys, None, asset="a")
+    with pytest.raises(floe.InvalidConfigError, match="floe/partition_column"):
+        selection_for(REGIONS, ["eu"], {"floe/partition_spec": ["day(ts)"]}, None, asset="a")
+
+
 def test_unknown_or_unfit_partition_column_is_a_config_error() -> None:
     with pytest.raises(floe.InvalidConfigError, match="'nope' is not a column"):
         _daily("2024-05-01", column="nope").to_filter(SCHEMA, table="t")
@@ -382,16 +418,25 @@ def test_materialization_metadata_in_dagster_terms() -> None:
     report = MaterializationMetadata(
         table=floe.TableIdentifier.from_string("a.b"),
         snapshot_id=7,
-        row_count=3,
+        row_count=30,
+        rows_written=3,
         columns=describe_schema(schema),
         write_mode=floe.WriteMode.APPEND,
         duration_ms=1.23456,
         partition="2024-05-01",
+        partition_row_count=5,
+        location="file:///lake/a/b",
+        catalog="prod",
     )
 
     entries = to_dagster(report)
 
-    assert entries["dagster/row_count"].value == 3
+    assert entries["dagster/row_count"].value == 30  # the table's rows
+    assert entries["dagster/partition_row_count"].value == 5
+    assert entries["floe/rows_written"].value == 3
+    assert entries["dagster/table_name"].value == "a.b"
+    assert entries["dagster/relation_identifier"].value == "prod.a.b"
+    assert entries["dagster/uri"].value == "file:///lake/a/b"
     assert entries["floe/snapshot_id"].value == 7
     assert entries["floe/partition"].value == "2024-05-01"
     assert entries["floe/duration_ms"].value == 1.235
@@ -426,3 +471,40 @@ def test_io_manager_settings_are_validated_as_floe_config() -> None:
         _ = IcebergIOManager(catalog={"type": "memory"}, write_mode="merge").settings
     with pytest.raises(floe.InvalidIdentifierError):
         _ = IcebergIOManager(catalog={"type": "memory"}, default_namespace="a..b").settings
+
+
+def test_input_annotations_ask_for_a_frame_one_per_partition_or_maybe_none() -> None:
+    import typing
+
+    assert input_shape(pa.Table) == InputShape(pa.Table)
+    assert input_shape(None) == InputShape(None)
+    assert input_shape(typing.Any) == InputShape(None)
+    assert input_shape(pa.Table | None) == InputShape(pa.Table, optional=True)
+    assert input_shape(typing.Optional[pd.DataFrame]) == InputShape(  # noqa: UP045
+        pd.DataFrame, optional=True
+    )
+    assert input_shape(dict[str, pd.DataFrame]) == InputShape(pd.DataFrame, by_partition=True)
+    assert input_shape(typing.Dict[str, pa.Table]) == InputShape(  # noqa: UP006
+        pa.Table, by_partition=True
+    )
+    assert input_shape(typing.Mapping[str, pa.Table] | None) == InputShape(
+        pa.Table, by_partition=True, optional=True
+    )
+    assert input_shape(pa.Table | pd.DataFrame) == InputShape(pa.Table | pd.DataFrame)
+
+
+def test_rows_after_a_write_are_known_without_loading_when_the_write_tells_them() -> None:
+    table = floe.TableIdentifier.from_string("a.b")
+    before = TableInfo(table, pa.schema([("id", pa.int64())]), (), {}, "file:///b", 7)
+    history = [SnapshotInfo(7, None, 0, "append", {"total-records": "10"})]
+    day = _daily("2024-05-01")
+    overwrite, append, upsert = WriteMode.OVERWRITE, WriteMode.APPEND, WriteMode.UPSERT
+
+    assert rows_after_write(append, None, 8, 3, None, []) == 3  # created with its rows
+    assert rows_after_write(overwrite, None, 8, 3, before, []) == 3  # all replaced
+    assert rows_after_write(append, None, 8, 3, before, history) == 13
+    assert rows_after_write(append, None, None, 3, before, history) == 10  # deduplicated
+    assert rows_after_write(overwrite, day, 8, 3, before, history) is None  # other days
+    assert rows_after_write(upsert, None, 8, 3, before, history) is None
+    assert rows_after_write(overwrite, None, None, 0, before, []) is None  # nothing committed
+    assert rows_after_write(append, None, 8, 3, before, []) is None  # history not read

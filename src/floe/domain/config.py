@@ -406,14 +406,16 @@ class IcebergIOManagerConfig:
 
     Attributes:
         default_namespace: Namespace of single-part asset keys.
-        write_mode: Default write mode.
+        write_mode: Default write mode: ``overwrite``, so that an asset's
+            materialization replaces its table (a partitioned asset's, its
+            partition); ``append`` and ``upsert`` are opted into.
         schema_evolution: Whether writes may add columns / widen types.
         partition_column: Column filtered by time-window partitions.
         table_properties: Properties set on tables floe creates.
     """
 
     default_namespace: Namespace = attrs.field(default=("default",), converter=parse_namespace)
-    write_mode: WriteMode = attrs.field(default=WriteMode.APPEND, converter=_write_mode)
+    write_mode: WriteMode = attrs.field(default=WriteMode.OVERWRITE, converter=_write_mode)
     schema_evolution: bool = True
     partition_column: str | None = None
     table_properties: Mapping[str, str] = attrs.field(factory=dict, converter=_str_map)

@@ -8,14 +8,29 @@ single-part key lands in ``default_namespace``; metadata ``floe/table``
 overrides. The namespace and the table (schema of the first output,
 partition spec from ``floe/partition_spec``) are created on the first write.
 
+**Write modes.** An asset is its table: by default (``overwrite``) its
+materialization replaces the table, as Dagster's database IO managers do.
+``append`` and ``upsert`` (with ``floe/join_columns``) are opt-in, per asset
+(``floe/write_mode`` metadata) or for every asset (``write_mode``).
+
 **Partitions.** A partitioned asset's run replaces exactly its partitions:
 the write is an overwrite filtered on the partition column(s) (time window
 → ``col >= start and col < end``; static/dynamic key → ``col = key``;
 multi-partitions → both), unless the write mode is ``upsert``. A naive
 timestamp column is compared with the window's wall-clock times in the
 partitions' time zone, a zoned one with UTC instants, a date column with
-dates. Data outside the partition is refused. Inputs of a partitioned
-upstream read only the partitions requested.
+dates. Data outside the partition is refused. The partition column is
+named by metadata or inferred from ``floe/partition_spec``
+(:mod:`floe.adapters.dagster.partitions`). Inputs of a partitioned upstream
+read only the partitions requested; an input annotated ``dict[str, ...]``
+gets one frame per partition (:mod:`floe.adapters.dagster.annotations`).
+
+**Metadata.** ``dagster/row_count`` is the table's rows after the write,
+``dagster/partition_row_count`` the written partition's,
+``floe/rows_written`` the step's (:mod:`floe.adapters.dagster.materialization`).
+
+**Logs.** During ``handle_output`` and ``load_input`` floe's events go to
+the run's log at DEBUG level (:mod:`floe.adapters.dagster.logs`).
 
 **Retry safety.** Every write records ``floe.dagster.run_id``,
 ``floe.dagster.step_key``, ``floe.dagster.output`` and
@@ -62,11 +77,15 @@ from pydantic import Field, PrivateAttr
 
 import floe
 from floe.adapters.dagster import targets
+from floe.adapters.dagster.annotations import input_shape
 from floe.adapters.dagster.frames import can_stream, from_arrow, to_arrow, to_stream, wants_lazy
 from floe.adapters.dagster.lazy import lazy_scan
 from floe.adapters.dagster.lineage import RUN_ID, step_write
-from floe.adapters.dagster.materialization import to_dagster
-from floe.adapters.dagster.partitions import partition_selection
+from floe.adapters.dagster.logs import to_run_log
+from floe.adapters.dagster.materialization import rows_after_write, to_dagster
+from floe.adapters.dagster.partitions import partition_selection, selection_for
+from floe.adapters.dagster.selection import PartitionSelection
+from floe.domain.config import CatalogConfig, LocalCatalogConfig, PolarisCatalogConfig
 from floe.domain.models import MaterializationMetadata
 from floe.ports.arrow import canonical_schema, describe_schema
 
@@ -78,7 +97,8 @@ class IcebergIOManager(dg.ConfigurableIOManager):
 
     Outputs may be ``pyarrow.Table``, ``pandas.DataFrame``, (with polars
     installed) ``polars.DataFrame``/``LazyFrame``, or ``pyarrow.RecordBatchReader``;
-    ``None`` writes nothing. A reader or ``LazyFrame`` output of an
+    ``None`` writes nothing. By default an output replaces its table (a
+    partitioned asset's output, its partition). A reader or ``LazyFrame`` output of an
     unpartitioned asset in append mode is streamed into the table in bounded
     memory (one commit, as :meth:`floe.WriteService.append` does; the
     LazyFrame runs on polars' streaming engine as the table pulls its
@@ -106,11 +126,13 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             config is read from environment variables with this prefix
             (:func:`floe.catalog_config_from_env`) and ``catalog`` is ignored.
         default_namespace: Namespace of single-part asset keys.
-        write_mode: ``append``, ``overwrite`` or ``upsert``, unless an asset's
-            ``floe/write_mode`` metadata says otherwise.
+        write_mode: ``overwrite`` (default: a materialization replaces the
+            asset's table, or its partition), ``append`` or ``upsert``, unless
+            an asset's ``floe/write_mode`` metadata says otherwise.
         schema_evolution: Let writes add columns and widen types.
-        partition_column: Column of time-window partitioned assets without
-            ``floe/partition_column`` metadata.
+        partition_column: Column of time-window partitioned assets whose
+            metadata neither names one (``floe/partition_column``) nor implies
+            one (a ``floe/partition_spec`` with one time transform).
         table_properties: Properties of the tables the IO manager creates.
     """
 
@@ -122,7 +144,10 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         default=None, description="Read the catalog config from env vars with this prefix."
     )
     default_namespace: str = Field(default="default", description="Namespace of 1-part keys.")
-    write_mode: str = Field(default="append", description="append, overwrite or upsert.")
+    write_mode: str = Field(
+        default="overwrite",
+        description="overwrite (an asset's run replaces its table or partition), append or upsert.",
+    )
     schema_evolution: bool = Field(default=True, description="Allow new columns / widening.")
     partition_column: str | None = Field(
         default=None, description="Column filtered by time-window partitions."
@@ -134,6 +159,7 @@ class IcebergIOManager(dg.ConfigurableIOManager):
     # The memory catalog lives inside one Floe: reuse it for every output and input.
     _lake: floe.Floe | None = PrivateAttr(default=None)
     _lake_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _catalog_name: str = PrivateAttr(default="")
 
     @property
     def lake(self) -> floe.Floe:
@@ -150,6 +176,7 @@ class IcebergIOManager(dg.ConfigurableIOManager):
                     else floe.load_catalog_config(self.catalog)
                 )
                 self._lake = floe.Floe.from_config(config)
+                self._catalog_name = _catalog_name(config)
             return self._lake
 
     @property
@@ -170,28 +197,38 @@ class IcebergIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         """Write an asset's output into its table and report materialization metadata.
 
+        floe's events during the write go to the run's log at DEBUG level.
+
         Raises:
             FloeStorageError: Any floe error (invalid settings, schema that does
                 not fit, rows outside the partition, failed commit).
         """
+        with to_run_log(context):
+            self._handle_output(context, obj)
+
+    def _handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        # One load of the table before the write (its schema, current snapshot
+        # and location), the snapshots only when an append must be checked,
+        # and after the write only what cannot be known without it.
         asset = _describe(context)
         if obj is None:
             _info(context, f"{asset} returned None: nothing written")
             return
         started = time.perf_counter()
+        settings = self.settings
+        lake = self.lake
         metadata = context.definition_metadata or {}
-        table = targets.table_for(_key_path(context), metadata, self.settings.default_namespace)
-        mode = targets.write_mode_for(metadata, self.settings.write_mode, asset=asset)
-        selection = partition_selection(
-            context, metadata, self.settings.partition_column, asset=asset
-        )
+        table = targets.table_for(_key_path(context), metadata, settings.default_namespace)
+        mode = targets.write_mode_for(metadata, settings.write_mode, asset=asset)
+        selection = partition_selection(context, metadata, settings.partition_column, asset=asset)
         # A reader or LazyFrame appended to an unpartitioned asset streams;
         # anything else is read whole (a LazyFrame collected).
         streamed = can_stream(obj) and selection is None and mode is floe.WriteMode.APPEND
         data: pa.Table | pa.RecordBatchReader = (
             to_stream(obj, table=str(table)) if streamed else to_arrow(obj, table=str(table))
         )
-        schema, exists = self._table_schema(table, data.schema)
+        before = self._existing(table)
+        schema = before.schema if before is not None else canonical_schema(data.schema)
         row_filter = None
         if selection is not None and mode is not floe.WriteMode.UPSERT:
             # A partition's run replaces exactly that partition.
@@ -200,98 +237,200 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             selection.check_rows(to_arrow(data, table=str(table)), schema, table=str(table))
         label = selection.label if selection else ""
         identity = step_write(context, label, with_ancestors=mode is floe.WriteMode.APPEND)
-        earlier = None
-        if mode is floe.WriteMode.APPEND and identity is not None and exists:
-            earlier = identity.find_earlier(self.lake.snapshots.list(table))
+        history: list[floe.SnapshotInfo] = []
+        if mode is floe.WriteMode.APPEND and identity is not None and before is not None:
+            history = lake.snapshots.list(table)
+        earlier = identity.find_earlier(history) if identity is not None else None
         if earlier is not None:
             _info(
                 context,
                 f"{asset}: snapshot {earlier.snapshot_id} of {table} already holds this step's "
                 f"append (run {earlier.summary.get(RUN_ID)}); not appending again",
             )
-            snapshot_id: int | None = earlier.snapshot_id
             rows = int(earlier.summary.get("added-records", 0))
+            committed: int | None = None
+            schema_changed = False
         else:
             spec = targets.names(metadata, targets.PARTITION_SPEC, asset=asset) or ()
-            result = self.lake.writes.write(
+            result = lake.writes.write(
                 table,
                 data,
                 mode=mode,
                 row_filter=row_filter,
                 join_columns=targets.names(metadata, targets.JOIN_COLUMNS, asset=asset) or (),
-                allow_schema_evolution=self.settings.schema_evolution,
+                allow_schema_evolution=settings.schema_evolution,
                 snapshot_properties=identity.snapshot_properties() if identity else None,
                 # A first write creates the table in the same commit as its rows;
                 # later ones add partition fields the metadata names and the
                 # table lacks, in the same commit too (others are kept).
-                create_if_missing=floe.NewTable(spec, self.settings.table_properties),
+                create_if_missing=floe.NewTable(spec, settings.table_properties),
                 partition_fields=spec,
             )
-            snapshot_id, rows = result.snapshot_id, result.rows_written
-        after = self.lake.tables.load(table)
+            rows, committed = result.rows_written, result.snapshot_id
+            schema_changed = bool(result.schema_change)
+        after = before if before is not None and not schema_changed else lake.tables.load(table)
+        current = committed if committed is not None else after.current_snapshot_id
+        partition_rows = None
+        if selection is not None:
+            # An overwrite leaves exactly the rows written in the partition;
+            # an upsert keeps the partition's other rows: count them.
+            partition_rows = (
+                rows
+                if mode is floe.WriteMode.OVERWRITE and committed is not None
+                else self._count(
+                    table, after.schema, selection.to_filter(after.schema, table=str(table))
+                )
+            )
         report = MaterializationMetadata(
             table=table,
-            snapshot_id=snapshot_id if snapshot_id is not None else after.current_snapshot_id,
-            row_count=rows,
+            snapshot_id=earlier.snapshot_id if earlier is not None else current,
+            row_count=self._table_rows(
+                table,
+                after.schema,
+                current,
+                known=rows_after_write(mode, selection, committed, rows, before, history),
+            ),
+            rows_written=rows,
             columns=describe_schema(after.schema),
             write_mode=mode,
             duration_ms=(time.perf_counter() - started) * 1000,
             partition=selection.label if selection else None,
+            partition_row_count=partition_rows,
             deduplicated=earlier is not None,
             location=after.location,
+            catalog=self._catalog_name,
         )
         context.add_output_metadata(to_dagster(report))
 
-    def _table_schema(
-        self, table: floe.TableIdentifier, incoming: pa.Schema
-    ) -> tuple[pa.Schema, bool]:
-        """The table's schema and True, or the schema a first write will give it and False.
+    def _table_rows(
+        self,
+        table: floe.TableIdentifier,
+        schema: pa.Schema,
+        snapshot_id: int | None,
+        *,
+        known: int | None,
+    ) -> int:
+        """Rows in the table at ``snapshot_id``: ``known``, else its summary's total, or counted."""
+        if snapshot_id is None:
+            return 0
+        if known is not None:
+            return known
+        total = self.lake.snapshots.get(table, snapshot_id).summary.get("total-records")
+        if total is not None:
+            return int(total)
+        return self._count(table, schema, None)
+
+    def _count(self, table: floe.TableIdentifier, schema: pa.Schema, row_filter: str | None) -> int:
+        """Rows of the current snapshot matching ``row_filter``, reading one column."""
+        first = schema.names[:1]
+        rows: int = self.lake.reads.scan(table, columns=first, row_filter=row_filter).num_rows
+        return rows
+
+    def _existing(self, table: floe.TableIdentifier) -> floe.TableInfo | None:
+        """The table as it is, or ``None`` when a first write will create it.
 
         A missing table's namespace is created here; the table itself is
         created by the write, in the same commit as its first rows.
         """
         try:
-            existing: pa.Schema = self.lake.tables.load(table).schema
+            return self.lake.tables.load(table)
         except floe.TableNotFoundError:
             self.lake.namespaces.create_if_not_exists(table.namespace)
-            return canonical_schema(incoming), False
-        return existing, True
+            return None
 
     def load_input(self, context: dg.InputContext) -> Any:
         """Read an upstream asset's table as the input's annotated type.
 
         Honours input metadata ``columns`` and ``row_filter``, and reads only
-        the requested partitions of a partitioned upstream.
+        the requested partitions of a partitioned upstream. An input
+        annotated ``dict[str, <frame>]`` gets one frame per requested
+        partition, keyed by partition key; an ``Optional[...]`` input of a
+        table that does not exist gets ``None``. floe's events during the
+        read go to the run's log at DEBUG level.
 
         Raises:
             FloeStorageError: Any floe error (missing table, bad filter or column).
+            InvalidConfigError: A ``dict`` input of an unpartitioned upstream.
         """
+        with to_run_log(context):
+            return self._load_input(context)
+
+    def _load_input(self, context: dg.InputContext) -> Any:
         asset = _describe(context)
+        settings = self.settings
         upstream = context.upstream_output
         upstream_metadata = dict(upstream.definition_metadata or {}) if upstream else {}
         input_metadata = context.definition_metadata or {}
         if targets.TABLE in input_metadata:
             upstream_metadata[targets.TABLE] = input_metadata[targets.TABLE]
-        table = targets.table_for(
-            _key_path(context), upstream_metadata, self.settings.default_namespace
-        )
+        table = targets.table_for(_key_path(context), upstream_metadata, settings.default_namespace)
+        shape = input_shape(_annotation(context))
+        columns = targets.names(input_metadata, targets.COLUMNS, asset=asset)
+        input_filter = targets.row_filter_for(input_metadata, asset=asset)
+        if shape.by_partition and not context.has_asset_partitions:
+            raise floe.InvalidConfigError(
+                f"{asset} is annotated as a dict of partitions, but its upstream table "
+                f"{table} is not partitioned",
+                subject=asset,
+            )
+        try:
+            if not shape.by_partition:
+                selection = partition_selection(
+                    context, upstream_metadata, settings.partition_column, asset=asset
+                )
+                needs_info = selection is not None or wants_lazy(shape.frame)
+                info = self.lake.tables.load(table) if needs_info else None
+                return self._read(table, info, shape.frame, columns, input_filter, selection)
+            keys = list(dict.fromkeys(str(k) for k in context.asset_partition_keys))
+            partitions_def = context.asset_partitions_def
+            info = self.lake.tables.load(table)  # once for every partition's frame
+            return {
+                key: self._read(
+                    table,
+                    info,
+                    shape.frame,
+                    columns,
+                    input_filter,
+                    selection_for(
+                        partitions_def,
+                        [key],
+                        upstream_metadata,
+                        settings.partition_column,
+                        asset=asset,
+                    ),
+                )
+                for key in keys
+            }
+        except floe.TableNotFoundError:
+            if shape.optional:
+                _info(context, f"{asset}: table {table} does not exist; the input is None")
+                return None
+            raise
+
+    def _read(
+        self,
+        table: floe.TableIdentifier,
+        info: floe.TableInfo | None,
+        frame: object,
+        columns: tuple[str, ...] | None,
+        input_filter: str | None,
+        selection: PartitionSelection | None,
+    ) -> Any:
+        """One frame of the table's rows in ``selection`` that pass ``input_filter``.
+
+        ``info`` (the table as loaded) is needed for a selection or a lazy frame.
+        """
         lake = self.lake
-        annotation = _annotation(context)
-        lazy = wants_lazy(annotation)
-        filters = [targets.row_filter_for(input_metadata, asset=asset)]
-        selection = partition_selection(
-            context, upstream_metadata, self.settings.partition_column, asset=asset
-        )
-        info = lake.tables.load(table) if selection is not None or lazy else None
+        lazy = wants_lazy(frame)
+        filters = [input_filter]
         if selection is not None and info is not None:
             filters.append(selection.to_filter(info.schema, table=str(table)))
         texts = [f for f in filters if f]
-        columns = targets.names(input_metadata, targets.COLUMNS, asset=asset)
         row_filter = " and ".join(f"({t})" for t in texts) if texts else None
         if lazy and info is not None:
             return self._lazy_input(table, info, columns, row_filter)
         data = lake.reads.scan(table, columns=columns, row_filter=row_filter)
-        return from_arrow(data, annotation)
+        return from_arrow(data, frame)
 
     def _lazy_input(
         self,
@@ -365,6 +504,15 @@ def create_io_manager(
     return IcebergIOManager(catalog=values, **settings)
 
 
+def _catalog_name(config: CatalogConfig) -> str:
+    """The name that qualifies the catalog's tables (Polaris: its warehouse)."""
+    if isinstance(config, PolarisCatalogConfig):
+        return config.warehouse
+    if isinstance(config, LocalCatalogConfig):
+        return config.catalog_name
+    return config.name
+
+
 def _key_path(context: dg.OutputContext | dg.InputContext) -> list[str] | None:
     return list(context.asset_key.path) if context.has_asset_key else None
 
@@ -382,7 +530,7 @@ def _annotation(context: dg.InputContext) -> object:
         return None
 
 
-def _info(context: dg.OutputContext, message: str) -> None:
+def _info(context: dg.OutputContext | dg.InputContext, message: str) -> None:
     try:
         context.log.info(message)
     except dg.DagsterInvariantViolationError:

@@ -6,6 +6,14 @@
 - Multi-partitions: one condition per dimension, each on its own column;
   when the keys are a full cross product the conditions are simply AND-ed,
   otherwise each key becomes its own alternative.
+
+The column of a partition dimension is, in this order: the asset's
+``floe/partition_column`` (``floe/partition_columns`` for multi-partitions),
+the column the asset's ``floe/partition_spec`` makes unambiguous (its one
+time transform for time windows, e.g. ``ts`` of ``day(ts)``; its one
+identity field for static/dynamic keys), and for time windows the IO
+manager's ``partition_column``. A spec that names several candidates is an
+error that lists them.
 """
 
 from __future__ import annotations
@@ -21,7 +29,18 @@ from floe.adapters.dagster.selection import (
     TimeRange,
     merge_ranges,
 )
+from floe.adapters.dagster.targets import PARTITION_SPEC
 from floe.domain.errors import InvalidConfigError
+from floe.domain.partitioning import PartitionTransform, PartitionTransformType
+
+_TIME_TRANSFORMS = frozenset(
+    {
+        PartitionTransformType.YEAR,
+        PartitionTransformType.MONTH,
+        PartitionTransformType.DAY,
+        PartitionTransformType.HOUR,
+    }
+)
 
 # The column of a single-dimension partitioned asset.
 PARTITION_COLUMN = "floe/partition_column"
@@ -48,7 +67,9 @@ def partition_selection(
         asset: The asset, for messages.
 
     Raises:
-        InvalidConfigError: The asset is partitioned but no column is configured.
+        InvalidConfigError: The asset is partitioned but no column is
+            configured or inferable, or its spec offers several.
+        InvalidPartitionSpecError: Its ``floe/partition_spec`` is malformed.
     """
     if not context.has_asset_partitions:
         return None
@@ -69,7 +90,9 @@ def selection_for(
     """The rows partition ``keys`` of ``partitions_def`` cover (see module docs).
 
     Raises:
-        InvalidConfigError: A partition column is not configured.
+        InvalidConfigError: A partition column is not configured or
+            inferable, or the spec offers several.
+        InvalidPartitionSpecError: The ``floe/partition_spec`` is malformed.
     """
     label = keys[0] if len(keys) == 1 else f"{keys[0]}...{keys[-1]}"
     if isinstance(partitions_def, dg.MultiPartitionsDefinition):
@@ -85,17 +108,20 @@ def _single_column(
     default_column: str | None,
     asset: str,
 ) -> str:
+    timed = isinstance(partitions_def, dg.TimeWindowPartitionsDefinition)
     column = metadata.get(PARTITION_COLUMN)
-    if column is None and isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
+    if column is None:
+        column = _inferred(partitions_def, metadata, asset, PARTITION_COLUMN)
+    if column is None and timed:
         column = default_column
     if not isinstance(column, str) or not column:
         raise InvalidConfigError(
             f"{asset} is partitioned: set its metadata {PARTITION_COLUMN!r} to the "
-            "column that holds the partition"
+            f"column that holds the partition, or give it a {PARTITION_SPEC!r} with one "
             + (
-                " (or the IO manager's partition_column)"
-                if isinstance(partitions_def, dg.TimeWindowPartitionsDefinition)
-                else ""
+                "time transform (or set the IO manager's partition_column)"
+                if timed
+                else "identity field"
             ),
             subject=asset,
         )
@@ -153,6 +179,8 @@ def _dimension_columns(
     columns: dict[str, str] = {}
     for dim in partitions_def.partitions_defs:
         column = given.get(dim.name)
+        if column is None:
+            column = _inferred(dim.partitions_def, metadata, asset, PARTITION_COLUMNS)
         if column is None and isinstance(dim.partitions_def, dg.TimeWindowPartitionsDefinition):
             column = default_column
         if not isinstance(column, str) or not column:
@@ -163,3 +191,43 @@ def _dimension_columns(
             )
         columns[dim.name] = column
     return columns
+
+
+def _inferred(
+    partitions_def: dg.PartitionsDefinition,
+    metadata: Mapping[str, object],
+    asset: str,
+    key: str,
+) -> str | None:
+    """The one column the asset's partition spec offers for this kind of partition.
+
+    A time window takes the source column of the spec's one time transform
+    (``year``/``month``/``day``/``hour``), a static or dynamic key the
+    spec's one identity field. ``None`` when the spec offers none.
+
+    Raises:
+        InvalidConfigError: The spec offers several columns (they are named).
+    """
+    spec = metadata.get(PARTITION_SPEC)
+    if spec is None:
+        return None
+    texts = [spec] if isinstance(spec, str) else spec
+    if not isinstance(texts, Sequence) or not all(
+        isinstance(t, str | PartitionTransform) for t in texts
+    ):
+        return None  # the write reports a malformed spec, with its own message
+    fields = [
+        t if isinstance(t, PartitionTransform) else PartitionTransform.parse(t)
+        for t in texts
+    ]
+    timed = isinstance(partitions_def, dg.TimeWindowPartitionsDefinition)
+    wanted = _TIME_TRANSFORMS if timed else frozenset({PartitionTransformType.IDENTITY})
+    choices = list(dict.fromkeys(f.source_column for f in fields if f.transform_type in wanted))
+    if len(choices) > 1:
+        raise InvalidConfigError(
+            f"{asset}: its {PARTITION_SPEC!r} offers several columns for its "
+            f"{'time-window' if timed else 'key'} partitions ({', '.join(choices)}); "
+            f"name one in metadata {key!r}",
+            subject=asset,
+        )
+    return choices[0] if choices else None

@@ -3,10 +3,10 @@
 Metadata keys read from an asset's definition metadata:
 
 - ``floe/table``: ``"ns.table"`` instead of the asset key mapping.
-- ``floe/write_mode``: ``append``, ``overwrite`` or ``upsert``.
+- ``floe/write_mode``: ``overwrite`` (the default), ``append`` or ``upsert``.
 - ``floe/join_columns``: the upsert keys, e.g. ``["id"]``.
 - ``floe/partition_spec``: partition transforms for a new table, e.g.
-  ``["day(ts)"]``.
+  ``["day(ts)"]``; it also implies the partition column when unambiguous.
 - ``floe/partition_column`` / ``floe/partition_columns``: see
   :mod:`floe.adapters.dagster.partitions`.
 

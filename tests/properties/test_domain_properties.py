@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from floe import (
@@ -182,6 +182,7 @@ def transform_texts(draw: st.DrawFn) -> str:
 
 @PROPERTY
 @given(text=st.one_of(st.text(max_size=30), transform_texts()))
+@example(text="IDENTITY(\r)")  # a blank source column once passed as one
 def test_parsing_any_text_raises_only_invalid_partition_spec_error(text: str) -> None:
     try:
         transform = PartitionTransform.parse(text)

@@ -60,7 +60,10 @@ ALLOWED_SOURCE_TYPES: dict[PartitionTransformType, frozenset[ColumnType]] = {
 
 _MAX_PARAM = 2**31 - 1
 
-_TEXT_FORM = re.compile(r"^\s*(\w+)\s*(?:\[\s*(-?\d+)\s*\])?\s*\(\s*([^()]+?)\s*\)\s*$")
+_TEXT_FORM = re.compile(
+    # kind, [param], (column): the column neither blank nor padded
+    r"^\s*(\w+)\s*(?:\[\s*(-?\d+)\s*\])?\s*\(\s*([^()\s](?:[^()]*[^()\s])?)\s*\)\s*$"
+)
 
 
 def _param_validator(

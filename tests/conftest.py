@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -76,3 +77,17 @@ def proxy(seaweed: SeaweedServer) -> Iterator[CatalogProxy]:
     """A recording, fault-injecting proxy in front of the REST catalog."""
     with running_proxy(seaweed.rest_uri) as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def _structlog_as_found() -> Iterator[None]:
+    """Each test starts with structlog as an application that never configured it.
+
+    Configuring structlog (``capture_logs`` included) marks it configured for
+    good, and floe then sends its events through structlog instead of the
+    stdlib logger ``floe``: later tests would no longer see floe's default.
+    """
+    configured = structlog.is_configured()
+    yield
+    if not configured and structlog.is_configured():
+        structlog.reset_defaults()

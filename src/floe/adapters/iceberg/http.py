@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import heapq
+import itertools
 import socket
 import threading
+import time
 import urllib.parse
 from typing import Any
 
@@ -34,25 +37,75 @@ _READ_TIMEOUT_SLACK_S = 5.0
 _CHUNK_BYTES = 256 * 1024
 
 
+class _Watchdog:
+    """One daemon thread that ends every request whose deadline has passed.
+
+    A thread per request (``threading.Timer``) costs about 0.1-0.3 ms to
+    start, as much as a catalog call's own work on a fast network; one
+    thread keeping the deadlines in a heap costs a push per request.
+    """
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, _Watch]] = []
+        self._order = itertools.count()
+        self._wakeup = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: float, watch: _Watch) -> None:
+        """End ``watch`` at ``deadline`` (``time.monotonic()``) unless it stopped before."""
+        with self._wakeup:
+            earliest = self._due[0][0] if self._due else float("inf")
+            heapq.heappush(self._due, (deadline, next(self._order), watch))
+            if self._thread is None or not self._thread.is_alive():  # first use, or a fork
+                self._thread = threading.Thread(
+                    target=self._run, name="floe-request-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif deadline < earliest:  # else the thread already wakes up in time
+                self._wakeup.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wakeup:
+                while True:
+                    while self._due and self._due[0][2].stopped:
+                        heapq.heappop(self._due)  # finished in time: forget it
+                    if not self._due:
+                        self._wakeup.wait()
+                        continue
+                    left = self._due[0][0] - time.monotonic()
+                    if left <= 0:
+                        expired = heapq.heappop(self._due)[2]
+                        break
+                    self._wakeup.wait(left)
+            expired.expire()
+
+
+_WATCHDOG = _Watchdog()
+
+
 class _Watch:
     """The deadline of one request: at expiry, shuts down the sockets it carries."""
 
     def __init__(self, timeout_s: float) -> None:
         #: Whether the deadline passed while a connection of the request was open.
         self.cut = False
+        self._timeout_s = timeout_s
         self._expired = False
         self._stopped = False
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(timeout_s, self._expire)
-        self._timer.daemon = True
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the request is over."""
+        return self._stopped
 
     def start(self) -> None:
-        self._timer.start()
+        _WATCHDOG.watch(time.monotonic() + self._timeout_s, self)
 
     def stop(self) -> None:
         """The request is over: its sockets are no longer touched."""
-        self._timer.cancel()
         with self._lock:
             self._stopped = True
             self._sockets.clear()
@@ -71,7 +124,8 @@ class _Watch:
                 return
             self._sockets.append(sock)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
+        """The deadline passed: cut every connection the request still has open."""
         with self._lock:
             if self._stopped:
                 return

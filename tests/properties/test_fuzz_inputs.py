@@ -333,6 +333,7 @@ CONFIGS = st.dictionaries(CONFIG_KEYS, ANY_VALUE, max_size=8) | st.builds(
 )
 
 
+@pytest.mark.filterwarnings("ignore::floe.UnknownPropertyWarning")  # random keys, on purpose
 @FUZZ
 @given(data=CONFIGS)
 def test_any_config_mapping_is_loaded_or_an_invalid_config_error(data: dict[str, Any]) -> None:

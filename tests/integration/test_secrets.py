@@ -22,9 +22,7 @@ import io
 import json
 import logging
 import secrets
-import shutil
 import ssl
-import subprocess  # nosec B404 - openssl makes the test certificate
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -255,41 +253,6 @@ def test_a_successful_session_with_faults_leaks_no_secret(
         haystack += exception_text(error)
     haystack += span_text(spans)
     assert_nothing_leaks(haystack, secrets_of(seaweed, proxy))
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (made with the openssl command)."""
-    openssl = shutil.which("openssl")
-    assert openssl is not None, "the TLS test needs the openssl command"
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(  # nosec B603 - fixed arguments
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return cert, key
 
 
 def test_tls_is_verified_by_default_and_a_ca_bundle_is_honoured(

@@ -9,9 +9,7 @@ HTTPS on 127.0.0.1 with a throwaway self-signed certificate.
 
 from __future__ import annotations
 
-import shutil
 import ssl
-import subprocess  # nosec B404 - openssl makes the test certificate
 from pathlib import Path
 
 import certifi
@@ -25,41 +23,6 @@ from tests.integration.seaweed import SeaweedServer
 
 SCHEMA = pa.schema([("id", pa.int64()), ("v", pa.string())])
 CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and its key (made with the openssl command)."""
-    openssl = shutil.which("openssl")
-    assert openssl is not None, "the TLS tests need the openssl command"
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(  # nosec B603 - fixed arguments
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return cert, key
 
 
 @pytest.fixture

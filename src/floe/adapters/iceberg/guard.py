@@ -121,16 +121,27 @@ def retry_after_s(
     (``__cause__``/``__context__``). Both forms are understood: delay seconds
     and an HTTP date.
     """
-    seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        response: Any = getattr(error, "response", None)
+    for response in _chained_responses(error):
         headers: Any = getattr(response, "headers", None)
         value = headers.get("Retry-After") if headers is not None else None
         if isinstance(value, str) and value.strip():
             return _parse_retry_after(value.strip(), now or (lambda: dt.datetime.now(dt.UTC)))
-        error = error.__cause__ or error.__context__
     return None
+
+
+def _chained_responses(error: BaseException | None) -> Iterator[Any]:
+    """The HTTP responses held along ``error``'s chain, outermost first.
+
+    PyIceberg raises its own exceptions ``from`` the ``requests.HTTPError``
+    holding the response, so it is found on ``__cause__``/``__context__``.
+    """
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        response = getattr(error, "response", None)
+        if response is not None:
+            yield response
+        error = error.__cause__ or error.__context__
 
 
 def _parse_retry_after(value: str, now: Callable[[], dt.datetime]) -> float | None:
@@ -287,14 +298,11 @@ def commit_refused(error: BaseException) -> bool:
 
 
 def _answered_status(error: BaseException | None) -> int | None:
-    """The HTTP status of the first response on ``error``'s chain (PyIceberg raises ``from`` it)."""
-    seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        status: Any = getattr(getattr(error, "response", None), "status_code", None)
+    """The HTTP status of the first response on ``error``'s chain."""
+    for response in _chained_responses(error):
+        status: Any = getattr(response, "status_code", None)
         if isinstance(status, int):
             return status
-        error = error.__cause__ or error.__context__
     return None
 
 

@@ -10,8 +10,9 @@ snapshot does not record which commit made it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
+from floe.domain.errors import WriteError
 from floe.domain.models import RetentionPolicy, SnapshotInfo
 
 
@@ -82,6 +83,38 @@ def _past_retention(
         cutoff = now_ms - policy.max_age_ms
         keep.update(s.snapshot_id for s in snapshots if s.timestamp_ms >= cutoff)
     return [s for s in reversed(newest_first) if s.snapshot_id not in keep]
+
+
+def refs_by_snapshot(refs: Iterable[tuple[str, int]]) -> dict[int, list[str]]:
+    """For each snapshot a branch or tag points at, the names of those refs.
+
+    Args:
+        refs: ``(ref name, snapshot id)`` pairs, as a table lists its refs.
+    """
+    heads: dict[int, list[str]] = {}
+    for name, snapshot_id in refs:
+        heads.setdefault(snapshot_id, []).append(name)
+    return heads
+
+
+def refuse_expiring_ref_heads(
+    table: str, snapshot_ids: Iterable[int], heads: Mapping[int, Sequence[str]]
+) -> None:
+    """Refuse an expiry that names a snapshot a branch or tag points at.
+
+    :func:`snapshots_to_expire` never chooses one; this guards a store handed
+    ids chosen before a ref moved onto one of them.
+
+    Raises:
+        WriteError: Naming the snapshots and their refs; nothing expires.
+    """
+    protected = {i: list(heads[i]) for i in dict.fromkeys(snapshot_ids) if i in heads}
+    if protected:
+        raise WriteError(
+            f"cannot expire snapshot(s) of table {table} that a branch or tag "
+            f"points at: {protected}; nothing expired",
+            subject=table,
+        )
 
 
 def snapshot_as_of(snapshots: Sequence[SnapshotInfo], at_ms: int) -> SnapshotInfo | None:

@@ -75,6 +75,7 @@ from floe.domain.models import (
     WriteResult,
 )
 from floe.domain.partitioning import PartitionTransform
+from floe.domain.retention import refs_by_snapshot, refuse_expiring_ref_heads
 from floe.ports.table_store import TableStorePort
 
 
@@ -96,10 +97,7 @@ def _snapshot_info(snapshot: object, refs: Iterable[str] = ()) -> SnapshotInfo:
 
 def _refs_by_snapshot(table: Table) -> dict[int, list[str]]:
     """For each snapshot a branch or tag points at, the names of those refs."""
-    heads: dict[int, list[str]] = {}
-    for name, ref in table.refs().items():
-        heads.setdefault(ref.snapshot_id, []).append(name)
-    return heads
+    return refs_by_snapshot((name, ref.snapshot_id) for name, ref in table.refs().items())
 
 
 class IcebergTableStore(TableStorePort):
@@ -462,14 +460,7 @@ class IcebergTableStore(TableStorePort):
                     subject=name,
                 )
             # Iceberg refuses to expire a ref's head; say which ref, before any commit.
-            heads = _refs_by_snapshot(table)
-            protected = {i: heads[i] for i in ids if i in heads}
-            if protected:
-                raise WriteError(
-                    f"cannot expire snapshot(s) of table {name} that a branch or tag "
-                    f"points at: {protected}; nothing expired",
-                    subject=name,
-                )
+            refuse_expiring_ref_heads(name, ids, _refs_by_snapshot(table))
             if ids:
                 with commit_outcome_guarded(name):
                     table.maintenance.expire_snapshots().by_ids(ids).commit()

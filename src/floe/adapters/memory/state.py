@@ -24,6 +24,7 @@ from floe.domain.errors import NamespaceNotFoundError, TableExistsError, TableNo
 from floe.domain.identifiers import Namespace, TableIdentifier, format_namespace
 from floe.domain.models import SnapshotInfo
 from floe.domain.partitioning import PartitionTransform
+from floe.domain.retention import refs_by_snapshot
 
 
 @attrs.frozen
@@ -184,12 +185,8 @@ class MemoryTable:
 
     def refs_by_snapshot(self) -> dict[int, list[str]]:
         """For each snapshot a branch or tag points at, the names of those refs."""
-        heads: dict[int, list[str]] = {}
-        if self.current_snapshot_id is not None:
-            heads[self.current_snapshot_id] = ["main"]
-        for name, snapshot_id in self.refs.items():
-            heads.setdefault(snapshot_id, []).append(name)
-        return heads
+        main = [] if self.current_snapshot_id is None else [("main", self.current_snapshot_id)]
+        return refs_by_snapshot([*main, *self.refs.items()])
 
     def snapshot(self, snapshot_id: int) -> MemorySnapshot:
         """The snapshot with this id; KeyError if absent."""

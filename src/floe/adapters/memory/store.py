@@ -31,6 +31,7 @@ from floe.domain.models import (
     WriteResult,
 )
 from floe.domain.partitioning import PartitionTransform
+from floe.domain.retention import refuse_expiring_ref_heads
 from floe.ports.table_store import TableStorePort
 
 
@@ -341,14 +342,7 @@ class MemoryTableStore(TableStorePort):
                     f"snapshot of table {identifier}",
                     subject=str(identifier),
                 )
-            heads = table.refs_by_snapshot()
-            protected = {i: heads[i] for i in dict.fromkeys(snapshot_ids) if i in heads}
-            if protected:
-                raise WriteError(
-                    f"cannot expire snapshot(s) of table {identifier} that a branch or tag "
-                    f"points at: {protected}; nothing expired",
-                    subject=str(identifier),
-                )
+            refuse_expiring_ref_heads(str(identifier), snapshot_ids, table.refs_by_snapshot())
             doomed = set(snapshot_ids)
             table.snapshots = [s for s in table.snapshots if s.info.snapshot_id not in doomed]
             return tuple(i for i in dict.fromkeys(snapshot_ids))

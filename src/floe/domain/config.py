@@ -191,17 +191,34 @@ def mask_properties(properties: Mapping[str, str]) -> dict[str, str]:
     return {key: value if is_safe_property(key) else _MASK for key, value in properties.items()}
 
 
-def mask_uri(uri: str) -> str:
-    """``uri`` with the password of any ``user:password@`` part masked."""
+def _userinfo(uri: str) -> tuple[str, str, str] | None:
+    """``(scheme://, userinfo, the rest)`` of a URI with a ``…@`` part, else ``None``."""
     scheme, sep, rest = uri.partition("://")
-    if not sep:
-        return uri
     authority, slash, path = rest.partition("/")
     userinfo, at, host = authority.rpartition("@")
-    if not at or ":" not in userinfo:
+    if not sep or not at:
+        return None
+    return f"{scheme}://", userinfo, f"{host}{slash}{path}"
+
+
+def mask_uri(uri: str) -> str:
+    """``uri`` with the password of any ``user:password@`` part masked."""
+    parts = _userinfo(uri)
+    if parts is None or ":" not in parts[1]:
         return uri
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}:{_MASK}@{host}{slash}{path}"
+    start, userinfo, rest = parts
+    return f"{start}{userinfo.split(':', 1)[0]}:{_MASK}@{rest}"
+
+
+def without_userinfo(uri: str) -> str:
+    """``uri`` without a ``user:password@`` part.
+
+    floe authenticates with the client credentials or the token, never with
+    a URI's userinfo, and requests would write it into every error naming
+    the URL: it goes no further than the config.
+    """
+    parts = _userinfo(uri)
+    return uri if parts is None else parts[0] + parts[2]
 
 
 def _in_range(low: float, high: float) -> Any:

@@ -21,6 +21,7 @@ from floe.domain.config import (
     LocalCatalogConfig,
     PolarisCatalogConfig,
     RetryConfig,
+    without_userinfo,
 )
 
 
@@ -87,20 +88,6 @@ def open_local_backend(config: LocalCatalogConfig) -> IcebergBackend:
     # Local files fail for good or not at all: one attempt, no breaker.
     guard = CallGuard("local", RetryConfig(max_attempts=1, circuit_breaker_threshold=0))
     return IcebergBackend(str(root), opener, guard)
-
-
-def without_userinfo(uri: str) -> str:
-    """``uri`` without a ``user:password@`` part.
-
-    floe authenticates with the client credentials or the token, never with
-    a URI's userinfo, and requests would write it into every error naming
-    the URL: it goes no further than the config.
-    """
-    scheme, sep, rest = uri.partition("://")
-    authority, slash, path = rest.partition("/")
-    if not sep or "@" not in authority:
-        return uri
-    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
 
 
 def token_url(config: PolarisCatalogConfig) -> str:

@@ -188,9 +188,7 @@ def test_an_overwrite_with_a_schema_change_is_one_snapshot(
 ) -> None:
     lake.writes.append(table, rows([1, 2]))
     wider = rows([9]).append_column("note", pa.array(["n"], pa.string()))
-    result = lake.writes.overwrite(
-        table, wider, row_filter="id = 1", allow_schema_evolution=True
-    )
+    result = lake.writes.overwrite(table, wider, row_filter="id = 1", allow_schema_evolution=True)
     snapshots = lake.snapshots.list(table)
     assert [s.snapshot_id for s in snapshots][-1] == result.snapshot_id
     assert len(snapshots) == 2

@@ -54,7 +54,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.connections.add(self.client_address)
         self.server.requests.append(self.path)
         if self.path.endswith("/drip"):
-            answer = b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}'
+            answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
             started = time.monotonic()
             with contextlib.suppress(OSError):
                 for at in range(len(answer)):

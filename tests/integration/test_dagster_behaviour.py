@@ -73,9 +73,7 @@ def test_the_readme_snippet_run_twice_keeps_its_tables(
     unpartitioned = [readme["orders"], readme["order_total"]]
     resources = {"io_manager": readme["io_manager"]}
 
-    runs = [
-        dg.materialize(unpartitioned, instance=instance, resources=resources) for _ in range(2)
-    ]
+    runs = [dg.materialize(unpartitioned, instance=instance, resources=resources) for _ in range(2)]
     lake = floe.Floe.from_config(warehouse)
     assert lake.reads.scan("shop.orders").num_rows == 3
     assert lake.reads.scan("shop.order_total").to_pylist() == [{"total": 15.0}]
@@ -102,9 +100,7 @@ def journal() -> pa.Table:
     return pa.table({"entry": [1, 2]})
 
 
-def test_append_stays_available_per_asset(
-    tmp_path: Path, instance: dg.DagsterInstance
-) -> None:
+def test_append_stays_available_per_asset(tmp_path: Path, instance: dg.DagsterInstance) -> None:
     catalog = {"type": "local", "warehouse_path": str(tmp_path / "warehouse")}
     resources = {"io_manager": IcebergIOManager(catalog=catalog)}
 

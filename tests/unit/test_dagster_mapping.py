@@ -223,8 +223,7 @@ def test_the_partition_column_is_inferred_from_an_unambiguous_spec() -> None:
     )  # the spec's time transform wins over the IO manager's default column
     assert static.to_filter(SCHEMA, table="t") == "\"region\" = 'eu'"
     assert both.to_filter(SCHEMA, table="t") == (
-        "\"ts\" >= '2024-05-01T00:00:00' and \"ts\" < '2024-05-02T00:00:00' "
-        "and \"region\" = 'eu'"
+        "\"ts\" >= '2024-05-01T00:00:00' and \"ts\" < '2024-05-02T00:00:00' and \"region\" = 'eu'"
     )
     assert named.to_filter(SCHEMA, table="t").startswith("\"day\" >= '2024-05-01'")
 

@@ -217,8 +217,7 @@ def _inferred(
     ):
         return None  # the write reports a malformed spec, with its own message
     fields = [
-        t if isinstance(t, PartitionTransform) else PartitionTransform.parse(t)
-        for t in texts
+        t if isinstance(t, PartitionTransform) else PartitionTransform.parse(t) for t in texts
     ]
     timed = isinstance(partitions_def, dg.TimeWindowPartitionsDefinition)
     wanted = _TIME_TRANSFORMS if timed else frozenset({PartitionTransformType.IDENTITY})

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import floe
-from floe.adapters.dagster.frames import to_arrow as dagster_to_arrow
+from floe.adapters.dagster._frames import to_arrow as dagster_to_arrow
 from floe.domain.config import catalog_config_from_env, load_catalog_config
 from floe.domain.identifiers import MAX_NAMESPACE_BYTES, MAX_PART_BYTES
 

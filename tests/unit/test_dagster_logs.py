@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from floe.adapters.dagster.logs import forwarding_to
+from floe.adapters.dagster._logs import forwarding_to
 from floe.adapters.observability import observe
 
 

@@ -10,12 +10,13 @@ import pyarrow as pa
 import pytest
 
 import floe
-from floe.adapters.dagster import frames, targets
-from floe.adapters.dagster.annotations import InputShape, input_shape
-from floe.adapters.dagster.lineage import StepWrite, resumed_run_ids
-from floe.adapters.dagster.materialization import rows_after_write, to_dagster
-from floe.adapters.dagster.partitions import selection_for
-from floe.adapters.dagster.selection import (
+from floe.adapters.dagster import _frames as frames
+from floe.adapters.dagster import _targets as targets
+from floe.adapters.dagster._annotations import InputShape, input_shape
+from floe.adapters.dagster._lineage import StepWrite, resumed_run_ids
+from floe.adapters.dagster._materialization import rows_after_write, to_dagster
+from floe.adapters.dagster._partitions import selection_for
+from floe.adapters.dagster._selection import (
     ColumnCondition,
     PartitionSelection,
     TimeRange,

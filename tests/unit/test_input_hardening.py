@@ -132,7 +132,7 @@ def test_unknown_io_manager_write_mode_is_a_config_error() -> None:
 def test_an_asset_output_with_an_integer_arrow_cannot_hold_is_a_write_error(cell: int) -> None:
     import pandas as pd
 
-    from floe.adapters.dagster.frames import to_arrow
+    from floe.adapters.dagster._frames import to_arrow
 
     frame = pd.DataFrame({"n": pd.Series([1, cell], dtype=object)})
     with pytest.raises(floe.WriteError) as info:
@@ -145,7 +145,7 @@ def test_an_asset_output_with_an_integer_arrow_cannot_hold_is_a_write_error(cell
 def test_a_dagster_asset_key_maps_to_its_table() -> None:
     import dagster as dg
 
-    from floe.adapters.dagster.targets import table_for
+    from floe.adapters.dagster._targets import table_for
 
     key = dg.AssetKey(["sales", "orders"])
     assert floe.TableIdentifier.from_asset_key(key, "d") == table_for(key.path, {}, "d")

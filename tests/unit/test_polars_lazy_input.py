@@ -12,7 +12,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import floe
-from floe.adapters.dagster.lazy import filter_text, lazy_scan
+from floe.adapters.dagster._lazy import filter_text, lazy_scan
 
 pl = pytest.importorskip("polars")
 

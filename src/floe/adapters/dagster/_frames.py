@@ -6,7 +6,7 @@ polars value or annotation is met, so floe never requires it.
 A ``polars.LazyFrame`` output is streamed when the write can stream
 (:func:`to_stream`: the query runs on polars' streaming engine, batch by
 batch, as the table store pulls them) and collected otherwise. A
-``LazyFrame`` input is a deferred scan (:mod:`floe.adapters.dagster.lazy`).
+``LazyFrame`` input is a deferred scan (:mod:`floe.adapters.dagster._lazy`).
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def from_arrow(data: pa.Table, annotation: object) -> Any:
 
     ``pandas.DataFrame`` → pandas, ``polars.DataFrame`` → polars, anything
     else (``pyarrow.Table``, no annotation) → PyArrow. A ``LazyFrame`` input
-    is read by :func:`floe.adapters.dagster.lazy.lazy_scan` instead.
+    is read by :func:`floe.adapters.dagster._lazy.lazy_scan` instead.
     """
     if annotation is pd.DataFrame:
         return data.to_pandas()

@@ -23,13 +23,13 @@ from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
-from floe.adapters.dagster.selection import (
+from floe.adapters.dagster._selection import (
     ColumnCondition,
     PartitionSelection,
     TimeRange,
     merge_ranges,
 )
-from floe.adapters.dagster.targets import PARTITION_SPEC
+from floe.adapters.dagster._targets import PARTITION_SPEC
 from floe.domain.errors import InvalidConfigError
 from floe.domain.partitioning import PartitionTransform, PartitionTransformType
 

@@ -1,6 +1,6 @@
 """Which Dagster step wrote a snapshot, so a retried step does not append twice.
 
-The rule (see :mod:`floe.adapters.dagster.io_manager` for the guarantee):
+The rule (see :mod:`floe.adapters.dagster` for the guarantee):
 an earlier append counts as this step's when it carries the same step key,
 output and partition and comes from the current run, or from an ancestor
 run this run *resumes*: following ``parent_run_id`` for as long as the child

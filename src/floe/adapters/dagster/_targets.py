@@ -8,7 +8,7 @@ Metadata keys read from an asset's definition metadata:
 - ``floe/partition_spec``: partition transforms for a new table, e.g.
   ``["day(ts)"]``; it also implies the partition column when unambiguous.
 - ``floe/partition_column`` / ``floe/partition_columns``: see
-  :mod:`floe.adapters.dagster.partitions`.
+  :mod:`floe.adapters.dagster._partitions`.
 
 And from an input's metadata (``AssetIn(metadata=...)``): ``columns`` (the
 projection) and ``row_filter`` (floe filter text).

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from floe.adapters.dagster.selection import PartitionSelection
+from floe.adapters.dagster._selection import PartitionSelection
 from floe.domain.models import MaterializationMetadata, SnapshotInfo, WriteMode
 from floe.domain.schema import SchemaDescription
 from floe.ports.catalog import TableInfo

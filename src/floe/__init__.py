@@ -35,7 +35,8 @@ Errors: every failure is a :class:`FloeStorageError`; bad input is a
 answers are :class:`CatalogError` subclasses (``TableNotFoundError``...),
 and a commit whose outcome is unknown is a :class:`CommitStateUnknownError`.
 
-Dagster: ``floe.IcebergIOManager`` / ``floe.create_io_manager`` (imported on
+Dagster: ``floe.IcebergIOManager`` / ``floe.create_io_manager`` /
+``floe.IcebergIOManagerConfig`` (from ``floe.adapters.dagster``, imported on
 first use). The wiring (``floe.container``, ``floe.api``), the ports
 (``floe.ports``) and the services' classes (``floe.application``) are
 importable from their modules for embedding and tests.
@@ -46,7 +47,6 @@ from typing import TYPE_CHECKING, Any
 from floe.api import Floe, catalog_config_from_pyiceberg
 from floe.application import NewTable
 from floe.domain.config import (
-    IcebergIOManagerConfig,
     LocalCatalogConfig,
     MemoryCatalogConfig,
     PolarisCatalogConfig,
@@ -95,10 +95,10 @@ from floe.domain.partitioning import PartitionTransform
 from floe.ports import TableInfo
 
 if TYPE_CHECKING:
-    from floe.adapters.dagster import IcebergIOManager, create_io_manager
+    from floe.adapters.dagster import IcebergIOManager, IcebergIOManagerConfig, create_io_manager
 
 # The Dagster integration is imported on first use: ``import floe`` must not import Dagster.
-_DAGSTER_NAMES = frozenset({"IcebergIOManager", "create_io_manager"})
+_DAGSTER_NAMES = frozenset({"IcebergIOManager", "IcebergIOManagerConfig", "create_io_manager"})
 
 # Names the package once exported, and where they live now.
 _MOVED = {

@@ -15,8 +15,6 @@ import attrs
 import cattrs
 
 from floe.domain.errors import InvalidConfigError, UnknownPropertyWarning
-from floe.domain.identifiers import Namespace, parse_namespace
-from floe.domain.models import WriteMode
 
 _MASK: Final = "**********"
 
@@ -403,41 +401,6 @@ class MemoryCatalogConfig:
 CatalogConfig = PolarisCatalogConfig | LocalCatalogConfig | MemoryCatalogConfig
 
 
-def _str_map(value: Mapping[str, str]) -> dict[str, str]:
-    return dict(value)
-
-
-def _write_mode(value: WriteMode | str) -> WriteMode:
-    try:
-        return WriteMode(value)
-    except ValueError:
-        modes = ", ".join(m.value for m in WriteMode)
-        raise InvalidConfigError(
-            f"unknown write mode {value!r}; expected one of {modes}", subject="write_mode"
-        ) from None
-
-
-@attrs.frozen
-class IcebergIOManagerConfig:
-    """How the orchestrator integration maps outputs to tables.
-
-    Attributes:
-        default_namespace: Namespace of single-part asset keys.
-        write_mode: Default write mode: ``overwrite``, so that an asset's
-            materialization replaces its table (a partitioned asset's, its
-            partition); ``append`` and ``upsert`` are opted into.
-        schema_evolution: Whether writes may add columns / widen types.
-        partition_column: Column filtered by time-window partitions.
-        table_properties: Properties set on tables floe creates.
-    """
-
-    default_namespace: Namespace = attrs.field(default=("default",), converter=parse_namespace)
-    write_mode: WriteMode = attrs.field(default=WriteMode.OVERWRITE, converter=_write_mode)
-    schema_evolution: bool = True
-    partition_column: str | None = None
-    table_properties: Mapping[str, str] = attrs.field(factory=dict, converter=_str_map)
-
-
 converter = cattrs.Converter(forbid_extra_keys=True)
 
 
@@ -484,9 +447,6 @@ converter.register_structure_hook(float, _strict_float)
 converter.register_structure_hook(str, _strict_str)
 converter.register_structure_hook(Secret, lambda v, _: _to_secret(v))
 converter.register_unstructure_hook(Secret, lambda _: _MASK)
-converter.register_structure_hook_func(
-    lambda t: t == tuple[str, ...], lambda v, _: parse_namespace(v)
-)
 
 _KINDS: dict[str, type[PolarisCatalogConfig | LocalCatalogConfig | MemoryCatalogConfig]] = {
     "polaris": PolarisCatalogConfig,

@@ -6,6 +6,8 @@ names start with ``_``):
 - :class:`IcebergIOManager`: the IO manager, a Dagster configurable resource.
 - :func:`create_io_manager`: an :class:`IcebergIOManager` whose catalog
   config is checked at once.
+- :class:`IcebergIOManagerConfig`: the IO manager's settings as one
+  validated value (``IcebergIOManager(...).settings``).
 
 The IO manager is an edge adapter: it turns Dagster contexts into calls of
 floe's application services (``floe.Floe``) and nothing else.
@@ -70,6 +72,7 @@ a snapshot removes its evidence: keep snapshots at least as long as you may
 resume a run.
 """
 
+from floe.adapters.dagster._config import IcebergIOManagerConfig
 from floe.adapters.dagster._io_manager import IcebergIOManager, create_io_manager
 
-__all__ = ["IcebergIOManager", "create_io_manager"]
+__all__ = ["IcebergIOManager", "IcebergIOManagerConfig", "create_io_manager"]

@@ -21,6 +21,7 @@ from pydantic import Field, PrivateAttr
 import floe
 from floe.adapters.dagster import _targets as targets
 from floe.adapters.dagster._annotations import input_shape
+from floe.adapters.dagster._config import IcebergIOManagerConfig
 from floe.adapters.dagster._frames import can_stream, from_arrow, to_arrow, to_stream, wants_lazy
 from floe.adapters.dagster._lazy import lazy_scan
 from floe.adapters.dagster._lineage import RUN_ID, step_write
@@ -123,13 +124,13 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             return self._lake
 
     @property
-    def settings(self) -> floe.IcebergIOManagerConfig:
+    def settings(self) -> IcebergIOManagerConfig:
         """The IO manager's settings as floe's validated config value.
 
         Raises:
             InvalidConfigError: A setting is invalid (e.g. an unknown write mode).
         """
-        return floe.IcebergIOManagerConfig(
+        return IcebergIOManagerConfig(
             default_namespace=self.default_namespace,
             write_mode=self.write_mode,  # a str: the converter validates it
             schema_evolution=self.schema_evolution,

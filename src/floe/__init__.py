@@ -114,7 +114,7 @@ _MOVED = {
     "SnapshotService": "floe.application",
     "MaintenanceService": "floe.application",
     "Namespace": "floe.domain.identifiers",
-    "MaterializationMetadata": "floe.domain.models",
+    "MaterializationMetadata": "floe.adapters.dagster._materialization",
     "RetentionPolicy": "floe.domain.models",
     "ScanOptions": "floe.domain.models",
     "PartitionTransformType": "floe.domain.partitioning",

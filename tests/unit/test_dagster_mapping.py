@@ -14,7 +14,11 @@ from floe.adapters.dagster import _frames as frames
 from floe.adapters.dagster import _targets as targets
 from floe.adapters.dagster._annotations import InputShape, input_shape
 from floe.adapters.dagster._lineage import StepWrite, resumed_run_ids
-from floe.adapters.dagster._materialization import rows_after_write, to_dagster
+from floe.adapters.dagster._materialization import (
+    MaterializationMetadata,
+    rows_after_write,
+    to_dagster,
+)
 from floe.adapters.dagster._partitions import selection_for
 from floe.adapters.dagster._selection import (
     ColumnCondition,
@@ -22,7 +26,7 @@ from floe.adapters.dagster._selection import (
     TimeRange,
     merge_ranges,
 )
-from floe.domain.models import MaterializationMetadata, SnapshotInfo, WriteMode
+from floe.domain.models import SnapshotInfo, WriteMode
 from floe.ports.arrow import describe_schema
 from floe.ports.catalog import TableInfo
 

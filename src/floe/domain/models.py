@@ -11,7 +11,6 @@ import attrs
 
 from floe.domain.errors import InvalidConfigError, InvalidScanError
 from floe.domain.identifiers import Namespace, TableIdentifier
-from floe.domain.schema import SchemaDescription
 
 
 def _frozen_mapping(value: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -246,40 +245,3 @@ class RetentionPolicy:
                 f"max_age_ms must be a non-negative integer, got {self.max_age_ms!r}",
                 subject="max_age_ms",
             )
-
-
-@attrs.frozen
-class MaterializationMetadata:
-    """What one orchestrated write (a materialization) did, in the domain's terms.
-
-    Attributes:
-        table: The table written.
-        snapshot_id: The snapshot holding the write (``None`` if nothing was
-            ever committed, e.g. an empty first output).
-        row_count: Rows in the whole table after the write.
-        rows_written: Rows the step wrote (the earlier attempt's rows when
-            deduplicated).
-        columns: The table's schema after the write.
-        write_mode: The mode applied.
-        duration_ms: Time spent writing.
-        partition: The partition key(s), ``None`` when unpartitioned.
-        partition_row_count: Rows in the written partition(s) after the
-            write, ``None`` when unpartitioned.
-        deduplicated: The write was skipped because an earlier attempt of the
-            same step had committed it.
-        location: Where the table's files live.
-        catalog: The catalog's name (qualifies the table across catalogs).
-    """
-
-    table: TableIdentifier
-    snapshot_id: int | None
-    row_count: int
-    rows_written: int
-    columns: SchemaDescription
-    write_mode: WriteMode
-    duration_ms: float
-    partition: str | None = None
-    partition_row_count: int | None = None
-    deduplicated: bool = False
-    location: str = ""
-    catalog: str = ""

@@ -26,11 +26,14 @@ from floe.adapters.dagster._frames import can_stream, from_arrow, to_arrow, to_s
 from floe.adapters.dagster._lazy import lazy_scan
 from floe.adapters.dagster._lineage import RUN_ID, step_write
 from floe.adapters.dagster._logs import to_run_log
-from floe.adapters.dagster._materialization import rows_after_write, to_dagster
+from floe.adapters.dagster._materialization import (
+    MaterializationMetadata,
+    rows_after_write,
+    to_dagster,
+)
 from floe.adapters.dagster._partitions import partition_selection, selection_for
 from floe.adapters.dagster._selection import PartitionSelection
 from floe.domain.config import CatalogConfig, LocalCatalogConfig, PolarisCatalogConfig
-from floe.domain.models import MaterializationMetadata
 from floe.ports.arrow import canonical_schema, describe_schema
 
 _logger = logging.getLogger("floe.dagster")  # silent unless the application logs

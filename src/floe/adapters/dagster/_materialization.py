@@ -1,15 +1,54 @@
-"""What one materialization did, as Dagster metadata."""
+"""What one materialization did (:class:`MaterializationMetadata`), as Dagster metadata."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import attrs
 import dagster as dg
 
 from floe.adapters.dagster._selection import PartitionSelection
-from floe.domain.models import MaterializationMetadata, SnapshotInfo, WriteMode
+from floe.domain.identifiers import TableIdentifier
+from floe.domain.models import SnapshotInfo, WriteMode
 from floe.domain.schema import SchemaDescription
 from floe.ports.catalog import TableInfo
+
+
+@attrs.frozen
+class MaterializationMetadata:
+    """What one materialization (an asset output written) did, as :func:`to_dagster` reports it.
+
+    Attributes:
+        table: The table written.
+        snapshot_id: The snapshot holding the write (``None`` if nothing was
+            ever committed, e.g. an empty first output).
+        row_count: Rows in the whole table after the write.
+        rows_written: Rows the step wrote (the earlier attempt's rows when
+            deduplicated).
+        columns: The table's schema after the write.
+        write_mode: The mode applied.
+        duration_ms: Time spent writing.
+        partition: The partition key(s), ``None`` when unpartitioned.
+        partition_row_count: Rows in the written partition(s) after the
+            write, ``None`` when unpartitioned.
+        deduplicated: The write was skipped because an earlier attempt of the
+            same step had committed it.
+        location: Where the table's files live.
+        catalog: The catalog's name (qualifies the table across catalogs).
+    """
+
+    table: TableIdentifier
+    snapshot_id: int | None
+    row_count: int
+    rows_written: int
+    columns: SchemaDescription
+    write_mode: WriteMode
+    duration_ms: float
+    partition: str | None = None
+    partition_row_count: int | None = None
+    deduplicated: bool = False
+    location: str = ""
+    catalog: str = ""
 
 
 def to_dagster(report: MaterializationMetadata) -> dict[str, dg.MetadataValue]:

@@ -73,7 +73,6 @@ def test_identifier_formats_and_parses_back(namespace: tuple[str, ...], name: st
     assert text == ".".join((*namespace, name))
     assert TableIdentifier.from_string(text) == identifier
     assert TableIdentifier.from_parts(identifier.parts) == identifier
-    assert TableIdentifier.from_asset_key(list(identifier.parts), "unused") == identifier
     assert identifier.namespace == namespace
     assert identifier.name == name
 

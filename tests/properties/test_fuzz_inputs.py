@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import floe
+from floe.adapters.dagster import table_for_asset_key
 from floe.adapters.dagster._frames import to_arrow as dagster_to_arrow
 from floe.domain.config import catalog_config_from_env, load_catalog_config
 from floe.domain.identifiers import MAX_NAMESPACE_BYTES, MAX_PART_BYTES
@@ -274,14 +275,14 @@ ASSET_KEYS = st.one_of(
 def test_any_asset_key_maps_to_a_table_or_is_an_invalid_identifier_error(
     key: object, default: list[str] | str
 ) -> None:
-    error = only_floe_errors(lambda: floe.TableIdentifier.from_asset_key(key, default))  # type: ignore[arg-type]
+    error = only_floe_errors(lambda: table_for_asset_key(key, default))  # type: ignore[arg-type]
     path = getattr(key, "path", key)
     if error is not None:
         assert type(error) is floe.InvalidIdentifierError
         if not isinstance(path, list | tuple):
             assert type(key).__name__ in str(error)
         return
-    identifier = floe.TableIdentifier.from_asset_key(key, default)  # type: ignore[arg-type]
+    identifier = table_for_asset_key(key, default)  # type: ignore[arg-type]
     assert isinstance(path, list | tuple)
     assert identifier.name == path[-1]
     if len(path) > 1:

@@ -70,29 +70,6 @@ def test_identifiers_are_values() -> None:
     assert first != TableIdentifier(("sales", "eu"), "orders")
 
 
-def test_asset_key_of_several_parts_names_namespace_and_table() -> None:
-    identifier = TableIdentifier.from_asset_key(["sales", "eu", "orders"], "ignored")
-
-    assert identifier == TableIdentifier(("sales", "eu"), "orders")
-
-
-@pytest.mark.parametrize(
-    ("default_namespace", "expected"),
-    [
-        ("analytics", ("analytics",)),
-        ("analytics.eu", ("analytics", "eu")),
-        (("analytics", "eu"), ("analytics", "eu")),
-    ],
-)
-def test_single_part_asset_key_lands_in_the_default_namespace(
-    default_namespace: str | tuple[str, ...], expected: tuple[str, ...]
-) -> None:
-    identifier = TableIdentifier.from_asset_key(["orders"], default_namespace)
-
-    assert identifier.namespace == expected
-    assert identifier.name == "orders"
-
-
 def test_limits_are_inclusive() -> None:
     longest = "x" * MAX_PART_BYTES
     deepest = tuple(f"n{i}" for i in range(MAX_NAMESPACE_DEPTH))
@@ -257,28 +234,6 @@ def test_from_parts_validates_each_part() -> None:
     assert "'bad name'" in str(error)
 
 
-def test_empty_asset_key_is_rejected() -> None:
-    error = _rejected(lambda: TableIdentifier.from_asset_key([], "analytics"))
-
-    assert "asset key has no parts" in str(error)
-
-
-@pytest.mark.parametrize(
-    ("key", "default_namespace", "named"),
-    [
-        (["sales", "or ders"], "analytics", "'or ders'"),
-        (["orders"], "ana lytics", "'ana lytics'"),
-        (["orders"], "analytics..eu", "must not be empty"),
-    ],
-)
-def test_asset_key_parts_and_default_namespace_are_validated(
-    key: list[str], default_namespace: str, named: str
-) -> None:
-    error = _rejected(lambda: TableIdentifier.from_asset_key(key, default_namespace))
-
-    assert named in str(error)
-
-
 def test_identifier_errors_are_validation_errors() -> None:
     error = _rejected(lambda: TableIdentifier.from_string("a..b"))
 
@@ -343,44 +298,3 @@ def test_the_limits_bound_a_tables_location_below_its_warehouse() -> None:
     longest = MAX_NAMESPACE_BYTES + 1 + MAX_PART_BYTES + metadata_file
 
     assert longest < 1024  # an object store's key, PATH_MAX (4096) on disk, with room to spare
-
-
-# -- asset keys of any orchestrator ------------------------------------------------------
-
-
-class _Key:
-    """An orchestrator's asset key as Dagster shapes it: the parts in ``path``."""
-
-    def __init__(self, *path: str) -> None:
-        self.path = list(path)
-
-
-def test_an_asset_key_object_is_read_through_its_path() -> None:
-    assert TableIdentifier.from_asset_key(_Key("sales", "eu", "orders"), "d") == TableIdentifier(
-        ("sales", "eu"), "orders"
-    )
-    assert TableIdentifier.from_asset_key(_Key("orders"), "d") == TableIdentifier(("d",), "orders")
-
-
-def test_a_dagster_asset_key_is_accepted() -> None:
-    dg = pytest.importorskip("dagster")
-
-    assert TableIdentifier.from_asset_key(dg.AssetKey(["sales", "orders"]), "d") == (
-        TableIdentifier(("sales",), "orders")
-    )
-    _rejected(lambda: TableIdentifier.from_asset_key(dg.AssetKey([]), "d"))
-
-
-class _BrokenKey:
-    @property
-    def path(self) -> list[str]:
-        raise RuntimeError("no path")
-
-
-@pytest.mark.parametrize(
-    "key", ["sales.orders", 5, None, {"path": ["a", "b"]}, b"ab", _BrokenKey(), _Key("a", 5)]
-)
-def test_anything_else_as_an_asset_key_names_its_type(key: object) -> None:
-    error = _rejected(lambda: TableIdentifier.from_asset_key(key, "d"))  # type: ignore[arg-type]
-
-    assert type(key if not isinstance(key, _Key) else 5).__name__ in str(error)

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 
 import floe
+from floe.adapters.dagster import table_for_asset_key
 from floe.domain.config import load_catalog_config, unstructure_config
 from floe.domain.partitioning import validate_partition_spec
 from floe.domain.schema import Column, ColumnType, SchemaDescription
@@ -23,7 +24,7 @@ def test_string_parts_are_not_split_into_characters() -> None:
     with pytest.raises(floe.InvalidIdentifierError):
         floe.TableIdentifier.from_parts("ab")  # type: ignore[arg-type]
     with pytest.raises(floe.InvalidIdentifierError):
-        floe.TableIdentifier.from_asset_key("orders", default_namespace="d")  # type: ignore[arg-type]
+        table_for_asset_key("orders", default_namespace="d")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("secret", ["", 123])
@@ -148,7 +149,7 @@ def test_a_dagster_asset_key_maps_to_its_table() -> None:
     from floe.adapters.dagster._targets import table_for
 
     key = dg.AssetKey(["sales", "orders"])
-    assert floe.TableIdentifier.from_asset_key(key, "d") == table_for(key.path, {}, "d")
+    assert table_for_asset_key(key, "d") == table_for(key.path, {}, "d")
     with pytest.raises(floe.InvalidIdentifierError) as info:
-        floe.TableIdentifier.from_asset_key(dg.AssetKey("orders").to_user_string(), "d")  # type: ignore[arg-type]
+        table_for_asset_key(dg.AssetKey("orders").to_user_string(), "d")  # type: ignore[arg-type]
     assert "str" in str(info.value)

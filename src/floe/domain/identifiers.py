@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Protocol
 
 import attrs
 
@@ -132,22 +131,6 @@ def format_namespace(namespace: Namespace) -> str:
     return ".".join(namespace)
 
 
-class AssetKeyLike(Protocol):
-    """An orchestrator's asset key: its parts in ``path`` (Dagster's ``AssetKey``)."""
-
-    @property
-    def path(self) -> Sequence[str]:
-        """The key's parts, outermost first."""
-
-
-def _key_parts(key: object) -> object:
-    """The parts of an asset key: its ``path`` if it has one, else the key itself."""
-    try:
-        return getattr(key, "path", key)
-    except Exception:  # a failing 'path' is no key: the caller says so, typed
-        return None
-
-
 def _namespace_converter(value: str | Iterable[str]) -> Namespace:
     return parse_namespace(value)
 
@@ -211,38 +194,6 @@ class TableIdentifier:
             raise InvalidIdentifierError(
                 f"table identifier {parts!r} needs a namespace and a name", subject=str(parts)
             )
-        return cls(namespace=parts[:-1], name=parts[-1])
-
-    @classmethod
-    def from_asset_key(
-        cls, key: Sequence[str] | AssetKeyLike, default_namespace: str | Sequence[str]
-    ) -> TableIdentifier:
-        """Map an orchestrator asset key to a table.
-
-        The last part is the table; earlier parts are the namespace; a key of
-        one part lands in ``default_namespace``.
-
-        Args:
-            key: The asset key: its parts (e.g. ``["sales", "orders"]``) or an
-                object holding them in ``.path``, such as a Dagster ``AssetKey``.
-            default_namespace: Namespace for single-part keys.
-
-        Raises:
-            InvalidIdentifierError: If the key is neither, is empty or a part
-                is invalid.
-        """
-        path = _key_parts(key)
-        if not isinstance(path, list | tuple):
-            raise InvalidIdentifierError(
-                "an asset key must be a list or tuple of names, or hold one in '.path' "
-                f"(a Dagster AssetKey), got {type(key).__name__} {key!r:.60}",
-                subject=repr(key),
-            )
-        parts = tuple(path)
-        if not parts:
-            raise InvalidIdentifierError("asset key has no parts", subject="")
-        if len(parts) == 1:
-            return cls(namespace=parse_namespace(default_namespace), name=parts[0])
         return cls(namespace=parts[:-1], name=parts[-1])
 
     @property

@@ -8,6 +8,8 @@ names start with ``_``):
   config is checked at once.
 - :class:`IcebergIOManagerConfig`: the IO manager's settings as one
   validated value (``IcebergIOManager(...).settings``).
+- :func:`table_for_asset_key`: the table an asset key maps to, e.g. to read
+  an asset's table with ``floe.Floe`` outside Dagster.
 
 The IO manager is an edge adapter: it turns Dagster contexts into calls of
 floe's application services (``floe.Floe``) and nothing else.
@@ -74,5 +76,6 @@ resume a run.
 
 from floe.adapters.dagster._config import IcebergIOManagerConfig
 from floe.adapters.dagster._io_manager import IcebergIOManager, create_io_manager
+from floe.adapters.dagster._targets import table_for_asset_key
 
-__all__ = ["IcebergIOManager", "IcebergIOManagerConfig", "create_io_manager"]
+__all__ = ["IcebergIOManager", "IcebergIOManagerConfig", "create_io_manager", "table_for_asset_key"]

@@ -17,9 +17,10 @@ projection) and ``row_filter`` (floe filter text).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
-from floe.domain.errors import InvalidConfigError
-from floe.domain.identifiers import TableIdentifier
+from floe.domain.errors import InvalidConfigError, InvalidIdentifierError
+from floe.domain.identifiers import TableIdentifier, parse_namespace
 from floe.domain.models import WriteMode
 
 TABLE = "floe/table"
@@ -28,6 +29,59 @@ JOIN_COLUMNS = "floe/join_columns"
 PARTITION_SPEC = "floe/partition_spec"
 COLUMNS = "columns"
 ROW_FILTER = "row_filter"
+
+
+class AssetKeyLike(Protocol):
+    """An asset key: its parts in ``path``, as Dagster's ``AssetKey`` holds them."""
+
+    @property
+    def path(self) -> Sequence[str]:
+        """The key's parts, outermost first."""
+
+
+def _key_parts(key: object) -> object:
+    """The parts of an asset key: its ``path`` if it has one, else the key itself."""
+    try:
+        return getattr(key, "path", key)
+    except Exception:  # a failing 'path' is no key: the caller says so, typed
+        return None
+
+
+def table_for_asset_key(
+    key: Sequence[str] | AssetKeyLike, default_namespace: str | Sequence[str]
+) -> TableIdentifier:
+    """The table an asset key maps to, as the IO manager maps it.
+
+    The last part is the table; earlier parts are the namespace; a key of
+    one part lands in ``default_namespace``. An asset's ``floe/table``
+    metadata, which overrides this mapping, is not consulted.
+
+    Args:
+        key: The asset key: a Dagster ``AssetKey`` (or any object holding the
+            parts in ``.path``), or its parts, e.g. ``["sales", "orders"]``.
+        default_namespace: Namespace for single-part keys, dotted text or
+            parts.
+
+    Returns:
+        The table's identifier.
+
+    Raises:
+        InvalidIdentifierError: If the key is neither, is empty or a part
+            is invalid.
+    """
+    path = _key_parts(key)
+    if not isinstance(path, list | tuple):
+        raise InvalidIdentifierError(
+            "an asset key must be a list or tuple of names, or hold one in '.path' "
+            f"(a Dagster AssetKey), got {type(key).__name__} {key!r:.60}",
+            subject=repr(key),
+        )
+    parts = tuple(path)
+    if not parts:
+        raise InvalidIdentifierError("asset key has no parts", subject="")
+    if len(parts) == 1:
+        return TableIdentifier(namespace=parse_namespace(default_namespace), name=parts[0])
+    return TableIdentifier(namespace=parts[:-1], name=parts[-1])
 
 
 def table_for(
@@ -56,7 +110,7 @@ def table_for(
         raise InvalidConfigError(
             f"an output without an asset key needs the metadata {TABLE!r}", subject=TABLE
         )
-    return TableIdentifier.from_asset_key(key_path, default_namespace)
+    return table_for_asset_key(key_path, default_namespace)
 
 
 def write_mode_for(metadata: Mapping[str, object], default: str, *, asset: str) -> WriteMode:

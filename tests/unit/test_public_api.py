@@ -76,6 +76,7 @@ def test_every_public_name_is_importable() -> None:
         ("CatalogPort", "floe.ports"),
         ("WriteService", "floe.application"),
         ("snapshots_to_expire", "floe.domain.retention"),
+        ("MaterializationMetadata", "floe.adapters.dagster._materialization"),
     ],
 )
 def test_an_internal_name_says_where_it_lives(name: str, home: str) -> None:

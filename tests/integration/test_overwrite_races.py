@@ -19,7 +19,7 @@ import pyarrow as pa
 import pytest
 
 import floe
-from floe.adapters.iceberg import store as iceberg_store
+from floe.adapters.iceberg import writes as iceberg_writes
 from floe.adapters.iceberg.guard import commit_outcome_guarded
 from tests.conftest import rest_config
 from tests.contract.test_table_store_contract import DAY2, SCHEMA, rows
@@ -54,7 +54,7 @@ def race(monkeypatch: pytest.MonkeyPatch) -> list[Race]:
         with real(table):
             yield
 
-    monkeypatch.setattr(iceberg_store, "commit_outcome_guarded", after_the_others)
+    monkeypatch.setattr(iceberg_writes, "commit_outcome_guarded", after_the_others)
     return pending
 
 

@@ -20,6 +20,10 @@ adds every file. It carries the filter as its conflict predicate, so
 PyIceberg's commit retry, which re-applies it on fresh metadata, keeps files
 other writers appended meanwhile and refuses (``ValidationException``) when
 they added rows the filter selects or removed a file this one replaces.
+
+An overwrite's filter is first made explicit about nulls and NaNs
+(:func:`rows_where`): the rows it removes are then exactly the rows a scan
+with the same filter returns.
 """
 
 from __future__ import annotations
@@ -28,7 +32,22 @@ import itertools
 from collections.abc import Iterable
 
 import pyarrow as pa
-from pyiceberg.expressions import AlwaysFalse, AlwaysTrue, BooleanExpression
+from pyiceberg.expressions import (
+    AlwaysFalse,
+    AlwaysTrue,
+    And,
+    BooleanExpression,
+    In,
+    IsNaN,
+    IsNull,
+    Not,
+    NotEqualTo,
+    NotIn,
+    NotNaN,
+    NotNull,
+    Or,
+    UnboundPredicate,
+)
 from pyiceberg.expressions.visitors import ROWS_MUST_MATCH, _StrictMetricsEvaluator, bind
 from pyiceberg.io import FileIO
 from pyiceberg.io.pyarrow import (
@@ -36,8 +55,11 @@ from pyiceberg.io.pyarrow import (
     _dataframe_to_data_files,
     _expression_to_complementary_pyarrow,
 )
+from pyiceberg.schema import Schema
 from pyiceberg.table import DataScan, FileScanTask, Transaction
 from pyiceberg.table.snapshots import Operation
+
+from floe.adapters.filters import is_floating
 
 
 def stage_overwrite(
@@ -96,6 +118,60 @@ def stage_overwrite(
             producer.append_data_file(added)
     producer.commit()
     return removed
+
+
+def rows_where(
+    expression: BooleanExpression, schema: Schema, truth: bool = True
+) -> BooleanExpression:
+    """A filter selecting exactly the rows where ``expression`` is ``truth`` in a scan.
+
+    Scans (and the in-memory adapter) evaluate filters with Arrow: a row is
+    selected when the filter is TRUE, never when it is NULL (a comparison
+    with a null) or FALSE; a null is simply not IN a set. PyIceberg's
+    delete, which an overwrite runs first, decides differently in places:
+    whole files are dropped on Iceberg metrics, where a null matches
+    ``col != v``, and the rows kept from a rewritten file add every null or
+    NaN row of a column the filter names without ``is null``/``is nan``. So
+    an overwrite with ``ts != '…'`` could delete null-``ts`` rows that the
+    same filter does not select. The returned filter names nulls and NaNs
+    explicitly, so every evaluator PyIceberg uses agrees with the scan.
+    """
+    if isinstance(expression, AlwaysTrue | AlwaysFalse):
+        return expression if truth else Not(expression)
+    if isinstance(expression, Not):
+        return rows_where(expression.child, schema, not truth)
+    if isinstance(expression, And | Or):
+        left = rows_where(expression.left, schema, truth)
+        right = rows_where(expression.right, schema, truth)
+        conjunction = isinstance(expression, And) == truth
+        return And(left, right) if conjunction else Or(left, right)
+    if isinstance(expression, IsNull | NotNull):  # never NULL itself
+        nullness = expression if truth else ~expression
+        # Naming NaN (a no-op) stops PyIceberg's row-level delete from keeping
+        # every NaN row of a column the filter does not mention NaN for.
+        nan, not_nan = IsNaN(term=expression.term), NotNaN(term=expression.term)
+        if isinstance(nullness, IsNull):
+            return Or(nullness, And(nan, nullness))
+        return And(nullness, Or(not_nan, nan))
+    if not isinstance(expression, UnboundPredicate):
+        return expression  # not produced by the filter parser
+    term = expression.term
+    core = expression if truth else ~expression
+    if isinstance(expression, In | NotIn):
+        # Arrow's membership test is two-valued: a null is simply not in the set.
+        if isinstance(core, NotIn):
+            return Or(Or(core, IsNull(term=term)), IsNaN(term=term))
+        return And(And(core, NotNull(term=term)), NotNaN(term=term))
+    if isinstance(expression, IsNaN | NotNaN):
+        if not is_floating(term, schema):  # bound as a constant: no value is NaN
+            return AlwaysTrue() if isinstance(core, NotNaN) else AlwaysFalse()
+        return And(NotNull(term=term), core)
+    # A comparison with a null is NULL (never selected); with NaN, Arrow makes
+    # != true and every other comparison false. A negation was pushed into the
+    # operator (``not (f >= 0)`` is ``f < 0``), as scans do.
+    if isinstance(core, NotEqualTo):
+        return And(NotNull(term=term), Or(And(core, NotNaN(term=term)), IsNaN(term=term)))
+    return And(NotNull(term=term), And(core, NotNaN(term=term)))
 
 
 def _candidates(

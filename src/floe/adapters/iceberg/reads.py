@@ -1,0 +1,248 @@
+"""Scans of PyIceberg tables, planned around two upstream faults, and file listings.
+
+A scan binds the filter to the schema of the snapshot it reads, checks the
+projected columns and answers in the canonical Arrow types, columns in the
+order asked for. Two PyIceberg 0.12 faults are planned around: predicates
+that NaN satisfies are pushed down weakened (Arrow's row-group pruning drops
+NaN rows) and applied exactly to the rows read (:func:`~floe.adapters.filters.scan_pushdown`);
+a plan whose residual evaluation trips on a null partition value is made
+again without the predicates on partition source columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+import pyarrow as pa
+from pyiceberg.expressions import BooleanExpression
+from pyiceberg.expressions.visitors import extract_field_ids
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table
+
+from floe.adapters.filters import (
+    bind_filter,
+    filter_arrow,
+    scan_pushdown,
+    without_predicates_on,
+)
+from floe.adapters.iceberg.errors import translated
+from floe.adapters.iceberg.guard import without_frames
+from floe.adapters.iceberg_model import arrow_schema, partition_values
+from floe.domain.errors import FloeStorageError, InvalidScanError, ScanError, SnapshotNotFoundError
+from floe.domain.models import DataFileInfo, RowFilter, ScanOptions
+
+#: A stream of batches as read, its canonical schema and the columns asked for.
+OpenedScan = tuple[Iterable[pa.RecordBatch], pa.Schema, tuple[str, ...]]
+
+
+def scan(load: Callable[[], Table], name: str, options: ScanOptions) -> pa.Table:
+    """Read the rows ``options`` select, whole.
+
+    Args:
+        load: Loads the table (called once the options are checked).
+        name: The table's name, for messages.
+        options: Snapshot, filter, projection and limit.
+
+    Returns:
+        The rows, in the canonical Arrow types.
+
+    Raises:
+        InvalidScanError: An unresolved ``as_of`` or an unknown column.
+        InvalidFilterError: A filter that does not bind to the snapshot's schema.
+        SnapshotNotFoundError: No such snapshot.
+    """
+    table, schema, bound, columns = _plan(load, name, options)
+    expected = _projected(schema, columns)
+
+    def read(pushdown: BooleanExpression, exact: bool) -> pa.Table:
+        if exact:
+            return table.scan(
+                row_filter=pushdown,
+                selected_fields=columns,
+                snapshot_id=options.snapshot_id,
+                limit=options.limit,
+            ).to_arrow()
+        rows = table.scan(
+            row_filter=pushdown,
+            selected_fields=_with_filter_columns(columns, bound, schema),
+            snapshot_id=options.snapshot_id,
+        ).to_arrow()
+        kept = filter_arrow(rows, bound, schema)
+        return kept if options.limit is None else kept.slice(0, options.limit)
+
+    result = _planned(read, table, schema, options.row_filter, name)
+    return result.select(list(columns)).cast(expected)
+
+
+def open_batches(load: Callable[[], Table], name: str, options: ScanOptions) -> OpenedScan:
+    """Plan a scan and open its stream of batches; :func:`batch_reader` reads it.
+
+    Args:
+        load: Loads the table (called once the options are checked).
+        name: The table's name, for messages.
+        options: Snapshot, filter, projection and limit.
+
+    Returns:
+        The batches as PyIceberg reads them, the canonical schema and the
+        columns asked for.
+
+    Raises:
+        InvalidScanError: As :func:`scan`.
+        InvalidFilterError: As :func:`scan`.
+        SnapshotNotFoundError: As :func:`scan`.
+    """
+    table, schema, bound, columns = _plan(load, name, options)
+
+    def read(pushdown: BooleanExpression, exact: bool) -> Iterable[pa.RecordBatch]:
+        reader = table.scan(
+            row_filter=pushdown,
+            selected_fields=(columns if exact else _with_filter_columns(columns, bound, schema)),
+            snapshot_id=options.snapshot_id,
+            limit=options.limit if exact else None,
+        ).to_arrow_batch_reader()
+        return reader if exact else _exactly(reader, bound, schema, options.limit)
+
+    reader = _planned(read, table, schema, options.row_filter, name)
+    return reader, _projected(schema, columns), columns
+
+
+def batch_reader(opened: OpenedScan, name: str) -> pa.RecordBatchReader:
+    """The batches of an opened scan in the canonical Arrow types, read as they are pulled.
+
+    Args:
+        opened: What :func:`open_batches` returned.
+        name: The table's name, for messages.
+
+    Returns:
+        A reader whose failures are floe errors (:class:`ScanError` unless
+        more specific) without the frames that name storage keys.
+    """
+    reader, expected, columns = opened
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            with translated("scan table", name, fallback=ScanError):
+                for batch in reader:
+                    yield batch.select(list(columns)).cast(expected)
+        except FloeStorageError as error:  # FileIO frames hold the S3 keys
+            raise without_frames(error)  # noqa: B904 - its own chain is kept
+
+    return pa.RecordBatchReader.from_batches(expected, batches())
+
+
+def data_files(table: Table) -> list[DataFileInfo]:
+    """The data files of the table's current snapshot, sorted by path.
+
+    Args:
+        table: The table.
+
+    Returns:
+        Each file's path, partition values, row count and size.
+    """
+    schema = table.schema()
+    specs = table.specs()
+    result = []
+    for task in table.scan().plan_files():
+        data_file = task.file
+        spec = specs[data_file.spec_id]
+        result.append(
+            DataFileInfo(
+                path=data_file.file_path,
+                partition=partition_values(spec, schema, data_file.partition),
+                record_count=data_file.record_count,
+                size_bytes=data_file.file_size_in_bytes,
+            )
+        )
+    return sorted(result, key=lambda f: f.path)
+
+
+def _plan(
+    load: Callable[[], Table], name: str, options: ScanOptions
+) -> tuple[Table, Schema, BooleanExpression, tuple[str, ...]]:
+    """The table, the schema of the snapshot read, the bound filter and the columns."""
+    if options.as_of is not None:
+        raise InvalidScanError("as_of is resolved to a snapshot id before the scan")
+    table = load()
+    schema = table.schema()
+    if options.snapshot_id is not None:
+        snapshot = table.snapshot_by_id(options.snapshot_id)
+        if snapshot is None:
+            raise SnapshotNotFoundError(
+                f"table {name} has no snapshot {options.snapshot_id}", subject=name
+            )
+        if snapshot.schema_id is not None:
+            schema = table.schemas().get(snapshot.schema_id, schema)
+    bound = bind_filter(options.row_filter, schema, table=name)
+    names = tuple(f.name for f in schema.fields)
+    columns = names if options.columns is None else tuple(dict.fromkeys(options.columns))
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise InvalidScanError(f"table {name} has no column(s) {missing}", subject=name)
+    return table, schema, bound, columns
+
+
+R = TypeVar("R")
+
+
+def _planned(
+    read: Callable[[BooleanExpression, bool], R],
+    table: Table,
+    schema: Schema,
+    row_filter: RowFilter | None,
+    name: str,
+) -> R:
+    """Plan and start a read with the best filter PyIceberg and Arrow handle correctly.
+
+    ``read(pushdown, exact)`` scans with ``pushdown`` and, when it is not
+    exact, applies the bound filter to the rows itself. PyIceberg 0.12's
+    residual evaluation compares a null partition value with the filter's
+    literal and raises ``TypeError`` (a file whose partition source column is
+    null, under a filter that cannot prune it, e.g. ``id != 4 or ts > X``);
+    the read is then planned again without the predicates on partition source
+    columns, which only costs partition pruning.
+    """
+    pushdown, exact = scan_pushdown(row_filter, schema, table=name)
+    try:
+        return read(pushdown, exact)
+    except TypeError:
+        sources = {f.source_id for spec in table.specs().values() for f in spec.fields}
+        names = {schema.find_column_name(i) for i in sources} - {None}
+        weaker = without_predicates_on(pushdown, {str(n) for n in names})
+        return read(weaker, False)
+
+
+def _projected(schema: Schema, columns: tuple[str, ...]) -> pa.Schema:
+    """The Arrow schema of ``columns`` in the order they were asked for.
+
+    ``Schema.select`` keeps the table's column order; a scan answers in the
+    caller's.
+    """
+    selected = arrow_schema(schema.select(*columns))
+    return pa.schema([selected.field(c) for c in columns])
+
+
+def _with_filter_columns(
+    columns: tuple[str, ...], bound: BooleanExpression, schema: Schema
+) -> tuple[str, ...]:
+    """The projected columns plus the top-level columns the filter reads."""
+    wanted = dict.fromkeys(columns)
+    for field_id in sorted(extract_field_ids(bound)):
+        accessor = schema.accessor_for_field(field_id)
+        wanted.setdefault(schema.fields[accessor.position].name)
+    return tuple(wanted)
+
+
+def _exactly(
+    batches: Iterable[pa.RecordBatch], bound: BooleanExpression, schema: Schema, limit: int | None
+) -> Iterator[pa.RecordBatch]:
+    """The rows of ``batches``, read with a weaker filter, that the exact one selects."""
+    left = limit
+    for batch in batches:
+        if left is not None and left <= 0:
+            return
+        kept = filter_arrow(pa.Table.from_batches([batch]), bound, schema)
+        if left is not None:
+            kept = kept.slice(0, left)
+            left -= kept.num_rows
+        yield from kept.to_batches()

@@ -342,6 +342,62 @@ def test_upsert_with_duplicate_keys_is_refused(
     assert ids_of(lake.reads.scan(table)) == [1]
 
 
+KEYED = pa.schema([("k", pa.int64()), ("j", pa.string()), ("v", pa.int64())])
+
+
+@pytest.mark.parametrize(
+    ("keys", "join_columns"),
+    [
+        ({"k": [None, None], "j": ["a", "b"]}, ["k"]),  # null keys are equal to each other
+        ({"k": [1, 1], "j": [None, None]}, ["k", "j"]),  # so are keys null in the same part
+        ({"k": [1, 1], "j": ["a", "a"]}, ["k", "j"]),
+    ],
+    ids=["null-key", "null-part", "compound"],
+)
+@pytest.mark.parametrize("existing", [True, False], ids=["existing", "created"])
+def test_upsert_with_duplicate_keys_is_refused_by_name(
+    lake: floe.Floe,
+    ns: tuple[str, ...],
+    keys: dict[str, list[object]],
+    join_columns: list[str],
+    existing: bool,
+) -> None:
+    ident = floe.TableIdentifier(ns, "keyed")
+    if existing:
+        lake.tables.create(ident, KEYED)
+    data = pa.table({**keys, "v": [1, 2]}, schema=KEYED)
+
+    with pytest.raises(floe.WriteError) as raised:
+        lake.writes.upsert(
+            ident,
+            data,
+            join_columns=join_columns,
+            create_if_missing=None if existing else floe.NewTable(),
+        )
+
+    assert str(raised.value) == (
+        f"upsert into table {ident}: the data holds duplicate rows for join columns "
+        f"{join_columns}; nothing was written"
+    )
+    if existing:
+        assert lake.snapshots.list(ident) == []
+    else:
+        assert not lake.tables.exists(ident)
+
+
+def test_upsert_on_a_nested_join_column_is_a_write_error(
+    lake: floe.Floe, ns: tuple[str, ...]
+) -> None:
+    ident = floe.TableIdentifier(ns, "nested")
+    data = pa.table({"k": pa.array([{"x": 1}, {"x": 2}]), "v": [1, 2]})
+    lake.tables.create(ident, data.schema)
+
+    with pytest.raises(floe.WriteError, match=r"join columns \['k'\] cannot be compared"):
+        lake.writes.upsert(ident, data, join_columns=["k"])
+
+    assert lake.snapshots.list(ident) == []
+
+
 def test_write_to_missing_table_raises(lake: floe.Floe, ns: tuple[str, ...]) -> None:
     with pytest.raises(floe.TableNotFoundError):
         lake.writes.append(floe.TableIdentifier(ns, "ghost"), rows([1]))

@@ -29,7 +29,7 @@ from floe.domain.models import RowFilter, WriteMode, WriteResult
 from floe.domain.partitioning import partition_fields_to_add
 from floe.ports.arrow import describe_schema
 from floe.ports.catalog import CatalogPort
-from floe.ports.table_store import TableStorePort
+from floe.ports.table_store import TableStorePort, reject_duplicate_keys
 
 #: Arrow bytes of a streamed append held in memory at a time (see :meth:`WriteService.append`).
 STREAM_CHUNK_BYTES = 128 * 2**20
@@ -370,7 +370,7 @@ class WriteService:
         fitted = conform(data, schema, allow_evolution=False, table_name=str(identifier))
         if mode is WriteMode.UPSERT:
             keys = _join_columns(join_columns, fitted.data.column_names, str(identifier))
-            _reject_duplicate_keys(fitted.data, keys, str(identifier))
+            reject_duplicate_keys(fitted.data, keys, str(identifier))
         try:
             result = self._store.create_with_data(
                 identifier,
@@ -390,16 +390,6 @@ def _cast_batches(
 ) -> Iterator[pa.RecordBatch]:
     for batch in batches:
         yield from cast_rows(pa.Table.from_batches([batch]), target, table_name=table).to_batches()
-
-
-def _reject_duplicate_keys(data: pa.Table, keys: Sequence[str], table: str) -> None:
-    unique = data.select(list(keys)).group_by(list(keys)).aggregate([]).num_rows
-    if unique != data.num_rows:
-        raise WriteError(
-            f"upsert into table {table}: the data holds duplicate rows for join columns "
-            f"{list(keys)}; nothing was written",
-            subject=table,
-        )
 
 
 _WRITE_WORDS = {

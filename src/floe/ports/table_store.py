@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import pyarrow as pa
 
+from floe.domain.errors import WriteError
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import DataFileInfo, RowFilter, ScanOptions, SnapshotInfo, WriteResult
 from floe.domain.partitioning import PartitionTransform
@@ -105,8 +106,9 @@ class TableStorePort(abc.ABC):
     ) -> WriteResult:
         """Update rows matching ``data`` on ``join_columns`` and insert the rest.
 
-        ``data`` must not hold two rows with the same join key. A write that
-        changes nothing commits nothing (``snapshot_id`` ``None``).
+        ``data`` must not hold two rows with the same join key
+        (:func:`reject_duplicate_keys`). A write that changes nothing
+        commits nothing (``snapshot_id`` ``None``).
 
         Raises:
             WriteError: Duplicate join keys in ``data``, or as :meth:`append`.
@@ -188,3 +190,38 @@ class TableStorePort(abc.ABC):
             WriteError: An id is the current snapshot or the head of a branch
                 or tag (nothing expired), or the commit failed.
         """
+
+
+def reject_duplicate_keys(data: pa.Table, join_columns: Sequence[str], table: str) -> None:
+    """Refuse upsert rows of which two share a join key: the one check of every upsert path.
+
+    Keys are compared as Arrow groups them: nulls are equal to each other,
+    so two rows whose keys differ only in being null in the same column are
+    duplicates (as are two NaNs in a floating-point column), while ``0.0``
+    and ``-0.0`` differ.
+
+    Args:
+        data: The incoming rows.
+        join_columns: The join key's columns, all in ``data``.
+        table: The table written to, for the message.
+
+    Raises:
+        WriteError: Two rows share a key, or a join column has a type whose
+            values cannot be grouped (a struct, list or map); nothing was written.
+    """
+    columns = list(join_columns)
+    keys = data.select(columns)
+    try:
+        distinct = keys.group_by(columns).aggregate([]).num_rows
+    except pa.ArrowNotImplementedError as exc:
+        raise WriteError(
+            f"upsert into table {table}: join columns {columns} cannot be compared "
+            f"({exc}); nothing was written",
+            subject=table,
+        ) from exc
+    if distinct != keys.num_rows:
+        raise WriteError(
+            f"upsert into table {table}: the data holds duplicate rows for join columns "
+            f"{columns}; nothing was written",
+            subject=table,
+        )

@@ -33,15 +33,11 @@ from floe.adapters.iceberg.rewrite import rows_where, stage_overwrite
 from floe.adapters.iceberg.streaming import append_producer, delete_quietly, write_stream
 from floe.adapters.iceberg.upsert import stage_upsert
 from floe.adapters.iceberg_model import build_partition_spec, iceberg_transform
-from floe.domain.errors import (
-    CommitConflictError,
-    NamespaceNotFoundError,
-    TableExistsError,
-    WriteError,
-)
+from floe.domain.errors import CommitConflictError, NamespaceNotFoundError, TableExistsError
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import RowFilter, WriteMode, WriteResult
 from floe.domain.partitioning import PartitionTransform
+from floe.ports.table_store import reject_duplicate_keys
 
 
 def write(
@@ -94,7 +90,7 @@ def write(
         where = rows_where(parse_filter(row_filter, table=name), target)
         deleted = stage_overwrite(tx, table.io, where, data, props)
     else:
-        _reject_duplicate_keys(data, join_columns, name)
+        reject_duplicate_keys(data, join_columns, name)
         updated, inserted = stage_upsert(tx, table, data, list(join_columns), props)
         added, deleted = updated + inserted, updated
     with commit_outcome_guarded(name), _conflict_typed(name, mode):
@@ -301,13 +297,3 @@ def _conflict_typed(table: str, mode: WriteMode) -> Iterator[None]:
             f"same rows ({cause}); nothing was written",
             subject=table,
         ) from exc
-
-
-def _reject_duplicate_keys(data: pa.Table, join_columns: Sequence[str], table: str) -> None:
-    keys = data.select(list(join_columns))
-    if keys.group_by(list(join_columns)).aggregate([]).num_rows != keys.num_rows:
-        raise WriteError(
-            f"upsert into table {table}: the data holds duplicate rows for join columns "
-            f"{list(join_columns)}; nothing was written",
-            subject=table,
-        )

@@ -32,7 +32,7 @@ from floe.domain.models import (
 )
 from floe.domain.partitioning import PartitionTransform
 from floe.domain.retention import refuse_expiring_ref_heads
-from floe.ports.table_store import TableStorePort
+from floe.ports.table_store import TableStorePort, reject_duplicate_keys
 
 
 def _summary(
@@ -187,13 +187,7 @@ class MemoryTableStore(TableStorePort):
         snapshot_properties: Mapping[str, str] | None = None,
     ) -> WriteResult:
         keys = list(join_columns)
-        incoming_keys = list(zip(*(data.column(k).to_pylist() for k in keys), strict=True))
-        if len(set(incoming_keys)) != len(incoming_keys):
-            raise WriteError(
-                f"upsert into table {identifier}: the data holds duplicate rows for "
-                f"join columns {keys}; nothing was written",
-                subject=str(identifier),
-            )
+        reject_duplicate_keys(data, keys, str(identifier))
         with self._w.lock:
             table = self._w.require_table(identifier)
             with table.transaction():

@@ -1,16 +1,16 @@
-"""The composition root: the one place that knows concrete adapter classes."""
+"""The composition root: the one place that knows concrete adapter classes.
+
+Each adapter is imported by the provider that builds it, on first use:
+``import floe`` imports neither PyIceberg nor the in-memory adapter, and
+building floe over one catalog imports only that catalog's adapter.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dependency_injector import containers, providers
 
-from floe.adapters.iceberg import (
-    IcebergCatalog,
-    IcebergTableStore,
-    open_local_backend,
-    open_rest_backend,
-)
-from floe.adapters.memory import MemoryCatalog, MemoryTableStore, MemoryWarehouse
 from floe.application import (
     MaintenanceService,
     NamespaceService,
@@ -19,11 +19,64 @@ from floe.application import (
     TableService,
     WriteService,
 )
-from floe.domain.config import CatalogConfig, MemoryCatalogConfig
+from floe.domain.config import (
+    CatalogConfig,
+    LocalCatalogConfig,
+    MemoryCatalogConfig,
+    PolarisCatalogConfig,
+)
+from floe.ports.catalog import CatalogPort
+from floe.ports.table_store import TableStorePort
+
+if TYPE_CHECKING:
+    from floe.adapters.iceberg import IcebergBackend
+    from floe.adapters.memory import MemoryWarehouse
 
 
 def _backend(config: CatalogConfig) -> str:
     return type(config).__name__
+
+
+def _memory_warehouse() -> MemoryWarehouse:
+    from floe.adapters.memory import MemoryWarehouse
+
+    return MemoryWarehouse()
+
+
+def _memory_catalog(warehouse: MemoryWarehouse) -> CatalogPort:
+    from floe.adapters.memory import MemoryCatalog
+
+    return MemoryCatalog(warehouse)
+
+
+def _memory_store(warehouse: MemoryWarehouse) -> TableStorePort:
+    from floe.adapters.memory import MemoryTableStore
+
+    return MemoryTableStore(warehouse)
+
+
+def _local_backend(config: LocalCatalogConfig) -> IcebergBackend:
+    from floe.adapters.iceberg import open_local_backend
+
+    return open_local_backend(config)
+
+
+def _rest_backend(config: PolarisCatalogConfig) -> IcebergBackend:
+    from floe.adapters.iceberg import open_rest_backend
+
+    return open_rest_backend(config)
+
+
+def _iceberg_catalog(backend: IcebergBackend) -> CatalogPort:
+    from floe.adapters.iceberg import IcebergCatalog
+
+    return IcebergCatalog(backend)
+
+
+def _iceberg_store(backend: IcebergBackend) -> TableStorePort:
+    from floe.adapters.iceberg import IcebergTableStore
+
+    return IcebergTableStore(backend)
 
 
 class FloeContainer(containers.DeclarativeContainer):
@@ -36,24 +89,24 @@ class FloeContainer(containers.DeclarativeContainer):
     catalog_config = providers.Object(MemoryCatalogConfig())
     backend = providers.Callable(_backend, catalog_config)
 
-    memory_warehouse = providers.Singleton(MemoryWarehouse)
+    memory_warehouse = providers.Singleton(_memory_warehouse)
     iceberg_backend = providers.Selector(
         backend,
-        LocalCatalogConfig=providers.Singleton(open_local_backend, catalog_config),
-        PolarisCatalogConfig=providers.Singleton(open_rest_backend, catalog_config),
+        LocalCatalogConfig=providers.Singleton(_local_backend, catalog_config),
+        PolarisCatalogConfig=providers.Singleton(_rest_backend, catalog_config),
     )
 
     catalog = providers.Selector(
         backend,
-        MemoryCatalogConfig=providers.Singleton(MemoryCatalog, memory_warehouse),
-        LocalCatalogConfig=providers.Singleton(IcebergCatalog, iceberg_backend),
-        PolarisCatalogConfig=providers.Singleton(IcebergCatalog, iceberg_backend),
+        MemoryCatalogConfig=providers.Singleton(_memory_catalog, memory_warehouse),
+        LocalCatalogConfig=providers.Singleton(_iceberg_catalog, iceberg_backend),
+        PolarisCatalogConfig=providers.Singleton(_iceberg_catalog, iceberg_backend),
     )
     store = providers.Selector(
         backend,
-        MemoryCatalogConfig=providers.Singleton(MemoryTableStore, memory_warehouse),
-        LocalCatalogConfig=providers.Singleton(IcebergTableStore, iceberg_backend),
-        PolarisCatalogConfig=providers.Singleton(IcebergTableStore, iceberg_backend),
+        MemoryCatalogConfig=providers.Singleton(_memory_store, memory_warehouse),
+        LocalCatalogConfig=providers.Singleton(_iceberg_store, iceberg_backend),
+        PolarisCatalogConfig=providers.Singleton(_iceberg_store, iceberg_backend),
     )
 
     namespaces = providers.Singleton(NamespaceService, catalog)

@@ -1,4 +1,9 @@
-"""The shared state of the in-memory catalog: namespaces, tables, snapshots."""
+"""The shared state of the in-memory catalog: namespaces, tables, snapshots.
+
+PyIceberg (directly, and through the shared filter and model modules) is
+imported by the first table operation, not with the adapter: a Floe over the
+in-memory catalog is built, and holds namespaces, without it.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +13,20 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# PyIceberg's own writer splits data by partition with this function; using it
-# keeps the fake's files and partition values identical to a real catalog's.
-from pyiceberg.io.pyarrow import _determine_partitions
-from pyiceberg.schema import Schema
-
-from floe.adapters.filters import iceberg_schema
-from floe.adapters.iceberg_model import build_partition_spec, partition_values
 from floe.domain.errors import NamespaceNotFoundError, TableExistsError, TableNotFoundError
 from floe.domain.identifiers import Namespace, TableIdentifier, format_namespace
 from floe.domain.models import SnapshotInfo
 from floe.domain.partitioning import PartitionTransform
 from floe.domain.retention import refs_by_snapshot
+
+if TYPE_CHECKING:
+    from pyiceberg.schema import Schema
 
 
 @attrs.frozen
@@ -125,6 +127,12 @@ class MemoryTable:
         if not self.partition_spec:
             file_id = self._add_file({}, "")
             return Rows(data, pa.chunked_array([pa.array([file_id] * data.num_rows, pa.int64())]))
+        # PyIceberg's own writer splits data by partition with this function; using it
+        # keeps the fake's files and partition values identical to a real catalog's.
+        from pyiceberg.io.pyarrow import _determine_partitions
+
+        from floe.adapters.iceberg_model import build_partition_spec, partition_values
+
         spec = build_partition_spec(self.partition_spec, self.iceberg_schema)
         parts = []
         for part in _determine_partitions(spec, self.iceberg_schema, data):
@@ -197,6 +205,8 @@ class MemoryTable:
 
     def set_schema(self, schema: pa.Schema) -> None:
         """Replace the schema (schema evolution)."""
+        from floe.adapters.filters import iceberg_schema
+
         self.schema = schema
         self.iceberg_schema = iceberg_schema(schema)
 
@@ -278,6 +288,8 @@ def create_memory_table(
     properties: Mapping[str, str] | None,
 ) -> MemoryTable:
     """A new, not yet registered table; checks the namespace and the name (lock held)."""
+    from floe.adapters.filters import iceberg_schema
+
     warehouse.require_namespace(identifier.namespace)
     if identifier in warehouse.tables:
         raise TableExistsError(f"table {identifier} already exists", subject=str(identifier))

@@ -8,7 +8,6 @@ import attrs
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from floe.adapters.filters import bind_filter, filter_arrow, iceberg_schema, matching_mask
 from floe.adapters.memory.state import (
     MemoryTable,
     MemoryWarehouse,
@@ -151,6 +150,8 @@ class MemoryTableStore(TableStorePort):
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
     ) -> WriteResult:
+        from floe.adapters.filters import bind_filter, iceberg_schema, matching_mask
+
         with self._w.lock:
             table = self._w.require_table(identifier)
             with table.transaction():
@@ -271,6 +272,8 @@ class MemoryTableStore(TableStorePort):
             ) from None
 
     def scan(self, identifier: TableIdentifier, options: ScanOptions) -> pa.Table:
+        from floe.adapters.filters import bind_filter, filter_arrow, iceberg_schema
+
         with self._w.lock:
             table = self._w.require_table(identifier)
             data = self._snapshot_data(table, options)

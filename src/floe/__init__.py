@@ -89,10 +89,9 @@ from floe.domain.models import (
     PartitionStats,
     SnapshotInfo,
     WriteMode,
-    WriteResult,
 )
 from floe.domain.partitioning import PartitionTransform
-from floe.ports import TableInfo
+from floe.ports import TableInfo, WriteResult
 
 if TYPE_CHECKING:
     from floe.adapters.dagster import IcebergIOManager, IcebergIOManagerConfig, create_io_manager

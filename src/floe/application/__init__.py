@@ -5,7 +5,7 @@ from floe.application.namespaces import NamespaceService
 from floe.application.reads import ReadService
 from floe.application.snapshots import SnapshotService
 from floe.application.tables import TableService
-from floe.application.writes import NewTable, WriteService
+from floe.application.writes import NewTable, TableMissing, WriteService
 
 __all__ = [
     "MaintenanceService",
@@ -13,6 +13,7 @@ __all__ = [
     "NewTable",
     "ReadService",
     "SnapshotService",
+    "TableMissing",
     "TableService",
     "WriteService",
 ]

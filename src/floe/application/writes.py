@@ -25,11 +25,11 @@ from floe.application.tables import (
 )
 from floe.domain.errors import InvalidFilterError, TableExistsError, TableNotFoundError, WriteError
 from floe.domain.identifiers import TableIdentifier
-from floe.domain.models import RowFilter, WriteMode, WriteResult
+from floe.domain.models import RowFilter, WriteMode
 from floe.domain.partitioning import partition_fields_to_add
 from floe.ports.arrow import describe_schema
-from floe.ports.catalog import CatalogPort
-from floe.ports.table_store import TableStorePort, reject_duplicate_keys
+from floe.ports.catalog import CatalogPort, TableInfo
+from floe.ports.table_store import TableStorePort, WriteResult, reject_duplicate_keys
 
 #: Arrow bytes of a streamed append held in memory at a time (see :meth:`WriteService.append`).
 STREAM_CHUNK_BYTES = 128 * 2**20
@@ -47,6 +47,15 @@ class NewTable:
 
     partition_spec: Sequence[PartitionLike] = ()
     properties: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class TableMissing:
+    """What a caller hands :meth:`WriteService.write` when it has just found the table missing."""
+
+
+#: What a caller already knows of the table it writes (see :meth:`WriteService.write`).
+Current = TableInfo | TableMissing | None
 
 
 class WriteService:
@@ -201,6 +210,7 @@ class WriteService:
         create_if_missing: NewTable | None = None,
         partition_fields: Sequence[PartitionLike] = (),
         chunk_bytes: int = STREAM_CHUNK_BYTES,
+        current: Current = None,
     ) -> WriteResult:
         """Write with the given mode; see :meth:`append`, :meth:`overwrite`, :meth:`upsert`.
 
@@ -223,6 +233,13 @@ class WriteService:
                 lacks are added (partition spec evolution) in the write's
                 commit; fields it has and this does not name are kept.
             chunk_bytes: Arrow bytes buffered per chunk of a streamed append.
+            current: What the caller has just learnt of the table, to save a
+                round trip to the catalog: the :class:`TableInfo` that
+                ``tables.load`` returned (the data is fitted to its schema and
+                the write starts from it), or :class:`TableMissing` when the
+                table was just found missing. ``None``: the write loads it.
+                A stale ``TableInfo`` costs a retry, never a lost commit: the
+                commit checks that the table has not moved since.
 
         Raises:
             As :meth:`append`, :meth:`overwrite` and :meth:`upsert`;
@@ -248,15 +265,22 @@ class WriteService:
                 create_if_missing=create_if_missing,
                 partition_fields=partition_fields,
                 chunk_bytes=chunk_bytes,
+                current=current,
             )
         arrow = as_arrow(data, table=identifier)
         try:
-            info = self._catalog.load_table(identifier)
+            info = self._current(identifier, current)
         except TableNotFoundError as exc:
             if create_if_missing is None:
                 raise _missing(identifier, mode) from exc
             created = self._create_with(
-                identifier, arrow, mode, join_columns, create_if_missing, properties
+                identifier,
+                arrow,
+                mode,
+                join_columns,
+                create_if_missing,
+                properties,
+                found_missing=isinstance(current, TableMissing),
             )
             if created is not None:
                 return created
@@ -279,6 +303,7 @@ class WriteService:
                 evolve_schema=fitted.evolved_schema,
                 add_partition_fields=new_fields,
                 snapshot_properties=properties,
+                loaded=info,
             )
         elif mode is WriteMode.OVERWRITE:
             result = self._store.overwrite(
@@ -288,6 +313,7 @@ class WriteService:
                 evolve_schema=fitted.evolved_schema,
                 add_partition_fields=new_fields,
                 snapshot_properties=properties,
+                loaded=info,
             )
         else:
             keys = _join_columns(join_columns, fitted.data.column_names, str(identifier))
@@ -298,8 +324,28 @@ class WriteService:
                 evolve_schema=fitted.evolved_schema,
                 add_partition_fields=new_fields,
                 snapshot_properties=properties,
+                loaded=info,
             )
         return result if not fitted.change_text else _with_change(result, fitted.change_text)
+
+    def _current(self, identifier: TableIdentifier, current: Current) -> TableInfo:
+        """The table to write: as the caller knows it, else loaded.
+
+        Raises:
+            TableNotFoundError: The table does not exist (or was just found missing).
+            WriteError: ``current`` describes another table.
+        """
+        if current is None:
+            return self._catalog.load_table(identifier)
+        if isinstance(current, TableMissing):
+            raise TableNotFoundError(f"table {identifier} does not exist", subject=str(identifier))
+        if not isinstance(current, TableInfo) or current.identifier != identifier:
+            described = getattr(current, "identifier", type(current).__name__)
+            raise WriteError(
+                f"write to table {identifier}: current= describes {described}, not this table",
+                subject=str(identifier),
+            )
+        return current
 
     def _append_stream(
         self,
@@ -311,6 +357,7 @@ class WriteService:
         create_if_missing: NewTable | None,
         partition_fields: Sequence[PartitionLike],
         chunk_bytes: int,
+        current: Current,
     ) -> WriteResult:
         """Append a stream: the fit is decided on its schema, each batch cast as it is read."""
         name = str(identifier)
@@ -322,7 +369,7 @@ class WriteService:
         if schema is None:
             return WriteResult(identifier, WriteMode.APPEND, None, 0)
         try:
-            info = self._catalog.load_table(identifier)
+            info = self._current(identifier, current)
         except TableNotFoundError as exc:
             if create_if_missing is None:
                 raise _missing(identifier, WriteMode.APPEND) from exc
@@ -335,6 +382,7 @@ class WriteService:
                 snapshot_properties=properties,
                 create_if_missing=create_if_missing,
                 partition_fields=partition_fields,
+                current=current,
             )
         fit = fit_schema(
             schema, info.schema, allow_evolution=allow_schema_evolution, table_name=name
@@ -353,6 +401,7 @@ class WriteService:
             evolve_schema=fit.evolved_schema,
             add_partition_fields=new_fields,
             snapshot_properties=properties,
+            loaded=info,
         )
         return result if not fit.change_text else _with_change(result, fit.change_text)
 
@@ -364,6 +413,8 @@ class WriteService:
         join_columns: Sequence[str],
         new: NewTable,
         properties: dict[str, str],
+        *,
+        found_missing: bool,
     ) -> WriteResult | None:
         """Create the table and write its first rows in one commit; None if it appeared."""
         schema, spec = prepare_table(identifier, data.schema, new.partition_spec)
@@ -379,6 +430,7 @@ class WriteService:
                 table_properties(new.properties),
                 fitted.data,
                 snapshot_properties=properties,
+                found_missing=found_missing,
             )
         except TableExistsError:
             return None

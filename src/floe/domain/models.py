@@ -66,30 +66,6 @@ class SnapshotInfo:
         return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=UTC)
 
 
-@attrs.frozen
-class WriteResult:
-    """What one committed write did.
-
-    Attributes:
-        table: The table written.
-        mode: The write mode.
-        snapshot_id: The snapshot the write committed, ``None`` if nothing
-            was committed (an empty input or a no-op upsert).
-        rows_written: Rows in the input.
-        rows_added: Rows added by the commit.
-        rows_deleted: Rows removed by the commit.
-        schema_change: Human-readable schema change, empty if none.
-    """
-
-    table: TableIdentifier
-    mode: WriteMode
-    snapshot_id: int | None
-    rows_written: int
-    rows_added: int = 0
-    rows_deleted: int = 0
-    schema_change: str = ""
-
-
 def _frozen_partition(value: Mapping[str, str | None] | None) -> Mapping[str, str | None]:
     return dict(value or {})
 

@@ -1,6 +1,6 @@
 """Abstract ports the application depends on; adapters implement them."""
 
 from floe.ports.catalog import CatalogPort, TableInfo
-from floe.ports.table_store import TableStorePort
+from floe.ports.table_store import TableStorePort, WriteResult
 
-__all__ = ["CatalogPort", "TableInfo", "TableStorePort"]
+__all__ = ["CatalogPort", "TableInfo", "TableStorePort", "WriteResult"]

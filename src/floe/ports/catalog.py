@@ -25,6 +25,9 @@ class TableInfo:
         location: Where the table's files live.
         current_snapshot_id: The current snapshot, ``None`` before the first write.
         metadata_location: The current metadata file (what ``register_table`` takes).
+        handle: The adapter's own view of the loaded table, opaque to everyone
+            else: a write handed this ``TableInfo`` starts from it instead of
+            loading the table again. Not part of equality or ``repr``.
     """
 
     identifier: TableIdentifier
@@ -34,6 +37,7 @@ class TableInfo:
     location: str
     current_snapshot_id: int | None
     metadata_location: str | None = None
+    handle: object = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 class CatalogPort(abc.ABC):

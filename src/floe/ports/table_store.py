@@ -5,12 +5,46 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Mapping, Sequence
 
+import attrs
 import pyarrow as pa
 
 from floe.domain.errors import WriteError
 from floe.domain.identifiers import TableIdentifier
-from floe.domain.models import DataFileInfo, RowFilter, ScanOptions, SnapshotInfo, WriteResult
+from floe.domain.models import DataFileInfo, RowFilter, ScanOptions, SnapshotInfo, WriteMode
 from floe.domain.partitioning import PartitionTransform
+from floe.ports.catalog import TableInfo
+
+
+@attrs.frozen
+class WriteResult:
+    """What one committed write did.
+
+    Attributes:
+        table: The table written.
+        mode: The write mode.
+        snapshot_id: The snapshot the write committed, ``None`` if nothing
+            was committed (an empty input or a no-op upsert).
+        rows_written: Rows in the input.
+        rows_added: Rows added by the commit.
+        rows_deleted: Rows removed by the commit.
+        schema_change: Human-readable schema change, empty if none.
+        snapshot: The committed snapshot (its summary holds ``total-records``),
+            ``None`` when nothing was committed or the adapter does not say.
+        table_info: The table as the commit left it (schema after evolution,
+            location, current snapshot), known without asking the catalog
+            again; ``None`` when nothing was committed or the adapter does not
+            say. Neither takes part in equality.
+    """
+
+    table: TableIdentifier
+    mode: WriteMode
+    snapshot_id: int | None
+    rows_written: int
+    rows_added: int = 0
+    rows_deleted: int = 0
+    schema_change: str = ""
+    snapshot: SnapshotInfo | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    table_info: TableInfo | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 class TableStorePort(abc.ABC):
@@ -18,7 +52,11 @@ class TableStorePort(abc.ABC):
 
     Writes receive data already conformed by the application to the target
     schema: the table's columns (in its order, with its types) plus any
-    columns being added. Each write is one atomic commit: when
+    columns being added. A write given ``loaded`` (a :class:`TableInfo` this
+    adapter's catalog returned) may start from the table it describes
+    instead of loading the table again; a retried attempt loads it afresh,
+    and a stale one is refused by the commit's checks and retried, never
+    written over. Each write is one atomic commit: when
     ``evolve_schema`` is given, the schema change and the data land in the
     same commit, and so do ``add_partition_fields`` (partition spec
     evolution: new fields apply to new data files); on any failure the table
@@ -35,6 +73,7 @@ class TableStorePort(abc.ABC):
         evolve_schema: pa.Schema | None = None,
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
+        loaded: TableInfo | None = None,
     ) -> WriteResult:
         """Add rows in one commit.
 
@@ -56,6 +95,7 @@ class TableStorePort(abc.ABC):
         evolve_schema: pa.Schema | None = None,
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
+        loaded: TableInfo | None = None,
     ) -> WriteResult:
         """Add a stream of rows in ONE commit (one snapshot), in bounded memory.
 
@@ -84,6 +124,7 @@ class TableStorePort(abc.ABC):
         evolve_schema: pa.Schema | None = None,
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
+        loaded: TableInfo | None = None,
     ) -> WriteResult:
         """Replace the rows matching ``row_filter`` (all rows if ``None``) with ``data``.
 
@@ -103,6 +144,7 @@ class TableStorePort(abc.ABC):
         evolve_schema: pa.Schema | None = None,
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
+        loaded: TableInfo | None = None,
     ) -> WriteResult:
         """Update rows matching ``data`` on ``join_columns`` and insert the rest.
 
@@ -124,11 +166,15 @@ class TableStorePort(abc.ABC):
         data: pa.Table,
         *,
         snapshot_properties: Mapping[str, str] | None = None,
+        found_missing: bool = False,
     ) -> WriteResult:
         """Create a table and append its first rows in ONE commit.
 
         Either both happen or neither: a failure leaves no table behind.
         ``data`` already has ``schema``; the spec is already validated.
+        ``found_missing`` says the caller has just found the table missing:
+        an adapter may then skip its own check (a table created meanwhile is
+        still refused by the create itself).
 
         Raises:
             TableExistsError: The table exists (e.g. created concurrently).

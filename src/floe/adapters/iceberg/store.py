@@ -25,10 +25,10 @@ from floe.domain.models import (
     ScanOptions,
     SnapshotInfo,
     WriteMode,
-    WriteResult,
 )
 from floe.domain.partitioning import PartitionTransform
-from floe.ports.table_store import TableStorePort
+from floe.ports.catalog import TableInfo
+from floe.ports.table_store import TableStorePort, WriteResult
 
 
 class IcebergTableStore(TableStorePort):
@@ -85,6 +85,7 @@ class IcebergTableStore(TableStorePort):
         evolve_schema: pa.Schema | None = None,
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
+        loaded: TableInfo | None = None,
     ) -> WriteResult:
         return self._write(
             identifier,
@@ -105,6 +106,7 @@ class IcebergTableStore(TableStorePort):
         evolve_schema: pa.Schema | None = None,
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
+        loaded: TableInfo | None = None,
     ) -> WriteResult:
         def call() -> WriteResult:
             return writes.append_stream(
@@ -136,6 +138,7 @@ class IcebergTableStore(TableStorePort):
         evolve_schema: pa.Schema | None = None,
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
+        loaded: TableInfo | None = None,
     ) -> WriteResult:
         return self._write(
             identifier,
@@ -156,6 +159,7 @@ class IcebergTableStore(TableStorePort):
         evolve_schema: pa.Schema | None = None,
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
+        loaded: TableInfo | None = None,
     ) -> WriteResult:
         return self._write(
             identifier,
@@ -176,6 +180,7 @@ class IcebergTableStore(TableStorePort):
         data: pa.Table,
         *,
         snapshot_properties: Mapping[str, str] | None = None,
+        found_missing: bool = False,
     ) -> WriteResult:
         def call() -> WriteResult:
             return writes.create_with_data(

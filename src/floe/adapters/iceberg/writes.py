@@ -35,9 +35,9 @@ from floe.adapters.iceberg.upsert import stage_upsert
 from floe.adapters.iceberg_model import build_partition_spec, iceberg_transform
 from floe.domain.errors import CommitConflictError, NamespaceNotFoundError, TableExistsError
 from floe.domain.identifiers import TableIdentifier
-from floe.domain.models import RowFilter, WriteMode, WriteResult
+from floe.domain.models import RowFilter, WriteMode
 from floe.domain.partitioning import PartitionTransform
-from floe.ports.table_store import reject_duplicate_keys
+from floe.ports.table_store import WriteResult, reject_duplicate_keys
 
 
 def write(

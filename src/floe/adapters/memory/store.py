@@ -27,11 +27,11 @@ from floe.domain.models import (
     ScanOptions,
     SnapshotInfo,
     WriteMode,
-    WriteResult,
 )
 from floe.domain.partitioning import PartitionTransform
 from floe.domain.retention import refuse_expiring_ref_heads
-from floe.ports.table_store import TableStorePort, reject_duplicate_keys
+from floe.ports.catalog import TableInfo
+from floe.ports.table_store import TableStorePort, WriteResult, reject_duplicate_keys
 
 
 def _summary(
@@ -87,6 +87,7 @@ class MemoryTableStore(TableStorePort):
         evolve_schema: pa.Schema | None = None,
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
+        loaded: TableInfo | None = None,
     ) -> WriteResult:
         return self._append(
             identifier, data, evolve_schema, add_partition_fields, snapshot_properties
@@ -102,6 +103,7 @@ class MemoryTableStore(TableStorePort):
         evolve_schema: pa.Schema | None = None,
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
+        loaded: TableInfo | None = None,
     ) -> WriteResult:
         # Memory holds every row anyway; the stream is read whole before the
         # commit, so a failing stream leaves the table as it was.
@@ -149,6 +151,7 @@ class MemoryTableStore(TableStorePort):
         evolve_schema: pa.Schema | None = None,
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
+        loaded: TableInfo | None = None,
     ) -> WriteResult:
         from floe.adapters.filters import bind_filter, iceberg_schema, matching_mask
 
@@ -186,6 +189,7 @@ class MemoryTableStore(TableStorePort):
         evolve_schema: pa.Schema | None = None,
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
+        loaded: TableInfo | None = None,
     ) -> WriteResult:
         keys = list(join_columns)
         reject_duplicate_keys(data, keys, str(identifier))
@@ -243,6 +247,7 @@ class MemoryTableStore(TableStorePort):
         data: pa.Table,
         *,
         snapshot_properties: Mapping[str, str] | None = None,
+        found_missing: bool = False,
     ) -> WriteResult:
         with self._w.lock:
             table = create_memory_table(self._w, identifier, schema, partition_spec, properties)

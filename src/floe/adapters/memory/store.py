@@ -14,6 +14,7 @@ from floe.adapters.memory.state import (
     Rows,
     create_memory_table,
 )
+from floe.adapters.memory.catalog import describe_table
 from floe.adapters.observability import instrumented
 from floe.domain.errors import (
     InvalidScanError,
@@ -140,6 +141,8 @@ class MemoryTableStore(TableStorePort):
                     info.snapshot_id,
                     data.num_rows,
                     rows_added=data.num_rows,
+                    snapshot=info,
+                    table_info=describe_table(table),
                 )
 
     def overwrite(
@@ -178,6 +181,8 @@ class MemoryTableStore(TableStorePort):
                     data.num_rows,
                     rows_added=data.num_rows,
                     rows_deleted=deleted,
+                    snapshot=info,
+                    table_info=describe_table(table),
                 )
 
     def upsert(
@@ -211,7 +216,7 @@ class MemoryTableStore(TableStorePort):
                     elif existing_rows[match] != row:
                         updates.append(i)
                         replaced.add(match)
-                snapshot_id: int | None = None
+                snapshot: SnapshotInfo | None = None
                 if updates or inserts:
                     operation = _replacing(table) if updates else "append"
                     keep = pa.chunked_array(
@@ -219,7 +224,7 @@ class MemoryTableStore(TableStorePort):
                     )
                     current = table.rewrite(current, keep)
                     current = current.concat(table.new_files(data.take(updates + inserts)))
-                    snapshot_id = table.add_snapshot(
+                    snapshot = table.add_snapshot(
                         operation,
                         current,
                         _summary(
@@ -228,14 +233,16 @@ class MemoryTableStore(TableStorePort):
                             current.data.num_rows,
                             snapshot_properties,
                         ),
-                    ).snapshot_id
+                    )
                 return WriteResult(
                     identifier,
                     WriteMode.UPSERT,
-                    snapshot_id,
+                    None if snapshot is None else snapshot.snapshot_id,
                     data.num_rows,
                     rows_added=len(updates) + len(inserts),
                     rows_deleted=len(updates),
+                    snapshot=snapshot,
+                    table_info=None if snapshot is None else describe_table(table),
                 )
 
     def create_with_data(
@@ -258,7 +265,13 @@ class MemoryTableStore(TableStorePort):
             # Registered only now: until here nothing was visible.
             self._w.tables[identifier] = table
             return WriteResult(
-                identifier, WriteMode.APPEND, info.snapshot_id, data.num_rows, data.num_rows
+                identifier,
+                WriteMode.APPEND,
+                info.snapshot_id,
+                data.num_rows,
+                data.num_rows,
+                snapshot=info,
+                table_info=describe_table(table),
             )
 
     # -- reads ----------------------------------------------------------------

@@ -280,7 +280,6 @@ class WriteService:
                 join_columns,
                 create_if_missing,
                 properties,
-                found_missing=isinstance(current, TableMissing),
             )
             if created is not None:
                 return created
@@ -413,8 +412,6 @@ class WriteService:
         join_columns: Sequence[str],
         new: NewTable,
         properties: dict[str, str],
-        *,
-        found_missing: bool,
     ) -> WriteResult | None:
         """Create the table and write its first rows in one commit; None if it appeared."""
         schema, spec = prepare_table(identifier, data.schema, new.partition_spec)
@@ -430,7 +427,6 @@ class WriteService:
                 table_properties(new.properties),
                 fitted.data,
                 snapshot_properties=properties,
-                found_missing=found_missing,
             )
         except TableExistsError:
             return None

@@ -166,15 +166,11 @@ class TableStorePort(abc.ABC):
         data: pa.Table,
         *,
         snapshot_properties: Mapping[str, str] | None = None,
-        found_missing: bool = False,
     ) -> WriteResult:
         """Create a table and append its first rows in ONE commit.
 
         Either both happen or neither: a failure leaves no table behind.
         ``data`` already has ``schema``; the spec is already validated.
-        ``found_missing`` says the caller has just found the table missing:
-        an adapter may then skip its own check (a table created meanwhile is
-        still refused by the create itself).
 
         Raises:
             TableExistsError: The table exists (e.g. created concurrently).

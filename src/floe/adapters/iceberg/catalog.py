@@ -32,49 +32,6 @@ from floe.ports.catalog import CatalogPort, TableInfo
 _INTERNAL_NAMESPACE_PROPERTIES = frozenset({"exists"})
 
 
-class TableDescriber:
-    """The port's view of loaded PyIceberg tables, converting each schema and spec once.
-
-    Converting an Iceberg schema to Arrow and a spec to floe's transforms
-    costs more than the rest of a ``load_table`` outside the request. In
-    Iceberg a schema id or spec id, once assigned in a table, always names
-    the same schema or spec, so the conversions are kept per (table uuid,
-    schema id, spec id); a table whose schema or spec changes gets new ids
-    and a new entry. At most ``limit`` entries are kept.
-
-    Args:
-        limit: How many conversions to keep before starting afresh.
-    """
-
-    def __init__(self, limit: int = 512) -> None:
-        self._limit = limit
-        self._known: dict[
-            tuple[str, int, int], tuple[pa.Schema, tuple[PartitionTransform, ...]]
-        ] = {}
-
-    def __call__(self, identifier: TableIdentifier, table: Table) -> TableInfo:
-        """Describe ``table`` as ``identifier``."""
-        metadata = table.metadata
-        key = (str(metadata.table_uuid), metadata.current_schema_id, metadata.default_spec_id)
-        known = self._known.get(key)
-        if known is None:
-            schema = table.schema()
-            known = (arrow_schema(schema), describe_spec(table.spec(), schema))
-            if len(self._known) >= self._limit:
-                self._known.clear()
-            self._known[key] = known
-        snapshot = table.current_snapshot()
-        return TableInfo(
-            identifier=identifier,
-            schema=known[0],
-            partition_spec=known[1],
-            properties=dict(metadata.properties),
-            location=metadata.location,
-            current_snapshot_id=None if snapshot is None else snapshot.snapshot_id,
-            metadata_location=table.metadata_location,
-        )
-
-
 def _is_as_created(
     table: Table, schema: Schema, spec: PartitionSpec, properties: Mapping[str, str]
 ) -> bool:
@@ -113,7 +70,7 @@ class IcebergCatalog(CatalogPort):
     def __init__(self, backend: IcebergBackend) -> None:
         self._backend = backend
         self._guard = backend.guard
-        self._describe = TableDescriber()
+        self._describe = backend.describe
 
     def _namespace_exists(self, namespace: Namespace) -> bool:
         try:

@@ -12,6 +12,7 @@ from pyiceberg.catalog.rest import RestCatalog
 from requests import PreparedRequest, Response, Session
 
 from floe.adapters.iceberg.auth import FloeAuthManager, TokenProvider
+from floe.adapters.iceberg.describe import TableDescriber
 from floe.adapters.iceberg.embedded import EmbeddedSqlCatalog
 from floe.adapters.iceberg.guard import CallGuard, send_observed
 from floe.adapters.iceberg.http import BoundedHTTPAdapter
@@ -45,6 +46,8 @@ class IcebergBackend:
         self.name = name
         self.guard = guard
         self.tokens = tokens
+        #: Describes loaded tables for both ports, converting each schema and spec once.
+        self.describe = TableDescriber()
         self._opener = opener
         self._catalog: Catalog | None = None
         self._lock = threading.Lock()

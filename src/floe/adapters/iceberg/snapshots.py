@@ -25,6 +25,14 @@ def snapshot_infos(table: Table) -> list[SnapshotInfo]:
     return [_snapshot_info(s, heads.get(s.snapshot_id, ())) for s in table.snapshots()]
 
 
+def snapshot_info_of(table: Table, snapshot_id: int) -> SnapshotInfo | None:
+    """One snapshot of the table with the refs pointing at it, ``None`` if it has none such."""
+    snapshot = table.snapshot_by_id(snapshot_id)
+    if snapshot is None:
+        return None
+    return _snapshot_info(snapshot, _refs_by_snapshot(table).get(snapshot_id, ()))
+
+
 def expire(table: Table, name: str, snapshot_ids: Sequence[int]) -> tuple[int, ...]:
     """Expire the given snapshots in one commit (none: no commit).
 

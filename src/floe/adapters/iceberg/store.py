@@ -10,13 +10,15 @@ live beside it: ``writes.py`` (one transaction, one commit, with
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
+import attrs
 import pyarrow as pa
 from pyiceberg.table import Table
 
 from floe.adapters.iceberg import reads, snapshots, writes
 from floe.adapters.iceberg.connect import IcebergBackend
+from floe.adapters.iceberg.describe import loaded_table
 from floe.domain.errors import ScanError, WriteError
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import (
@@ -46,6 +48,30 @@ class IcebergTableStore(TableStorePort):
     def _load(self, identifier: TableIdentifier) -> Table:
         return self._backend.catalog.load_table(identifier.parts)
 
+    def _loader(self, identifier: TableIdentifier, loaded: TableInfo | None) -> Callable[[], Table]:
+        """Loads the table for each attempt of a write: the caller's first, afresh after.
+
+        A retried attempt must see the table as it is now, so only the first
+        one starts from the table the caller loaded.
+        """
+        handed = [loaded]
+
+        def load() -> Table:
+            table = loaded_table(handed.pop(), self._backend.catalog) if handed else None
+            return table if table is not None else self._load(identifier)
+
+        return load
+
+    def _committed(self, table: Table, result: WriteResult) -> WriteResult:
+        """``result`` with the snapshot and the table its commit left, read off ``table``."""
+        if result.snapshot_id is None:
+            return result
+        return attrs.evolve(
+            result,
+            snapshot=snapshots.snapshot_info_of(table, result.snapshot_id),
+            table_info=self._backend.describe(result.table, table),
+        )
+
     # -- writes ---------------------------------------------------------------
 
     def _write(
@@ -59,10 +85,14 @@ class IcebergTableStore(TableStorePort):
         evolve_schema: pa.Schema | None,
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None,
+        loaded: TableInfo | None,
     ) -> WriteResult:
+        load = self._loader(identifier, loaded)
+
         def call() -> WriteResult:
-            return writes.write(
-                self._load(identifier),
+            table = load()
+            result = writes.write(
+                table,
                 identifier,
                 data,
                 mode,
@@ -72,6 +102,7 @@ class IcebergTableStore(TableStorePort):
                 add_partition_fields=add_partition_fields,
                 snapshot_properties=snapshot_properties,
             )
+            return self._committed(table, result)
 
         return self._guard.run(
             f"{mode.value} into table", str(identifier), call, fallback=WriteError
@@ -94,6 +125,7 @@ class IcebergTableStore(TableStorePort):
             evolve_schema=evolve_schema,
             add_partition_fields=add_partition_fields,
             snapshot_properties=snapshot_properties,
+            loaded=loaded,
         )
 
     def append_stream(
@@ -108,9 +140,12 @@ class IcebergTableStore(TableStorePort):
         snapshot_properties: Mapping[str, str] | None = None,
         loaded: TableInfo | None = None,
     ) -> WriteResult:
+        load = self._loader(identifier, loaded)
+
         def call() -> WriteResult:
-            return writes.append_stream(
-                self._load(identifier),
+            table = load()
+            result = writes.append_stream(
+                table,
                 identifier,
                 schema,
                 batches,
@@ -119,6 +154,7 @@ class IcebergTableStore(TableStorePort):
                 add_partition_fields=add_partition_fields,
                 snapshot_properties=snapshot_properties,
             )
+            return self._committed(table, result)
 
         # A stream is read once: a failed attempt cannot be repeated.
         return self._guard.run(
@@ -148,6 +184,7 @@ class IcebergTableStore(TableStorePort):
             evolve_schema=evolve_schema,
             add_partition_fields=add_partition_fields,
             snapshot_properties=snapshot_properties,
+            loaded=loaded,
         )
 
     def upsert(
@@ -169,6 +206,7 @@ class IcebergTableStore(TableStorePort):
             evolve_schema=evolve_schema,
             add_partition_fields=add_partition_fields,
             snapshot_properties=snapshot_properties,
+            loaded=loaded,
         )
 
     def create_with_data(
@@ -180,10 +218,9 @@ class IcebergTableStore(TableStorePort):
         data: pa.Table,
         *,
         snapshot_properties: Mapping[str, str] | None = None,
-        found_missing: bool = False,
     ) -> WriteResult:
         def call() -> WriteResult:
-            return writes.create_with_data(
+            table, result = writes.create_with_data(
                 self._backend.catalog,
                 identifier,
                 schema,
@@ -192,6 +229,7 @@ class IcebergTableStore(TableStorePort):
                 data,
                 snapshot_properties=snapshot_properties,
             )
+            return self._committed(table, result)
 
         return self._guard.run("create table with data", str(identifier), call, fallback=WriteError)
 

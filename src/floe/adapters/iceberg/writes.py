@@ -168,7 +168,7 @@ def create_with_data(
     data: pa.Table,
     *,
     snapshot_properties: Mapping[str, str] | None,
-) -> WriteResult:
+) -> tuple[Table, WriteResult]:
     """Create a table and append its first rows in one commit.
 
     Args:
@@ -181,7 +181,7 @@ def create_with_data(
         snapshot_properties: Extra entries of the snapshot summary.
 
     Returns:
-        The append's result.
+        The table as created and the append's result.
 
     Raises:
         NamespaceNotFoundError: The namespace does not exist.
@@ -193,6 +193,8 @@ def create_with_data(
         raise NamespaceNotFoundError(
             f"cannot create table {name}: its namespace does not exist", subject=name
         )
+    # Polaris refuses a create of an existing table; laxer catalogs may not, so
+    # floe asks first (a HEAD where the catalog lists that endpoint).
     if catalog.table_exists(identifier.parts):
         raise TableExistsError(f"table {name} already exists", subject=name)
     ice_schema = iceberg_schema(schema)
@@ -216,7 +218,7 @@ def create_with_data(
             f"table {name} was created by another writer meanwhile", subject=name
         ) from exc
     snapshot = table.current_snapshot()
-    return WriteResult(
+    return table, WriteResult(
         identifier,
         WriteMode.APPEND,
         None if snapshot is None else snapshot.snapshot_id,

@@ -8,13 +8,13 @@ import attrs
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from floe.adapters.memory.catalog import describe_table
 from floe.adapters.memory.state import (
     MemoryTable,
     MemoryWarehouse,
     Rows,
     create_memory_table,
 )
-from floe.adapters.memory.catalog import describe_table
 from floe.adapters.observability import instrumented
 from floe.domain.errors import (
     InvalidScanError,
@@ -254,7 +254,6 @@ class MemoryTableStore(TableStorePort):
         data: pa.Table,
         *,
         snapshot_properties: Mapping[str, str] | None = None,
-        found_missing: bool = False,
     ) -> WriteResult:
         with self._w.lock:
             table = create_memory_table(self._w, identifier, schema, partition_spec, properties)

@@ -17,6 +17,8 @@ Apache Polaris deployment does:
   answers 200), committing a staged create of a table that exists meanwhile
   is ``409`` (SeaweedFS lets two such commits race), creating a nested
   namespace without its parent is ``404``;
+* ``GET /v1/config`` lists the endpoints Polaris serves (SeaweedFS lists
+  none), so a client asks ``HEAD`` whether a table exists, as with Polaris;
 * valid requests are forwarded to SeaweedFS without the ``/api/catalog``
   prefix, with the client's ``Authorization`` replaced by a token the proxy
   obtained from SeaweedFS itself (so floe's tokens mean nothing upstream).
@@ -68,6 +70,38 @@ _HOP_BY_HOP = {
 }
 PREFIX = "/api/catalog"
 _TOKEN_PATH = "/v1/oauth/tokens"
+
+_NAMESPACE = "/v1/{prefix}/namespaces/{namespace}"
+_TABLE = _NAMESPACE + "/tables/{table}"
+_VIEW = _NAMESPACE + "/views/{view}"
+#: The endpoints Polaris lists in its ``/v1/config`` answer (Iceberg's REST
+#: endpoints and views; SeaweedFS lists none, so clients assume the old set
+#: and, e.g., load a whole table to learn whether it exists).
+POLARIS_ENDPOINTS = (
+    "GET /v1/{prefix}/namespaces",
+    f"GET {_NAMESPACE}",
+    f"HEAD {_NAMESPACE}",
+    "POST /v1/{prefix}/namespaces",
+    f"POST {_NAMESPACE}/properties",
+    f"DELETE {_NAMESPACE}",
+    f"GET {_NAMESPACE}/tables",
+    f"GET {_TABLE}",
+    f"HEAD {_TABLE}",
+    f"POST {_NAMESPACE}/tables",
+    f"POST {_TABLE}",
+    f"DELETE {_TABLE}",
+    "POST /v1/{prefix}/tables/rename",
+    f"POST {_NAMESPACE}/register",
+    f"POST {_TABLE}/metrics",
+    "POST /v1/{prefix}/transactions/commit",
+    f"GET {_NAMESPACE}/views",
+    f"GET {_VIEW}",
+    f"HEAD {_VIEW}",
+    f"POST {_NAMESPACE}/views",
+    f"POST {_VIEW}",
+    f"DELETE {_VIEW}",
+    "POST /v1/{prefix}/views/rename",
+)
 _ROLE_SCOPE = "PRINCIPAL_ROLE:"
 _UPSTREAM_TIMEOUT_S = 30.0
 #: ``announced_expires_in`` for token answers without an ``expires_in``.
@@ -520,6 +554,9 @@ class PolarisProxy(FaultInjector):
                     if fault.go_down:
                         proxy.go_down(keep=self.connection)
                         self.close_connection = True
+                config = _config_as_polaris(self.command, path, upstream)
+                if config is not None and fault is None:
+                    return self._json(upstream.status_code, config)
                 return self._relay(upstream, fault if fault and fault.after_forward else None)
 
             def _relay(self, upstream: requests.Response, fault: Fault | None) -> int:
@@ -689,6 +726,21 @@ def _gzip_bomb(decoded: int) -> tuple[Iterator[bytes], int]:
     members = max(1, -(-decoded // _BOMB_MEMBER_BYTES))
     member = _bomb_member()
     return iter([member] * members), len(member) * members
+
+
+def _config_as_polaris(method: str, path: str, upstream: requests.Response) -> Any:
+    """The ``/v1/config`` answer with Polaris' endpoint list, or None for any other answer."""
+    if method != "GET" or urllib.parse.urlsplit(path).path != "/v1/config":
+        return None
+    if upstream.status_code != 200:
+        return None
+    try:
+        answer = upstream.json()
+    except ValueError:
+        return None
+    if not isinstance(answer, dict) or answer.get("endpoints"):
+        return None
+    return {**answer, "endpoints": list(POLARIS_ENDPOINTS)}
 
 
 def _is_create(path: str, body: bytes) -> bool:

@@ -33,6 +33,7 @@ from floe.adapters.dagster._materialization import (
 )
 from floe.adapters.dagster._partitions import partition_selection, selection_for
 from floe.adapters.dagster._selection import PartitionSelection
+from floe.application import TableMissing
 from floe.domain.config import CatalogConfig, LocalCatalogConfig, PolarisCatalogConfig
 from floe.ports.arrow import canonical_schema, describe_schema
 
@@ -155,8 +156,9 @@ class IcebergIOManager(dg.ConfigurableIOManager):
 
     def _handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         # One load of the table before the write (its schema, current snapshot
-        # and location), the snapshots only when an append must be checked,
-        # and after the write only what cannot be known without it.
+        # and location), handed to the write so that it does not load it
+        # again; the snapshots only when an append must be checked; after the
+        # write, what the commit reported (no load).
         asset = _describe(context)
         if obj is None:
             _info(context, f"{asset} returned None: nothing written")
@@ -196,7 +198,7 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             )
             rows = int(earlier.summary.get("added-records", 0))
             committed: int | None = None
-            schema_changed = False
+            written: floe.WriteResult | None = None
         else:
             spec = targets.names(metadata, targets.PARTITION_SPEC, asset=asset) or ()
             result = lake.writes.write(
@@ -212,10 +214,10 @@ class IcebergIOManager(dg.ConfigurableIOManager):
                 # table lacks, in the same commit too (others are kept).
                 create_if_missing=floe.NewTable(spec, settings.table_properties),
                 partition_fields=spec,
+                current=before if before is not None else TableMissing(),
             )
-            rows, committed = result.rows_written, result.snapshot_id
-            schema_changed = bool(result.schema_change)
-        after = before if before is not None and not schema_changed else lake.tables.load(table)
+            rows, committed, written = result.rows_written, result.snapshot_id, result
+        after = _after_write(written, before) or lake.tables.load(table)
         current = committed if committed is not None else after.current_snapshot_id
         partition_rows = None
         if selection is not None:
@@ -236,6 +238,7 @@ class IcebergIOManager(dg.ConfigurableIOManager):
                 after.schema,
                 current,
                 known=rows_after_write(mode, selection, committed, rows, before, history),
+                snapshot=None if written is None else written.snapshot,
             ),
             rows_written=rows,
             columns=describe_schema(after.schema),
@@ -256,13 +259,20 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         snapshot_id: int | None,
         *,
         known: int | None,
+        snapshot: floe.SnapshotInfo | None,
     ) -> int:
-        """Rows in the table at ``snapshot_id``: ``known``, else its summary's total, or counted."""
+        """Rows in the table at ``snapshot_id``: ``known``, else its summary's total, or counted.
+
+        ``snapshot`` is the snapshot the write committed, when it said: its
+        summary spares loading the snapshot.
+        """
         if snapshot_id is None:
             return 0
         if known is not None:
             return known
-        total = self.lake.snapshots.get(table, snapshot_id).summary.get("total-records")
+        if snapshot is None or snapshot.snapshot_id != snapshot_id:
+            snapshot = self.lake.snapshots.get(table, snapshot_id)
+        total = snapshot.summary.get("total-records")
         if total is not None:
             return int(total)
         return self._count(table, schema, None)
@@ -462,6 +472,21 @@ def _catalog_name(config: CatalogConfig) -> str:
 
 def _key_path(context: dg.OutputContext | dg.InputContext) -> list[str] | None:
     return list(context.asset_key.path) if context.has_asset_key else None
+
+
+def _after_write(
+    written: floe.WriteResult | None, before: floe.TableInfo | None
+) -> floe.TableInfo | None:
+    """The table after a write, when known without a load.
+
+    A commit reports the table it left; a write that committed nothing (or
+    was skipped) left the table as it was before, if it existed.
+    """
+    if written is not None and written.table_info is not None:
+        return written.table_info
+    if before is not None and (written is None or written.snapshot_id is None):
+        return before
+    return None
 
 
 def _describe(context: dg.OutputContext | dg.InputContext) -> str:

@@ -91,8 +91,9 @@ def overwrite_worker(
 ) -> None:
     """Each round: overwrite this worker's own partition, then the shared one.
 
-    Puts ``{worker, own, shared, own_errors, shared_errors}`` on ``results``:
-    the batches that committed and the typed errors of those that did not.
+    Puts ``{worker, own, shared, own_errors, shared_errors, messages}`` on
+    ``results``: the batches that committed, the typed errors of those that
+    did not, and those errors' messages (for a failing test to show).
     """
     outcome: dict[str, Any] = {
         "worker": worker,
@@ -100,6 +101,7 @@ def overwrite_worker(
         "shared": [],
         "own_errors": [],
         "shared_errors": [],
+        "messages": [],
     }
     try:
         lake = _lake(config, worker)
@@ -120,6 +122,7 @@ def overwrite_worker(
                     done.append(batch)
                 except floe.FloeStorageError as exc:
                     failed.append(type(exc).__name__)
+                    outcome["messages"].append(f"{part} batch {batch}: {exc}"[:500])
     except BaseException:
         outcome["own_errors"].append("crashed: " + traceback.format_exc())
     results.put(outcome)

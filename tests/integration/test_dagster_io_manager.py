@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from pyiceberg.expressions import And, EqualTo, GreaterThanOrEqual
 
 import floe
 from floe.adapters.dagster import IcebergIOManager, create_io_manager
@@ -885,7 +886,7 @@ def test_a_lazyframe_input_reads_nothing_until_collected_and_only_what_it_needs(
     assert sorted(options["columns"]) == ["amount", "id"]  # not region, not note
     # The input's filter and the part of polars' filter floe can evaluate exactly
     # (not the float comparison: polars orders NaN above every number).
-    assert options["row_filter"] == "((region = 'eu')) and ((id >= 2))"
+    assert options["row_filter"] == And(EqualTo("region", "eu"), GreaterThanOrEqual("id", 2))
     assert options["limit"] is None
     assert options["snapshot_id"] == _lake(tmp_path).snapshots.current("lazy.sales").snapshot_id
     _, head = seen["head"][-1]

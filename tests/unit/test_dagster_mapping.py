@@ -8,6 +8,16 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 import pytest
+from pyiceberg.expressions import (
+    AlwaysFalse,
+    And,
+    BooleanExpression,
+    EqualTo,
+    GreaterThanOrEqual,
+    In,
+    LessThan,
+    Or,
+)
 
 import floe
 from floe.adapters.dagster import _frames as frames
@@ -76,20 +86,25 @@ def _lake_with_rows() -> floe.Floe:
     return lake
 
 
-# -- filter text ------------------------------------------------------------------------
+def _window(column: str, low: dt.date, high: dt.date) -> BooleanExpression:
+    """``low <= column < high``, as the selections build it."""
+    return And(GreaterThanOrEqual(column, low), LessThan(column, high))
+
+
+# -- filters ------------------------------------------------------------------------------
 
 
 def test_a_day_on_a_naive_timestamp_is_a_half_open_wall_clock_range() -> None:
-    text = _daily("2024-05-02").to_filter(SCHEMA, table="t.events")
+    expression = _daily("2024-05-02").to_filter(SCHEMA, table="t.events")
 
-    assert text == "\"ts\" >= '2024-05-02T00:00:00' and \"ts\" < '2024-05-03T00:00:00'"
+    assert expression == _window("ts", dt.datetime(2024, 5, 2), dt.datetime(2024, 5, 3))
 
 
-def test_a_day_on_a_zoned_timestamp_carries_the_utc_offset() -> None:
-    text = _daily("2024-05-02", column="tstz").to_filter(SCHEMA, table="t.events")
+def test_a_day_on_a_zoned_timestamp_is_a_range_of_utc_instants() -> None:
+    expression = _daily("2024-05-02", column="tstz").to_filter(SCHEMA, table="t.events")
 
-    assert text == (
-        "\"tstz\" >= '2024-05-02T00:00:00+00:00' and \"tstz\" < '2024-05-03T00:00:00+00:00'"
+    assert expression == _window(
+        "tstz", dt.datetime(2024, 5, 2, tzinfo=UTC), dt.datetime(2024, 5, 3, tzinfo=UTC)
     )
 
 
@@ -99,20 +114,20 @@ def test_partitions_in_another_time_zone_shift_only_the_zoned_column() -> None:
     zoned = selection_for(ny, ["2024-05-02"], meta, None, asset="a")
     naive = selection_for(ny, ["2024-05-02"], {"floe/partition_column": "ts"}, None, asset="a")
 
-    assert zoned.to_filter(SCHEMA, table="t") == (
-        "\"tstz\" >= '2024-05-02T04:00:00+00:00' and \"tstz\" < '2024-05-03T04:00:00+00:00'"
+    assert zoned.to_filter(SCHEMA, table="t") == _window(
+        "tstz", dt.datetime(2024, 5, 2, 4, tzinfo=UTC), dt.datetime(2024, 5, 3, 4, tzinfo=UTC)
     )
-    assert naive.to_filter(SCHEMA, table="t") == (
-        "\"ts\" >= '2024-05-02T00:00:00' and \"ts\" < '2024-05-03T00:00:00'"
+    assert naive.to_filter(SCHEMA, table="t") == _window(
+        "ts", dt.datetime(2024, 5, 2), dt.datetime(2024, 5, 3)
     )
 
 
 def test_days_on_a_date_column_and_on_a_text_column() -> None:
-    assert _daily("2024-05-02", column="day").to_filter(SCHEMA, table="t") == (
-        "\"day\" >= '2024-05-02' and \"day\" < '2024-05-03'"
+    assert _daily("2024-05-02", column="day").to_filter(SCHEMA, table="t") == _window(
+        "day", dt.date(2024, 5, 2), dt.date(2024, 5, 3)
     )
-    assert _daily("2024-05-01", "2024-05-02", column="day_text").to_filter(SCHEMA, table="t") == (
-        "\"day_text\" in ('2024-05-01', '2024-05-02')"
+    assert _daily("2024-05-01", "2024-05-02", column="day_text").to_filter(SCHEMA, table="t") == In(
+        "day_text", ["2024-05-01", "2024-05-02"]
     )
 
 
@@ -120,23 +135,23 @@ def test_adjacent_days_merge_and_gaps_stay_apart() -> None:
     contiguous = _daily("2024-05-01", "2024-05-02", "2024-05-03")
     gapped = _daily("2024-05-01", "2024-05-03")
 
-    assert contiguous.to_filter(SCHEMA, table="t") == (
-        "\"ts\" >= '2024-05-01T00:00:00' and \"ts\" < '2024-05-04T00:00:00'"
+    assert contiguous.to_filter(SCHEMA, table="t") == _window(
+        "ts", dt.datetime(2024, 5, 1), dt.datetime(2024, 5, 4)
     )
     assert contiguous.label == "2024-05-01...2024-05-03"
-    assert gapped.to_filter(SCHEMA, table="t") == (
-        "((\"ts\" >= '2024-05-01T00:00:00' and \"ts\" < '2024-05-02T00:00:00') or "
-        "(\"ts\" >= '2024-05-03T00:00:00' and \"ts\" < '2024-05-04T00:00:00'))"
+    assert gapped.to_filter(SCHEMA, table="t") == Or(
+        _window("ts", dt.datetime(2024, 5, 1), dt.datetime(2024, 5, 2)),
+        _window("ts", dt.datetime(2024, 5, 3), dt.datetime(2024, 5, 4)),
     )
 
 
-def test_static_keys_are_quoted_for_text_and_bare_for_numbers() -> None:
+def test_static_keys_are_values_of_the_column_type() -> None:
     one = selection_for(REGIONS, ["o'hare"], {"floe/partition_column": "region"}, None, asset="a")
     shards = dg.StaticPartitionsDefinition(["1", "3"])
     many = selection_for(shards, ["1", "3"], {"floe/partition_column": "shard"}, None, asset="a")
 
-    assert one.to_filter(SCHEMA, table="t") == "\"region\" = 'o''hare'"
-    assert many.to_filter(SCHEMA, table="t") == '"shard" in (1, 3)'
+    assert one.to_filter(SCHEMA, table="t") == EqualTo("region", "o'hare")
+    assert many.to_filter(SCHEMA, table="t") == In("shard", [1, 3])
 
 
 @pytest.mark.parametrize(
@@ -194,8 +209,8 @@ def test_multi_partition_time_dimension_falls_back_to_the_configured_column() ->
 
     selection = selection_for(multi, ["2024-05-01|eu"], meta, "day", asset="a")
 
-    assert selection.to_filter(SCHEMA, table="t") == (
-        "\"day\" >= '2024-05-01' and \"day\" < '2024-05-02' and \"region\" = 'eu'"
+    assert selection.to_filter(SCHEMA, table="t") == And(
+        _window("day", dt.date(2024, 5, 1), dt.date(2024, 5, 2)), EqualTo("region", "eu")
     )
 
 
@@ -223,14 +238,14 @@ def test_the_partition_column_is_inferred_from_an_unambiguous_spec() -> None:
         DAILY, ["2024-05-01"], {**spec, "floe/partition_column": "day"}, None, asset="a"
     )
 
-    assert daily.to_filter(SCHEMA, table="t") == (
-        "\"ts\" >= '2024-05-01T00:00:00' and \"ts\" < '2024-05-02T00:00:00'"
-    )  # the spec's time transform wins over the IO manager's default column
-    assert static.to_filter(SCHEMA, table="t") == "\"region\" = 'eu'"
-    assert both.to_filter(SCHEMA, table="t") == (
-        "\"ts\" >= '2024-05-01T00:00:00' and \"ts\" < '2024-05-02T00:00:00' and \"region\" = 'eu'"
+    first_day = _window("ts", dt.datetime(2024, 5, 1), dt.datetime(2024, 5, 2))
+    # The spec's time transform wins over the IO manager's default column.
+    assert daily.to_filter(SCHEMA, table="t") == first_day
+    assert static.to_filter(SCHEMA, table="t") == EqualTo("region", "eu")
+    assert both.to_filter(SCHEMA, table="t") == And(first_day, EqualTo("region", "eu"))
+    assert named.to_filter(SCHEMA, table="t") == _window(
+        "day", dt.date(2024, 5, 1), dt.date(2024, 5, 2)
     )
-    assert named.to_filter(SCHEMA, table="t").startswith("\"day\" >= '2024-05-01'")
 
 
 def test_a_spec_with_several_candidate_columns_is_a_config_error_naming_them() -> None:
@@ -302,10 +317,10 @@ def test_merge_ranges_joins_touching_and_overlapping_windows() -> None:
     assert merged == (TimeRange(at(1), at(4)), TimeRange(at(5), at(6)))
 
 
-def test_identity_condition_alone_renders_equality() -> None:
+def test_identity_condition_alone_is_an_equality() -> None:
     selection = PartitionSelection(((ColumnCondition("region", ("eu",)),),), "eu")
 
-    assert selection.to_filter(SCHEMA, table="t") == "\"region\" = 'eu'"
+    assert selection.to_filter(SCHEMA, table="t") == EqualTo("region", "eu")
 
 
 # -- step identity ------------------------------------------------------------------------
@@ -455,10 +470,10 @@ def test_an_empty_partition_set_selects_no_row() -> None:
     nothing = PartitionSelection((), "")
     lake = _lake_with_rows()
 
-    text = nothing.to_filter(SCHEMA, table="t.events")
+    expression = nothing.to_filter(SCHEMA, table="t.events")
 
-    assert text == "false"
-    assert lake.reads.scan("t.events", row_filter=text).num_rows == 0
+    assert expression == AlwaysFalse()
+    assert lake.reads.scan("t.events", row_filter=expression).num_rows == 0
     with pytest.raises(floe.WriteError, match="1 of 1 rows"):
         nothing.check_rows(pa.table({"ts": [dt.datetime(2024, 5, 1)]}), SCHEMA, table="t")
 

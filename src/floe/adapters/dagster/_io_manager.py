@@ -17,6 +17,7 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 from pydantic import Field, PrivateAttr
+from pyiceberg.expressions import And, BooleanExpression
 
 import floe
 from floe.adapters.dagster import _targets as targets
@@ -33,6 +34,7 @@ from floe.adapters.dagster._materialization import (
 )
 from floe.adapters.dagster._partitions import partition_selection, selection_for
 from floe.adapters.dagster._selection import PartitionSelection
+from floe.adapters.filters import parse_filter
 from floe.application import TableMissing
 from floe.domain.config import CatalogConfig, LocalCatalogConfig, PolarisCatalogConfig
 from floe.ports.arrow import canonical_schema, describe_schema
@@ -178,7 +180,7 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         )
         before = self._existing(table)
         schema = before.schema if before is not None else canonical_schema(data.schema)
-        row_filter = None
+        row_filter: BooleanExpression | None = None
         if selection is not None and mode is not floe.WriteMode.UPSERT:
             # A partition's run replaces exactly that partition.
             mode = floe.WriteMode.OVERWRITE
@@ -277,7 +279,12 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             return int(total)
         return self._count(table, schema, None)
 
-    def _count(self, table: floe.TableIdentifier, schema: pa.Schema, row_filter: str | None) -> int:
+    def _count(
+        self,
+        table: floe.TableIdentifier,
+        schema: pa.Schema,
+        row_filter: BooleanExpression | None,
+    ) -> int:
         """Rows of the current snapshot matching ``row_filter``, reading one column."""
         first = schema.names[:1]
         rows: int = self.lake.reads.scan(table, columns=first, row_filter=row_filter).num_rows
@@ -377,16 +384,15 @@ class IcebergIOManager(dg.ConfigurableIOManager):
 
         ``info`` (the table as loaded) is needed for a selection or a lazy frame.
         """
-        lake = self.lake
-        lazy = wants_lazy(frame)
-        filters = [input_filter]
-        if selection is not None and info is not None:
-            filters.append(selection.to_filter(info.schema, table=str(table)))
-        texts = [f for f in filters if f]
-        row_filter = " and ".join(f"({t})" for t in texts) if texts else None
-        if lazy and info is not None:
-            return self._lazy_input(table, info, columns, row_filter)
-        data = lake.reads.scan(table, columns=columns, row_filter=row_filter)
+        selected = (
+            selection.to_filter(info.schema, table=str(table))
+            if selection is not None and info is not None
+            else None
+        )
+        if wants_lazy(frame) and info is not None:
+            return self._lazy_input(table, info, columns, input_filter, selected)
+        row_filter = _all_of(input_filter, selected, table=str(table))
+        data = self.lake.reads.scan(table, columns=columns, row_filter=row_filter)
         return from_arrow(data, frame)
 
     def _lazy_input(
@@ -394,16 +400,17 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         table: floe.TableIdentifier,
         info: floe.TableInfo,
         columns: tuple[str, ...] | None,
-        row_filter: str | None,
+        input_filter: str | None,
+        selected: BooleanExpression | None,
     ) -> Any:
         """A LazyFrame over the table as it is now, read only when collected.
 
         The snapshot is pinned here, so that every collect reads the same
-        rows. The input's ``columns`` and row filter, and the columns, the
-        translatable part of the filter and the row count the query needs go
-        into floe's scan (:mod:`floe.adapters.dagster._lazy`). A bad input
-        filter raises its :class:`floe.InvalidFilterError` when the frame is
-        collected.
+        rows. The input's ``columns``, its filter text and the partitions
+        ``selected``, and the columns, the translatable part of the filter
+        and the row count the query needs go into floe's scan
+        (:mod:`floe.adapters.dagster._lazy`). A bad input filter raises its
+        :class:`floe.InvalidFilterError` when the frame is collected.
 
         Raises:
             InvalidScanError: An input column is not in the table.
@@ -427,11 +434,10 @@ class IcebergIOManager(dg.ConfigurableIOManager):
                 return pa.RecordBatchReader.from_batches(
                     pa.schema([schema.field(n) for n in names]), []
                 )
-            texts = [t for t in (row_filter, pushed) if t]
             return lake.reads.batches(
                 table,
                 columns=list(wanted) if wanted is not None else columns,
-                row_filter=" and ".join(f"({t})" for t in texts) if texts else None,
+                row_filter=_all_of(input_filter, selected, pushed, table=str(table)),
                 snapshot_id=snapshot_id,
                 limit=limit,
             )
@@ -487,6 +493,21 @@ def _after_write(
     if before is not None and (written is None or written.snapshot_id is None):
         return before
     return None
+
+
+def _all_of(*filters: str | BooleanExpression | None, table: str) -> str | BooleanExpression | None:
+    """The rows every filter selects: ``None`` for none, a lone filter as it is.
+
+    Filter text joined with others is parsed here, by floe's parser, and
+    the expressions are combined with ``And``.
+
+    Raises:
+        InvalidFilterError: A text to combine is not a valid filter.
+    """
+    present = [f for f in filters if f is not None and not (isinstance(f, str) and not f)]
+    if len(present) <= 1:
+        return present[0] if present else None
+    return And(*(parse_filter(f, table=table) for f in present))
 
 
 def _describe(context: dg.OutputContext | dg.InputContext) -> str:

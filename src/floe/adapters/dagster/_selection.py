@@ -1,19 +1,33 @@
 """Which rows of a table belong to a set of Dagster partitions.
 
 A :class:`PartitionSelection` is an OR of AND-ed column conditions,
-independent of Dagster. It renders itself as floe filter text typed by the
-table's column types (``"ts" >= '2024-05-01T00:00:00'`` for a naive timestamp,
-``'…+00:00'`` for a zoned one, ``'2024-05-01'`` for a date, numbers unquoted)
-and checks, in Arrow, that data to be written lies inside it.
+independent of Dagster. It becomes a PyIceberg ``BooleanExpression`` whose
+values are typed by the table's column types (a time window is
+``ts >= low and ts < high`` with naive wall-clock datetimes for a naive
+timestamp column, aware UTC datetimes for a zoned one, dates for a date
+column; keys are ints, floats, decimals, booleans, dates, datetimes or
+strings as the column holds), so no filter text is rendered and parsed
+again. It also checks, in Arrow, that data to be written lies inside it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 import attrs
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyiceberg.expressions import (
+    AlwaysFalse,
+    And,
+    BooleanExpression,
+    EqualTo,
+    GreaterThanOrEqual,
+    In,
+    LessThan,
+    Or,
+)
 
 from floe.domain.errors import InvalidConfigError, WriteError
 
@@ -55,22 +69,39 @@ class PartitionSelection:
     alternatives: tuple[tuple[ColumnCondition, ...], ...]
     label: str
 
-    def to_filter(self, schema: pa.Schema, *, table: str) -> str:
-        """The selection as floe filter text for a table with ``schema``.
+    def to_filter(self, schema: pa.Schema, *, table: str) -> BooleanExpression:
+        """The selection as a PyIceberg filter for a table with ``schema``.
+
+        ``AlwaysFalse()`` for no partitions; otherwise an ``Or`` of the
+        alternatives, each an ``And`` of its column conditions: ``EqualTo``
+        or ``In`` of the keys cast to the column's type, or, for time
+        windows, ``And(GreaterThanOrEqual(col, low), LessThan(col, high))``
+        per merged window (``Or`` of several).
+
+        Args:
+            schema: The table's Arrow schema, which types the values.
+            table: The table's name, for messages.
+
+        Returns:
+            The unbound expression, ready for floe's ``row_filter``.
 
         Raises:
             InvalidConfigError: A partition column is not in the table, or its
                 type cannot hold the partition keys.
         """
         if not self.alternatives:
-            return "false"
-        ors = [
-            " and ".join(
-                _condition_text(c, _column_type(schema, c.column, table), table) for c in a
-            )
-            for a in self.alternatives
-        ]
-        return ors[0] if len(ors) == 1 else " or ".join(f"({o})" for o in ors)
+            return AlwaysFalse()
+        return _any(
+            [
+                _all(
+                    [
+                        _condition_expression(c, _column_type(schema, c.column, table), table)
+                        for c in alternative
+                    ]
+                )
+                for alternative in self.alternatives
+            ]
+        )
 
     def check_rows(self, data: pa.Table, schema: pa.Schema, *, table: str) -> None:
         """Refuse data holding rows outside the selection.
@@ -127,29 +158,44 @@ def _column_type(schema: pa.Schema, column: str, table: str) -> pa.DataType:
     return column_type
 
 
-def _quote_column(column: str) -> str:
-    escaped = column.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+def _all(parts: list[BooleanExpression]) -> BooleanExpression:
+    return parts[0] if len(parts) == 1 else And(*parts)
 
 
-def _quote(text: str) -> str:
-    escaped = text.replace("'", "''")
-    return f"'{escaped}'"
+def _any(parts: list[BooleanExpression]) -> BooleanExpression:
+    return parts[0] if len(parts) == 1 else Or(*parts)
 
 
-def _condition_text(condition: ColumnCondition, column_type: pa.DataType, table: str) -> str:
-    name = _quote_column(condition.column)
+def _condition_expression(
+    condition: ColumnCondition, column_type: pa.DataType, table: str
+) -> BooleanExpression:
+    name = condition.column
     if condition.ranges is not None and not pa.types.is_string(column_type):
-        bounds = [_range_bounds(r, column_type, condition.column, table) for r in condition.ranges]
-        parts = [
-            f"{name} >= {_quote(low.isoformat())} and {name} < {_quote(high.isoformat())}"
-            for low, high in bounds
-        ]
-        return parts[0] if len(parts) == 1 else "(" + " or ".join(f"({p})" for p in parts) + ")"
-    literals = [_literal(k, column_type, condition.column, table) for k in condition.keys]
-    if len(literals) == 1:
-        return f"{name} = {literals[0]}"
-    return f"{name} in ({', '.join(literals)})"
+        # A datetime binds to timestamp and timestamptz columns alike, as
+        # microseconds since the epoch (a naive one read as UTC), so its kind
+        # must be the column's: _range_bounds makes it so.
+        windows = [_range_bounds(r, column_type, name, table) for r in condition.ranges]
+        return _any(
+            [
+                And(_on(GreaterThanOrEqual, name, low), _on(LessThan, name, high))
+                for low, high in windows
+            ]
+        )
+    values = _values(condition.keys, column_type, name, table)
+    if len(values) == 1:
+        return _on(EqualTo, name, values[0])
+    return _on(In, name, values)
+
+
+def _on(
+    predicate: Callable[..., BooleanExpression], column: str, value: object
+) -> BooleanExpression:
+    """``predicate(column, value)``.
+
+    PyIceberg's predicates are pydantic models: mypy reads their signature
+    from their fields, not from the ``__init__(term, literal)`` they have.
+    """
+    return predicate(column, value)
 
 
 def _range_bounds(
@@ -173,13 +219,29 @@ def _range_bounds(
     )
 
 
-def _literal(key: str, column_type: pa.DataType, column: str, table: str) -> str:
-    t = pa.types
-    if t.is_integer(column_type) or t.is_floating(column_type) or t.is_decimal(column_type):
-        return str(_typed_keys((key,), column_type, column, table)[0].as_py())
-    if t.is_boolean(column_type):
-        return "true" if _typed_keys((key,), column_type, column, table)[0].as_py() else "false"
-    return _quote(key)
+#: Column types whose keys are cast in Arrow (strings are used as they are).
+_CAST_KINDS = (
+    pa.types.is_integer,
+    pa.types.is_floating,
+    pa.types.is_decimal,
+    pa.types.is_boolean,
+    pa.types.is_date,
+    pa.types.is_timestamp,
+)
+
+
+def _values(
+    keys: tuple[str, ...], column_type: pa.DataType, column: str, table: str
+) -> list[object]:
+    """The keys as Python values of the column's type, as :meth:`check_rows` compares them.
+
+    Keys of a column Arrow cannot cast text to (time, binary, UUID…) stay
+    strings, which PyIceberg converts to the column's type when binding.
+    """
+    if any(kind(column_type) for kind in _CAST_KINDS):
+        values: list[object] = _typed_keys(keys, column_type, column, table).to_pylist()
+        return values
+    return list(keys)
 
 
 def _typed_keys(

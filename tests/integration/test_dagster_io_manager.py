@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from pyiceberg.expressions import And, EqualTo, GreaterThanOrEqual
+from pyiceberg.expressions import And, EqualTo, GreaterThanOrEqual, LessThan
 
 import floe
 from floe.adapters.dagster import IcebergIOManager, create_io_manager
@@ -514,6 +514,51 @@ def test_build_context_partitioned_round_trip() -> None:
     assert sorted(set(loaded["day"].to_pylist())) == ["2024-05-02", "2024-05-03"]
     assert loaded.num_rows == 4
     assert io_manager.lake.reads.scan("default.hits").num_rows == 6
+
+
+def test_an_input_filter_and_its_partitions_are_one_typed_filter(
+    reads: list[tuple[str, dict[str, Any]]],
+) -> None:
+    pl = pytest.importorskip("polars")
+    io_manager = IcebergIOManager(catalog={"type": "memory"}, partition_column="ts")
+    for day in DAYS:
+        start = dt.datetime.fromisoformat(day)
+        data = pa.table({"ts": [start, start + dt.timedelta(hours=1)], "n": [1, 2]})
+        with dg.build_output_context(
+            asset_key=["hits"], partition_key=day, asset_partitions_def=DAILY
+        ) as context:
+            io_manager.handle_output(context, data)
+    table_type = dg.DagsterType(lambda _, v: True, name="t", typing_type=pa.Table)
+    lazy_type = dg.DagsterType(lambda _, v: True, name="lf", typing_type=pl.LazyFrame)
+
+    def load(dagster_type: dg.DagsterType, row_filter: str) -> Any:
+        with dg.build_input_context(
+            asset_key=["hits"],
+            dagster_type=dagster_type,
+            asset_partitions_def=DAILY,
+            asset_partition_key_range=dg.PartitionKeyRange("2024-05-02", "2024-05-02"),
+            definition_metadata={"row_filter": row_filter},
+        ) as context:
+            return io_manager.load_input(context)
+
+    reads.clear()
+    eager = load(table_type, "n = 2")
+    lazy = load(lazy_type, "n = 2").filter(pl.col("n") >= 1).collect()
+    day = And(
+        GreaterThanOrEqual("ts", dt.datetime(2024, 5, 2)), LessThan("ts", dt.datetime(2024, 5, 3))
+    )
+
+    assert eager.to_pylist() == [{"ts": dt.datetime(2024, 5, 2, 1), "n": 2}]
+    assert lazy.to_dicts() == [{"ts": dt.datetime(2024, 5, 2, 1), "n": 2}]
+    assert [options["row_filter"] for _, options in reads] == [
+        And(EqualTo("n", 2), day),
+        And(EqualTo("n", 2), day, GreaterThanOrEqual("n", 1)),
+    ]
+    with pytest.raises(floe.InvalidFilterError, match="cannot parse row filter 'n = '"):
+        load(table_type, "n = ")
+    broken = load(lazy_type, "n = ")  # a LazyFrame reads, and fails, when collected
+    with pytest.raises(floe.InvalidFilterError, match="cannot parse row filter 'n = '"):
+        broken.collect()
 
 
 def test_schema_evolution_follows_the_setting() -> None:

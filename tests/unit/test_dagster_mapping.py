@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -17,6 +19,15 @@ from pyiceberg.expressions import (
     In,
     LessThan,
     Or,
+)
+from pyiceberg.expressions.literals import (
+    BooleanLiteral,
+    DateLiteral,
+    DecimalLiteral,
+    DoubleLiteral,
+    Literal,
+    LongLiteral,
+    TimestampLiteral,
 )
 
 import floe
@@ -41,6 +52,7 @@ from floe.ports.arrow import describe_schema
 from floe.ports.catalog import TableInfo
 
 UTC = dt.UTC
+D2, D4 = dt.date(2024, 5, 2), dt.date(2024, 5, 4)
 DAILY = dg.DailyPartitionsDefinition(start_date="2024-05-01", end_date="2024-05-10")
 REGIONS = dg.StaticPartitionsDefinition(["eu", "us", "o'hare"])
 SCHEMA = pa.schema(
@@ -122,6 +134,20 @@ def test_partitions_in_another_time_zone_shift_only_the_zoned_column() -> None:
     )
 
 
+def test_partitions_in_another_time_zone_select_wall_clock_or_instant_rows() -> None:
+    ny = dg.DailyPartitionsDefinition(start_date="2024-05-01", timezone="America/New_York")
+    zoned = selection_for(ny, ["2024-05-02"], {"floe/partition_column": "tstz"}, None, asset="a")
+    naive = selection_for(ny, ["2024-05-02"], {"floe/partition_column": "ts"}, None, asset="a")
+    lake = _lake_with_rows()
+
+    def values(selection: PartitionSelection) -> list[int]:
+        rows = lake.reads.scan("t.events", row_filter=selection.to_filter(SCHEMA, table="t"))
+        return sorted(rows.column("v").to_pylist())
+
+    assert values(naive) == list(range(24, 48))  # the wall-clock day
+    assert values(zoned) == list(range(28, 52))  # 04:00Z to 04:00Z: the New York day
+
+
 def test_days_on_a_date_column_and_on_a_text_column() -> None:
     assert _daily("2024-05-02", column="day").to_filter(SCHEMA, table="t") == _window(
         "day", dt.date(2024, 5, 2), dt.date(2024, 5, 3)
@@ -161,9 +187,26 @@ def test_static_keys_are_values_of_the_column_type() -> None:
         (_daily("2024-05-02", column="tstz"), list(range(24, 48))),
         (_daily("2024-05-03", column="day"), list(range(48, 72))),
         (_daily("2024-05-01", "2024-05-03", column="day_text"), [*range(24), *range(48, 72)]),
+        (_daily("2024-05-01", "2024-05-03"), [*range(24), *range(48, 72)]),
+        (
+            selection_for(
+                REGIONS, ["o'hare"], {"floe/partition_column": "region"}, None, asset="a"
+            ),
+            list(range(2, 72, 3)),
+        ),
+        (
+            selection_for(
+                dg.StaticPartitionsDefinition(["1", "3"]),
+                ["1", "3"],
+                {"floe/partition_column": "shard"},
+                None,
+                asset="a",
+            ),
+            [v for v in range(72) if v % 4 in (1, 3)],
+        ),
     ],
 )
-def test_rendered_filters_select_exactly_the_partition_rows(
+def test_selections_select_exactly_the_partition_rows(
     selection: PartitionSelection, expected_values: list[int]
 ) -> None:
     lake = _lake_with_rows()
@@ -171,6 +214,116 @@ def test_rendered_filters_select_exactly_the_partition_rows(
     rows = lake.reads.scan("t.events", row_filter=selection.to_filter(SCHEMA, table="t.events"))
 
     assert sorted(rows.column("v").to_pylist()) == expected_values
+
+
+NUMBERS = pa.schema(
+    [
+        ("i", pa.int32()),
+        ("f", pa.float64()),
+        ("d", pa.decimal128(10, 2)),
+        ("b", pa.bool_()),
+        ("day", pa.date32()),
+        ("ts", pa.timestamp("us")),
+        ("tstz", pa.timestamp("us", tz="UTC")),
+        ("v", pa.int64()),
+    ]
+)
+
+
+def _literal_kinds(expression: BooleanExpression) -> set[type[Literal[Any]]]:
+    literals = expression.literals if isinstance(expression, In) else {expression.literal}
+    return {type(literal) for literal in literals}
+
+
+@pytest.mark.parametrize(
+    ("column", "keys", "expected", "kind", "values"),
+    [
+        ("i", ["2"], EqualTo("i", 2), LongLiteral, [2]),
+        ("f", ["1.5", "2.5"], In("f", [1.5, 2.5]), DoubleLiteral, [1, 2]),
+        ("d", ["1.50"], EqualTo("d", Decimal("1.50")), DecimalLiteral, [1]),
+        ("b", ["true"], EqualTo("b", True), BooleanLiteral, [1, 3]),
+        ("day", ["2024-05-02", "2024-05-04"], In("day", [D2, D4]), DateLiteral, [1, 3]),
+        (
+            "ts",
+            ["2024-05-02T00:00:00"],
+            EqualTo("ts", dt.datetime(2024, 5, 2)),
+            TimestampLiteral,
+            [1],
+        ),
+        (
+            "tstz",
+            ["2024-05-02T02:00:00+02:00"],
+            EqualTo("tstz", dt.datetime(2024, 5, 2, tzinfo=UTC)),
+            TimestampLiteral,
+            [1],
+        ),
+    ],
+)
+def test_keys_are_typed_values_that_select_their_rows(
+    column: str,
+    keys: list[str],
+    expected: BooleanExpression,
+    kind: type[Literal[Any]],
+    values: list[int],
+) -> None:
+    selection = PartitionSelection(((ColumnCondition(column, tuple(keys)),),), ",".join(keys))
+    lake = floe.Floe.from_config({"type": "memory"})
+    lake.namespaces.create("t")
+    lake.tables.create("t.numbers", NUMBERS)
+    days = [dt.date(2024, 5, d) for d in range(1, 5)]
+    lake.writes.append(
+        "t.numbers",
+        pa.table(
+            {
+                "i": [0, 1, 2, 3],
+                "f": [0.5, 1.5, 2.5, 3.5],
+                "d": [Decimal(f"{v}.50") for v in range(4)],
+                "b": [False, True, False, True],
+                "day": days,
+                "ts": [dt.datetime.combine(d, dt.time()) for d in days],
+                "tstz": [dt.datetime.combine(d, dt.time(), UTC) for d in days],
+                "v": list(range(4)),
+            },
+            schema=NUMBERS,
+        ),
+    )
+
+    expression = selection.to_filter(NUMBERS, table="t.numbers")
+    rows = lake.reads.scan("t.numbers", row_filter=expression)
+
+    assert expression == expected
+    assert _literal_kinds(expression) == {kind}
+    assert sorted(rows.column("v").to_pylist()) == values
+
+
+def test_no_filter_text_is_rendered_for_odd_names_and_keys() -> None:
+    column = 'the "odd" region\\'
+    keys = ("o'hare", 'say "hi"', "back\\slash", "it''s")
+    schema = pa.schema([(column, pa.string()), ("v", pa.int64())])
+    lake = floe.Floe.from_config({"type": "memory"})
+    lake.namespaces.create("t")
+    lake.tables.create("t.odd", schema)
+    lake.writes.append(
+        "t.odd", pa.table({column: [*keys, "other", None], "v": list(range(6))}, schema=schema)
+    )
+
+    one = PartitionSelection(((ColumnCondition(column, keys[:1]),),), keys[0])
+    many = PartitionSelection(((ColumnCondition(column, keys),),), ",".join(keys))
+
+    def values(expression: BooleanExpression) -> list[int]:
+        return sorted(lake.reads.scan("t.odd", row_filter=expression).column("v").to_pylist())
+
+    single, several = one.to_filter(schema, table="t.odd"), many.to_filter(schema, table="t.odd")
+
+    assert isinstance(single, BooleanExpression)
+    assert isinstance(several, BooleanExpression)
+    assert single == EqualTo(column, "o'hare")
+    assert single.term.name == column
+    assert single.literal.value == "o'hare"
+    assert several == In(column, keys)
+    assert {literal.value for literal in several.literals} == set(keys)
+    assert values(single) == [0]
+    assert values(several) == [0, 1, 2, 3]
 
 
 def test_multi_partitions_full_product_is_one_conjunction() -> None:

@@ -26,6 +26,7 @@ from floe.domain.config import (
     PolarisCatalogConfig,
 )
 from floe.ports.catalog import CatalogPort
+from floe.ports.table_files import TableFilesPort
 from floe.ports.table_store import TableStorePort
 
 if TYPE_CHECKING:
@@ -79,6 +80,18 @@ def _iceberg_store(backend: IcebergBackend) -> TableStorePort:
     return IcebergTableStore(backend)
 
 
+def _memory_table_files(warehouse: MemoryWarehouse) -> TableFilesPort:
+    from floe.adapters.memory.table_files import MemoryTableFiles
+
+    return MemoryTableFiles(warehouse)
+
+
+def _iceberg_table_files(backend: IcebergBackend) -> TableFilesPort:
+    from floe.adapters.iceberg.table_files import IcebergTableFiles
+
+    return IcebergTableFiles(backend)
+
+
 class FloeContainer(containers.DeclarativeContainer):
     """Wires the application services over the adapter the catalog config selects.
 
@@ -109,9 +122,16 @@ class FloeContainer(containers.DeclarativeContainer):
         PolarisCatalogConfig=providers.Singleton(_iceberg_store, iceberg_backend),
     )
 
+    table_files = providers.Selector(
+        backend,
+        MemoryCatalogConfig=providers.Singleton(_memory_table_files, memory_warehouse),
+        LocalCatalogConfig=providers.Singleton(_iceberg_table_files, iceberg_backend),
+        PolarisCatalogConfig=providers.Singleton(_iceberg_table_files, iceberg_backend),
+    )
+
     namespaces = providers.Singleton(NamespaceService, catalog)
     tables = providers.Singleton(TableService, catalog, store)
     writes = providers.Singleton(WriteService, catalog, store)
     snapshots = providers.Singleton(SnapshotService, catalog, store)
     reads = providers.Singleton(ReadService, store, snapshots)
-    maintenance = providers.Singleton(MaintenanceService, catalog, store)
+    maintenance = providers.Singleton(MaintenanceService, catalog, store, table_files)

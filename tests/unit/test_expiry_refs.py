@@ -9,6 +9,7 @@ from floe import SnapshotInfo
 from floe.adapters.memory.catalog import MemoryCatalog
 from floe.adapters.memory.state import MemoryWarehouse
 from floe.adapters.memory.store import MemoryTableStore
+from floe.adapters.memory.table_files import MemoryTableFiles
 from floe.application.maintenance import MaintenanceService
 from floe.domain.models import RetentionPolicy
 from floe.domain.retention import snapshots_protected_by_refs, snapshots_to_expire
@@ -53,7 +54,9 @@ def test_the_use_case_expires_the_rest_and_reports_what_a_ref_kept() -> None:
     data = pa.table({"id": pa.array([1], pa.int64())})
     written = [store.append(table, data).snapshot_id for _ in range(3)]
     warehouse.tables[table].refs["v1"] = written[0]
-    service = MaintenanceService(catalog, store, clock_ms=lambda: 10**15)
+    service = MaintenanceService(
+        catalog, store, MemoryTableFiles(warehouse), clock_ms=lambda: 10**15
+    )
 
     result = service.expire_snapshots(table, retain_last=1)
 

@@ -79,6 +79,15 @@ class OperationRecord:
         )
 
 
+def note(event: str, **fields: str | int | float | bool) -> None:
+    """Log a noteworthy fact an operation reports rather than raises (``info``).
+
+    E.g. a file maintenance could not delete: the caller finds it in the
+    result, whoever follows floe's events sees it here.
+    """
+    _logger().info(event, **fields)
+
+
 def _tracing() -> bool:
     """Whether a tracer provider is set; without one every span is a no-op.
 

@@ -1,16 +1,19 @@
-"""Maintenance use cases: snapshot expiry by age and count."""
+"""Maintenance use cases: snapshot expiry that reclaims storage."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from floe.application.inputs import TableLike, as_identifier
-from floe.domain.errors import InvalidConfigError
+from floe.domain.errors import FloeStorageError, InvalidConfigError
+from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import ExpireResult, RetentionPolicy
 from floe.domain.retention import snapshots_protected_by_refs, snapshots_to_expire
+from floe.domain.table_files import FilesDeleted, TableFile, unreferenced
 from floe.ports.catalog import CatalogPort
+from floe.ports.table_files import TableFilesPort
 from floe.ports.table_store import TableStorePort
 
 
@@ -18,12 +21,18 @@ def _wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _flag(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise InvalidConfigError(f"{name} must be True or False, got {value!r}", subject=name)
+
+
 class MaintenanceService:
-    """Expire old snapshots to bound metadata and storage.
+    """Expire old snapshots and reclaim the storage no snapshot needs any more.
 
     Args:
         catalog: The catalog port.
         store: The table store port.
+        files: The table files port (what metadata references, what storage holds).
         clock_ms: The present in epoch milliseconds (injectable for tests).
     """
 
@@ -31,10 +40,12 @@ class MaintenanceService:
         self,
         catalog: CatalogPort,
         store: TableStorePort,
+        files: TableFilesPort,
         clock_ms: Callable[[], int] = _wall_clock_ms,
     ) -> None:
         self._catalog = catalog
         self._store = store
+        self._files = files
         self._clock_ms = clock_ms
 
     def expire_snapshots(
@@ -43,6 +54,7 @@ class MaintenanceService:
         *,
         older_than: timedelta | None = None,
         retain_last: int = 1,
+        delete_files: bool = True,
     ) -> ExpireResult:
         """Expire snapshots older than ``older_than``, keeping the ``retain_last`` newest.
 
@@ -51,27 +63,45 @@ class MaintenanceService:
         ``protected_snapshot_ids``. With ``older_than=None`` every other
         snapshot but the ``retain_last`` newest is expired.
 
+        With ``delete_files`` (the default), once the expiry has committed
+        the files of the expired snapshots that no snapshot left references
+        are deleted: data and delete files, manifests, manifest lists and
+        statistics. What is still referenced is read from the table as it is
+        after the commit, so a file a concurrent commit made or kept is never
+        deleted. Deletion problems after the commit are reported in
+        ``deleted_files`` (``failed_paths``, ``skipped``), not raised: the
+        expiry happened, and a file left behind is only an orphan.
+
         Args:
             table: The table.
             older_than: Age beyond which snapshots may go.
             retain_last: How many of the newest snapshots always stay (>= 1).
+            delete_files: Delete the files the expired snapshots alone
+                referenced; ``False`` only edits the metadata.
 
         Returns:
-            The expired, the retained and the ref-protected snapshot ids.
+            The expired, the retained and the ref-protected snapshot ids, and
+            the files deleted.
 
         Raises:
-            InvalidConfigError: ``retain_last`` < 1 or a negative age.
+            InvalidConfigError: ``retain_last`` < 1, a negative age, or
+                ``delete_files`` not a bool.
             TableNotFoundError: The table does not exist.
             CommitStateUnknownError: The expiry commit was sent but its answer
                 was lost; it may or may not have been applied (list the
-                snapshots to learn which). It is not re-sent.
-            WriteError: The expiry commit failed (nothing expired), e.g. a
-                branch or tag was moved onto a chosen snapshot meanwhile.
+                snapshots to learn which). It is not re-sent, and no file is
+                deleted.
+            WriteError: The expiry commit failed (nothing expired, nothing
+                deleted), e.g. a branch or tag was moved onto a chosen
+                snapshot meanwhile.
+            FloeStorageError: The expired snapshots' files could not be read
+                before the commit (nothing expired).
         """
         if older_than is not None and older_than < timedelta(0):
             raise InvalidConfigError(
                 f"older_than must not be negative, got {older_than}", subject="older_than"
             )
+        _flag("delete_files", delete_files)
         policy = RetentionPolicy(
             max_age_ms=None if older_than is None else int(older_than.total_seconds() * 1000),
             retain_last=retain_last,
@@ -81,6 +111,10 @@ class MaintenanceService:
         snapshots = self._store.list_snapshots(identifier)
         now_ms = self._clock_ms()
         doomed = snapshots_to_expire(snapshots, info.current_snapshot_id, now_ms, policy)
+        # Read before the commit: afterwards the expired snapshots are gone.
+        candidates = (
+            self._files.snapshot_files(identifier, doomed) if doomed and delete_files else []
+        )
         expired = self._store.expire_snapshots(identifier, doomed) if doomed else ()
         gone = set(expired)
         return ExpireResult(
@@ -92,4 +126,30 @@ class MaintenanceService:
             protected_snapshot_ids=snapshots_protected_by_refs(
                 snapshots, info.current_snapshot_id, now_ms, policy
             ),
+            deleted_files=self._delete_unreferenced(identifier, candidates),
         )
+
+    def _delete_unreferenced(
+        self, identifier: TableIdentifier, candidates: Sequence[TableFile]
+    ) -> FilesDeleted:
+        """Delete the candidates the table, read afresh, no longer references (never raises)."""
+        if not candidates:
+            return FilesDeleted()
+        try:
+            referenced = self._files.referenced_files(identifier)
+        except FloeStorageError as exc:
+            return FilesDeleted(
+                skipped=f"the table could not be read after the expiry ({exc}), so what it "
+                "still references is unknown: nothing was deleted; the files are orphans "
+                "to remove later"
+            )
+        doomed = unreferenced(candidates, referenced)
+        if not doomed:
+            return FilesDeleted()
+        try:
+            return self._files.delete_files(identifier, doomed)
+        except FloeStorageError as exc:
+            return FilesDeleted(
+                failed_paths=[f.path for f in doomed],
+                skipped=f"the files could not be deleted ({exc}); they are orphans",
+            )

@@ -11,6 +11,7 @@ import attrs
 
 from floe.domain.errors import InvalidConfigError, InvalidScanError
 from floe.domain.identifiers import Namespace, TableIdentifier
+from floe.domain.table_files import FilesDeleted
 
 
 def _frozen_mapping(value: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -124,12 +125,17 @@ class ExpireResult:
         protected_snapshot_ids: The snapshots the retention policy would
             have expired but a branch or tag points at, so they were kept
             (also listed in ``retained_snapshot_ids``), oldest first.
+        deleted_files: The files the expiry deleted because no snapshot
+            left references them (data, delete and manifest files, manifest
+            lists, statistics), by kind, and any it could not delete;
+            empty when called with ``delete_files=False``.
     """
 
     table: TableIdentifier
     expired_snapshot_ids: tuple[int, ...]
     retained_snapshot_ids: tuple[int, ...]
     protected_snapshot_ids: tuple[int, ...] = ()
+    deleted_files: FilesDeleted = attrs.field(factory=FilesDeleted)
 
 
 def _non_negative_or_none(

@@ -148,6 +148,7 @@ class MemoryCatalog(CatalogPort):
             del self._w.tables[identifier]
             if purge:
                 self._w.purged_locations.append(table.location)
+                self._w.storage.purge(table.location)
             else:
                 # Without purge the files stay, so the table can be registered again.
                 self._w.dropped[table.metadata_location] = table

@@ -19,6 +19,7 @@ import attrs
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from floe.adapters.memory.storage import MemoryStorage
 from floe.domain.errors import NamespaceNotFoundError, TableExistsError, TableNotFoundError
 from floe.domain.identifiers import Namespace, TableIdentifier, format_namespace
 from floe.domain.models import SnapshotInfo
@@ -71,12 +72,23 @@ class Rows:
         return Rows(pa.Table.from_arrays(columns, schema=schema), self.files)
 
 
+@attrs.frozen
+class MemoryManifest:
+    """A manifest: where it would live, its live data files and those it marks deleted."""
+
+    path: str
+    file_ids: frozenset[int]
+    deleted_ids: frozenset[int] = frozenset()
+
+
 @attrs.define
 class MemorySnapshot:
-    """A snapshot and the full table contents it points at."""
+    """A snapshot, the full table contents it points at, and its manifest files."""
 
     info: SnapshotInfo
     rows: Rows
+    manifest_list: str = ""
+    manifests: tuple[MemoryManifest, ...] = ()
 
     @property
     def data(self) -> pa.Table:
@@ -101,6 +113,8 @@ class MemoryTable:
     # Branches and tags besides ``main`` (which is ``current_snapshot_id``):
     # name -> the snapshot it points at.
     refs: dict[str, int] = attrs.field(factory=dict)
+    # Where the table's files are written (shared with the warehouse).
+    storage: MemoryStorage = attrs.field(factory=MemoryStorage)
 
     @property
     def metadata_location(self) -> str:
@@ -126,6 +140,7 @@ class MemoryTable:
             return Rows(data, pa.chunked_array([], pa.int64()))
         if not self.partition_spec:
             file_id = self._add_file({}, "")
+            self._write_data(file_id, data)
             return Rows(data, pa.chunked_array([pa.array([file_id] * data.num_rows, pa.int64())]))
         # PyIceberg's own writer splits data by partition with this function; using it
         # keeps the fake's files and partition values identical to a real catalog's.
@@ -140,6 +155,7 @@ class MemoryTable:
             values = partition_values(spec, self.iceberg_schema, key.partition)
             file_id = self._add_file(values, key.to_path())
             rows = part.arrow_table_partition
+            self._write_data(file_id, rows)
             parts.append(
                 Rows(rows, pa.chunked_array([pa.array([file_id] * rows.num_rows, pa.int64())]))
             )
@@ -158,6 +174,8 @@ class MemoryTable:
         }
         if not renamed:
             return kept
+        for old, new in renamed.items():
+            self._write_data(new, kept.data.filter(pc.equal(kept.files, old)))
         files = [renamed.get(f, f) for f in kept.files.to_pylist()]
         return Rows(kept.data, pa.chunked_array([pa.array(files, pa.int64())]))
 
@@ -184,6 +202,43 @@ class MemoryTable:
                 self.files,
             ) = saved
             raise
+
+    def _write_data(self, file_id: int, rows: pa.Table) -> None:
+        """Put a data file holding ``rows`` on storage."""
+        self.storage.put(self.files[file_id].path, rows.nbytes)
+
+    def _write_manifests(
+        self, snapshot_id: int, rows: Rows
+    ) -> tuple[str, tuple[MemoryManifest, ...]]:
+        """Write a snapshot's manifests and manifest list as PyIceberg's writers do.
+
+        The parent's manifests whose files all stay are reused (one that
+        lists only deleted files too: PyIceberg carries those along); the
+        new files go into a new manifest, and the manifests that lost files
+        are rewritten into another one, listing their survivors and the
+        files deleted.
+        """
+        live: frozenset[int] = frozenset(pc.unique(rows.files).to_pylist())
+        parent = (
+            ()
+            if self.current_snapshot_id is None
+            else self.snapshot(self.current_snapshot_id).manifests
+        )
+        kept = [m for m in parent if m.file_ids <= live]
+        hit = [m for m in parent if not m.file_ids <= live]
+        survivors: frozenset[int] = frozenset().union(*(m.file_ids & live for m in hit))
+        dead: frozenset[int] = frozenset().union(*(m.file_ids - live for m in hit))
+        covered: frozenset[int] = frozenset().union(*(m.file_ids for m in kept))
+        for number, (files, deleted) in enumerate(
+            [(live - covered - survivors, frozenset[int]()), (survivors, dead)]
+        ):
+            if files or deleted:
+                path = f"{self.location}/metadata/{uuid.uuid4()}-m{number}.avro"
+                self.storage.put(path, 200 + 100 * (len(files) + len(deleted)))
+                kept.append(MemoryManifest(path, files, deleted))
+        manifest_list = f"{self.location}/metadata/snap-{snapshot_id}-{uuid.uuid4()}.avro"
+        self.storage.put(manifest_list, 100 + 50 * len(kept))
+        return manifest_list, tuple(kept)
 
     def _add_file(self, partition: dict[str, str | None], directory: str) -> int:
         file_id = len(self.files) + 1
@@ -215,14 +270,16 @@ class MemoryTable:
         # Strictly increasing commit times, as a catalog's snapshot log has.
         now = max(time.time_ns() // 1_000_000, self.last_timestamp_ms + 1)
         self.last_timestamp_ms = now
+        snapshot_id = secrets.randbits(63)
+        manifest_list, manifests = self._write_manifests(snapshot_id, rows)
         info = SnapshotInfo(
-            snapshot_id=secrets.randbits(63),
+            snapshot_id=snapshot_id,
             parent_id=self.current_snapshot_id,
             timestamp_ms=now,
             operation=operation,
             summary={"operation": operation, **summary},
         )
-        self.snapshots.append(MemorySnapshot(info, rows))
+        self.snapshots.append(MemorySnapshot(info, rows, manifest_list, manifests))
         self.current_snapshot_id = info.snapshot_id
         return info
 
@@ -246,6 +303,7 @@ class MemoryWarehouse:
     lock: threading.RLock = attrs.field(factory=threading.RLock)
     purged_locations: list[str] = attrs.field(factory=list)
     dropped: dict[str, MemoryTable] = attrs.field(factory=dict)
+    storage: MemoryStorage = attrs.field(factory=MemoryStorage)
 
     def table_at(self, metadata_location: str) -> MemoryTable:
         """The table whose current metadata is at ``metadata_location`` (live or dropped).
@@ -300,4 +358,5 @@ def create_memory_table(
         partition_spec=tuple(partition_spec),
         properties=dict(properties or {}),
         location=f"memory://{warehouse.name}/{'/'.join(identifier.parts)}",
+        storage=warehouse.storage,
     )

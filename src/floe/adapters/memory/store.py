@@ -320,12 +320,14 @@ class MemoryTableStore(TableStorePort):
             table = self._w.require_table(identifier)
             rows = table.current_rows()
             files = dict(table.files)
+            ids = sorted(set(rows.files.to_pylist()))
+            written = {i: table.storage.size(files[i].path) for i in ids}
         result = []
-        ids = rows.files.to_pylist()
-        for file_id in sorted(set(ids)):
+        for file_id in ids:
             part = rows.data.filter(pc.equal(rows.files, file_id))
             info = files[file_id]
-            result.append(DataFileInfo(info.path, info.partition, part.num_rows, part.nbytes))
+            size = written[file_id] or part.nbytes  # the size it was written with
+            result.append(DataFileInfo(info.path, info.partition, part.num_rows, size))
         return result
 
     # -- snapshots ------------------------------------------------------------

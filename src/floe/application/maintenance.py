@@ -1,4 +1,4 @@
-"""Maintenance use cases: snapshot expiry that reclaims storage."""
+"""Maintenance use cases: snapshot expiry and orphan-file removal, reclaiming storage."""
 
 from __future__ import annotations
 
@@ -11,7 +11,16 @@ from floe.domain.errors import FloeStorageError, InvalidConfigError
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import ExpireResult, RetentionPolicy
 from floe.domain.retention import snapshots_protected_by_refs, snapshots_to_expire
-from floe.domain.table_files import FilesDeleted, TableFile, unreferenced
+from floe.domain.table_files import (
+    DEFAULT_ORPHAN_AGE,
+    FileKind,
+    FilesDeleted,
+    OrphanFilesResult,
+    TableFile,
+    find_orphans,
+    orphan_age,
+    unreferenced,
+)
 from floe.ports.catalog import CatalogPort
 from floe.ports.table_files import TableFilesPort
 from floe.ports.table_store import TableStorePort
@@ -70,7 +79,9 @@ class MaintenanceService:
         after the commit, so a file a concurrent commit made or kept is never
         deleted. Deletion problems after the commit are reported in
         ``deleted_files`` (``failed_paths``, ``skipped``), not raised: the
-        expiry happened, and a file left behind is only an orphan.
+        expiry happened, and a file left behind is only an orphan, which
+        :meth:`remove_orphan_files` removes. Old metadata files are bounded
+        by the table itself (see ``docs/maintenance.md``).
 
         Args:
             table: The table.
@@ -140,8 +151,8 @@ class MaintenanceService:
         except FloeStorageError as exc:
             return FilesDeleted(
                 skipped=f"the table could not be read after the expiry ({exc}), so what it "
-                "still references is unknown: nothing was deleted; the files are orphans "
-                "to remove later"
+                "still references is unknown: nothing was deleted; remove_orphan_files "
+                "removes the files later"
             )
         doomed = unreferenced(candidates, referenced)
         if not doomed:
@@ -151,5 +162,75 @@ class MaintenanceService:
         except FloeStorageError as exc:
             return FilesDeleted(
                 failed_paths=[f.path for f in doomed],
-                skipped=f"the files could not be deleted ({exc}); they are orphans",
+                skipped=f"the files could not be deleted ({exc}); they are orphans for "
+                "remove_orphan_files",
             )
+
+    def remove_orphan_files(
+        self,
+        table: TableLike,
+        *,
+        older_than: timedelta = DEFAULT_ORPHAN_AGE,
+        dry_run: bool = False,
+        allow_short_window: bool = False,
+    ) -> OrphanFilesResult:
+        """Delete the files under the table's location that its metadata does not reference.
+
+        Such files are left by writes that failed or crashed before their
+        commit, by expiries run with ``delete_files=False`` or whose
+        deletions failed, and by metadata files a table no longer logs. A
+        write in progress has files no metadata names yet too: only files
+        last modified more than ``older_than`` ago are orphans, the younger
+        ones are counted in ``recent_files`` and left alone. Storage is
+        listed first and the metadata read afterwards, so a file committed
+        in between is referenced.
+
+        Only the table's location is searched; a file the table references
+        elsewhere is never listed, and another table's files inside this
+        table's location would be taken for orphans (tables floe creates
+        never nest).
+
+        Args:
+            table: The table.
+            older_than: The age beyond which an unreferenced file is an
+                orphan: Iceberg's 3 days by default, at least one day unless
+                ``allow_short_window`` (or ``dry_run``).
+            dry_run: Find and report the orphans, delete nothing.
+            allow_short_window: Accept ``older_than`` under a day: only when
+                no write to the table can be in progress.
+
+        Returns:
+            The orphans (paths and bytes), what was deleted and what could
+            not be, and how many unreferenced files were too young.
+
+        Raises:
+            InvalidConfigError: ``older_than`` is not a timedelta, negative,
+                or under a day without ``allow_short_window``; a flag is not
+                a bool.
+            TableNotFoundError: The table does not exist.
+            FloeStorageError: Storage could not be listed or the metadata
+                read (nothing deleted).
+        """
+        _flag("dry_run", dry_run)
+        _flag("allow_short_window", allow_short_window)
+        age = orphan_age(older_than, dry_run=dry_run, allow_short_window=allow_short_window)
+        identifier = as_identifier(table)
+        cutoff_ms = self._clock_ms() - age // timedelta(milliseconds=1)
+        stored = self._files.list_files(identifier)
+        referenced = self._files.referenced_files(identifier)
+        search = find_orphans(stored, referenced, cutoff_ms)
+        deleted = FilesDeleted()
+        if search.orphans and not dry_run:
+            deleted = self._files.delete_files(
+                identifier,
+                [TableFile(f.path, FileKind.ORPHAN, f.size_bytes) for f in search.orphans],
+            )
+        return OrphanFilesResult(
+            table=identifier,
+            older_than=age,
+            dry_run=dry_run,
+            orphan_paths=tuple(f.path for f in search.orphans),
+            orphan_bytes=sum(f.size_bytes for f in search.orphans),
+            deleted=deleted,
+            recent_files=search.recent,
+        )

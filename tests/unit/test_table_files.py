@@ -14,6 +14,7 @@ from floe.adapters.memory.state import MemoryWarehouse
 from floe.adapters.memory.store import MemoryTableStore
 from floe.adapters.memory.table_files import MemoryTableFiles
 from floe.application.maintenance import MaintenanceService
+from floe.domain.health import small_file_threshold
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import ScanOptions
 from floe.domain.table_files import (
@@ -71,6 +72,22 @@ def test_files_deleted_sums_up_by_kind() -> None:
     assert deleted.of(FileKind.STATISTICS) == FileCount()
     assert deleted.failed_paths == ("a", "z")
     assert FilesDeleted({FileKind.DATA: FileCount()}) == FilesDeleted()
+
+
+@pytest.mark.parametrize(
+    ("properties", "expected"),
+    [
+        ({}, 128 * 2**20),
+        ({"write.target-file-size-bytes": "4096"}, 1024),
+        ({"write.target-file-size-bytes": "lots"}, 128 * 2**20),
+        ({"write.target-file-size-bytes": "0"}, 128 * 2**20),
+    ],
+)
+def test_the_small_file_threshold_is_a_quarter_of_the_target(
+    properties: dict[str, str], expected: int
+) -> None:
+    assert small_file_threshold(properties, None) == expected
+    assert small_file_threshold(properties, 7) == 7
 
 
 class _Unreadable(MemoryTableFiles):

@@ -1,4 +1,4 @@
-"""Maintenance use cases: snapshot expiry and orphan-file removal, reclaiming storage."""
+"""Maintenance use cases: snapshot expiry, orphan-file removal, storage health."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from floe.application.inputs import TableLike, as_identifier
 from floe.domain.errors import FloeStorageError, InvalidConfigError
+from floe.domain.health import TableHealth, small_file_threshold, table_health
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import ExpireResult, RetentionPolicy
 from floe.domain.retention import snapshots_protected_by_refs, snapshots_to_expire
@@ -234,3 +235,28 @@ class MaintenanceService:
             deleted=deleted,
             recent_files=search.recent,
         )
+
+    def health(self, table: TableLike, *, small_file_bytes: int | None = None) -> TableHealth:
+        """Sum up the storage of the table's current snapshot.
+
+        Args:
+            table: The table.
+            small_file_bytes: The size under which a data file counts as
+                small; by default a quarter of the table's
+                ``write.target-file-size-bytes`` (512 MiB unless set).
+
+        Returns:
+            Snapshots, data and delete files with their bytes, small files,
+            manifests and the current metadata file's size.
+
+        Raises:
+            InvalidConfigError: ``small_file_bytes`` is not a positive integer.
+            TableNotFoundError: The table does not exist.
+        """
+        small_file_threshold({}, small_file_bytes)  # bad input fails before any I/O
+        identifier = as_identifier(table)
+        info = self._catalog.load_table(identifier)
+        threshold = small_file_threshold(info.properties, small_file_bytes)
+        snapshots = self._store.list_snapshots(identifier)
+        current = self._files.current_files(identifier)
+        return table_health(identifier, len(snapshots), current, threshold)

@@ -20,7 +20,8 @@ The five services, attributes of :class:`Floe`:
 - ``lake.reads``: ``scan``, ``to_pandas``, ``batches`` with ``columns``,
   ``row_filter``, ``snapshot_id``, ``as_of``, ``limit``.
 - ``lake.snapshots`` (history and time travel) and ``lake.maintenance``
-  (snapshot expiry).
+  (``expire_snapshots`` deleting the files no snapshot needs,
+  ``remove_orphan_files``, ``health``).
 
 Configs: :class:`PolarisCatalogConfig` (any Iceberg REST catalog),
 :class:`LocalCatalogConfig` (embedded SQLite + a directory),
@@ -81,6 +82,7 @@ from floe.domain.errors import (
     UnknownPropertyWarning,
     WriteError,
 )
+from floe.domain.health import TableHealth
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import (
     DataFileInfo,
@@ -91,6 +93,7 @@ from floe.domain.models import (
     WriteMode,
 )
 from floe.domain.partitioning import PartitionTransform
+from floe.domain.table_files import FileKind, FilesDeleted, OrphanFilesResult
 from floe.ports import TableInfo, WriteResult
 
 if TYPE_CHECKING:
@@ -143,6 +146,8 @@ __all__ = [
     "CommitStateUnknownError",
     "DataFileInfo",
     "ExpireResult",
+    "FileKind",
+    "FilesDeleted",
     "Floe",
     "FloeStorageError",
     "FloeValidationError",
@@ -161,6 +166,7 @@ __all__ = [
     "NamespaceNotEmptyError",
     "NamespaceNotFoundError",
     "NewTable",
+    "OrphanFilesResult",
     "PartitionStats",
     "PartitionTransform",
     "PolarisCatalogConfig",
@@ -172,6 +178,7 @@ __all__ = [
     "SnapshotInfo",
     "SnapshotNotFoundError",
     "TableExistsError",
+    "TableHealth",
     "TableIdentifier",
     "TableInfo",
     "TableNotFoundError",

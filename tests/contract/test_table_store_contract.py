@@ -348,11 +348,10 @@ KEYED = pa.schema([("k", pa.int64()), ("j", pa.string()), ("v", pa.int64())])
 @pytest.mark.parametrize(
     ("keys", "join_columns"),
     [
-        ({"k": [None, None], "j": ["a", "b"]}, ["k"]),  # null keys are equal to each other
-        ({"k": [1, 1], "j": [None, None]}, ["k", "j"]),  # so are keys null in the same part
+        ({"k": [1, 1], "j": ["a", "b"]}, ["k"]),
         ({"k": [1, 1], "j": ["a", "a"]}, ["k", "j"]),
     ],
-    ids=["null-key", "null-part", "compound"],
+    ids=["single", "compound"],
 )
 @pytest.mark.parametrize("existing", [True, False], ids=["existing", "created"])
 def test_upsert_with_duplicate_keys_is_refused_by_name(
@@ -381,6 +380,49 @@ def test_upsert_with_duplicate_keys_is_refused_by_name(
     )
     if existing:
         assert lake.snapshots.list(ident) == []
+    else:
+        assert not lake.tables.exists(ident)
+
+
+@pytest.mark.parametrize(
+    ("keys", "join_columns", "named"),
+    [
+        ({"k": [None, 2], "j": ["a", "b"]}, ["k"], "'k' (1)"),
+        ({"k": [1, 1], "j": [None, None]}, ["k", "j"], "'j' (2)"),
+        ({"k": [None, 1], "j": [None, "b"]}, ["j", "k"], "'j' (1), 'k' (1)"),
+    ],
+    ids=["null-key", "null-part", "both-parts"],
+)
+@pytest.mark.parametrize("existing", [True, False], ids=["existing", "created"])
+def test_upsert_with_null_keys_is_refused_by_name(
+    lake: floe.Floe,
+    ns: tuple[str, ...],
+    keys: dict[str, list[object]],
+    join_columns: list[str],
+    named: str,
+    existing: bool,
+) -> None:
+    # A null key matches no row: upserting it would insert it again every time.
+    ident = floe.TableIdentifier(ns, "keyed")
+    if existing:
+        lake.tables.create(ident, KEYED)
+        lake.writes.append(ident, pa.table({"k": [1], "j": ["a"], "v": [0]}, schema=KEYED))
+    data = pa.table({**keys, "v": [1, 2]}, schema=KEYED)
+
+    with pytest.raises(floe.WriteError) as raised:
+        lake.writes.upsert(
+            ident,
+            data,
+            join_columns=join_columns,
+            create_if_missing=None if existing else floe.NewTable(),
+        )
+
+    assert str(raised.value) == (
+        f"upsert into table {ident}: join columns hold null values: {named}; a null key "
+        "matches no row, so fill or drop those rows; nothing was written"
+    )
+    if existing:
+        assert len(lake.snapshots.list(ident)) == 1
     else:
         assert not lake.tables.exists(ident)
 

@@ -29,7 +29,7 @@ from floe.domain.models import RowFilter, WriteMode
 from floe.domain.partitioning import partition_fields_to_add
 from floe.ports.arrow import describe_schema
 from floe.ports.catalog import CatalogPort, TableInfo
-from floe.ports.table_store import TableStorePort, WriteResult, reject_duplicate_keys
+from floe.ports.table_store import TableStorePort, WriteResult, check_upsert_keys
 
 #: Arrow bytes of a streamed append held in memory at a time (see :meth:`WriteService.append`).
 STREAM_CHUNK_BYTES = 128 * 2**20
@@ -183,7 +183,8 @@ class WriteService:
         """Update rows matching on ``join_columns`` and insert the others, in one commit.
 
         Raises:
-            WriteError: No join columns, a join column missing, or duplicate keys in ``data``.
+            WriteError: No join columns, a join column missing, a null in a join
+                column (it would match no row), or duplicate keys in ``data``.
             As :meth:`append` otherwise.
         """
         return self.write(
@@ -418,7 +419,7 @@ class WriteService:
         fitted = conform(data, schema, allow_evolution=False, table_name=str(identifier))
         if mode is WriteMode.UPSERT:
             keys = _join_columns(join_columns, fitted.data.column_names, str(identifier))
-            reject_duplicate_keys(fitted.data, keys, str(identifier))
+            check_upsert_keys(fitted.data, keys, str(identifier))
         try:
             result = self._store.create_with_data(
                 identifier,

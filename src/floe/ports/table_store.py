@@ -149,7 +149,7 @@ class TableStorePort(abc.ABC):
         """Update rows matching ``data`` on ``join_columns`` and insert the rest.
 
         ``data`` must not hold two rows with the same join key
-        (:func:`reject_duplicate_keys`). A write that changes nothing
+        (:func:`check_upsert_keys`). A write that changes nothing
         commits nothing (``snapshot_id`` ``None``).
 
         Raises:
@@ -234,13 +234,13 @@ class TableStorePort(abc.ABC):
         """
 
 
-def reject_duplicate_keys(data: pa.Table, join_columns: Sequence[str], table: str) -> None:
-    """Refuse upsert rows of which two share a join key: the one check of every upsert path.
+def check_upsert_keys(data: pa.Table, join_columns: Sequence[str], table: str) -> None:
+    """Refuse upsert keys that are null or repeated: the one check of every upsert path.
 
-    Keys are compared as Arrow groups them: nulls are equal to each other,
-    so two rows whose keys differ only in being null in the same column are
-    duplicates (as are two NaNs in a floating-point column), while ``0.0``
-    and ``-0.0`` differ.
+    A null key matches no row (as in SQL's ``MERGE``), so such a row would be
+    inserted again by every upsert that carries it: floe refuses it instead of
+    letting duplicates grow. Keys are then compared as Arrow groups them: two
+    NaNs in a floating-point column are equal, ``0.0`` and ``-0.0`` differ.
 
     Args:
         data: The incoming rows.
@@ -248,11 +248,21 @@ def reject_duplicate_keys(data: pa.Table, join_columns: Sequence[str], table: st
         table: The table written to, for the message.
 
     Raises:
-        WriteError: Two rows share a key, or a join column has a type whose
-            values cannot be grouped (a struct, list or map); nothing was written.
+        WriteError: A join column holds nulls, two rows share a key, or a join
+            column has a type whose values cannot be grouped (a struct, list or
+            map); nothing was written.
     """
     columns = list(join_columns)
     keys = data.select(columns)
+    nulls = {name: keys.column(name).null_count for name in columns}
+    holding = {name: count for name, count in nulls.items() if count}
+    if holding:
+        counted = ", ".join(f"{name!r} ({count})" for name, count in holding.items())
+        raise WriteError(
+            f"upsert into table {table}: join columns hold null values: {counted}; a null "
+            "key matches no row, so fill or drop those rows; nothing was written",
+            subject=table,
+        )
     try:
         distinct = keys.group_by(columns).aggregate([]).num_rows
     except pa.ArrowNotImplementedError as exc:

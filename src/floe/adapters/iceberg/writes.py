@@ -37,7 +37,7 @@ from floe.domain.errors import CommitConflictError, NamespaceNotFoundError, Tabl
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import RowFilter, WriteMode
 from floe.domain.partitioning import PartitionTransform
-from floe.ports.table_store import WriteResult, reject_duplicate_keys
+from floe.ports.table_store import WriteResult, check_upsert_keys
 
 
 def write(
@@ -90,7 +90,7 @@ def write(
         where = rows_where(parse_filter(row_filter, table=name), target)
         deleted = stage_overwrite(tx, table.io, where, data, props)
     else:
-        reject_duplicate_keys(data, join_columns, name)
+        check_upsert_keys(data, join_columns, name)
         updated, inserted = stage_upsert(tx, table, data, list(join_columns), props)
         added, deleted = updated + inserted, updated
     with commit_outcome_guarded(name), _conflict_typed(name, mode):

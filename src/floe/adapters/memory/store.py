@@ -32,7 +32,7 @@ from floe.domain.models import (
 from floe.domain.partitioning import PartitionTransform
 from floe.domain.retention import refuse_expiring_ref_heads
 from floe.ports.catalog import TableInfo
-from floe.ports.table_store import TableStorePort, WriteResult, reject_duplicate_keys
+from floe.ports.table_store import TableStorePort, WriteResult, check_upsert_keys
 
 
 def _summary(
@@ -197,7 +197,7 @@ class MemoryTableStore(TableStorePort):
         loaded: TableInfo | None = None,
     ) -> WriteResult:
         keys = list(join_columns)
-        reject_duplicate_keys(data, keys, str(identifier))
+        check_upsert_keys(data, keys, str(identifier))
         with self._w.lock:
             table = self._w.require_table(identifier)
             with table.transaction():

@@ -31,3 +31,16 @@ def test_a_missing_field_from_the_environment_is_named() -> None:
 
     with pytest.raises(floe.InvalidConfigError, match="missing required field 'warehouse'"):
         floe.catalog_config_from_env(env)
+
+
+@pytest.mark.parametrize("retry", [5, "x", ["max_attempts", 3]])
+def test_settings_that_are_not_a_mapping_say_what_is_expected(retry: object) -> None:
+    data = {"type": "polaris", "uri": "http://h/api/catalog", "warehouse": "w", "retry": retry}
+
+    with pytest.raises(floe.InvalidConfigError) as raised:
+        floe.load_catalog_config(data)
+
+    message = str(raised.value)
+    assert "field 'retry': expected a mapping of RetryConfig settings (max_attempts," in message
+    assert "AttributeError" not in message
+    assert "TypeError" not in message

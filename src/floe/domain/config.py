@@ -509,11 +509,15 @@ def _describe(error: BaseException) -> str:
     if isinstance(error, cattrs.BaseValidationError):
         return "; ".join(_describe(e) for e in error.exceptions)
     notes = getattr(error, "__notes__", None) or []
-    field = next(
-        (n.name for n in reversed(notes) if isinstance(getattr(n, "name", None), str)), None
-    )
+    named = next((n for n in reversed(notes) if isinstance(getattr(n, "name", None), str)), None)
+    field = None if named is None else str(named.name)
     if isinstance(error, KeyError) and field is not None:
         return f"missing required field {field!r}"
+    expected = getattr(named, "type", None)
+    if field is not None and attrs.has(expected) and isinstance(expected, type):
+        # A nested settings value that is not a mapping (e.g. ``retry: 5``).
+        keys = ", ".join(a.name for a in attrs.fields(expected))
+        return f"field {field!r}: expected a mapping of {expected.__name__} settings ({keys})"
     if field is not None:
         return f"field {field!r}: {type(error).__name__}"
     return type(error).__name__

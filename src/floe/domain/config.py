@@ -514,7 +514,7 @@ def _describe(error: BaseException) -> str:
     if isinstance(error, KeyError) and field is not None:
         return f"missing required field {field!r}"
     expected = getattr(named, "type", None)
-    if field is not None and attrs.has(expected) and isinstance(expected, type):
+    if field is not None and isinstance(expected, type) and attrs.has(expected):
         # A nested settings value that is not a mapping (e.g. ``retry: 5``).
         keys = ", ".join(a.name for a in attrs.fields(expected))
         return f"field {field!r}: expected a mapping of {expected.__name__} settings ({keys})"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import floe
-from floe.adapters.iceberg.guard import CircuitBreaker
+from floe.adapters.iceberg.guard import CallGuard, CircuitBreaker
 
 
 class Clock:
@@ -49,3 +49,29 @@ def test_reset_closes_the_circuit_at_once_and_forgets_the_failures() -> None:
     breaker.check("t")
     breaker.failure()  # one failure after a reset is one, not the third
     assert breaker.state == "closed"
+
+
+def test_an_open_circuit_refuses_at_once_without_retrying_its_refusal() -> None:
+    retry = floe.RetryConfig(
+        max_attempts=5, initial_wait_s=1.0, max_wait_s=2.0, circuit_breaker_threshold=1
+    )
+    slept: list[float] = []
+    guard = CallGuard("rest", retry, sleep=slept.append)
+    calls: list[int] = []
+
+    def down() -> None:
+        calls.append(1)
+        raise ConnectionError("refused")
+
+    with pytest.raises(floe.CatalogConnectionError):
+        guard.run("load table", "t", down)
+    assert guard.breaker.state == "open"
+    calls.clear()
+    slept.clear()
+
+    with pytest.raises(floe.CatalogConnectionError, match="circuit is open") as raised:
+        guard.run("load table", "t", down)
+
+    assert calls == []  # the catalog was not asked
+    assert slept == []  # and no backoff was spent on the refusal
+    assert "gave up after" not in str(raised.value)

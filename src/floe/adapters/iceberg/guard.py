@@ -311,6 +311,19 @@ def _asked_to_wait(exc: BaseException) -> str:
     return "" if hint is None else f"; it asked to retry after {hint:g} s"
 
 
+def _worth_retrying(error: BaseException) -> bool:
+    """A transient failure, unless it is the circuit refusing the call."""
+    return isinstance(error, _TRANSIENT) and not isinstance(error, CircuitOpenError)
+
+
+class CircuitOpenError(CatalogConnectionError):
+    """The circuit is open: the call was refused without asking the catalog.
+
+    Not retried: waiting a backoff or two does not reach the end of the
+    cool-down, and failing fast is what an open circuit is for.
+    """
+
+
 class CircuitBreaker:
     """Fail fast after ``threshold`` consecutive failures; try again after ``reset_s``.
 
@@ -342,12 +355,12 @@ class CircuitBreaker:
         return "half-open" if self._clock() - self._opened_at >= self._reset_s else "open"
 
     def check(self, subject: str) -> None:
-        """Raise when the circuit is open."""
+        """Raise :class:`CircuitOpenError` when the circuit is open."""
         if self._threshold <= 0:
             return
         with self._lock:
             if self._state() == "open":
-                raise CatalogConnectionError(
+                raise CircuitOpenError(
                     f"catalog circuit is open after {self._failures} consecutive failures; "
                     f"not calling for {subject} until the cool-down ends",
                     subject=subject,
@@ -515,7 +528,7 @@ class CallGuard:
         retrying = tenacity.Retrying(
             stop=stop,
             wait=wait,
-            retry=tenacity.retry_if_exception_type(_TRANSIENT),
+            retry=tenacity.retry_if_exception(_worth_retrying),
             before_sleep=before_sleep,
             sleep=self._sleep,
             reraise=True,

@@ -165,3 +165,19 @@ def test_a_failing_lazy_query_is_a_write_error_and_changes_nothing(
         lake.writes.append(table, broken)
 
     assert lake.tables.load(table).current_snapshot_id == before
+
+
+def test_an_appended_lazy_frame_streams_and_is_never_collected_whole(
+    lake: floe.Floe, table: floe.TableIdentifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def collected(*_: object, **__: object) -> None:
+        raise AssertionError("the LazyFrame was collected whole")
+
+    monkeypatch.setattr(pl.LazyFrame, "collect", collected)
+    frame = pl.concat([pl.LazyFrame({"id": [4, 5], "region": ["xx", "yy"]})] * 3)
+
+    result = lake.writes.append(table, frame, chunk_bytes=64)
+
+    assert _ids(lake, table) == [1, 2, 3, 4, 4, 4, 4, 5, 5, 5]
+    assert result.rows_written == 6
+    assert result.snapshot_id == lake.tables.load(table).current_snapshot_id

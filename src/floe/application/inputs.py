@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -65,6 +66,40 @@ def _polars_frame(data: object) -> str | None:
     if str(getattr(kind, "__module__", "")).split(".")[0] != "polars":
         return None
     return kind.__name__ if kind.__name__ in ("DataFrame", "LazyFrame") else None
+
+
+def is_lazy_frame(data: object) -> bool:
+    """Whether ``data`` is a ``polars.LazyFrame`` (recognised by class; polars is optional)."""
+    return _polars_frame(data) == "LazyFrame"
+
+
+def lazy_frame_stream(data: Any, *, table: TableIdentifier | str) -> pa.RecordBatchReader:
+    """A ``polars.LazyFrame`` as a reader: its query runs when the reader is read.
+
+    The schema is planned (no row is read here); the rows come from polars'
+    streaming engine one chunk at a time, cast to that schema, so a large
+    query is never collected whole.
+
+    Raises:
+        WriteError: The LazyFrame's plan cannot be resolved; nothing was read.
+    """
+    try:
+        polars = importlib.import_module("polars")
+        # The schema is planned, not computed: no row is read here.
+        schema: pa.Schema = polars.DataFrame(schema=data.collect_schema()).to_arrow().schema
+    except Exception as exc:  # polars raises its own errors for a broken plan
+        raise WriteError(
+            f"cannot plan the LazyFrame for table {table} ({type(exc).__name__}: {exc}); "
+            "nothing was written",
+            subject=str(table),
+        ) from exc
+    return pa.RecordBatchReader.from_batches(schema, _lazy_batches(data, schema))
+
+
+def _lazy_batches(frame: Any, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    for chunk in frame.collect_batches(lazy=True, engine="streaming"):
+        for batch in chunk.to_arrow().to_batches():
+            yield batch if batch.schema.equals(schema) else batch.cast(schema)
 
 
 def is_stream(data: Any) -> bool:

@@ -14,7 +14,9 @@ from floe.application.inputs import (
     as_arrow,
     as_identifier,
     check_filter_text,
+    is_lazy_frame,
     is_stream,
+    lazy_frame_stream,
     open_stream,
 )
 from floe.application.tables import (
@@ -87,7 +89,8 @@ class WriteService:
     ) -> WriteResult:
         """Append rows in one commit. Appending no rows commits nothing.
 
-        A ``RecordBatchReader`` or an iterable of ``RecordBatch`` is streamed:
+        A ``RecordBatchReader``, an iterable of ``RecordBatch`` or a
+        ``polars.LazyFrame`` (run on polars' streaming engine) is streamed:
         its schema is checked against the table before anything is written,
         then about ``chunk_bytes`` of it (never more than the table's
         ``write.target-file-size-bytes``) is held at a time and written out
@@ -99,7 +102,8 @@ class WriteService:
         Args:
             table: The table.
             data: A ``pyarrow.Table``, ``RecordBatch``, ``RecordBatchReader``,
-                an iterable of ``RecordBatch`` or a ``pandas.DataFrame``.
+                an iterable of ``RecordBatch``, a ``pandas.DataFrame`` or a
+                polars ``DataFrame``/``LazyFrame``.
             allow_schema_evolution: Add new columns and widen int→long,
                 float→double when the data needs it.
             snapshot_properties: Extra entries for the snapshot summary.
@@ -257,6 +261,8 @@ class WriteService:
                 subject=str(identifier),
             )
         properties = dict(snapshot_properties or {})
+        if mode is WriteMode.APPEND and is_lazy_frame(data):
+            data = lazy_frame_stream(data, table=identifier)  # streamed, never collected whole
         if mode is WriteMode.APPEND and is_stream(data):
             return self._append_stream(
                 identifier,

@@ -12,12 +12,12 @@ batch, as the table store pulls them) and collected otherwise. A
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
+from floe.application.inputs import lazy_frame_stream
 from floe.domain.errors import WriteError
 
 
@@ -59,22 +59,7 @@ def to_stream(value: Any, *, table: str) -> pa.RecordBatchReader:
         raise WriteError(
             f"cannot stream a {type(value).__name__} into table {table}", subject=table
         )
-    try:
-        # The schema is planned, not computed: no row is read here.
-        schema: pa.Schema = _polars().DataFrame(schema=value.collect_schema()).to_arrow().schema
-    except Exception as exc:  # polars raises its own errors for a broken plan
-        raise WriteError(
-            f"cannot plan the LazyFrame for table {table} ({type(exc).__name__}: {exc}); "
-            "nothing was written",
-            subject=table,
-        ) from exc
-    return pa.RecordBatchReader.from_batches(schema, _lazy_batches(value, schema))
-
-
-def _lazy_batches(frame: Any, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    for chunk in frame.collect_batches(lazy=True, engine="streaming"):
-        for batch in chunk.to_arrow().to_batches():
-            yield batch if batch.schema.equals(schema) else batch.cast(schema)
+    return lazy_frame_stream(value, table=table)
 
 
 def to_arrow(value: Any, *, table: str) -> pa.Table:

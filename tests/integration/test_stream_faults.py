@@ -199,7 +199,7 @@ def stream_into(state: TableState, stream: ProbedStream) -> floe.WriteResult:
 
 @pytest.mark.parametrize(
     ("status", "error"),
-    [(419, floe.WriteError), (401, floe.CatalogAuthenticationError)],
+    [(419, floe.CatalogAuthenticationError), (401, floe.CatalogAuthenticationError)],
     ids=["419-twice", "401-twice"],
 )
 def test_a_commit_refused_for_its_token_twice_fails_typed_and_leaves_no_files(
@@ -334,7 +334,7 @@ def failure_classes(result: dg.ExecuteInProcessResult) -> list[str]:
 
 
 IO_CASES = {
-    "419-twice": (Fault(status=419, times=2), "WriteError", [419, 419]),
+    "419-twice": (Fault(status=419, times=2), "CatalogAuthenticationError", [419, 419]),
     "409-beyond-retries": (CONFLICT, "CommitConflictError", [409, 409]),
     "500-after-applying": (Fault(status=500, after_forward=True), "CommitStateUnknownError", [500]),
 }

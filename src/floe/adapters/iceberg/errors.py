@@ -32,6 +32,7 @@ _BY_TYPE: tuple[tuple[type[BaseException], type[FloeStorageError], str], ...] = 
     (ice.CommitFailedException, CommitConflictError, "commit conflicted"),
     (ice.OAuthError, CatalogAuthenticationError, "authentication failed"),
     (ice.UnauthorizedError, CatalogAuthenticationError, "not authorised"),
+    (ice.AuthorizationExpiredError, CatalogAuthenticationError, "authorization expired (419)"),
     (ice.ForbiddenError, CatalogAuthenticationError, "forbidden"),
     (ice.ServiceUnavailableError, CatalogConnectionError, "catalog unavailable"),
     (ice.ServerError, CatalogConnectionError, "catalog server error"),

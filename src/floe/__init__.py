@@ -16,7 +16,8 @@ The five services, attributes of :class:`Floe`:
 - ``lake.tables``: create (from a PyArrow schema), load (a :class:`TableInfo`),
   list, drop, register; ``files`` and ``partitions`` to inspect a table.
 - ``lake.writes``: ``append``, ``overwrite`` (all rows or a ``row_filter``),
-  ``upsert``; PyArrow, pandas or polars data, each write one commit.
+  ``upsert``, ``delete`` (the rows a ``row_filter`` selects); PyArrow, pandas
+  or polars data, each write one commit.
 - ``lake.reads``: ``scan``, ``to_pandas``, ``batches`` with ``columns``,
   ``row_filter``, ``snapshot_id``, ``as_of``, ``limit``.
 - ``lake.snapshots`` (history and time travel) and ``lake.maintenance``

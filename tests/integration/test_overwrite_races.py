@@ -1,4 +1,4 @@
-"""An overwrite or upsert racing another writer: one snapshot, nothing lost, conflicts typed.
+"""An overwrite, upsert or delete racing another writer: one snapshot, nothing lost.
 
 Another client commits between the moment a floe write staged its snapshot
 and the moment it commits, every time (a hook on the commit, no timing). The
@@ -117,6 +117,39 @@ def test_an_upsert_racing_an_update_of_its_rows_is_a_conflict(
         lake.writes.upsert(table, mine, join_columns=["id"])
     got = {r["id"]: r["region"] for r in lake.reads.scan(table).to_pylist()}
     assert got == {1: "eu", 2: "theirs", 3: "eu"}
+
+
+def test_a_delete_keeps_rows_appended_outside_its_filter_meanwhile(
+    clients: tuple[floe.Floe, floe.Floe], table: str, race: list[Race]
+) -> None:
+    lake, other = clients
+    race.append(lambda: other.writes.append(table, rows([4], DAY2)))
+    result = lake.writes.delete(table, "id = 2")
+    assert result.rows_deleted == 1
+    assert ids(lake, table) == [1, 3, 4]
+    operations = [s.operation for s in lake.snapshots.list(table)]
+    assert operations == ["append", "append", "overwrite"]
+
+
+def test_a_delete_racing_rows_appended_inside_its_filter_is_a_conflict(
+    clients: tuple[floe.Floe, floe.Floe], table: str, race: list[Race]
+) -> None:
+    lake, other = clients
+    race.append(lambda: other.writes.append(table, rows([20])))
+    with pytest.raises(floe.CommitConflictError):
+        lake.writes.delete(table, "id >= 2")
+    assert ids(lake, table) == [1, 2, 3, 20]
+    assert len(lake.snapshots.list(table)) == 2
+
+
+def test_a_delete_racing_a_rewrite_of_its_file_is_a_conflict(
+    clients: tuple[floe.Floe, floe.Floe], table: str, race: list[Race]
+) -> None:
+    lake, other = clients
+    race.append(lambda: other.writes.overwrite(table, rows([7]), row_filter="id = 1"))
+    with pytest.raises(floe.CommitConflictError):
+        lake.writes.delete(table, "id = 3")
+    assert ids(lake, table) == [2, 3, 7]
 
 
 def test_the_update_isolation_level_of_the_table_decides(

@@ -202,6 +202,55 @@ class WriteService:
             partition_fields=partition_fields,
         )
 
+    def delete(
+        self,
+        table: TableLike,
+        row_filter: RowFilter,
+        *,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        """Delete the rows ``row_filter`` selects, in one commit.
+
+        Files whose rows all match are dropped whole, files with some matching
+        rows are rewritten without them (copy-on-write), the rest stay: one
+        ``overwrite`` snapshot, as Iceberg's row-level deletes make. A filter
+        that matches no row commits nothing. A concurrent append is kept (or,
+        when it added rows the filter selects, the delete is refused as a
+        conflict); nothing is lost.
+
+        Args:
+            table: The table.
+            row_filter: The rows to delete: filter text (``"day < '2024-01-01'"``)
+                or a PyIceberg ``BooleanExpression``; ``"true"`` deletes every row.
+            snapshot_properties: Extra entries of the snapshot summary.
+
+        Returns:
+            What was committed: ``rows_deleted`` rows, ``snapshot_id`` ``None``
+            when no row matched. Its ``mode`` is ``overwrite``.
+
+        Raises:
+            InvalidFilterError: No filter, or a malformed one, or one naming an
+                unknown column; nothing was deleted.
+            TableNotFoundError: The table does not exist.
+            CommitConflictError, CommitStateUnknownError, WriteError: As
+                :meth:`overwrite`.
+        """
+        identifier = as_identifier(table)
+        if row_filter is None:
+            raise InvalidFilterError(
+                f'delete from table {identifier} needs a row_filter ("true" deletes every row)',
+                subject=str(identifier),
+            )
+        check_filter_text(row_filter, table=identifier)
+        try:
+            return self._store.delete(
+                identifier, row_filter, snapshot_properties=dict(snapshot_properties or {})
+            )
+        except TableNotFoundError as exc:
+            raise TableNotFoundError(
+                f"delete from table {identifier}: table does not exist", subject=str(identifier)
+            ) from exc
+
     def write(
         self,
         table: TableLike,

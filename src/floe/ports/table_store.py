@@ -157,6 +157,32 @@ class TableStorePort(abc.ABC):
         """
 
     @abc.abstractmethod
+    def delete(
+        self,
+        identifier: TableIdentifier,
+        row_filter: RowFilter,
+        *,
+        snapshot_properties: Mapping[str, str] | None = None,
+        loaded: TableInfo | None = None,
+    ) -> WriteResult:
+        """Delete the rows ``row_filter`` selects, in one commit.
+
+        Files whose rows all match are dropped whole; files holding some
+        matching rows are rewritten without them; every other file stays.
+        One ``overwrite`` snapshot (an overwrite that adds no rows, as
+        Iceberg's row-level deletes are); a filter that matches no row
+        commits nothing (``snapshot_id`` ``None``). The result's ``mode`` is
+        ``overwrite`` and ``rows_deleted`` counts the rows removed.
+
+        Raises:
+            InvalidFilterError: The filter is malformed or names an unknown column.
+            TableNotFoundError, CommitConflictError, CommitStateUnknownError,
+            WriteError: As :meth:`append`; a concurrent commit that added
+            rows the filter selects, or removed a file this one rewrites, is
+            a conflict, never a lost write.
+        """
+
+    @abc.abstractmethod
     def create_with_data(
         self,
         identifier: TableIdentifier,

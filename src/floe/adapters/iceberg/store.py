@@ -209,6 +209,25 @@ class IcebergTableStore(TableStorePort):
             loaded=loaded,
         )
 
+    def delete(
+        self,
+        identifier: TableIdentifier,
+        row_filter: RowFilter,
+        *,
+        snapshot_properties: Mapping[str, str] | None = None,
+        loaded: TableInfo | None = None,
+    ) -> WriteResult:
+        load = self._loader(identifier, loaded)
+
+        def call() -> WriteResult:
+            table = load()
+            result = writes.delete(
+                table, identifier, row_filter, snapshot_properties=snapshot_properties
+            )
+            return self._committed(table, result)
+
+        return self._guard.run("delete from table", str(identifier), call, fallback=WriteError)
+
     def create_with_data(
         self,
         identifier: TableIdentifier,

@@ -108,6 +108,53 @@ def write(
     )
 
 
+def delete(
+    table: Table,
+    identifier: TableIdentifier,
+    row_filter: RowFilter,
+    *,
+    snapshot_properties: Mapping[str, str] | None,
+) -> WriteResult:
+    """Delete the rows ``row_filter`` selects in one ``overwrite`` snapshot; none: no commit.
+
+    The overwrite's own staging (:func:`stage_overwrite`) with no rows to
+    add: whole files dropped by their metrics, others rewritten without the
+    matching rows. When it removes nothing, no file has been written and the
+    transaction is dropped uncommitted.
+
+    Args:
+        table: The table, just loaded.
+        identifier: Its identifier.
+        row_filter: The rows to delete.
+        snapshot_properties: Extra entries of the snapshot summary.
+
+    Returns:
+        The delete's result; its snapshot id is ``None`` when no row matched.
+
+    Raises:
+        InvalidFilterError: A bad ``row_filter`` (before anything is written).
+        CommitConflictError: A concurrent commit invalidated this one.
+    """
+    name = str(identifier)
+    schema = table.schema()
+    bind_filter(row_filter, schema, table=name)  # a bad filter fails before anything is written
+    tx = table.transaction()
+    where = rows_where(parse_filter(row_filter, table=name), schema)
+    deleted = stage_overwrite(tx, table.io, where, pa.table({}), dict(snapshot_properties or {}))
+    if not deleted:
+        return WriteResult(identifier, WriteMode.OVERWRITE, None, 0)
+    with commit_outcome_guarded(name), _conflict_typed(name, WriteMode.OVERWRITE):
+        tx.commit_transaction()
+    after = table.current_snapshot()
+    return WriteResult(
+        identifier,
+        WriteMode.OVERWRITE,
+        None if after is None else after.snapshot_id,
+        0,
+        rows_deleted=deleted,
+    )
+
+
 def append_stream(
     table: Table,
     identifier: TableIdentifier,

@@ -185,6 +185,42 @@ class MemoryTableStore(TableStorePort):
                     table_info=describe_table(table),
                 )
 
+    def delete(
+        self,
+        identifier: TableIdentifier,
+        row_filter: RowFilter,
+        *,
+        snapshot_properties: Mapping[str, str] | None = None,
+        loaded: TableInfo | None = None,
+    ) -> WriteResult:
+        from floe.adapters.filters import bind_filter, iceberg_schema, matching_mask
+
+        with self._w.lock:
+            table = self._w.require_table(identifier)
+            ice = iceberg_schema(table.schema)
+            bound = bind_filter(row_filter, ice, table=str(identifier))
+            with table.transaction():
+                current = table.current_rows()
+                doomed = matching_mask(current.data, bound, ice)
+                deleted = int(pc.sum(pc.fill_null(doomed, False)).as_py() or 0)
+                if not deleted:
+                    return WriteResult(identifier, WriteMode.OVERWRITE, None, 0)
+                kept = table.rewrite(current, pc.invert(doomed))
+                info = table.add_snapshot(
+                    "overwrite",
+                    kept,
+                    _summary(0, deleted, kept.data.num_rows, snapshot_properties),
+                )
+                return WriteResult(
+                    identifier,
+                    WriteMode.OVERWRITE,
+                    info.snapshot_id,
+                    0,
+                    rows_deleted=deleted,
+                    snapshot=info,
+                    table_info=describe_table(table),
+                )
+
     def upsert(
         self,
         identifier: TableIdentifier,

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from floe.api import Floe, catalog_config_from_pyiceberg
 from floe.application import NewTable
+from floe.domain.compaction import CompactResult, ManifestRewriteResult, PartitionCompaction
 from floe.domain.config import (
     LocalCatalogConfig,
     MemoryCatalogConfig,
@@ -145,6 +146,7 @@ __all__ = [
     "CatalogError",
     "CommitConflictError",
     "CommitStateUnknownError",
+    "CompactResult",
     "DataFileInfo",
     "ExpireResult",
     "FileKind",
@@ -161,6 +163,7 @@ __all__ = [
     "InvalidScanError",
     "InvalidSchemaError",
     "LocalCatalogConfig",
+    "ManifestRewriteResult",
     "MemoryCatalogConfig",
     "NamespaceExistsError",
     "NamespaceInfo",
@@ -168,6 +171,7 @@ __all__ = [
     "NamespaceNotFoundError",
     "NewTable",
     "OrphanFilesResult",
+    "PartitionCompaction",
     "PartitionStats",
     "PartitionTransform",
     "PolarisCatalogConfig",

@@ -6,11 +6,24 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
+import attrs
+
 from floe.application.inputs import TableLike, as_identifier
+from floe.domain.compaction import (
+    DEFAULT_MIN_INPUT_FILES,
+    CompactResult,
+    ManifestRewriteResult,
+    check_min_input_files,
+    plan_compaction,
+    summarize,
+)
+from floe.domain.compaction import (
+    target_file_size as target_file_size_for,
+)
 from floe.domain.errors import FloeStorageError, InvalidConfigError
 from floe.domain.health import TableHealth, small_file_threshold, table_health
 from floe.domain.identifiers import TableIdentifier
-from floe.domain.models import ExpireResult, RetentionPolicy
+from floe.domain.models import ExpireResult, RetentionPolicy, RowFilter
 from floe.domain.retention import snapshots_protected_by_refs, snapshots_to_expire
 from floe.domain.table_files import (
     DEFAULT_ORPHAN_AGE,
@@ -260,3 +273,114 @@ class MaintenanceService:
         snapshots = self._store.list_snapshots(identifier)
         current = self._files.current_files(identifier)
         return table_health(identifier, len(snapshots), current, threshold)
+
+    def compact(
+        self,
+        table: TableLike,
+        *,
+        target_file_size: int | None = None,
+        where: RowFilter | None = None,
+        min_input_files: int = DEFAULT_MIN_INPUT_FILES,
+        dry_run: bool = False,
+    ) -> CompactResult:
+        """Rewrite the small data files of each partition into files near the target size.
+
+        A data file under 3/4 of the target is small. In each partition (of
+        the spec each file was written with) holding at least
+        ``min_input_files`` small files, they are packed, largest first, into
+        bins of at most the target size; each bin of two or more files is
+        rewritten as one file, under the table's current schema and
+        partition spec. Every bin lands in ONE commit, an Iceberg
+        ``replace`` snapshot: no row changes, so reads, time travel and
+        ``total-records`` are as before, and the snapshot summary counts the
+        files and rows replaced. Files are read and written one bin at a
+        time: memory holds about one output file's rows.
+
+        A partition to which row-level delete files apply (written by other
+        engines; floe writes none) is left alone and reported in
+        ``skipped_with_deletes``. A concurrent append is kept: the commit
+        checks only that the replaced files are still live. A concurrent
+        overwrite or delete of a replaced file aborts the compaction: nothing
+        is committed and the files it wrote are deleted.
+
+        Args:
+            table: The table.
+            target_file_size: The size to aim for; by default the table's
+                ``write.target-file-size-bytes`` (512 MiB unless set).
+            where: Only the files that may hold rows this filter selects are
+                considered; a filter on partition columns selects whole
+                partitions.
+            min_input_files: Small files a partition needs to be rewritten (>= 2).
+            dry_run: Only plan and report; ``files_added`` then counts the
+                files that would be written.
+
+        Returns:
+            The files rewritten and written per partition, the snapshot, and
+            the partitions left alone.
+
+        Raises:
+            InvalidConfigError: ``target_file_size`` or ``min_input_files`` is
+                not a valid integer, or ``dry_run`` not a bool.
+            InvalidFilterError: ``where`` is malformed or names an unknown column.
+            TableNotFoundError: The table does not exist.
+            CommitConflictError: A file to rewrite was removed by a concurrent
+                commit; the table is unchanged.
+            CommitStateUnknownError: The commit's answer was lost.
+            WriteError: The rewrite failed; the table is unchanged.
+        """
+        target_file_size_for({}, target_file_size)  # bad input fails before any I/O
+        check_min_input_files(min_input_files)
+        _flag("dry_run", dry_run)
+        identifier = as_identifier(table)
+        info = self._catalog.load_table(identifier)
+        target = target_file_size_for(info.properties, target_file_size)
+        found = self._store.compaction_candidates(identifier, where)
+        plan = plan_compaction(found.files, target_bytes=target, min_input_files=min_input_files)
+        result = CompactResult(
+            table=identifier,
+            snapshot_id=None,
+            dry_run=dry_run,
+            target_file_size=target,
+            partitions=summarize(plan, None),
+            skipped_compact=plan.already_compact,
+            skipped_with_deletes=plan.with_deletes,
+        )
+        if dry_run or not plan.bins:
+            return result
+        outcome = self._store.rewrite_data_files(identifier, plan.bins)
+        return attrs.evolve(
+            result,
+            snapshot_id=outcome.snapshot_id,
+            partitions=summarize(plan, outcome.outputs),
+        )
+
+    def rewrite_manifests(self, table: TableLike) -> ManifestRewriteResult:
+        """Rewrite the current snapshot's manifests into one per partition spec.
+
+        Each append adds a manifest; after many small appends, planning a
+        scan opens every one. The rewrite commits one ``replace`` snapshot
+        (no row changes) whose manifests list the same live files; manifests
+        that only mark files deleted are dropped. Nothing is committed when
+        the snapshot has at most one manifest. A commit landing meanwhile
+        is kept: the rewrite is re-applied on the fresh table.
+
+        Args:
+            table: The table.
+
+        Returns:
+            The snapshot committed (``None`` if none) and the manifests of
+            the current snapshot before and after.
+
+        Raises:
+            TableNotFoundError: The table does not exist.
+            CommitStateUnknownError: The commit's answer was lost.
+            WriteError: The rewrite failed; the table is unchanged.
+        """
+        identifier = as_identifier(table)
+        done = self._store.rewrite_manifests(identifier)
+        return ManifestRewriteResult(
+            table=identifier,
+            snapshot_id=done.snapshot_id,
+            manifests_before=done.manifests_before,
+            manifests_after=done.manifests_after,
+        )

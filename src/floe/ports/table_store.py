@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import attrs
 import pyarrow as pa
 
+from floe.domain.compaction import CompactionBin, CompactionCandidate
 from floe.domain.errors import WriteError
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import DataFileInfo, RowFilter, ScanOptions, SnapshotInfo, WriteMode
@@ -45,6 +46,47 @@ class WriteResult:
     schema_change: str = ""
     snapshot: SnapshotInfo | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
     table_info: TableInfo | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+
+@attrs.frozen
+class CompactionInput:
+    """The live data files a compaction may rewrite, and the snapshot they were read from.
+
+    Attributes:
+        snapshot_id: The current snapshot they belong to (``None``: no snapshot).
+        files: The data files (of the files a filter may match, when given).
+    """
+
+    snapshot_id: int | None
+    files: tuple[CompactionCandidate, ...] = ()
+
+
+@attrs.frozen
+class RewriteOutcome:
+    """What a committed rewrite wrote.
+
+    Attributes:
+        snapshot_id: The ``replace`` snapshot committed.
+        outputs: For each bin, in order, the files and bytes written in its place.
+    """
+
+    snapshot_id: int
+    outputs: tuple[tuple[int, int], ...]
+
+
+@attrs.frozen
+class ManifestRewrite:
+    """What a manifest rewrite committed.
+
+    Attributes:
+        snapshot_id: The ``replace`` snapshot, ``None`` when nothing was rewritten.
+        manifests_before: Manifests of the current snapshot before.
+        manifests_after: Manifests of the current snapshot after.
+    """
+
+    snapshot_id: int | None
+    manifests_before: int
+    manifests_after: int
 
 
 class TableStorePort(abc.ABC):
@@ -257,6 +299,61 @@ class TableStorePort(abc.ABC):
                 lost; it may or may not have been applied.
             WriteError: An id is the current snapshot or the head of a branch
                 or tag (nothing expired), or the commit failed.
+        """
+
+    @abc.abstractmethod
+    def compaction_candidates(
+        self, identifier: TableIdentifier, row_filter: RowFilter | None
+    ) -> CompactionInput:
+        """The live data files of the current snapshot, for compaction planning.
+
+        With ``row_filter``, only the files that may hold rows it selects (by
+        partition values and column statistics; the in-memory adapter by
+        the rows themselves).
+
+        Raises:
+            TableNotFoundError: The table does not exist.
+            InvalidFilterError: The filter is malformed or names an unknown column.
+        """
+
+    @abc.abstractmethod
+    def rewrite_data_files(
+        self,
+        identifier: TableIdentifier,
+        bins: Sequence[CompactionBin],
+        *,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> RewriteOutcome:
+        """Rewrite each bin's files into one new file, in ONE ``replace`` snapshot.
+
+        No row changes: readers, time travel and ``total-records`` see the
+        same rows. Files are read and written one bin at a time, so memory
+        holds about one bin's rows. The commit checks only that the replaced
+        files are still live: files other writers added meanwhile are kept
+        (the commit is re-applied on the fresher table). When a replaced
+        file was removed meanwhile (an overwrite, a delete, another
+        compaction), nothing is committed and the files written are deleted.
+
+        Raises:
+            TableNotFoundError: The table does not exist.
+            CommitConflictError: A file of a bin is no longer live, or row-level
+                deletes were added for one; the table is unchanged.
+            CommitStateUnknownError: The commit's outcome is unknown.
+            WriteError: Anything else went wrong; the table is unchanged.
+        """
+
+    @abc.abstractmethod
+    def rewrite_manifests(self, identifier: TableIdentifier) -> ManifestRewrite:
+        """Rewrite the current snapshot's data manifests into one per partition spec.
+
+        One ``replace`` snapshot listing the same live files (entries only
+        marking files deleted are dropped); nothing is committed when the
+        snapshot has at most one manifest. Re-applied on the fresher table
+        when another commit lands meanwhile.
+
+        Raises:
+            TableNotFoundError: The table does not exist.
+            CommitStateUnknownError, WriteError: As :meth:`append`.
         """
 
 

@@ -16,9 +16,10 @@ import attrs
 import pyarrow as pa
 from pyiceberg.table import Table
 
-from floe.adapters.iceberg import reads, snapshots, writes
+from floe.adapters.iceberg import compaction, reads, snapshots, writes
 from floe.adapters.iceberg.connect import IcebergBackend
 from floe.adapters.iceberg.describe import loaded_table
+from floe.domain.compaction import CompactionBin
 from floe.domain.errors import ScanError, WriteError
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import (
@@ -30,7 +31,13 @@ from floe.domain.models import (
 )
 from floe.domain.partitioning import PartitionTransform
 from floe.ports.catalog import TableInfo
-from floe.ports.table_store import TableStorePort, WriteResult
+from floe.ports.table_store import (
+    CompactionInput,
+    ManifestRewrite,
+    RewriteOutcome,
+    TableStorePort,
+    WriteResult,
+)
 
 
 class IcebergTableStore(TableStorePort):
@@ -296,3 +303,37 @@ class IcebergTableStore(TableStorePort):
             return snapshots.expire(self._load(identifier), name, snapshot_ids)
 
         return self._guard.run("expire snapshots of table", name, call, fallback=WriteError)
+
+    # -- maintenance rewrites -------------------------------------------------
+
+    def compaction_candidates(
+        self, identifier: TableIdentifier, row_filter: RowFilter | None
+    ) -> CompactionInput:
+        name = str(identifier)
+
+        def call() -> CompactionInput:
+            return compaction.candidates(self._load(identifier), name, row_filter)
+
+        return self._guard.run("plan compaction of table", name, call)
+
+    def rewrite_data_files(
+        self,
+        identifier: TableIdentifier,
+        bins: Sequence[CompactionBin],
+        *,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> RewriteOutcome:
+        name = str(identifier)
+
+        def call() -> RewriteOutcome:
+            return compaction.rewrite(self._load(identifier), name, bins, snapshot_properties)
+
+        return self._guard.run("compact table", name, call, fallback=WriteError)
+
+    def rewrite_manifests(self, identifier: TableIdentifier) -> ManifestRewrite:
+        name = str(identifier)
+
+        def call() -> ManifestRewrite:
+            return compaction.rewrite_manifests(self._load(identifier), name)
+
+        return self._guard.run("rewrite manifests of table", name, call, fallback=WriteError)

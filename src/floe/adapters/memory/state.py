@@ -203,6 +203,15 @@ class MemoryTable:
             ) = saved
             raise
 
+    def write_file(self, partition: Mapping[str, str | None], beside: str, rows: pa.Table) -> Rows:
+        """Write ``rows`` as one new data file of ``partition``, in the directory of ``beside``.
+
+        Not yet part of any snapshot: until a commit names it, it is an orphan.
+        """
+        file_id = self._add_file(dict(partition), _partition_dir(beside))
+        self._write_data(file_id, rows)
+        return Rows(rows, pa.chunked_array([pa.array([file_id] * rows.num_rows, pa.int64())]))
+
     def _write_data(self, file_id: int, rows: pa.Table) -> None:
         """Put a data file holding ``rows`` on storage."""
         self.storage.put(self.files[file_id].path, rows.nbytes)
@@ -240,6 +249,19 @@ class MemoryTable:
         self.storage.put(manifest_list, 100 + 50 * len(kept))
         return manifest_list, tuple(kept)
 
+    def _rewritten_manifests(
+        self, snapshot_id: int, groups: Sequence[frozenset[int]]
+    ) -> tuple[str, tuple[MemoryManifest, ...]]:
+        """New manifests listing the given file ids, and their manifest list."""
+        written = []
+        for number, files in enumerate(groups):
+            path = f"{self.location}/metadata/{uuid.uuid4()}-m{number}.avro"
+            self.storage.put(path, 200 + 100 * len(files))
+            written.append(MemoryManifest(path, files))
+        manifest_list = f"{self.location}/metadata/snap-{snapshot_id}-{uuid.uuid4()}.avro"
+        self.storage.put(manifest_list, 100 + 50 * len(written))
+        return manifest_list, tuple(written)
+
     def _add_file(self, partition: dict[str, str | None], directory: str) -> int:
         file_id = len(self.files) + 1
         where = f"{self.location}/data/{directory + '/' if directory else ''}"
@@ -265,13 +287,27 @@ class MemoryTable:
         self.schema = schema
         self.iceberg_schema = iceberg_schema(schema)
 
-    def add_snapshot(self, operation: str, rows: Rows, summary: Mapping[str, str]) -> SnapshotInfo:
-        """Commit a new current snapshot holding ``rows``."""
+    def add_snapshot(
+        self,
+        operation: str,
+        rows: Rows,
+        summary: Mapping[str, str],
+        manifests: Sequence[frozenset[int]] | None = None,
+    ) -> SnapshotInfo:
+        """Commit a new current snapshot holding ``rows``.
+
+        Its manifests are written as PyIceberg's writers do, or, given
+        ``manifests`` (the file ids of each), as those new manifests alone
+        (a manifest rewrite).
+        """
         # Strictly increasing commit times, as a catalog's snapshot log has.
         now = max(time.time_ns() // 1_000_000, self.last_timestamp_ms + 1)
         self.last_timestamp_ms = now
         snapshot_id = secrets.randbits(63)
-        manifest_list, manifests = self._write_manifests(snapshot_id, rows)
+        if manifests is None:
+            manifest_list, written = self._write_manifests(snapshot_id, rows)
+        else:
+            manifest_list, written = self._rewritten_manifests(snapshot_id, manifests)
         info = SnapshotInfo(
             snapshot_id=snapshot_id,
             parent_id=self.current_snapshot_id,
@@ -279,7 +315,7 @@ class MemoryTable:
             operation=operation,
             summary={"operation": operation, **summary},
         )
-        self.snapshots.append(MemorySnapshot(info, rows, manifest_list, manifests))
+        self.snapshots.append(MemorySnapshot(info, rows, manifest_list, written))
         self.current_snapshot_id = info.snapshot_id
         return info
 

@@ -16,7 +16,9 @@ from floe.adapters.memory.state import (
     create_memory_table,
 )
 from floe.adapters.observability import instrumented
+from floe.domain.compaction import CompactionBin, CompactionCandidate
 from floe.domain.errors import (
+    CommitConflictError,
     InvalidScanError,
     SnapshotNotFoundError,
     WriteError,
@@ -32,7 +34,14 @@ from floe.domain.models import (
 from floe.domain.partitioning import PartitionTransform
 from floe.domain.retention import refuse_expiring_ref_heads
 from floe.ports.catalog import TableInfo
-from floe.ports.table_store import TableStorePort, WriteResult, check_upsert_keys
+from floe.ports.table_store import (
+    CompactionInput,
+    ManifestRewrite,
+    RewriteOutcome,
+    TableStorePort,
+    WriteResult,
+    check_upsert_keys,
+)
 
 
 def _summary(
@@ -398,3 +407,139 @@ class MemoryTableStore(TableStorePort):
             doomed = set(snapshot_ids)
             table.snapshots = [s for s in table.snapshots if s.info.snapshot_id not in doomed]
             return tuple(i for i in dict.fromkeys(snapshot_ids))
+
+    # -- maintenance rewrites -------------------------------------------------
+
+    def compaction_candidates(
+        self, identifier: TableIdentifier, row_filter: RowFilter | None
+    ) -> CompactionInput:
+        from floe.adapters.filters import bind_filter, iceberg_schema, matching_mask
+
+        with self._w.lock:
+            table = self._w.require_table(identifier)
+            if table.current_snapshot_id is None:
+                bind_filter(row_filter, table.iceberg_schema, table=str(identifier))
+                return CompactionInput(None)
+            rows = table.current_rows()
+            files = dict(table.files)
+            sizes = {i: table.storage.size(f.path) for i, f in files.items()}
+            snapshot_id = table.current_snapshot_id
+        ice = iceberg_schema(rows.data.schema)
+        bound = bind_filter(row_filter, ice, table=str(identifier))
+        chosen = rows if row_filter is None else rows.filter(matching_mask(rows.data, bound, ice))
+        ids = sorted(set(chosen.files.to_pylist()))
+        result = []
+        for file_id in ids:
+            part = rows.data.filter(pc.equal(rows.files, file_id))
+            info = files[file_id]
+            result.append(
+                CompactionCandidate(
+                    path=info.path,
+                    partition=info.partition,
+                    # The fake only ever adds partition fields: a file's spec
+                    # is told by how many fields it was written with.
+                    spec_id=len(info.partition),
+                    size_bytes=sizes[file_id] or part.nbytes,
+                    record_count=part.num_rows,
+                )
+            )
+        return CompactionInput(snapshot_id, tuple(result))
+
+    def rewrite_data_files(
+        self,
+        identifier: TableIdentifier,
+        bins: Sequence[CompactionBin],
+        *,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> RewriteOutcome:
+        name = str(identifier)
+        # Written first, committed after, as a real writer does: a commit that
+        # lands in between is kept, one that removed a replaced file aborts.
+        with self._w.lock:
+            table = self._w.require_table(identifier)
+            by_path = {f.path: i for i, f in table.files.items()}
+            current = table.current_rows()
+            live = set(current.files.to_pylist())
+            replaced = [by_path.get(f.path) for b in bins for f in b.files]
+            if any(i is None or i not in live for i in replaced):
+                raise _compaction_conflict(name)
+            written: list[Rows] = []
+            for b in bins:
+                ids = [by_path[f.path] for f in b.files]
+                rows = current.filter(pc.is_in(current.files, pa.array(ids, pa.int64())))
+                first = table.files[ids[0]]
+                written.append(table.write_file(first.partition, first.path, rows.data))
+        replaced_ids = frozenset(i for i in replaced if i is not None)
+        snapshot_id = commit_replace(
+            self._w, identifier, replaced_ids, written, dict(snapshot_properties or {})
+        )
+        outputs = tuple((1, r.data.nbytes) for r in written)
+        return RewriteOutcome(snapshot_id, outputs)
+
+    def rewrite_manifests(self, identifier: TableIdentifier) -> ManifestRewrite:
+        with self._w.lock:
+            table = self._w.require_table(identifier)
+            if table.current_snapshot_id is None:
+                return ManifestRewrite(None, 0, 0)
+            current = table.snapshot(table.current_snapshot_id)
+            before = len(current.manifests)
+            if before <= 1:
+                return ManifestRewrite(None, before, before)
+            groups: dict[int, set[int]] = {}
+            for file_id in set(current.rows.files.to_pylist()):
+                groups.setdefault(len(table.files[file_id].partition), set()).add(file_id)
+            manifests = [frozenset(groups[k]) for k in sorted(groups)]
+            total = current.rows.data.num_rows
+            info = table.add_snapshot(
+                "replace",
+                current.rows,
+                {
+                    "total-records": str(total),
+                    "manifests-created": str(len(manifests)),
+                    "manifests-replaced": str(before),
+                },
+                manifests=manifests,
+            )
+            return ManifestRewrite(info.snapshot_id, before, len(manifests))
+
+
+def _compaction_conflict(name: str) -> CommitConflictError:
+    return CommitConflictError(
+        f"compaction of table {name} conflicts with a concurrent commit that removed files "
+        "it rewrites; nothing was written",
+        subject=name,
+    )
+
+
+def commit_replace(
+    warehouse: MemoryWarehouse,
+    identifier: TableIdentifier,
+    replaced: frozenset[int],
+    written: Sequence[Rows],
+    properties: Mapping[str, str],
+) -> int:
+    """Commit a compaction on the table as it is now: one ``replace`` snapshot.
+
+    Only the replaced files must still be live (files appended meanwhile are
+    kept); otherwise the written files are deleted and nothing is committed.
+    """
+    name = str(identifier)
+    with warehouse.lock:
+        table = warehouse.require_table(identifier)
+        current = table.current_rows()
+        if not replaced <= set(current.files.to_pylist()):
+            for rows in written:
+                for file_id in set(rows.files.to_pylist()):
+                    table.storage.delete(table.files[file_id].path)
+            raise _compaction_conflict(name)
+        keep = pc.invert(pc.is_in(current.files, pa.array(sorted(replaced), pa.int64())))
+        new = current.filter(keep)
+        for rows in written:
+            new = new.concat(rows.align(table.schema))
+        moved = sum(r.data.num_rows for r in written)
+        summary = {
+            **_summary(moved, moved, new.data.num_rows, properties),
+            "added-data-files": str(len(written)),
+            "deleted-data-files": str(len(replaced)),
+        }
+        return table.add_snapshot("replace", new, summary).snapshot_id

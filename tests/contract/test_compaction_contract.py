@@ -397,3 +397,30 @@ def test_compaction_then_manifest_rewrite_leave_a_healthy_table(
     assert (sick.data_files, sick.manifests) == (9, 9)
     assert (healthy.data_files, healthy.manifests) == (2, 1)
     assert ids_of(lake.floe.reads.scan(table)) == [0, 1, 2, 3, 4, 100, 101, 102, 103]
+
+
+def test_files_of_an_older_spec_are_rewritten_under_the_current_spec(
+    lake: MaintLake, table: floe.TableIdentifier
+) -> None:
+    # Iceberg's rewrite writes its output under the table's current spec
+    # (``output-spec-id`` defaults to it); files are grouped by the spec and
+    # partition they were written with.
+    for i, region in enumerate(["eu", "eu", "us"]):
+        lake.floe.writes.append(table, rows([i], DAY1, region))
+    lake.floe.writes.append(table, rows([10], DAY1, "eu"), partition_fields=["region"])
+    before = lake.floe.reads.scan(table)
+
+    result = lake.floe.maintenance.compact(table)
+
+    assert [(p.partition, p.files_rewritten, p.files_added) for p in result.partitions] == [
+        (D1, 3, 2)
+    ]
+    assert result.skipped_compact == (f"{D1}/region=eu",)
+    partitions = sorted(tuple(sorted(f.partition.items())) for f in lake.floe.tables.files(table))
+    day = "2024-05-01"
+    assert partitions == [
+        (("region", "eu"), ("ts_day", day)),
+        (("region", "eu"), ("ts_day", day)),
+        (("region", "us"), ("ts_day", day)),
+    ]
+    assert _sorted(lake.floe.reads.scan(table)).equals(_sorted(before))

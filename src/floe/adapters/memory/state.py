@@ -203,15 +203,6 @@ class MemoryTable:
             ) = saved
             raise
 
-    def write_file(self, partition: Mapping[str, str | None], beside: str, rows: pa.Table) -> Rows:
-        """Write ``rows`` as one new data file of ``partition``, in the directory of ``beside``.
-
-        Not yet part of any snapshot: until a commit names it, it is an orphan.
-        """
-        file_id = self._add_file(dict(partition), _partition_dir(beside))
-        self._write_data(file_id, rows)
-        return Rows(rows, pa.chunked_array([pa.array([file_id] * rows.num_rows, pa.int64())]))
-
     def _write_data(self, file_id: int, rows: pa.Table) -> None:
         """Put a data file holding ``rows`` on storage."""
         self.storage.put(self.files[file_id].path, rows.nbytes)

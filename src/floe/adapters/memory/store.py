@@ -467,13 +467,13 @@ class MemoryTableStore(TableStorePort):
             for b in bins:
                 ids = [by_path[f.path] for f in b.files]
                 rows = current.filter(pc.is_in(current.files, pa.array(ids, pa.int64())))
-                first = table.files[ids[0]]
-                written.append(table.write_file(first.partition, first.path, rows.data))
+                # Under the current spec, as Iceberg's rewrite writes by default.
+                written.append(table.new_files(rows.data))
         replaced_ids = frozenset(i for i in replaced if i is not None)
         snapshot_id = commit_replace(
             self._w, identifier, replaced_ids, written, dict(snapshot_properties or {})
         )
-        outputs = tuple((1, r.data.nbytes) for r in written)
+        outputs = tuple((len(set(r.files.to_pylist())), r.data.nbytes) for r in written)
         return RewriteOutcome(snapshot_id, outputs)
 
     def rewrite_manifests(self, identifier: TableIdentifier) -> ManifestRewrite:
@@ -537,9 +537,10 @@ def commit_replace(
         for rows in written:
             new = new.concat(rows.align(table.schema))
         moved = sum(r.data.num_rows for r in written)
+        added_files = sum(len(set(r.files.to_pylist())) for r in written)
         summary = {
             **_summary(moved, moved, new.data.num_rows, properties),
-            "added-data-files": str(len(written)),
+            "added-data-files": str(added_files),
             "deleted-data-files": str(len(replaced)),
         }
         return table.add_snapshot("replace", new, summary).snapshot_id

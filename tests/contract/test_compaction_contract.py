@@ -284,14 +284,17 @@ def test_a_concurrent_overwrite_of_a_compacted_file_aborts_the_compaction(
 
 
 def _before_commit(
-    lake: MaintLake, monkeypatch: pytest.MonkeyPatch, act: Callable[[], None]
+    lake: MaintLake,
+    monkeypatch: pytest.MonkeyPatch,
+    act: Callable[[], None],
+    step: str = "commit_replace",
 ) -> None:
-    """Run ``act`` once, after the compaction wrote its files and before it commits."""
+    """Run ``act`` once, after a rewrite wrote its files and before it commits (at ``step``)."""
     if lake.kind == "memory":
         from floe.adapters.memory import store as module
     else:
         from floe.adapters.iceberg import compaction as module  # type: ignore[no-redef]
-    original = module.commit_replace
+    original = getattr(module, step)
     done: list[bool] = []
 
     def commit(*args: Any, **kwargs: Any) -> Any:
@@ -300,7 +303,7 @@ def _before_commit(
             act()
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(module, "commit_replace", commit)
+    monkeypatch.setattr(module, step, commit)
 
 
 @pytest.mark.parametrize(
@@ -424,3 +427,25 @@ def test_files_of_an_older_spec_are_rewritten_under_the_current_spec(
         (("region", "us"), ("ts_day", day)),
     ]
     assert _sorted(lake.floe.reads.scan(table)).equals(_sorted(before))
+
+
+def test_a_manifest_rewrite_keeps_a_concurrent_append(
+    lake: MaintLake, table: floe.TableIdentifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _small_files(lake, table, day1=3, day2=0)
+    appended: list[int | None] = []
+
+    def append_first() -> None:
+        appended.append(lake.floe.writes.append(table, rows([7], DAY2)).snapshot_id)
+
+    _before_commit(lake, monkeypatch, append_first, step="commit_manifests")
+
+    result = lake.floe.maintenance.rewrite_manifests(table)
+
+    snapshots = lake.floe.snapshots.list(table)
+    assert [s.operation for s in snapshots[-2:]] == ["append", "replace"]
+    assert snapshots[-1].parent_id == appended[0]
+    assert result.snapshot_id == snapshots[-1].snapshot_id
+    assert lake.floe.maintenance.health(table).manifests == 1
+    assert ids_of(lake.floe.reads.scan(table)) == [0, 1, 2, 7]
+    assert len(lake.floe.tables.files(table)) == 4

@@ -287,8 +287,13 @@ def rewrite_manifests(table: Table, name: str) -> ManifestRewrite:
     tx = table.transaction()
     producer = _RewriteManifests(tx, table)
     producer.commit()
-    with commit_outcome_guarded(name):
-        tx.commit_transaction()
+    commit_manifests(tx, name)
     committed = table.metadata.snapshot_by_id(producer.snapshot_id)
     after = 0 if committed is None else len(committed.manifests(table.io))
     return ManifestRewrite(producer.snapshot_id, len(before), after)
+
+
+def commit_manifests(tx: Transaction, name: str) -> None:
+    """Commit a manifest rewrite (PyIceberg re-applies it on a fresher table after a conflict)."""
+    with commit_outcome_guarded(name):
+        tx.commit_transaction()

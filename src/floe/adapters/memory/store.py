@@ -481,26 +481,43 @@ class MemoryTableStore(TableStorePort):
             table = self._w.require_table(identifier)
             if table.current_snapshot_id is None:
                 return ManifestRewrite(None, 0, 0)
-            current = table.snapshot(table.current_snapshot_id)
-            before = len(current.manifests)
-            if before <= 1:
-                return ManifestRewrite(None, before, before)
-            groups: dict[int, set[int]] = {}
-            for file_id in set(current.rows.files.to_pylist()):
-                groups.setdefault(len(table.files[file_id].partition), set()).add(file_id)
-            manifests = [frozenset(groups[k]) for k in sorted(groups)]
-            total = current.rows.data.num_rows
-            info = table.add_snapshot(
-                "replace",
-                current.rows,
-                {
-                    "total-records": str(total),
-                    "manifests-created": str(len(manifests)),
-                    "manifests-replaced": str(before),
-                },
-                manifests=manifests,
-            )
-            return ManifestRewrite(info.snapshot_id, before, len(manifests))
+            before = len(table.snapshot(table.current_snapshot_id).manifests)
+        if before <= 1:
+            return ManifestRewrite(None, before, before)
+        snapshot_id, after = commit_manifests(self._w, identifier)
+        return ManifestRewrite(snapshot_id, before, after)
+
+
+def commit_manifests(warehouse: MemoryWarehouse, identifier: TableIdentifier) -> tuple[int, int]:
+    """Commit a manifest rewrite of the table as it is now: one ``replace`` snapshot.
+
+    Its manifests, one per spec (told apart by the number of partition
+    fields), list the current snapshot's live files, whatever committed
+    since the rewrite was asked for.
+
+    Returns:
+        The snapshot and how many manifests it has.
+    """
+    with warehouse.lock:
+        table = warehouse.require_table(identifier)
+        if table.current_snapshot_id is None:  # pragma: no cover - tables never lose snapshots
+            raise WriteError(f"table {identifier} has no snapshot", subject=str(identifier))
+        current = table.snapshot(table.current_snapshot_id)
+        groups: dict[int, set[int]] = {}
+        for file_id in set(current.rows.files.to_pylist()):
+            groups.setdefault(len(table.files[file_id].partition), set()).add(file_id)
+        manifests = [frozenset(groups[k]) for k in sorted(groups)]
+        info = table.add_snapshot(
+            "replace",
+            current.rows,
+            {
+                "total-records": str(current.rows.data.num_rows),
+                "manifests-created": str(len(manifests)),
+                "manifests-replaced": str(len(current.manifests)),
+            },
+            manifests=manifests,
+        )
+        return info.snapshot_id, len(manifests)
 
 
 def _compaction_conflict(name: str) -> CommitConflictError:

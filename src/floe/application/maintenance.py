@@ -289,12 +289,14 @@ class MaintenanceService:
         the spec each file was written with) holding at least
         ``min_input_files`` small files, they are packed, largest first, into
         bins of at most the target size; each bin of two or more files is
-        rewritten as one file, under the table's current schema and
-        partition spec. Every bin lands in ONE commit, an Iceberg
-        ``replace`` snapshot: no row changes, so reads, time travel and
-        ``total-records`` are as before, and the snapshot summary counts the
-        files and rows replaced. Files are read and written one bin at a
-        time: memory holds about one output file's rows.
+        rewritten as one file under the table's current schema and
+        partition spec (one per partition of that spec, when files written
+        before a partition field was added are split by it). Every bin
+        lands in ONE commit, an Iceberg ``replace`` snapshot: no row
+        changes, so reads, time travel and ``total-records`` are as before,
+        and the snapshot summary counts the files and rows replaced. Files
+        are read and written one bin at a time: memory holds about one
+        output file's rows.
 
         A partition to which row-level delete files apply (written by other
         engines; floe writes none) is left alone and reported in

@@ -326,6 +326,10 @@ class TableStorePort(abc.ABC):
     ) -> RewriteOutcome:
         """Rewrite each bin's files into one new file, in ONE ``replace`` snapshot.
 
+        The new files are written under the table's current schema and
+        spec: a bin of files written under an older spec becomes one file
+        per partition of the current spec.
+
         No row changes: readers, time travel and ``total-records`` see the
         same rows. Files are read and written one bin at a time, so memory
         holds about one bin's rows. The commit checks only that the replaced

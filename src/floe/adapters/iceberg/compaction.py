@@ -26,13 +26,11 @@ at a time.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pyiceberg.exceptions import ValidationException
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
 from pyiceberg.manifest import (
@@ -54,6 +52,7 @@ from pyiceberg.typedef import EMPTY_DICT
 from floe.adapters.filters import bind_filter, parse_filter
 from floe.adapters.iceberg.guard import commit_outcome_guarded, commit_refused
 from floe.adapters.iceberg.streaming import delete_quietly
+from floe.adapters.iceberg.writes import validation_conflicts
 from floe.adapters.iceberg_model import partition_values
 from floe.domain.compaction import CompactionBin, CompactionCandidate
 from floe.domain.errors import CommitConflictError
@@ -256,26 +255,20 @@ def commit_replace(tx: Transaction, table: Table, written: list[DataFile], name:
     failed validation, any 4xx answer) leaves them unreferenced; after an
     unknown outcome they may be referenced, so they are kept.
     """
-    with commit_outcome_guarded(name), _conflict_typed(name):
+    with (
+        commit_outcome_guarded(name),
+        validation_conflicts(
+            f"compaction of table {name} conflicts with a concurrent commit that removed "
+            "or changed files it rewrites",
+            name,
+        ),
+    ):
         try:
             tx.commit_transaction()
         except Exception as exc:
             if commit_refused(exc):
                 delete_quietly(table.io, written)
             raise
-
-
-@contextlib.contextmanager
-def _conflict_typed(name: str) -> Iterator[None]:
-    try:
-        yield
-    except ValidationException as exc:
-        cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise CommitConflictError(
-            f"compaction of table {name} conflicts with a concurrent commit that removed "
-            f"or changed files it rewrites ({cause}); nothing was written",
-            subject=name,
-        ) from exc
 
 
 def rewrite_manifests(table: Table, name: str) -> ManifestRewrite:

@@ -337,12 +337,26 @@ def _conflict_typed(table: str, mode: WriteMode) -> Iterator[None]:
     Nothing was committed; re-running it blindly could discard the other
     writer's rows, so it is not retried.
     """
+    with validation_conflicts(
+        f"{mode.value} into table {table} conflicts with a concurrent commit to the same rows",
+        table,
+    ):
+        yield
+
+
+@contextmanager
+def validation_conflicts(conflict: str, table: str) -> Iterator[None]:
+    """Turn PyIceberg's ``ValidationException`` into a :class:`CommitConflictError`.
+
+    Args:
+        conflict: What conflicted, the message's beginning; the validation's
+            own first line and "nothing was written" follow.
+        table: The table, the error's subject.
+    """
     try:
         yield
     except ValidationException as exc:
         cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         raise CommitConflictError(
-            f"{mode.value} into table {table} conflicts with a concurrent commit to the "
-            f"same rows ({cause}); nothing was written",
-            subject=table,
+            f"{conflict} ({cause}); nothing was written", subject=table
         ) from exc

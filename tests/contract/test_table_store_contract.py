@@ -345,64 +345,34 @@ def test_upsert_with_duplicate_keys_is_refused(
 KEYED = pa.schema([("k", pa.int64()), ("j", pa.string()), ("v", pa.int64())])
 
 
+DUPLICATES = "the data holds duplicate rows for join columns {columns}"
+NULLS = (
+    "join columns hold null values: {named}; a null key matches no row, "
+    "so fill or drop those rows"
+)
+
+
 @pytest.mark.parametrize(
-    ("keys", "join_columns"),
+    ("keys", "join_columns", "refusal"),
     [
-        ({"k": [1, 1], "j": ["a", "b"]}, ["k"]),
-        ({"k": [1, 1], "j": ["a", "a"]}, ["k", "j"]),
+        ({"k": [1, 1], "j": ["a", "b"]}, ["k"], DUPLICATES.format(columns=["k"])),
+        ({"k": [1, 1], "j": ["a", "a"]}, ["k", "j"], DUPLICATES.format(columns=["k", "j"])),
+        # A null key matches no row: upserting it would insert it again every time.
+        ({"k": [None, 2], "j": ["a", "b"]}, ["k"], NULLS.format(named="'k' (1)")),
+        ({"k": [1, 1], "j": [None, None]}, ["k", "j"], NULLS.format(named="'j' (2)")),
+        ({"k": [None, 1], "j": [None, "b"]}, ["j", "k"], NULLS.format(named="'j' (1), 'k' (1)")),
     ],
-    ids=["single", "compound"],
+    ids=["duplicate", "duplicate-compound", "null-key", "null-part", "nulls-in-both-parts"],
 )
 @pytest.mark.parametrize("existing", [True, False], ids=["existing", "created"])
-def test_upsert_with_duplicate_keys_is_refused_by_name(
+def test_upsert_with_bad_keys_is_refused_by_name(
     lake: floe.Floe,
     ns: tuple[str, ...],
     keys: dict[str, list[object]],
     join_columns: list[str],
+    refusal: str,
     existing: bool,
 ) -> None:
-    ident = floe.TableIdentifier(ns, "keyed")
-    if existing:
-        lake.tables.create(ident, KEYED)
-    data = pa.table({**keys, "v": [1, 2]}, schema=KEYED)
-
-    with pytest.raises(floe.WriteError) as raised:
-        lake.writes.upsert(
-            ident,
-            data,
-            join_columns=join_columns,
-            create_if_missing=None if existing else floe.NewTable(),
-        )
-
-    assert str(raised.value) == (
-        f"upsert into table {ident}: the data holds duplicate rows for join columns "
-        f"{join_columns}; nothing was written"
-    )
-    if existing:
-        assert lake.snapshots.list(ident) == []
-    else:
-        assert not lake.tables.exists(ident)
-
-
-@pytest.mark.parametrize(
-    ("keys", "join_columns", "named"),
-    [
-        ({"k": [None, 2], "j": ["a", "b"]}, ["k"], "'k' (1)"),
-        ({"k": [1, 1], "j": [None, None]}, ["k", "j"], "'j' (2)"),
-        ({"k": [None, 1], "j": [None, "b"]}, ["j", "k"], "'j' (1), 'k' (1)"),
-    ],
-    ids=["null-key", "null-part", "both-parts"],
-)
-@pytest.mark.parametrize("existing", [True, False], ids=["existing", "created"])
-def test_upsert_with_null_keys_is_refused_by_name(
-    lake: floe.Floe,
-    ns: tuple[str, ...],
-    keys: dict[str, list[object]],
-    join_columns: list[str],
-    named: str,
-    existing: bool,
-) -> None:
-    # A null key matches no row: upserting it would insert it again every time.
     ident = floe.TableIdentifier(ns, "keyed")
     if existing:
         lake.tables.create(ident, KEYED)
@@ -417,10 +387,7 @@ def test_upsert_with_null_keys_is_refused_by_name(
             create_if_missing=None if existing else floe.NewTable(),
         )
 
-    assert str(raised.value) == (
-        f"upsert into table {ident}: join columns hold null values: {named}; a null key "
-        "matches no row, so fill or drop those rows; nothing was written"
-    )
+    assert str(raised.value) == f"upsert into table {ident}: {refusal}; nothing was written"
     if existing:
         assert len(lake.snapshots.list(ident)) == 1
     else:

@@ -347,8 +347,7 @@ KEYED = pa.schema([("k", pa.int64()), ("j", pa.string()), ("v", pa.int64())])
 
 DUPLICATES = "the data holds duplicate rows for join columns {columns}"
 NULLS = (
-    "join columns hold null values: {named}; a null key matches no row, "
-    "so fill or drop those rows"
+    "join columns hold null values: {named}; a null key matches no row, so fill or drop those rows"
 )
 
 

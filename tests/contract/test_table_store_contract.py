@@ -548,3 +548,23 @@ def test_a_clashing_partition_field_changes_nothing(lake: floe.Floe, ns: tuple[s
         lake.writes.append(ident, rows([2]), partition_fields=["month(ts)"])
     assert [str(t) for t in lake.tables.load(ident).partition_spec] == ["day(ts)"]
     assert lake.snapshots.list(ident) == snapshots
+
+
+@pytest.mark.parametrize("emptied", [False, True], ids=["never-written", "all-rows-deleted"])
+def test_upsert_into_an_empty_table_inserts_its_rows(
+    lake: floe.Floe, ns: tuple[str, ...], emptied: bool
+) -> None:
+    ident = floe.TableIdentifier(ns, "empty")
+    lake.tables.create(ident, KEYED)
+    if emptied:
+        lake.writes.append(ident, pa.table({"k": [7], "j": ["x"], "v": [0]}, schema=KEYED))
+        lake.writes.delete(ident, "true")
+
+    result = lake.writes.upsert(
+        ident,
+        pa.table({"k": [1, 2], "j": ["a", "b"], "v": [1, 2]}, schema=KEYED),
+        join_columns=["k"],
+    )
+
+    assert result.rows_added == 2
+    assert sorted(lake.reads.scan(ident).column("k").to_pylist()) == [1, 2]

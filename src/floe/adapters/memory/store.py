@@ -265,7 +265,12 @@ class MemoryTableStore(TableStorePort):
                 if updates or inserts:
                     operation = _replacing(table) if updates else "append"
                     keep = pa.chunked_array(
-                        [pa.array([i not in replaced for i in range(current.data.num_rows)])]
+                        [
+                            pa.array(
+                                [i not in replaced for i in range(current.data.num_rows)],
+                                pa.bool_(),
+                            )
+                        ]
                     )
                     current = table.rewrite(current, keep)
                     current = current.concat(table.new_files(data.take(updates + inserts)))

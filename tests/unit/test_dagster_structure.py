@@ -15,9 +15,14 @@ import floe.domain
 
 #: What a user of the Dagster integration imports from ``floe.adapters.dagster``.
 DAGSTER_PUBLIC = {
+    "ExpireSnapshots",
+    "Health",
     "IcebergIOManager",
     "IcebergIOManagerConfig",
+    "MaintenanceOperation",
+    "RemoveOrphanFiles",
     "create_io_manager",
+    "maintenance_job",
     "table_for_asset_key",
 }
 #: Words of Dagster's vocabulary that no domain name may hold.

@@ -10,6 +10,10 @@ names start with ``_``):
   validated value (``IcebergIOManager(...).settings``).
 - :func:`table_for_asset_key`: the table an asset key maps to, e.g. to read
   an asset's table with ``floe.Floe`` outside Dagster.
+- :func:`maintenance_job`: a job maintaining the assets' tables through the
+  IO manager, with the operations :class:`ExpireSnapshots`,
+  :class:`RemoveOrphanFiles` and :class:`Health` (any
+  :class:`MaintenanceOperation`); schedule it with ``dg.ScheduleDefinition``.
 
 The IO manager is an edge adapter: it turns Dagster contexts into calls of
 floe's application services (``floe.Floe``) and nothing else.
@@ -76,6 +80,23 @@ resume a run.
 
 from floe.adapters.dagster._config import IcebergIOManagerConfig
 from floe.adapters.dagster._io_manager import IcebergIOManager, create_io_manager
+from floe.adapters.dagster._maintenance_job import maintenance_job
+from floe.adapters.dagster._operations import (
+    ExpireSnapshots,
+    Health,
+    MaintenanceOperation,
+    RemoveOrphanFiles,
+)
 from floe.adapters.dagster._targets import table_for_asset_key
 
-__all__ = ["IcebergIOManager", "IcebergIOManagerConfig", "create_io_manager", "table_for_asset_key"]
+__all__ = [
+    "ExpireSnapshots",
+    "Health",
+    "IcebergIOManager",
+    "IcebergIOManagerConfig",
+    "MaintenanceOperation",
+    "RemoveOrphanFiles",
+    "create_io_manager",
+    "maintenance_job",
+    "table_for_asset_key",
+]

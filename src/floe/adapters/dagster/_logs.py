@@ -130,6 +130,21 @@ def forwarding_to(log: RunLog) -> Iterator[None]:
         _run_log.reset(token)
 
 
+@contextmanager
+def to_op_log(context: dg.OpExecutionContext) -> Iterator[None]:
+    """Forward floe's events of this thread to an op's ``context.log.debug`` for the block.
+
+    As :func:`to_run_log`, nothing is forwarded when the instance already
+    captures the ``floe`` logger itself.
+    """
+    managed = context.instance.managed_python_loggers
+    if _FLOE in managed or "root" in managed:
+        yield
+        return
+    with forwarding_to(context.log):
+        yield
+
+
 def _log_of(context: dg.OutputContext | dg.InputContext) -> dg.DagsterLogManager | None:
     try:
         log = context.log

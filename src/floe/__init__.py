@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from floe.api import Floe, catalog_config_from_pyiceberg
 from floe.application import NewTable
+from floe.application.policy_runs import MaintenanceRun
 from floe.domain.compaction import CompactResult, ManifestRewriteResult, PartitionCompaction
 from floe.domain.config import (
     LocalCatalogConfig,
@@ -70,6 +71,7 @@ from floe.domain.errors import (
     InvalidFilterError,
     InvalidIdentifierError,
     InvalidPartitionSpecError,
+    InvalidPolicyError,
     InvalidScanError,
     InvalidSchemaError,
     NamespaceExistsError,
@@ -95,6 +97,7 @@ from floe.domain.models import (
     WriteMode,
 )
 from floe.domain.partitioning import PartitionTransform
+from floe.domain.policies import TablePolicies
 from floe.domain.table_files import FileKind, FilesDeleted, OrphanFilesResult
 from floe.ports import TableInfo, WriteResult
 
@@ -160,9 +163,11 @@ __all__ = [
     "InvalidFilterError",
     "InvalidIdentifierError",
     "InvalidPartitionSpecError",
+    "InvalidPolicyError",
     "InvalidScanError",
     "InvalidSchemaError",
     "LocalCatalogConfig",
+    "MaintenanceRun",
     "ManifestRewriteResult",
     "MemoryCatalogConfig",
     "NamespaceExistsError",
@@ -187,6 +192,7 @@ __all__ = [
     "TableIdentifier",
     "TableInfo",
     "TableNotFoundError",
+    "TablePolicies",
     "UnknownPropertyWarning",
     "WriteError",
     "WriteMode",

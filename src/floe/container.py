@@ -26,6 +26,7 @@ from floe.domain.config import (
     PolarisCatalogConfig,
 )
 from floe.ports.catalog import CatalogPort
+from floe.ports.policies import PolicyPort
 from floe.ports.table_files import TableFilesPort
 from floe.ports.table_store import TableStorePort
 
@@ -86,6 +87,24 @@ def _memory_table_files(warehouse: MemoryWarehouse) -> TableFilesPort:
     return MemoryTableFiles(warehouse)
 
 
+def _memory_policies() -> PolicyPort:
+    from floe.adapters.memory.policies import MemoryPolicies
+
+    return MemoryPolicies()
+
+
+def _local_policies() -> PolicyPort:
+    from floe.adapters.iceberg.policies import NoPolicies
+
+    return NoPolicies()
+
+
+def _rest_policies(backend: IcebergBackend) -> PolicyPort:
+    from floe.adapters.iceberg.policies import RestPolicies
+
+    return RestPolicies(backend)
+
+
 def _iceberg_table_files(backend: IcebergBackend) -> TableFilesPort:
     from floe.adapters.iceberg.table_files import IcebergTableFiles
 
@@ -129,9 +148,18 @@ class FloeContainer(containers.DeclarativeContainer):
         PolarisCatalogConfig=providers.Singleton(_iceberg_table_files, iceberg_backend),
     )
 
+    policies = providers.Selector(
+        backend,
+        MemoryCatalogConfig=providers.Singleton(_memory_policies),
+        LocalCatalogConfig=providers.Singleton(_local_policies),
+        PolarisCatalogConfig=providers.Singleton(_rest_policies, iceberg_backend),
+    )
+
     namespaces = providers.Singleton(NamespaceService, catalog)
     tables = providers.Singleton(TableService, catalog, store)
     writes = providers.Singleton(WriteService, catalog, store)
     snapshots = providers.Singleton(SnapshotService, catalog, store)
     reads = providers.Singleton(ReadService, store, snapshots)
-    maintenance = providers.Singleton(MaintenanceService, catalog, store, table_files)
+    maintenance = providers.Singleton(
+        MaintenanceService, catalog, store, table_files, policies=policies
+    )

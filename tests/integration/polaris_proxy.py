@@ -19,6 +19,9 @@ Apache Polaris deployment does:
   namespace without its parent is ``404``;
 * ``GET /v1/config`` lists the endpoints Polaris serves (SeaweedFS lists
   none), so a client asks ``HEAD`` whether a table exists, as with Polaris;
+* ``GET /polaris/v1/{prefix}/applicable-policies?namespace=..&target-name=..``
+  answers, as Polaris' policy API does, with the policies a test attached to
+  the table (:meth:`PolarisProxy.attach_policy`), 404 for a missing table;
 * valid requests are forwarded to SeaweedFS without the ``/api/catalog``
   prefix, with the client's ``Authorization`` replaced by a token the proxy
   obtained from SeaweedFS itself (so floe's tokens mean nothing upstream).
@@ -101,7 +104,10 @@ POLARIS_ENDPOINTS = (
     f"POST {_VIEW}",
     f"DELETE {_VIEW}",
     "POST /v1/{prefix}/views/rename",
+    # Polaris' policy API (served by the proxy itself: SeaweedFS has none).
+    "GET /polaris/v1/{prefix}/applicable-policies",
 )
+_POLICIES_PATH = "/polaris/v1/"
 _ROLE_SCOPE = "PRINCIPAL_ROLE:"
 _UPSTREAM_TIMEOUT_S = 30.0
 #: ``announced_expires_in`` for token answers without an ``expires_in``.
@@ -189,8 +195,37 @@ class PolarisProxy(FaultInjector):
         self._server = self._listen(("127.0.0.1", 0))
         self._port = int(self._server.server_address[1])
         self._thread: threading.Thread | None = None
+        self._policies: dict[tuple[tuple[str, ...], str], list[dict[str, Any]]] = {}
 
     # -- what tests use --------------------------------------------------------------------
+
+    def attach_policy(
+        self,
+        table: str,
+        *,
+        name: str,
+        policy_type: str,
+        content: str | dict[str, Any],
+        inherited: bool = False,
+    ) -> None:
+        """Make ``applicable-policies`` of ``table`` (``"ns.table"``) list a policy.
+
+        ``content`` is sent as Polaris does, as JSON text (a mapping is dumped).
+        """
+        *namespace, table_name = table.split(".")
+        text = content if isinstance(content, str) else json.dumps(content)
+        with self._lock:
+            self._policies.setdefault((tuple(namespace), table_name), []).append(
+                {
+                    "policy-type": policy_type,
+                    "inheritable": True,
+                    "name": name,
+                    "content": text,
+                    "version": 0,
+                    "inherited": inherited,
+                    "namespace": namespace,
+                }
+            )
 
     @property
     def uri(self) -> str:
@@ -456,6 +491,25 @@ class PolarisProxy(FaultInjector):
                 )
         return None
 
+    def applicable_policies(
+        self, method: str, path: str, headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        """Polaris' ``GET /polaris/v1/{prefix}/applicable-policies`` for a table."""
+        url = urllib.parse.urlsplit(path)
+        route = url.path.split("/")  # "", "polaris", "v1", prefix, "applicable-policies"
+        if method != "GET" or len(route) != 5 or route[4] != "applicable-policies":
+            return _iceberg_error(404, "NotFoundException", "no route")
+        query = urllib.parse.parse_qs(url.query)
+        namespace = tuple(query.get("namespace", [""])[0].split("\x1f"))
+        table = query.get("target-name", [""])[0]
+        quoted = urllib.parse.quote("\x1f".join(namespace), safe="")
+        table_path = f"/v1/{route[3]}/namespaces/{quoted}/tables/{urllib.parse.quote(table)}"
+        if self.forward("HEAD", table_path, headers, b"").status_code not in (200, 204):
+            return _iceberg_error(404, "NoSuchTableException", f"Table does not exist: {table}")
+        with self._lock:
+            listed = list(self._policies.get((namespace, table), []))
+        return 200, {"applicable-policies": listed, "next-page-token": None}
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
 
@@ -534,6 +588,8 @@ class PolarisProxy(FaultInjector):
                         401, "NotAuthorizedException", "Bearer token is missing, invalid or expired"
                     )
                     return self._json(status, error, extra={"WWW-Authenticate": challenge})
+                if urllib.parse.urlsplit(path).path.startswith(_POLICIES_PATH):
+                    return self._json(*proxy.applicable_policies(self.command, path, headers))
                 try:
                     if self.command == "POST" and _is_create(path, body):
                         with proxy._create_lock:  # check-then-create is atomic across clients

@@ -9,6 +9,7 @@ from datetime import timedelta
 import attrs
 
 from floe.application.inputs import TableLike, as_identifier
+from floe.application.policy_runs import MaintenanceRun, run_by_policy
 from floe.domain.compaction import (
     DEFAULT_MIN_INPUT_FILES,
     CompactResult,
@@ -36,6 +37,7 @@ from floe.domain.table_files import (
     unreferenced,
 )
 from floe.ports.catalog import CatalogPort
+from floe.ports.policies import PolicyPort
 from floe.ports.table_files import TableFilesPort
 from floe.ports.table_store import TableStorePort
 
@@ -57,6 +59,8 @@ class MaintenanceService:
         store: The table store port.
         files: The table files port (what metadata references, what storage holds).
         clock_ms: The present in epoch milliseconds (injectable for tests).
+        policies: The policies port (the catalog's maintenance policies), for
+            :meth:`maintain`; ``None``: no policy applies.
     """
 
     def __init__(
@@ -65,11 +69,13 @@ class MaintenanceService:
         store: TableStorePort,
         files: TableFilesPort,
         clock_ms: Callable[[], int] = _wall_clock_ms,
+        policies: PolicyPort | None = None,
     ) -> None:
         self._catalog = catalog
         self._store = store
         self._files = files
         self._clock_ms = clock_ms
+        self._policies = policies
 
     def expire_snapshots(
         self,
@@ -385,4 +391,60 @@ class MaintenanceService:
             snapshot_id=done.snapshot_id,
             manifests_before=done.manifests_before,
             manifests_after=done.manifests_after,
+        )
+
+    def maintain(
+        self,
+        table: TableLike,
+        *,
+        older_than: timedelta | None = None,
+        retain_last: int | None = None,
+        orphan_older_than: timedelta | None = None,
+        delete_files: bool = True,
+        allow_short_window: bool = False,
+    ) -> MaintenanceRun:
+        """Run snapshot expiry, then orphan-file removal, as the catalog's policies say.
+
+        A catalog serving Apache Polaris' policy API applies maintenance
+        policies to the table (its own or inherited from its namespaces and
+        catalog): ``system.snapshot-expiry`` gives ``retain_last``
+        (``min_snapshot_to_keep``) and ``older_than``
+        (``max_snapshot_age_days``), ``system.orphan-file-removal`` gives
+        ``orphan_older_than`` (``max_orphan_file_age_in_days``). An argument
+        given here wins over the policy; what neither gives takes Iceberg's
+        defaults (snapshots older than 5 days go, the newest stays; orphans
+        older than 3 days go). A policy with ``"enable": false`` skips its
+        operation (reported in ``skipped``). A catalog without policies (not
+        serving the endpoint, the embedded catalog) runs both with the
+        defaults.
+
+        Args:
+            table: The table.
+            older_than: Age beyond which snapshots may go.
+            retain_last: How many of the newest snapshots always stay (>= 1).
+            orphan_older_than: Age beyond which an unreferenced file is an orphan.
+            delete_files: Let the expiry delete the files it unreferenced.
+            allow_short_window: Accept an orphan age under a day.
+
+        Returns:
+            The policies found and what each operation did.
+
+        Raises:
+            InvalidPolicyError: A maintenance policy's content is malformed;
+                nothing was run.
+            InvalidConfigError: A setting (given or from a policy) is out of
+                range, e.g. an orphan age under a day.
+            TableNotFoundError: The table does not exist.
+            FloeStorageError: As :meth:`expire_snapshots` and
+                :meth:`remove_orphan_files`.
+        """
+        return run_by_policy(
+            self,
+            self._policies,
+            as_identifier(table),
+            older_than=older_than,
+            retain_last=retain_last,
+            orphan_older_than=orphan_older_than,
+            delete_files=delete_files,
+            allow_short_window=allow_short_window,
         )

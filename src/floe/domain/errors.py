@@ -33,6 +33,13 @@ class InvalidConfigError(FloeValidationError):
     """A configuration value is missing, out of range or inconsistent."""
 
 
+class InvalidPolicyError(InvalidConfigError):
+    """A maintenance policy the catalog applies to a table has content floe cannot use.
+
+    ``subject`` is the policy's name.
+    """
+
+
 class InvalidPartitionSpecError(FloeValidationError):
     """A partition transform is malformed or does not fit the table schema."""
 

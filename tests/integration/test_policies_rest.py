@@ -1,0 +1,107 @@
+"""Polaris' maintenance policies honoured over real HTTP (the Polaris-conformance proxy)."""
+
+import datetime as dt
+import uuid
+
+import pyarrow as pa
+import pytest
+
+import floe
+from tests.conftest import rest_config
+from tests.integration.conftest import PolarisFactory, polaris_config
+from tests.integration.polaris_proxy import PolarisProxy
+from tests.integration.seaweed import SeaweedServer
+
+EXPIRY = "system.snapshot-expiry"
+ORPHANS = "system.orphan-file-removal"
+
+
+@pytest.fixture
+def proxy(polaris_factory: PolarisFactory) -> PolarisProxy:
+    return polaris_factory(token_lifetime_s=600.0)
+
+
+def _table_with_snapshots(lake: floe.Floe, count: int) -> str:
+    namespace = f"pol_{uuid.uuid4().hex[:8]}"
+    lake.namespaces.create((namespace,))
+    table = f"{namespace}.orders"
+    for i in range(count):
+        lake.writes.append(table, pa.table({"id": [i]}), create_if_missing=floe.NewTable())
+    return table
+
+
+def test_the_policys_retention_is_used_and_an_explicit_argument_wins(
+    seaweed: SeaweedServer, proxy: PolarisProxy
+) -> None:
+    lake = floe.Floe.from_config(polaris_config(seaweed, proxy))
+    table = _table_with_snapshots(lake, 5)
+    proxy.attach_policy(
+        table,
+        name="keep-three",
+        policy_type=EXPIRY,
+        content={
+            "version": "2025-02-03",
+            "enable": True,
+            "config": {"min_snapshot_to_keep": 3, "max_snapshot_age_days": 0},
+        },
+        inherited=True,
+    )
+    proxy.attach_policy(
+        table,
+        name="sweep",
+        policy_type=ORPHANS,
+        content={"enable": True, "max_orphan_file_age_in_days": 2},
+    )
+
+    run = lake.maintenance.maintain(table)
+
+    assert run.policies.snapshot_expiry is not None
+    assert run.policies.snapshot_expiry.name == "keep-three"
+    assert len(lake.snapshots.list(table)) == 3
+    assert run.orphans is not None
+    assert run.orphans.older_than == dt.timedelta(days=2)
+    asked = proxy.seen(lambda e: "/applicable-policies" in e.path)
+    assert len(asked) == 1
+    assert asked[0].status == 200
+    assert "target-name=orders" in asked[0].path
+
+    lake.maintenance.maintain(table, retain_last=1)
+
+    assert len(lake.snapshots.list(table)) == 1
+
+
+def test_a_disabled_policy_skips_and_malformed_content_names_the_policy(
+    seaweed: SeaweedServer, proxy: PolarisProxy
+) -> None:
+    lake = floe.Floe.from_config(polaris_config(seaweed, proxy))
+    frozen = _table_with_snapshots(lake, 3)
+    broken = _table_with_snapshots(lake, 3)
+    proxy.attach_policy(frozen, name="frozen", policy_type=EXPIRY, content={"enable": False})
+    proxy.attach_policy(
+        broken, name="typo", policy_type=EXPIRY, content='{"enable": true, "confg": {}}'
+    )
+
+    run = lake.maintenance.maintain(frozen, older_than=dt.timedelta(0))
+    with pytest.raises(floe.InvalidPolicyError) as raised:
+        lake.maintenance.maintain(broken, older_than=dt.timedelta(0))
+
+    assert run.expired is None
+    assert run.skipped == ("expire_snapshots: policy 'frozen' is disabled",)
+    assert len(lake.snapshots.list(frozen)) == 3
+    assert raised.value.subject == "typo"
+    assert "confg" in str(raised.value)
+    assert len(lake.snapshots.list(broken)) == 3
+
+
+def test_a_catalog_without_the_policy_endpoint_uses_floes_defaults(
+    seaweed: SeaweedServer,
+) -> None:
+    lake = floe.Floe.from_config(rest_config(seaweed))  # SeaweedFS lists no endpoints
+    table = _table_with_snapshots(lake, 3)
+
+    run = lake.maintenance.maintain(table)
+
+    assert run.policies == floe.TablePolicies()
+    assert run.expired is not None
+    assert run.expired.expired_snapshot_ids == ()  # younger than Iceberg's 5 days
+    assert len(lake.snapshots.list(table)) == 3

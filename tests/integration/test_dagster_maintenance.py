@@ -13,12 +13,15 @@ import pytest
 
 import floe
 from floe.adapters.dagster import (
+    ByPolicy,
     ExpireSnapshots,
     Health,
     IcebergIOManager,
     RemoveOrphanFiles,
     maintenance_job,
 )
+from tests.integration.conftest import PolarisFactory, polaris_config
+from tests.integration.seaweed import SeaweedServer
 
 EVERYTHING_OLD = (
     ExpireSnapshots(older_than=None, retain_last=1),
@@ -194,3 +197,46 @@ def test_bad_definitions_fail_when_the_job_is_defined(make: Any, subject: str) -
     with pytest.raises(floe.InvalidConfigError) as raised:
         make()
     assert raised.value.subject == subject
+
+
+# -- over a REST catalog serving Polaris' policies ------------------------------------------
+
+
+@dg.asset(key_prefix=["remote"])
+def events() -> pa.Table:
+    return pa.table({"id": [1, 2]})
+
+
+def test_by_policy_over_polaris_honours_the_tables_policy(
+    instance: dg.DagsterInstance, seaweed: SeaweedServer, polaris_factory: PolarisFactory
+) -> None:
+    proxy = polaris_factory(token_lifetime_s=600.0)
+    config = polaris_config(seaweed, proxy)
+    io_manager = IcebergIOManager(
+        catalog={
+            "type": "polaris",
+            "uri": config.uri,
+            "warehouse": config.warehouse,
+            "client_id": proxy.client_id,
+            "client_secret": proxy.client_secret,
+            "properties": dict(config.properties),
+        }
+    )
+    for _ in range(4):
+        assert dg.materialize([events], instance=instance, resources={"io_manager": io_manager})
+    proxy.attach_policy(
+        "remote.events",
+        name="keep-two",
+        policy_type="system.snapshot-expiry",
+        content={"enable": True, "config": {"min_snapshot_to_keep": 2, "max_snapshot_age_days": 0}},
+    )
+    job = maintenance_job([events], operations=[ByPolicy(), Health()], io_manager=io_manager)
+
+    assert job.execute_in_process(instance=instance).success
+
+    (figures,) = _observations(instance, dg.AssetKey(["remote", "events"]))
+    assert figures["floe/policies"] == "keep-two"
+    assert figures["floe/snapshots_expired"] == 2
+    assert figures["floe/snapshots"] == 2
+    assert figures["floe/files_deleted"] == figures["floe/expired_files_deleted"] > 0
+    assert len(floe.Floe.from_config(config).snapshots.list("remote.events")) == 2

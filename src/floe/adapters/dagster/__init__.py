@@ -12,8 +12,9 @@ names start with ``_``):
   an asset's table with ``floe.Floe`` outside Dagster.
 - :func:`maintenance_job`: a job maintaining the assets' tables through the
   IO manager, with the operations :class:`ExpireSnapshots`,
-  :class:`RemoveOrphanFiles` and :class:`Health` (any
-  :class:`MaintenanceOperation`); schedule it with ``dg.ScheduleDefinition``.
+  :class:`RemoveOrphanFiles`, :class:`Health` and :class:`ByPolicy` (the
+  catalog's maintenance policies; any :class:`MaintenanceOperation`);
+  schedule it with ``dg.ScheduleDefinition``.
 
 The IO manager is an edge adapter: it turns Dagster contexts into calls of
 floe's application services (``floe.Floe``) and nothing else.
@@ -82,6 +83,7 @@ from floe.adapters.dagster._config import IcebergIOManagerConfig
 from floe.adapters.dagster._io_manager import IcebergIOManager, create_io_manager
 from floe.adapters.dagster._maintenance_job import maintenance_job
 from floe.adapters.dagster._operations import (
+    ByPolicy,
     ExpireSnapshots,
     Health,
     MaintenanceOperation,
@@ -90,6 +92,7 @@ from floe.adapters.dagster._operations import (
 from floe.adapters.dagster._targets import table_for_asset_key
 
 __all__ = [
+    "ByPolicy",
     "ExpireSnapshots",
     "Health",
     "IcebergIOManager",

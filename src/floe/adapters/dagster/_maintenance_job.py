@@ -71,7 +71,7 @@ def _operations_of(operations: Iterable[MaintenanceOperation]) -> tuple[Maintena
         ):
             raise InvalidConfigError(
                 "a maintenance operation has a 'name' and a 'run(maintenance, table)' "
-                f"(ExpireSnapshots, RemoveOrphanFiles, Health), got {operation!r:.80}",
+                f"(ExpireSnapshots, RemoveOrphanFiles, Health, ByPolicy), got {operation!r:.80}",
                 subject="operations",
             )
     if not chosen:

@@ -18,7 +18,8 @@ from floe.application.maintenance import MaintenanceService
 from floe.domain.errors import InvalidConfigError
 from floe.domain.health import small_file_threshold
 from floe.domain.identifiers import TableIdentifier
-from floe.domain.table_files import DEFAULT_ORPHAN_AGE, orphan_age
+from floe.domain.models import ExpireResult
+from floe.domain.table_files import DEFAULT_ORPHAN_AGE, OrphanFilesResult, orphan_age
 
 #: Iceberg's default snapshot age limit (``history.expire.max-snapshot-age-ms``).
 DEFAULT_SNAPSHOT_AGE = timedelta(days=5)
@@ -95,24 +96,29 @@ class ExpireSnapshots:
 
     def run(self, maintenance: MaintenanceService, table: TableIdentifier) -> Figures:
         """Expire the table's snapshots; see :class:`MaintenanceOperation`."""
-        result = maintenance.expire_snapshots(
-            table,
-            older_than=self.older_than,
-            retain_last=self.retain_last,
-            delete_files=self.delete_files,
+        return _expiry_figures(
+            maintenance.expire_snapshots(
+                table,
+                older_than=self.older_than,
+                retain_last=self.retain_last,
+                delete_files=self.delete_files,
+            )
         )
-        deleted = result.deleted_files
-        figures: dict[str, int | float | str] = {
-            "floe/snapshots_expired": len(result.expired_snapshot_ids),
-            "floe/snapshots_retained": len(result.retained_snapshot_ids),
-            "floe/expired_files_deleted": deleted.files,
-            "floe/expired_bytes_freed": deleted.size_bytes,
-        }
-        if deleted.failed_paths:
-            figures["floe/expired_files_not_deleted"] = len(deleted.failed_paths)
-        if deleted.skipped:
-            figures["floe/expired_files_skipped"] = deleted.skipped
-        return figures
+
+
+def _expiry_figures(result: ExpireResult) -> Figures:
+    deleted = result.deleted_files
+    figures: dict[str, int | float | str] = {
+        "floe/snapshots_expired": len(result.expired_snapshot_ids),
+        "floe/snapshots_retained": len(result.retained_snapshot_ids),
+        "floe/expired_files_deleted": deleted.files,
+        "floe/expired_bytes_freed": deleted.size_bytes,
+    }
+    if deleted.failed_paths:
+        figures["floe/expired_files_not_deleted"] = len(deleted.failed_paths)
+    if deleted.skipped:
+        figures["floe/expired_files_skipped"] = deleted.skipped
+    return figures
 
 
 @attrs.frozen
@@ -143,22 +149,27 @@ class RemoveOrphanFiles:
 
     def run(self, maintenance: MaintenanceService, table: TableIdentifier) -> Figures:
         """Remove the table's orphan files; see :class:`MaintenanceOperation`."""
-        result = maintenance.remove_orphan_files(
-            table,
-            older_than=self.older_than,
-            dry_run=self.dry_run,
-            allow_short_window=self.allow_short_window,
+        return _orphan_figures(
+            maintenance.remove_orphan_files(
+                table,
+                older_than=self.older_than,
+                dry_run=self.dry_run,
+                allow_short_window=self.allow_short_window,
+            )
         )
-        figures: dict[str, int | float | str] = {
-            "floe/orphan_files": len(result.orphan_paths),
-            "floe/orphan_bytes": result.orphan_bytes,
-            "floe/orphan_files_deleted": result.deleted.files,
-            "floe/orphan_bytes_freed": result.deleted.size_bytes,
-            "floe/recent_unreferenced_files": result.recent_files,
-        }
-        if result.deleted.failed_paths:
-            figures["floe/orphan_files_not_deleted"] = len(result.deleted.failed_paths)
-        return figures
+
+
+def _orphan_figures(result: OrphanFilesResult) -> Figures:
+    figures: dict[str, int | float | str] = {
+        "floe/orphan_files": len(result.orphan_paths),
+        "floe/orphan_bytes": result.orphan_bytes,
+        "floe/orphan_files_deleted": result.deleted.files,
+        "floe/orphan_bytes_freed": result.deleted.size_bytes,
+        "floe/recent_unreferenced_files": result.recent_files,
+    }
+    if result.deleted.failed_paths:
+        figures["floe/orphan_files_not_deleted"] = len(result.deleted.failed_paths)
+    return figures
 
 
 @attrs.frozen
@@ -192,6 +203,61 @@ class Health:
             "floe/manifest_bytes": health.manifest_bytes,
             "floe/metadata_bytes": health.metadata_bytes,
         }
+
+
+@attrs.frozen
+class ByPolicy:
+    """Expire snapshots and remove orphans as the catalog's policies say (``maintenance.maintain``).
+
+    A catalog serving Apache Polaris' policy API gives the settings
+    (``system.snapshot-expiry``, ``system.orphan-file-removal``); a value
+    set here wins over the policy; what neither sets takes Iceberg's
+    defaults; a disabled policy skips its operation (``floe/skipped``).
+
+    Attributes:
+        older_than: Age beyond which snapshots may go.
+        retain_last: How many of the newest snapshots always stay.
+        orphan_older_than: Age beyond which an unreferenced file is an orphan.
+        allow_short_window: Accept an orphan age under a day.
+    """
+
+    older_than: timedelta | None = None
+    retain_last: int | None = None
+    orphan_older_than: timedelta | None = None
+    allow_short_window: bool = False
+    name = "maintain_by_policy"
+
+    def __attrs_post_init__(self) -> None:
+        """Refuse bad parameters when the job is defined, not when it runs."""
+        _age("older_than", self.older_than)
+        _age("orphan_older_than", self.orphan_older_than)
+        if self.retain_last is not None:
+            ExpireSnapshots(retain_last=self.retain_last)
+        _bool("allow_short_window", self.allow_short_window)
+
+    def run(self, maintenance: MaintenanceService, table: TableIdentifier) -> Figures:
+        """Run the table's policy-driven maintenance; see :class:`MaintenanceOperation`."""
+        run = maintenance.maintain(
+            table,
+            older_than=self.older_than,
+            retain_last=self.retain_last,
+            orphan_older_than=self.orphan_older_than,
+            allow_short_window=self.allow_short_window,
+        )
+        figures: dict[str, int | float | str] = {}
+        policies = [
+            p.name
+            for p in (run.policies.snapshot_expiry, run.policies.orphan_file_removal)
+            if p is not None
+        ]
+        figures["floe/policies"] = ", ".join(policies) or "none"
+        if run.skipped:
+            figures["floe/skipped"] = "; ".join(run.skipped)
+        if run.expired is not None:
+            figures.update(_expiry_figures(run.expired))
+        if run.orphans is not None:
+            figures.update(_orphan_figures(run.orphans))
+        return figures
 
 
 #: What a maintenance job runs by default, in this order.

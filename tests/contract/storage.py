@@ -125,6 +125,7 @@ class MaintLake:
             self.container.store(),
             self.container.table_files(),
             clock_ms=lambda: time.time_ns() // 1_000_000 + shift_ms,
+            policies=self.container.policies(),
         )
 
 

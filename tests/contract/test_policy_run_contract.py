@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
 import floe
+from tests.contract.conftest import ADAPTERS
+from tests.contract.storage import MaintLake, fresh_namespace, maint_lake
+
+
+@pytest.fixture(params=ADAPTERS)
+def maint(request: pytest.FixtureRequest, tmp_path: Path) -> MaintLake:
+    return maint_lake(request.param, request, tmp_path)
+
+
+@pytest.fixture
+def lake(maint: MaintLake) -> floe.Floe:
+    return maint.floe
+
+
+@pytest.fixture
+def ns(lake: floe.Floe) -> tuple[str, ...]:
+    return fresh_namespace(lake)
 
 
 @pytest.fixture
@@ -34,9 +52,10 @@ def test_without_policies_the_run_takes_icebergs_defaults(
 
 
 def test_the_callers_arguments_are_the_settings(
-    lake: floe.Floe, table: floe.TableIdentifier
+    maint: MaintLake, table: floe.TableIdentifier
 ) -> None:
-    run = lake.maintenance.maintain(
+    # An hour from now every snapshot is older than any age below an hour.
+    run = maint.maintenance_at(dt.timedelta(hours=1)).maintain(
         table,
         older_than=dt.timedelta(0),
         retain_last=2,
@@ -48,7 +67,7 @@ def test_the_callers_arguments_are_the_settings(
     assert len(run.expired.expired_snapshot_ids) == 1
     assert run.orphans is not None
     assert run.orphans.older_than == dt.timedelta(hours=1)
-    assert len(lake.snapshots.list(table)) == 2
+    assert len(maint.floe.snapshots.list(table)) == 2
 
 
 def test_a_bad_argument_is_refused_before_anything_runs(

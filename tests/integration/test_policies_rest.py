@@ -1,12 +1,15 @@
 """Polaris' maintenance policies honoured over real HTTP (the Polaris-conformance proxy)."""
 
 import datetime as dt
+import time
 import uuid
 
 import pyarrow as pa
 import pytest
 
 import floe
+from floe.api import build_container
+from floe.application import MaintenanceService
 from tests.conftest import rest_config
 from tests.integration.conftest import PolarisFactory, polaris_config
 from tests.integration.polaris_proxy import PolarisProxy
@@ -21,6 +24,22 @@ def proxy(polaris_factory: PolarisFactory) -> PolarisProxy:
     return polaris_factory(token_lifetime_s=600.0)
 
 
+def _lake_an_hour_ahead(config: floe.PolarisCatalogConfig) -> floe.Floe:
+    """floe whose maintenance runs an hour from now: every snapshot is older than age 0."""
+    container = build_container(config)
+    hour_ahead_ms = time.time_ns() // 1_000_000 + 3_600_000
+    container.maintenance.override(
+        MaintenanceService(
+            container.catalog(),
+            container.store(),
+            container.table_files(),
+            clock_ms=lambda: hour_ahead_ms,
+            policies=container.policies(),
+        )
+    )
+    return floe.Floe.from_container(container)
+
+
 def _table_with_snapshots(lake: floe.Floe, count: int) -> str:
     namespace = f"pol_{uuid.uuid4().hex[:8]}"
     lake.namespaces.create((namespace,))
@@ -33,7 +52,7 @@ def _table_with_snapshots(lake: floe.Floe, count: int) -> str:
 def test_the_policys_retention_is_used_and_an_explicit_argument_wins(
     seaweed: SeaweedServer, proxy: PolarisProxy
 ) -> None:
-    lake = floe.Floe.from_config(polaris_config(seaweed, proxy))
+    lake = _lake_an_hour_ahead(polaris_config(seaweed, proxy))
     table = _table_with_snapshots(lake, 5)
     proxy.attach_policy(
         table,

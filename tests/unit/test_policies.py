@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import time
 from typing import Any
 
 import pyarrow as pa
@@ -9,6 +10,7 @@ import pytest
 
 import floe
 from floe.api import build_container
+from floe.application import MaintenanceService
 from floe.domain.policies import (
     AppliedPolicy,
     OrphanFileRemovalPolicy,
@@ -135,7 +137,18 @@ def test_settings_take_the_callers_then_the_policys_then_icebergs_defaults() -> 
 
 
 def _lake_with_snapshots(count: int) -> tuple[floe.Floe, Any]:
+    """A table with ``count`` snapshots; its maintenance runs an hour from now (all are older)."""
     container = build_container({"type": "memory"})
+    hour_ahead_ms = time.time_ns() // 1_000_000 + 3_600_000
+    container.maintenance.override(
+        MaintenanceService(
+            container.catalog(),
+            container.store(),
+            container.table_files(),
+            clock_ms=lambda: hour_ahead_ms,
+            policies=container.policies(),
+        )
+    )
     lake = floe.Floe.from_container(container)
     lake.namespaces.create(("shop",))
     for i in range(count):

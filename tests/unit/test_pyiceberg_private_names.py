@@ -1,4 +1,4 @@
-"""The private PyIceberg names compaction and manifest rewrite lean on, pinned.
+"""The private PyIceberg names floe leans on (compaction, manifest rewrite, policies), pinned.
 
 PyIceberg 0.12 has no rewrite-files or rewrite-manifests action; floe builds
 both from its snapshot producers (``adapters/iceberg/compaction.py``). An
@@ -91,3 +91,11 @@ def test_pyiceberg_still_refuses_to_sum_up_a_replace_itself() -> None:
     """Why floe sums a replace up as an overwrite: once this fails, that detour can go."""
     with pytest.raises(ValueError, match="not implemented"):
         ice_snapshot.update_snapshot_summaries(Summary(Operation.REPLACE))
+
+
+def test_the_rest_catalog_keeps_its_session_and_supported_endpoints() -> None:
+    """The policy adapter asks through the catalog's own session, when the server lists the call."""
+    from pyiceberg.catalog.rest import RestCatalog
+
+    assert "self._session" in inspect.getsource(RestCatalog.__init__)
+    assert "self._supported_endpoints" in inspect.getsource(RestCatalog._fetch_config)

@@ -126,5 +126,5 @@ def test_a_bad_filter_deletes_nothing(
 def test_a_delete_from_a_missing_table_names_the_delete(
     lake: floe.Floe, ns: tuple[str, ...]
 ) -> None:
-    with pytest.raises(floe.TableNotFoundError, match=r"delete from table .*ghost"):
+    with pytest.raises(floe.TableNotFoundError, match=r"delete rows of table .*ghost"):
         lake.writes.delete(floe.TableIdentifier(ns, "ghost"), "true")

@@ -238,7 +238,7 @@ class WriteService:
         identifier = as_identifier(table)
         if row_filter is None:
             raise InvalidFilterError(
-                f'delete from table {identifier} needs a row_filter ("true" deletes every row)',
+                f'delete rows of table {identifier}: a row_filter is needed ("true" is every row)',
                 subject=str(identifier),
             )
         check_filter_text(row_filter, table=identifier)
@@ -248,7 +248,7 @@ class WriteService:
             )
         except TableNotFoundError as exc:
             raise TableNotFoundError(
-                f"delete from table {identifier}: table does not exist", subject=str(identifier)
+                f"delete rows of table {identifier}: table does not exist", subject=str(identifier)
             ) from exc
 
     def write(

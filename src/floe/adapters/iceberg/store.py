@@ -233,7 +233,7 @@ class IcebergTableStore(TableStorePort):
             )
             return self._committed(table, result)
 
-        return self._guard.run("delete from table", str(identifier), call, fallback=WriteError)
+        return self._guard.run("delete rows of table", str(identifier), call, fallback=WriteError)
 
     def create_with_data(
         self,

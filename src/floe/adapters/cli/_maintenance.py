@@ -1,0 +1,182 @@
+"""``floe maintenance``: expire snapshots, remove orphan files.
+
+Compaction is not offered: floe has no compaction API yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import click
+from rich.status import Status
+
+import floe
+from floe.adapters.cli._app import State, cli, confirm, json_option, pass_state, yes_option
+from floe.adapters.cli._durations import duration_option
+from floe.adapters.cli._render import Output, human_bytes, human_duration
+
+
+def _deleted_document(deleted: floe.FilesDeleted) -> dict[str, Any]:
+    return {
+        "files": deleted.files,
+        "size_bytes": deleted.size_bytes,
+        "by_kind": {
+            str(kind): {"files": count.files, "size_bytes": count.size_bytes}
+            for kind, count in deleted.counts.items()
+        },
+        "failed_paths": list(deleted.failed_paths),
+        "skipped": deleted.skipped,
+    }
+
+
+def _deleted_lines(out: Output, deleted: floe.FilesDeleted) -> None:
+    kinds = ", ".join(f"{c.files} {k}" for k, c in deleted.counts.items())
+    out.line(
+        f"deleted {deleted.files} files ({human_bytes(deleted.size_bytes)})"
+        + (f": {kinds}" if kinds else "")
+    )
+    for path in deleted.failed_paths:
+        out.line(f"could not delete {path}")
+    if deleted.skipped:
+        out.line(f"nothing deleted: {deleted.skipped}")
+
+
+@contextlib.contextmanager
+def _working(out: Output, text: str) -> Iterator[None]:
+    """A spinner on the terminal while a long call runs (nothing when not a terminal)."""
+    if not out.interactive:
+        yield
+        return
+    with Status(text, console=out.err):
+        yield
+
+
+@cli.group()
+def maintenance() -> None:
+    """Expire old snapshots and remove orphan files (see docs/maintenance.md)."""
+
+
+@maintenance.command("expire")
+@click.argument("table")
+@click.option(
+    "--older-than",
+    callback=duration_option,
+    help="Only snapshots older than this (e.g. 7d) go; default: all but --retain-last.",
+)
+@click.option(
+    "--retain-last",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="The newest snapshots always kept.",
+)
+@click.option("--keep-files", is_flag=True, help="Only edit the metadata; delete no file.")
+@yes_option
+@json_option
+@pass_state
+def expire(
+    state: State,
+    table: str,
+    older_than: timedelta | None,
+    retain_last: int,
+    keep_files: bool,
+    yes: bool,
+) -> None:
+    """Expire TABLE's old snapshots and delete the files only they used."""
+    lake = state.lake
+    name = str(lake.tables.load(table).identifier)
+    age = f" older than {human_duration(older_than)}" if older_than is not None else ""
+    confirm(f"expire the snapshots of {name}{age} but the newest {retain_last}", yes=yes)
+    out = state.output
+    with _working(out, f"expiring snapshots of {name}"):
+        result = lake.maintenance.expire_snapshots(
+            name, older_than=older_than, retain_last=retain_last, delete_files=not keep_files
+        )
+    if out.as_json:
+        out.emit(
+            {
+                "table": str(result.table),
+                "expired_snapshot_ids": list(result.expired_snapshot_ids),
+                "retained_snapshot_ids": list(result.retained_snapshot_ids),
+                "protected_snapshot_ids": list(result.protected_snapshot_ids),
+                "deleted_files": _deleted_document(result.deleted_files),
+            }
+        )
+        return
+    out.line(
+        f"expired {len(result.expired_snapshot_ids)} snapshots of {result.table}, "
+        f"kept {len(result.retained_snapshot_ids)}"
+        + (
+            f" ({len(result.protected_snapshot_ids)} held by branches or tags)"
+            if result.protected_snapshot_ids
+            else ""
+        )
+    )
+    _deleted_lines(out, result.deleted_files)
+
+
+@maintenance.command("orphans")
+@click.argument("table")
+@click.option(
+    "--older-than",
+    callback=duration_option,
+    default="3d",
+    show_default=True,
+    help="Unreferenced files younger than this are left alone (a write may be running).",
+)
+@click.option("--dry-run", is_flag=True, help="Only list the orphans; delete nothing.")
+@click.option(
+    "--allow-short-window",
+    is_flag=True,
+    help="Accept --older-than under a day: only when no write to the table is running.",
+)
+@yes_option
+@json_option
+@pass_state
+def orphans(
+    state: State,
+    table: str,
+    older_than: timedelta,
+    dry_run: bool,
+    allow_short_window: bool,
+    yes: bool,
+) -> None:
+    """Find and delete the files under TABLE's location that no metadata references."""
+    lake = state.lake
+    name = str(lake.tables.load(table).identifier)
+    if not dry_run:
+        confirm(
+            f"delete the unreferenced files of {name} older than {human_duration(older_than)}",
+            yes=yes,
+        )
+    out = state.output
+    with _working(out, f"scanning the files of {name}"):
+        result = lake.maintenance.remove_orphan_files(
+            name, older_than=older_than, dry_run=dry_run, allow_short_window=allow_short_window
+        )
+    if out.as_json:
+        out.emit(
+            {
+                "table": str(result.table),
+                "older_than_seconds": int(result.older_than.total_seconds()),
+                "dry_run": result.dry_run,
+                "orphan_paths": list(result.orphan_paths),
+                "orphan_bytes": result.orphan_bytes,
+                "recent_files": result.recent_files,
+                "deleted_files": _deleted_document(result.deleted),
+            }
+        )
+        return
+    verb = "would delete" if result.dry_run else "found"
+    out.line(
+        f"{verb} {len(result.orphan_paths)} orphan files of {result.table} "
+        f"({human_bytes(result.orphan_bytes)}) older than {human_duration(result.older_than)}; "
+        f"{result.recent_files} younger unreferenced files left alone"
+    )
+    for path in result.orphan_paths:
+        out.line(f"  {path}")
+    if not result.dry_run:
+        _deleted_lines(out, result.deleted)

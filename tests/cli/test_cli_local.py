@@ -453,3 +453,23 @@ def test_the_console_script_names_an_importable_callable() -> None:
     with pytest.raises(SystemExit) as exit_info:
         target(["--version"])
     assert exit_info.value.code == 0
+
+
+def test_terminal_reads_are_bounded_and_options_go_before_the_command(workdir: Workdir) -> None:
+    lake = workdir.lake()
+    lake.namespaces.create("shop")
+    lake.writes.append("shop.big", orders(list(range(25))), create_if_missing=floe.NewTable())
+
+    shown = workdir.run("--json", "read", "shop.big")
+    assert shown.code == 0, shown.text
+    assert len(json.loads(shown.stdout)["rows"]) == 20
+    assert (
+        len(json.loads(workdir.run("read", "shop.big", "--limit", "25", "--json").stdout)["rows"])
+        == 25
+    )
+
+    quiet = workdir.run("tables", "list")
+    assert "floe.operation" not in quiet.stderr
+    logged = workdir.run("-vv", "tables", "list")
+    assert logged.stdout == "shop.big\n"
+    assert "event=floe.operation" in logged.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -84,6 +85,15 @@ def confirm(action: str, *, yes: bool) -> None:
         raise CliError(f"not confirmed: did not {action}", ExitCode.ERROR)
 
 
+def _log_to_stderr(level: int) -> None:
+    """Show floe's operation events (the library is silent unless its logger is configured)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("floe")
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
@@ -92,10 +102,13 @@ def confirm(action: str, *, yes: bool) -> None:
     help="Catalog config file: a YAML or JSON mapping with a 'type' key.",
 )
 @click.option("--catalog", help="A catalog of PyIceberg's .pyiceberg.yaml, by name.")
+@click.option(
+    "--verbose", "-v", count=True, help="Log floe's operations to stderr (-v info, -vv debug)."
+)
 @json_option
 @click.version_option(package_name="floe", prog_name="floe")
 @click.pass_context
-def cli(ctx: click.Context, config_file: Path | None, catalog: str | None) -> None:
+def cli(ctx: click.Context, config_file: Path | None, catalog: str | None, verbose: int) -> None:
     """Inspect, query and maintain floe's Iceberg tables.
 
     The catalog is the one --config or --catalog names, else the one the
@@ -104,6 +117,8 @@ def cli(ctx: click.Context, config_file: Path | None, catalog: str | None) -> No
     """
     if config_file is not None and catalog is not None:
         raise click.UsageError("give --config or --catalog, not both")
+    if verbose:
+        _log_to_stderr(logging.INFO if verbose == 1 else logging.DEBUG)
     state = ctx.ensure_object(State)
     state.config_file = config_file
     state.catalog = catalog

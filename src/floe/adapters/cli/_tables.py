@@ -39,7 +39,7 @@ def _describe(out: Output, info: floe.TableInfo) -> None:
         [
             ("table", info.identifier),
             ("location", info.location),
-            ("snapshot", info.current_snapshot_id or "none"),
+            ("snapshot", "none" if info.current_snapshot_id is None else info.current_snapshot_id),
             ("metadata", info.metadata_location or "none"),
             ("partitioned by", spec),
         ]

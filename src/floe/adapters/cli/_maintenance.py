@@ -1,6 +1,6 @@
-"""``floe maintenance``: expire snapshots, remove orphan files.
+"""``floe maintenance``: expire snapshots, remove orphan files, compact small files.
 
-Compaction is not offered: floe has no compaction API yet.
+``compact`` is offered when the installed floe has ``MaintenanceService.compact``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import floe
 from floe.adapters.cli._app import State, cli, confirm, json_option, pass_state, yes_option
 from floe.adapters.cli._durations import duration_option
 from floe.adapters.cli._render import Output, human_bytes, human_duration
+from floe.application import MaintenanceService
 
 
 def _deleted_document(deleted: floe.FilesDeleted) -> dict[str, Any]:
@@ -180,3 +181,111 @@ def orphans(
         out.line(f"  {path}")
     if not result.dry_run:
         _deleted_lines(out, result.deleted)
+
+
+#: The service method behind ``maintenance compact``; older floe versions lack it,
+#: and then the command is not offered.
+_COMPACT = "compact"
+
+
+def _compact(
+    state: State,
+    table: str,
+    target_file_size: int | None,
+    where: str | None,
+    min_input_files: int | None,
+    dry_run: bool,
+) -> None:
+    """Rewrite TABLE's small data files into files near the target size (no row changes)."""
+    lake = state.lake
+    options: dict[str, Any] = {"target_file_size": target_file_size, "where": where}
+    if min_input_files is not None:
+        options["min_input_files"] = min_input_files
+    out = state.output
+    with _working(out, f"compacting {table}"):
+        result = getattr(lake.maintenance, _COMPACT)(table, dry_run=dry_run, **options)
+    partitions = [
+        {
+            "partition": p.partition,
+            "files_rewritten": p.files_rewritten,
+            "bytes_in": p.bytes_in,
+            "files_added": p.files_added,
+            "bytes_out": p.bytes_out,
+        }
+        for p in result.partitions
+    ]
+    if out.as_json:
+        out.emit(
+            {
+                "table": str(result.table),
+                "snapshot_id": result.snapshot_id,
+                "dry_run": result.dry_run,
+                "target_file_size": result.target_file_size,
+                "files_rewritten": result.files_rewritten,
+                "bytes_in": result.bytes_in,
+                "files_added": result.files_added,
+                "bytes_out": result.bytes_out,
+                "partitions": partitions,
+                "skipped_compact": list(result.skipped_compact),
+                "skipped_with_deletes": list(result.skipped_with_deletes),
+            }
+        )
+        return
+    if result.dry_run:
+        out.line(
+            f"would rewrite {result.files_rewritten} files of {result.table} "
+            f"({human_bytes(result.bytes_in)}) into {result.files_added} files "
+            f"of about {human_bytes(result.target_file_size)} at most"
+        )
+    else:
+        out.line(
+            f"rewrote {result.files_rewritten} files of {result.table} "
+            f"({human_bytes(result.bytes_in)}) into {result.files_added} files "
+            f"({human_bytes(result.bytes_out)})"
+            + (f", snapshot {result.snapshot_id}" if result.snapshot_id is not None else "")
+        )
+    if partitions:
+        out.table(
+            ["partition", "files in", "bytes in", "files out", "bytes out"],
+            (
+                [
+                    p.partition or "(unpartitioned)",
+                    p.files_rewritten,
+                    human_bytes(p.bytes_in),
+                    p.files_added,
+                    human_bytes(p.bytes_out),
+                ]
+                for p in result.partitions
+            ),
+            right=["files in", "bytes in", "files out", "bytes out"],
+        )
+    if result.skipped_with_deletes:
+        out.line("left alone (row-level deletes apply): " + ", ".join(result.skipped_with_deletes))
+
+
+def _compact_command() -> click.Command:
+    """``maintenance compact``, decorated as the other commands are (innermost first)."""
+    command: Any = pass_state(_compact)
+    for decorate in (
+        json_option,
+        click.option("--dry-run", is_flag=True, help="Only plan and report; write nothing."),
+        click.option(
+            "--min-input-files",
+            type=click.IntRange(min=2),
+            help="Small files a partition needs to be rewritten.",
+        ),
+        click.option("--where", help="Only files that may hold rows this filter selects."),
+        click.option(
+            "--target-file-size",
+            type=click.IntRange(min=1),
+            help="Bytes to aim for (default: the table's write.target-file-size-bytes).",
+        ),
+        click.argument("table"),
+    ):
+        command = decorate(command)
+    created: click.Command = maintenance.command("compact")(command)
+    return created
+
+
+if hasattr(MaintenanceService, _COMPACT):
+    _compact_command()

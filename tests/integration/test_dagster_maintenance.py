@@ -43,7 +43,7 @@ def _io_manager(tmp_path: Path) -> IcebergIOManager:
 
 @dg.asset(key_prefix=["shop"])
 def orders(context: dg.AssetExecutionContext) -> pa.Table:
-    run = context.run_id
+    run = context.run.run_id
     return pa.table({"id": [1, 2, 3], "run": [run] * 3})
 
 

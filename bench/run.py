@@ -482,6 +482,7 @@ MAINTENANCE_FIGURES = (
     "live_data_bytes",
     "metadata_bytes",
     "compacted",
+    "manifests_rewritten",
 )
 
 
@@ -780,7 +781,8 @@ def main() -> None:
                             f"then {m['overwrites']} overwrites each replacing one append's "
                             "rows; then expire_snapshots(retain_last=1) + "
                             "remove_orphan_files(older_than=0, allow_short_window=True) "
-                            "(+ compact when lake.maintenance has it); reads: full scan, "
+                            "after compact + rewrite_manifests when lake.maintenance has "
+                            "them; reads: full scan, "
                             f"median of {m['inner_repeats']}"
                         )
                         print(f"  {section}: {body['params']}", flush=True)

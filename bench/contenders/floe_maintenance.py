@@ -6,10 +6,10 @@ Ops:
   appends of ``rows / appends`` rows, each into one of ``days`` days, then
   ``overwrites`` overwrites each replacing the rows of one earlier append),
   then ``expire_snapshots(retain_last=1)`` + ``remove_orphan_files(older_than=0,
-  allow_short_window=True)`` (+ ``compact`` when ``lake.maintenance`` has
-  it); reports the files and bytes on storage before and after against what
-  the current snapshot references, and times a full read of the maintained
-  table.
+  allow_short_window=True)``, after ``compact`` and ``rewrite_manifests``
+  when ``lake.maintenance`` has them; reports the files and bytes on
+  storage before and after against what the current snapshot references,
+  and times a full read of the maintained table.
 - ``one_append``: the same final rows written in one append; times the same read.
 """
 
@@ -108,6 +108,9 @@ def maintain(spec: dict[str, Any], lake: floe.Floe, out: Path) -> None:
         compact = getattr(lake.maintenance, "compact", None)
         if compact is not None:
             compact(table)
+        rewrite_manifests = getattr(lake.maintenance, "rewrite_manifests", None)
+        if rewrite_manifests is not None:
+            rewrite_manifests(table)
         expired = lake.maintenance.expire_snapshots(table, retain_last=1)
         orphans = lake.maintenance.remove_orphan_files(
             table, older_than=dt.timedelta(0), allow_short_window=True
@@ -121,6 +124,7 @@ def maintain(spec: dict[str, Any], lake: floe.Floe, out: Path) -> None:
         rows=result.num_rows,
         inner_seconds=times,
         compacted=compact is not None,
+        manifests_rewritten=rewrite_manifests is not None,
         build_s=build.seconds,
         maintain_s=maintenance.seconds,
         snapshots_before=snapshots_before,

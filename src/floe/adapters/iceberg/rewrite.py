@@ -96,7 +96,7 @@ def stage_overwrite(
         bound = bind(schema, delete_filter, case_sensitive=True)
         all_match = _StrictMetricsEvaluator(schema, delete_filter).eval
         keep = _expression_to_complementary_pyarrow(bound, schema)
-        for task in _candidates(tx, io, delete_filter):
+        for task in plan_candidates(tx, io, delete_filter):
             original = task.file
             if not task.delete_files and all_match(original) == ROWS_MUST_MATCH:
                 producer.delete_data_file(original)
@@ -174,10 +174,10 @@ def rows_where(
     return And(NotNull(term=term), And(core, NotNaN(term=term)))
 
 
-def _candidates(
+def plan_candidates(
     tx: Transaction, io: FileIO, delete_filter: BooleanExpression
 ) -> list[FileScanTask]:
-    """The current files that may hold rows ``delete_filter`` selects.
+    """The current files that may hold rows ``delete_filter`` selects, pruned by their metrics.
 
     PyIceberg 0.12's residual evaluation can raise ``TypeError`` on a null
     partition value (see the scan's re-planning); every file is then a

@@ -91,7 +91,7 @@ def write(
         deleted = stage_overwrite(tx, table.io, where, data, props)
     else:
         check_upsert_keys(data, join_columns, name)
-        updated, inserted = stage_upsert(tx, table, data, list(join_columns), props)
+        updated, inserted = stage_upsert(tx, table, data, list(join_columns), props, name=name)
         added, deleted = updated + inserted, updated
     with commit_outcome_guarded(name), _conflict_typed(name, mode):
         tx.commit_transaction()

@@ -568,3 +568,23 @@ def test_upsert_into_an_empty_table_inserts_its_rows(
 
     assert result.rows_added == 2
     assert sorted(lake.reads.scan(ident).column("k").to_pylist()) == [1, 2]
+
+
+def test_upsert_matching_a_key_the_table_holds_twice_is_refused(
+    lake: floe.Floe, ns: tuple[str, ...]
+) -> None:
+    ident = floe.TableIdentifier(ns, "keyed")
+    lake.tables.create(ident, KEYED)
+    lake.writes.append(ident, pa.table({"k": [1, 1], "j": ["a", "b"], "v": [1, 2]}, schema=KEYED))
+
+    with pytest.raises(floe.WriteError) as raised:
+        lake.writes.upsert(
+            ident, pa.table({"k": [1], "j": ["c"], "v": [3]}, schema=KEYED), join_columns=["k"]
+        )
+
+    assert str(raised.value) == (
+        f"upsert into table {ident}: the table holds several rows for one key of join "
+        "columns ['k']; nothing was written"
+    )
+    assert sorted(lake.reads.scan(ident).column("v").to_pylist()) == [1, 2]
+    assert len(lake.snapshots.list(ident)) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import attrs
 import pyarrow as pa
@@ -249,13 +250,25 @@ class MemoryTableStore(TableStorePort):
                 current = self._begin(table, evolve_schema, add_partition_fields)
                 data = data.cast(table.schema)
                 existing_rows = current.data.to_pylist()
-                existing = {tuple(r[k] for k in keys): i for i, r in enumerate(existing_rows)}
+                existing: dict[tuple[Any, ...], int] = {}
+                repeated: set[tuple[Any, ...]] = set()
+                for i, r in enumerate(existing_rows):
+                    at = tuple(r[k] for k in keys)
+                    if at in existing:
+                        repeated.add(at)
+                    existing[at] = i
                 updates: list[int] = []
                 inserts: list[int] = []
                 replaced: set[int] = set()
                 for i, row in enumerate(data.to_pylist()):
                     key = tuple(row[k] for k in keys)
                     match = existing.get(key) if None not in key else None
+                    if match is not None and key in repeated:
+                        raise WriteError(
+                            f"upsert into table {identifier}: the table holds several rows "
+                            f"for one key of join columns {keys}; nothing was written",
+                            subject=str(identifier),
+                        )
                     if match is None:
                         inserts.append(i)
                     elif existing_rows[match] != row:

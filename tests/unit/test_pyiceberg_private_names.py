@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pyiceberg.expressions import visitors as ice_visitors
 from pyiceberg.io import pyarrow as ice_pyarrow
 from pyiceberg.table import Transaction
 from pyiceberg.table.snapshots import Operation, Summary
@@ -56,6 +57,14 @@ def _params(function: Callable[..., Any]) -> list[str]:
         (ice_snapshot._SnapshotProducer._manifests, ["self"]),
         (ice_snapshot._SnapshotProducer.new_manifest_writer, ["self", "spec"]),
         (Transaction._register_snapshot_producer, ["self", "producer"]),
+        # The in-memory fake splits rows into files as PyIceberg's writer does.
+        (ice_pyarrow._determine_partitions, ["spec", "schema", "arrow_table"]),
+        # Overwrites, deletes and upserts keep the rows a filter does not select.
+        (ice_pyarrow._expression_to_complementary_pyarrow, ["expr", "schema"]),
+        (
+            ice_visitors._StrictMetricsEvaluator.__init__,
+            ["self", "schema", "expr", "case_sensitive", "include_empty_files"],
+        ),
     ],
 )
 def test_private_functions_keep_their_parameters(
@@ -99,3 +108,10 @@ def test_the_rest_catalog_keeps_its_session_and_supported_endpoints() -> None:
 
     assert "self._session" in inspect.getsource(RestCatalog.__init__)
     assert "self._supported_endpoints" in inspect.getsource(RestCatalog._fetch_config)
+
+
+def test_overwrite_producers_judge_conflicts_by_their_isolation_operation() -> None:
+    """floe's one-snapshot overwrites set it to OVERWRITE (write.update.isolation-level)."""
+    assert "_isolation_operation" in ice_snapshot._SnapshotProducer.__annotations__
+    assert "self._isolation_operation" in inspect.getsource(ice_snapshot._SnapshotProducer)
+    assert ice_visitors.ROWS_MUST_MATCH is not None

@@ -262,7 +262,7 @@ class MemoryTableStore(TableStorePort):
                 replaced: set[int] = set()
                 for i, row in enumerate(data.to_pylist()):
                     key = tuple(row[k] for k in keys)
-                    match = existing.get(key) if None not in key else None
+                    match = existing.get(key)  # null keys were refused above
                     if match is not None and key in repeated:
                         raise WriteError(
                             f"upsert into table {identifier}: the table holds several rows "

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from floe import SnapshotInfo
 from floe.domain.models import RetentionPolicy
 from floe.domain.retention import snapshots_protected_by_refs, snapshots_to_expire
+from tests.properties.test_domain_properties import policies
 
 PROPERTY = settings(max_examples=200, deadline=None, database=None)
 
@@ -28,13 +29,6 @@ def histories_with_refs(draw: st.DrawFn) -> tuple[list[SnapshotInfo], int | None
     ]
     current = draw(st.one_of(st.none(), st.sampled_from(ids))) if ids else None
     return snapshots, current
-
-
-policies = st.builds(
-    RetentionPolicy,
-    max_age_ms=st.one_of(st.none(), st.integers(0, 10**6)),
-    retain_last=st.integers(1, 30),
-)
 
 
 @PROPERTY

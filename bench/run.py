@@ -53,7 +53,7 @@ DGI_REQUIREMENTS = (
     f"dagster-iceberg[pandas]=={DGI_VERSION}",
     "pyiceberg[pyarrow,sql-sqlite]>=0.8,<0.12",
 )
-GROUPS = ("write", "read", "calls", "stream", "maintenance", "dagster-iceberg")
+GROUPS = ("write", "read", "calls", "stream", "maintenance", "upsert", "delete", "dagster-iceberg")
 CHILD_TIMEOUT_S = 1800
 FLOE_SRC = ""  # --floe-src: import floe from this directory instead of the installed one
 WARMUP_ROWS = 10_000
@@ -128,7 +128,45 @@ def contenders(group: str, with_dgi: bool) -> list[Contender]:
     if group == "maintenance":
         m = "floe_maintenance.py"
         return [Contender("maintained", m, "maintain"), Contender("one-append", m, "one_append")]
+    if group in ("upsert", "delete"):
+        r = "row_changes.py"
+        return [
+            Contender("floe", r, group, spec={"flavor": "floe"}),
+            Contender("pyiceberg", r, group, spec={"flavor": "pyiceberg"}),
+            Contender("parquet-rewrite", r, group, spec={"flavor": "parquet"}),
+        ]
     raise ValueError(group)
+
+
+def variants(group: str, args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
+    """A group's sections: (name suffix, spec entries); one unnamed section for most groups.
+
+    ``upsert``: every size of ``--upsert-sizes`` (table rows / changed rows),
+    unpartitioned and partitioned by ``day(ts)``. ``delete``: ``--delete-rows``
+    rows partitioned by ``day(ts)``, ~5 % deleted by a filter on a
+    non-partition column and by one on the partition source column.
+    """
+    if group == "upsert":
+        found = []
+        for size in args.upsert_sizes.split(","):
+            rows, changed = (int(v) for v in size.split(":"))
+            for layout in ("none", "day"):
+                found.append(
+                    (
+                        f":{rows}/{changed}:{layout}",
+                        {"rows": rows, "changed": changed, "layout": layout},
+                    )
+                )
+        return found
+    if group == "delete":
+        return [
+            (
+                f":{args.delete_rows}:day:by-{by}",
+                {"rows": args.delete_rows, "layout": "day", "delete_by": by},
+            )
+            for by in ("column", "partition")
+        ]
+    return [("", {})]
 
 
 # Write group: warm up with a same-size write (steady state, not the first big
@@ -228,6 +266,35 @@ RATIOS = [
     Ratio("stream", "pyiceberg-write-stream", "floe-write-table", "peak_rss_mb", None),
     Ratio("stream", "floe-read-stream", "pyiceberg-read-stream", "seconds", None),
     Ratio("stream", "floe-read-stream", "pyiceberg-read-table", "peak_rss_mb", None),
+    Ratio(
+        "upsert",
+        "floe",
+        "pyiceberg",
+        "seconds",
+        0.10,
+        "floe upsert / raw PyIceberg 0.12 table.upsert (target: floe >= 10x faster)",
+    ),
+    Ratio(
+        "upsert",
+        "floe",
+        "parquet-rewrite",
+        "seconds",
+        3.0,
+        "floe upsert / writing the whole resulting table with pyarrow.parquet",
+    ),
+    Ratio("upsert", "pyiceberg", "parquet-rewrite", "seconds", None),
+    Ratio(
+        "delete", "floe", "pyiceberg", "seconds", None, "floe delete / raw PyIceberg table.delete"
+    ),
+    Ratio(
+        "delete",
+        "floe",
+        "parquet-rewrite",
+        "seconds",
+        None,
+        "floe delete / writing the whole remaining table with pyarrow.parquet",
+    ),
+    Ratio("delete", "pyiceberg", "parquet-rewrite", "seconds", None),
     Ratio(
         "maintenance",
         "maintained",
@@ -511,7 +578,7 @@ def ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
     found = []
     for r in RATIOS:
         for section, body in results["groups"].items():
-            if section.split("@")[0] != r.group:
+            if section.split("@")[0].split(":")[0] != r.group:
                 continue
             summary = body["summary"]
             num, den = summary.get(r.numerator, {}), summary.get(r.denominator, {})
@@ -646,6 +713,14 @@ def parse_args() -> argparse.Namespace:
         help=f"comma-separated groups out of {', '.join(GROUPS)}",
     )
     parser.add_argument("--catalogs", default="local,rest", help="local, rest, or both")
+    parser.add_argument(
+        "--upsert-sizes",
+        default="2000000:100000,4000000:400000",
+        help="upsert group: comma-separated TABLE_ROWS:CHANGED_ROWS",
+    )
+    parser.add_argument(
+        "--delete-rows", type=int, default=2_000_000, help="delete group: table rows"
+    )
     parser.add_argument("--calls", type=int, default=300, help="calls per catalog-call timing")
     parser.add_argument("--results", type=Path, default=BENCH / "results")
     parser.add_argument("--workdir", type=Path, default=BENCH / ".work")
@@ -718,7 +793,11 @@ def main() -> None:
     pythons = {"project": Path(sys.executable)}
     if with_dgi:
         pythons["dgi"] = ensure_dgi_venv(workdir / "dgi-install.log")
-    groups = [g for g in ("write", "read", "calls", "stream", "maintenance") if g in only]
+    groups = [
+        g
+        for g in ("write", "read", "calls", "stream", "maintenance", "upsert", "delete")
+        if g in only
+    ]
     if with_dgi and not ({"write", "read"} & set(groups)):
         groups = ["write", "read"]
 
@@ -767,62 +846,95 @@ def main() -> None:
                         f"setup-{cat_name}",
                     )
                 for group in groups:
-                    if group == "calls" and cat_name == "local" and "rest" in found:
-                        continue  # catalog-call overhead is measured against the REST server
-                    section = f"{group}@{cat_name}"
-                    members = contenders(group, with_dgi)
-                    runs: list[dict[str, Any]] = []
-                    body: dict[str, Any] = {"runs": runs}
-                    if group == "maintenance":
-                        m = GROUP_SPEC["maintenance"]
-                        body["params"] = (
-                            f"{m['appends']} appends of {args.rows // m['appends']:,} rows "
-                            f"(each into one of {m['days']} days of a day-partitioned table), "
-                            f"then {m['overwrites']} overwrites each replacing one append's "
-                            "rows; then expire_snapshots(retain_last=1) + "
-                            "remove_orphan_files(older_than=0, allow_short_window=True) "
-                            "after compact + rewrite_manifests when lake.maintenance has "
-                            "them; reads: full scan, "
-                            f"median of {m['inner_repeats']}"
-                        )
-                        print(f"  {section}: {body['params']}", flush=True)
-                    if group == "read":
-                        plan = run_child(
-                            pythons["project"],
-                            Contender("plan", "pyiceberg_raw.py", "plan"),
-                            spec,
-                            workdir,
-                            f"plan-{cat_name}",
-                        )
-                        body["plan"] = {
-                            k: plan.get(k)
-                            for k in ("planned_files", "total_files", "planned_fraction")
-                        }
-                    for r in range(args.repeats):
-                        order = members[r % len(members) :] + members[: r % len(members)]
-                        for c in order:
-                            label = f"{group}-{cat_name}-{c.key}-r{r}"
-                            table = f"t_{c.key.replace('-', '_')}_{r}"
-                            child_spec = {
-                                **spec,
-                                **GROUP_SPEC.get(group, {}),
-                                **c.spec,
-                                "table": table,
+                    for suffix, extra in variants(group, args):
+                        if group == "calls" and cat_name == "local" and "rest" in found:
+                            continue  # catalog-call overhead is measured against the REST server
+                        section = f"{group}{suffix}@{cat_name}"
+                        if "rows" in extra:
+                            extra = {
+                                **extra,
+                                "data": str(
+                                    dataset.write_dataset(
+                                        args.workdir.resolve()
+                                        / "data"
+                                        / f"rows{extra['rows']}-seed{args.seed}.arrow",
+                                        extra["rows"],
+                                        args.seed,
+                                    )
+                                ),
                             }
-                            t0 = time.perf_counter()
-                            run = run_child(pythons[c.venv], c, child_spec, workdir, label)
-                            run["repeat"] = r
-                            runs.append(run)
-                            shown = run.get("seconds")
-                            print(
-                                f"  {section:<14} r{r} {c.key:<24} "
-                                + (f"{shown:8.3f} s" if shown is not None else "   failed")
-                                + f"  peak {run['peak_rss_mb']:7.0f} MiB"
-                                + f"  (process {time.perf_counter() - t0:5.1f} s)",
-                                flush=True,
+                        members = contenders(group, with_dgi)
+                        runs: list[dict[str, Any]] = []
+                        body: dict[str, Any] = {"runs": runs}
+                        if group == "maintenance":
+                            m = GROUP_SPEC["maintenance"]
+                            body["params"] = (
+                                f"{m['appends']} appends of {args.rows // m['appends']:,} rows "
+                                f"(each into one of {m['days']} days of a day-partitioned table), "
+                                f"then {m['overwrites']} overwrites each replacing one append's "
+                                "rows; then expire_snapshots(retain_last=1) + "
+                                "remove_orphan_files(older_than=0, allow_short_window=True) "
+                                "after compact + rewrite_manifests when lake.maintenance has "
+                                "them; reads: full scan, "
+                                f"median of {m['inner_repeats']}"
                             )
-                    body["summary"] = summarize(runs)
-                    results["groups"][section] = body
+                            print(f"  {section}: {body['params']}", flush=True)
+                        if group in ("upsert", "delete"):
+                            body["params"] = (
+                                f"{extra['rows']:,} rows, layout {extra['layout']}; "
+                                + (
+                                    f"{extra['changed']:,} changed rows (90 % updates of "
+                                    "random existing ids, 10 % new ids) upserted on id"
+                                    if group == "upsert"
+                                    else f"~5 % of the rows deleted by a filter on the "
+                                    f"{extra['delete_by']} column(s)"
+                                )
+                                + "; a new input per repetition; Iceberg contenders start "
+                                "from the same table built by floe (same table properties)"
+                            )
+                            print(f"  {section}: {body['params']}", flush=True)
+                        if group == "read":
+                            plan = run_child(
+                                pythons["project"],
+                                Contender("plan", "pyiceberg_raw.py", "plan"),
+                                spec,
+                                workdir,
+                                f"plan-{cat_name}",
+                            )
+                            body["plan"] = {
+                                k: plan.get(k)
+                                for k in ("planned_files", "total_files", "planned_fraction")
+                            }
+                        for r in range(args.repeats):
+                            order = members[r % len(members) :] + members[: r % len(members)]
+                            for c in order:
+                                label = f"{group}{suffix}-{cat_name}-{c.key}-r{r}".replace(
+                                    "/", "-"
+                                ).replace(":", "-")
+                                table = f"t_{c.key.replace('-', '_')}_{r}"
+                                child_spec = {
+                                    **spec,
+                                    **GROUP_SPEC.get(group, {}),
+                                    **extra,
+                                    **c.spec,
+                                    # Each repetition its own input (change set, filter).
+                                    "seed": args.seed + r,
+                                    "table": table,
+                                }
+                                t0 = time.perf_counter()
+                                run = run_child(pythons[c.venv], c, child_spec, workdir, label)
+                                run["repeat"] = r
+                                runs.append(run)
+                                shown = run.get("seconds")
+                                print(
+                                    f"  {section:<14} r{r} {c.key:<24} "
+                                    + (f"{shown:8.3f} s" if shown is not None else "   failed")
+                                    + f"  peak {run['peak_rss_mb']:7.0f} MiB"
+                                    + f"  (process {time.perf_counter() - t0:5.1f} s)",
+                                    flush=True,
+                                )
+                        body["summary"] = summarize(runs)
+                        results["groups"][section] = body
     finally:
         results["elapsed_s"] = round(time.perf_counter() - began, 1)
         results["ratios"] = ratios(results) if results["groups"] else []

@@ -34,6 +34,7 @@ import itertools
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.expressions import (
@@ -94,8 +95,9 @@ def stage_upsert(
     within = key_range(data, keys)
     tasks = plan_candidates(tx, io, within) if metadata.current_snapshot() else []
     matchable = _matchable(data, keys)
-    probe = data.select(keys).append_column(_SOURCE, pa.array(range(data.num_rows), pa.int64()))
-    probe = probe.filter(matchable)
+    probe = data.select(keys).append_column(_SOURCE, _positions(data.num_rows))
+    if matchable is not None:
+        probe = probe.filter(matchable)
     compared = [c for c in data.column_names if c not in keys]
 
     matched = pa.chunked_array([], pa.int64())
@@ -120,11 +122,9 @@ def stage_upsert(
             matches.append(source.column(0))
             if pc.any(changed).as_py():
                 changes.append(source.filter(changed).column(0))
-                replaced = pc.is_in(
-                    pa.array(range(rows.num_rows), pa.int64()),
-                    value_set=target.filter(changed).column(0).combine_chunks(),
-                )
-                rewritten.append((task, rows.filter(pc.invert(replaced))))
+                kept = np.ones(rows.num_rows, dtype=np.bool_)
+                kept[target.filter(changed).column(0).to_numpy()] = False
+                rewritten.append((task, rows.filter(kept)))
         if matches:
             matched = pa.chunked_array(itertools.chain.from_iterable(m.chunks for m in matches))
         if changes:
@@ -135,9 +135,12 @@ def stage_upsert(
             f"columns {keys}; nothing was written",
             subject=name,
         )
-    positions = pa.array(range(data.num_rows), pa.int64())
-    inserts = data.filter(pc.invert(pc.is_in(positions, value_set=matched.combine_chunks())))
-    updates = data.filter(pc.is_in(positions, value_set=updated.combine_chunks()))
+    is_matched = np.zeros(data.num_rows, dtype=np.bool_)
+    is_matched[matched.to_numpy()] = True
+    is_updated = np.zeros(data.num_rows, dtype=np.bool_)
+    is_updated[updated.to_numpy()] = True
+    inserts = data.filter(~is_matched)
+    updates = data.filter(is_updated)
     if rewritten:
         _stage_rewrite(tx, io, within, rewritten, pa.concat_tables([updates, inserts]), props)
     elif inserts.num_rows:
@@ -169,14 +172,43 @@ def key_range(data: pa.Table, keys: Sequence[str]) -> BooleanExpression:
     return bounds
 
 
-def _matchable(data: pa.Table, keys: Sequence[str]) -> pa.Array:
-    """The incoming rows whose key can match a row: a NaN equals nothing, as in Python."""
-    mask = pa.array([True] * data.num_rows)
+def _positions(count: int) -> pa.Array:
+    """Row numbers ``0 .. count - 1``."""
+    return pa.array(np.arange(count, dtype=np.int64))
+
+
+def _matchable(data: pa.Table, keys: Sequence[str]) -> pa.ChunkedArray | None:
+    """The incoming rows whose key can match a row: a NaN equals nothing, as in Python.
+
+    ``None`` when every row can (no floating-point key column).
+    """
+    mask: pa.ChunkedArray | None = None
     for key in keys:
         column = data.column(key)
         if pa.types.is_floating(column.type):
-            mask = pc.and_(mask, pc.invert(pc.is_nan(column).combine_chunks()))
+            not_nan = pc.invert(pc.is_nan(column))
+            mask = not_nan if mask is None else pc.and_(mask, not_nan)
     return mask
+
+
+def _hashable_exactly(kind: pa.DataType) -> bool:
+    """Whether Arrow's set lookup (``index_in``) matches values of ``kind`` as ``==`` does.
+
+    Integers, strings, binaries, dates, times and timestamps: equal exactly
+    when their bytes are. Not floating point (``0.0 == -0.0``) nor decimals
+    of different scales; those go through the hash join.
+    """
+    return bool(
+        pa.types.is_integer(kind)
+        or pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+        or pa.types.is_date(kind)
+        or pa.types.is_time(kind)
+        or pa.types.is_timestamp(kind)
+        or pa.types.is_boolean(kind)
+    )
 
 
 def _match(
@@ -189,19 +221,31 @@ def _match(
         file (aligned) and whether each match changes a non-key column.
     """
     probe_schema = probe.schema
-    build = pa.table(
-        {k: rows.column(k).cast(probe_schema.field(k).type) for k in keys}
-    ).append_column(_TARGET, pa.array(range(rows.num_rows), pa.int64()))
-    joined = probe.join(build, keys=keys, join_type="inner")
-    source = joined.select([_SOURCE])
-    target = joined.select([_TARGET])
-    if not joined.num_rows:
+    kind = probe_schema.field(keys[0]).type
+    if len(keys) == 1 and _hashable_exactly(kind):
+        # One key: a set lookup of the file's keys among the incoming ones
+        # (hashing the smaller side), no join to materialise.
+        found = pc.index_in(rows.column(keys[0]).cast(kind), value_set=probe.column(0))
+        hit = pc.is_valid(found)
+        target = pa.table({_TARGET: _positions(rows.num_rows).filter(hit)})
+        source = pa.table({_SOURCE: probe.column(_SOURCE).take(found.filter(hit))})
+    else:
+        build = pa.table(
+            {k: rows.column(k).cast(probe_schema.field(k).type) for k in keys}
+        ).append_column(_TARGET, _positions(rows.num_rows))
+        joined = probe.join(build, keys=keys, join_type="inner")
+        source = joined.select([_SOURCE])
+        target = joined.select([_TARGET])
+    if not source.num_rows:
         return source, target, pa.array([], pa.bool_())
-    mine = data.take(source.column(0))
-    theirs = rows.take(target.column(0))
-    changed = pa.array([False] * joined.num_rows)
+    mine = data.select(compared).take(source.column(0))
+    theirs = rows.select(compared).take(target.column(0))
+    changed: pa.Array | None = None
     for column in compared:
-        changed = pc.or_(changed, _differs(mine.column(column), theirs.column(column)))
+        differs = _differs(mine.column(column), theirs.column(column))
+        changed = differs if changed is None else pc.or_(changed, differs)
+    if changed is None:  # every column is a key column: a match changes nothing
+        return source, target, pa.array(np.zeros(source.num_rows, dtype=np.bool_))
     return source, target, changed
 
 

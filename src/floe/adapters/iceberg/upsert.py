@@ -31,6 +31,7 @@ Memory is bounded by the files the keys touch, not by the table.
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -48,7 +49,9 @@ from pyiceberg.expressions import (
 from pyiceberg.expressions.literals import literal
 from pyiceberg.io import FileIO
 from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
+from pyiceberg.manifest import DataFile
 from pyiceberg.table import FileScanTask, Table, Transaction
+from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Operation
 
 from floe.adapters.iceberg.rewrite import plan_candidates
@@ -109,26 +112,25 @@ def stage_upsert(
         def read(task: FileScanTask) -> pa.Table:
             return ArrowScan(metadata, io, schema, AlwaysTrue()).to_table(tasks=[task])
 
-        matches: list[pa.ChunkedArray] = []
-        changes: list[pa.ChunkedArray] = []
         # A pool of its own: ArrowScan runs its reads on PyIceberg's shared pool, and
         # reading files from inside that pool deadlocks once every worker waits.
         with ThreadPoolExecutor(max_workers=_READERS) as readers:
             files = list(readers.map(read, tasks))
-        for task, rows in zip(tasks, files, strict=True):
-            source, target, changed = _match(rows, probe, data, keys, compared)
-            if not source.num_rows:
-                continue
-            matches.append(source.column(0))
-            if pc.any(changed).as_py():
-                changes.append(source.filter(changed).column(0))
-                kept = np.ones(rows.num_rows, dtype=np.bool_)
-                kept[target.filter(changed).column(0).to_numpy()] = False
-                rewritten.append((task, rows.filter(kept)))
-        if matches:
-            matched = pa.chunked_array(itertools.chain.from_iterable(m.chunks for m in matches))
-        if changes:
-            updated = pa.chunked_array(itertools.chain.from_iterable(c.chunks for c in changes))
+        # One match over every file's rows (chunks of one table, no copy): the
+        # incoming keys are hashed once, not once per file.
+        offsets = np.cumsum([0] + [f.num_rows for f in files])
+        candidates = pa.concat_tables(files)
+        source, target, changed = _match(candidates, probe, data, keys, compared)
+        matched = source.column(0)
+        updated = source.filter(changed).column(0)
+        gone = target.filter(changed).column(0).to_numpy()
+        if len(gone):
+            kept = np.ones(candidates.num_rows, dtype=np.bool_)
+            kept[gone] = False
+            touched = np.unique(np.searchsorted(offsets, gone, side="right") - 1)
+            for i in touched.tolist():
+                rows = files[i].filter(kept[offsets[i] : offsets[i + 1]])
+                rewritten.append((tasks[i], rows))
     if len(pc.unique(matched)) != len(matched):
         raise WriteError(
             f"upsert into table {name}: the table holds several rows for one key of join "
@@ -214,11 +216,11 @@ def _hashable_exactly(kind: pa.DataType) -> bool:
 def _match(
     rows: pa.Table, probe: pa.Table, data: pa.Table, keys: list[str], compared: list[str]
 ) -> tuple[pa.Table, pa.Table, pa.Array]:
-    """Join one file's rows with the incoming keys.
+    """Join the candidate files' rows with the incoming keys.
 
     Returns:
-        The matched incoming row numbers, the matched row numbers of the
-        file (aligned) and whether each match changes a non-key column.
+        The matched incoming row numbers, the matched row numbers of
+        ``rows`` (aligned) and whether each match changes a non-key column.
     """
     probe_schema = probe.schema
     kind = probe_schema.field(keys[0]).type
@@ -286,7 +288,62 @@ def _stage_rewrite(
     kept = [rows for _, rows in rewritten if rows.num_rows]
     kept = [k.select(added.column_names).cast(added.schema) for k in kept]
     out = pa.concat_tables([*kept, added])
-    counter = itertools.count(0)
-    for written in _dataframe_to_data_files(metadata, out, io, producer.commit_uuid, counter):
+    for written in write_by_partition(metadata, out, io, producer.commit_uuid):
         producer.append_data_file(written)
     producer.commit()
+
+
+def write_by_partition(
+    metadata: TableMetadata, rows: pa.Table, io: FileIO, commit_uuid: uuid.UUID
+) -> list[DataFile]:
+    """Data files holding ``rows`` under the current spec, one partition at a time.
+
+    What ``_dataframe_to_data_files`` writes for the whole table (files per
+    partition, split at the target size), without its cost on many
+    partitions: it filters the whole table once per partition. Here the
+    rows are grouped once (Arrow's group-by on the partition values) and
+    each partition's rows are written by their own call, several at once.
+    A spec whose source columns are not top-level columns of ``rows`` is
+    left to one call.
+    """
+    counter = itertools.count(0)
+    groups = _partition_groups(metadata, rows)
+    if groups is None or len(groups) < 2:
+        return list(_dataframe_to_data_files(metadata, rows, io, commit_uuid, counter))
+
+    # One gather puts each partition's rows together; each is then a zero-copy slice.
+    ordered = rows.combine_chunks().take(pa.concat_arrays(groups))
+    starts = np.cumsum([0] + [len(g) for g in groups])
+
+    def write(i: int) -> list[DataFile]:
+        part = ordered.slice(starts[i], starts[i + 1] - starts[i])
+        return list(_dataframe_to_data_files(metadata, part, io, commit_uuid, counter))
+
+    # A pool of its own: each call waits on PyIceberg's shared pool for its files.
+    with ThreadPoolExecutor(max_workers=_READERS) as writers:
+        return list(itertools.chain.from_iterable(writers.map(write, range(len(groups)))))
+
+
+def _partition_groups(metadata: TableMetadata, rows: pa.Table) -> list[pa.Array] | None:
+    """Row numbers of ``rows`` per partition of the current spec (None: not computable)."""
+    spec, schema = metadata.spec(), metadata.schema()
+    if spec.is_unpartitioned() or not rows.num_rows:
+        return None
+    values: dict[str, pa.Array] = {}
+    try:
+        for i, field in enumerate(spec.fields):
+            source = schema.find_field(field.source_id)
+            column = schema.find_column_name(field.source_id)
+            if column is None or column not in rows.column_names:
+                return None
+            transform = field.transform.pyarrow_transform(source.field_type)
+            values[f"p{i}"] = transform(rows.column(column))
+    except (NotImplementedError, ValueError, TypeError, pa.ArrowException):
+        return None
+    keyed = pa.table(values).append_column(_TARGET, _positions(rows.num_rows))
+    grouped = keyed.group_by(list(values), use_threads=False).aggregate([(_TARGET, "list")])
+    return [chunk.values for chunk in _list_chunks(grouped.column(f"{_TARGET}_list"))]
+
+
+def _list_chunks(lists: pa.ChunkedArray) -> list[pa.ListScalar]:
+    return [item for chunk in lists.chunks for item in chunk]

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 from pyiceberg.expressions import (
@@ -55,11 +56,15 @@ from pyiceberg.io.pyarrow import (
     _dataframe_to_data_files,
     _expression_to_complementary_pyarrow,
 )
+from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
 from pyiceberg.table import DataScan, FileScanTask, Transaction
 from pyiceberg.table.snapshots import Operation
 
 from floe.adapters.filters import is_floating
+from floe.adapters.iceberg.streaming import delete_quietly
+
+_REWRITERS = 4  # files read and rewritten at once: memory holds about this many
 
 
 def stage_overwrite(
@@ -96,23 +101,45 @@ def stage_overwrite(
         bound = bind(schema, delete_filter, case_sensitive=True)
         all_match = _StrictMetricsEvaluator(schema, delete_filter).eval
         keep = _expression_to_complementary_pyarrow(bound, schema)
+        partial: list[FileScanTask] = []
         for task in plan_candidates(tx, io, delete_filter):
             original = task.file
             if not task.delete_files and all_match(original) == ROWS_MUST_MATCH:
                 producer.delete_data_file(original)
                 removed += original.record_count
-                continue
+            else:
+                partial.append(task)
+
+        def without(task: FileScanTask) -> tuple[int, list[DataFile]]:
+            """The rows ``task``'s file loses, and the files holding the rest."""
             rows = ArrowScan(metadata, io, schema, AlwaysTrue()).to_table(tasks=[task])
             kept = rows.filter(keep)
-            if kept.num_rows == rows.num_rows:
+            lost = rows.num_rows - kept.num_rows
+            if not lost or not kept.num_rows:
+                return lost, []
+            written = _dataframe_to_data_files(metadata, kept, io, producer.commit_uuid, counter)
+            return lost, list(written)
+
+        # Files are read, filtered and rewritten a few at a time, in a pool of
+        # its own (ArrowScan and the writer wait on PyIceberg's shared pool);
+        # the producer is then fed in plan order.
+        with ThreadPoolExecutor(max_workers=_REWRITERS) as pool:
+            futures = [pool.submit(without, task) for task in partial]
+        try:
+            outcomes = [future.result() for future in futures]
+        except BaseException:
+            # Nothing was staged: the files the other workers wrote are nobody's.
+            for future in futures:
+                if not future.cancelled() and future.exception() is None:
+                    delete_quietly(io, future.result()[1])
+            raise
+        for task, (lost, written) in zip(partial, outcomes, strict=True):
+            if not lost:
                 continue
-            producer.delete_data_file(original)
-            removed += rows.num_rows - kept.num_rows
-            if kept.num_rows:
-                for rewritten in _dataframe_to_data_files(
-                    metadata, kept, io, producer.commit_uuid, counter
-                ):
-                    producer.append_data_file(rewritten)
+            producer.delete_data_file(task.file)
+            removed += lost
+            for rewritten in written:
+                producer.append_data_file(rewritten)
     if data.num_rows:
         for added in _dataframe_to_data_files(metadata, data, io, producer.commit_uuid, counter):
             producer.append_data_file(added)

@@ -35,6 +35,42 @@ READ_DAY = "2024-06-15"
 READ_COLUMNS = ("id", "user_id", "price", "category", "ts")
 
 
+# floe's defaults for the tables it creates (floe.application.tables.CREATED_TABLE_DEFAULTS),
+# repeated here for the dagster-iceberg venv, which cannot import floe; the floe
+# IO manager contender checks that they still agree.
+FLOE_TABLE_PROPERTIES = {
+    "commit.retry.num-retries": "10",
+    "commit.retry.min-wait-ms": "50",
+    "commit.retry.max-wait-ms": "5000",
+    "write.parquet.dict-size-bytes": str(2**20),
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "20",
+}
+
+
+def read_days(count: int) -> list[str]:
+    """The day each of ``count`` timed reads asks for: ``READ_DAY``, then the days after it.
+
+    A new filter per read: floe caches parsed filters by text, so the same
+    filter read again would flatter it.
+    """
+    import datetime as dt
+
+    first = dt.date.fromisoformat(READ_DAY)
+    return [(first + dt.timedelta(days=i)).isoformat() for i in range(max(1, count))]
+
+
+def timed_reads(read: Callable[[str], Any], repeats: int) -> tuple[Stopwatch, Any, list[float]]:
+    """:func:`timed_runs` of ``read(day)``, each run on the next of :func:`read_days`."""
+    days = iter(read_days(repeats))
+    return timed_runs(lambda: read(next(days)), repeats)
+
+
+def table_properties(catalog: dict[str, Any], name: str) -> dict[str, str]:
+    """A table's properties (to show that both sides of a comparison wrote alike)."""
+    return dict(pyiceberg_catalog(catalog).load_table((NAMESPACE, name)).properties)
+
+
 def day_filter(day: str = READ_DAY) -> str:
     """Iceberg filter text selecting one day of ``ts``."""
     start = f"{day}T00:00:00"

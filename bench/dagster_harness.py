@@ -112,19 +112,32 @@ def run(op: str, spec: dict[str, Any], io_manager: Any, metadata: dict[str, Any]
             wall = write(spec["table"], spec["data"], flavor, metadata, io_manager)
         watch.seconds = TIMES["handle_output"]
         rows = common.table_rows(spec["catalog"], spec["table"])
-        common.emit(out, watch, materialize_s=wall, flavor=flavor, rows=rows)
+        properties = common.table_properties(spec["catalog"], spec["table"])
+        common.emit(
+            out,
+            watch,
+            materialize_s=wall,
+            flavor=flavor,
+            rows=rows,
+            # Shown so a reader can check both IO managers wrote with the same properties.
+            dict_size_bytes=properties.get("write.parquet.dict-size-bytes"),
+            same_properties_as_floe=all(
+                properties.get(k) == v for k, v in common.FLOE_TABLE_PROPERTIES.items()
+            ),
+        )
         common.purge(spec["catalog"], [spec["table"], spec["table"] + "_warm"])
     elif op == "read_day":
         read_day(spec["warmup_day"], flavor, metadata, io_manager)
         loads: list[float] = []
         walls: list[float] = []
 
-        def once() -> None:
+        def once(day: str) -> None:
             TIMES["load_input"] = 0.0
-            walls.append(read_day(common.READ_DAY, flavor, metadata, io_manager))
+            walls.append(read_day(day, flavor, metadata, io_manager))
             loads.append(TIMES["load_input"])
 
-        watch, _, _ = common.timed_runs(once, int(spec.get("inner_repeats", 1)))
+        # Each timed read asks for another day (partition key).
+        watch, _, _ = common.timed_reads(once, int(spec.get("inner_repeats", 1)))
         watch.seconds = statistics.median(loads)  # the IO manager's load_input, not the run
         common.emit(
             out,

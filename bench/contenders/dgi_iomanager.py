@@ -54,7 +54,12 @@ def main() -> None:
         config=IcebergCatalogConfig(properties=properties),
         namespace=common.NAMESPACE,
     )
-    metadata = {"partition_expr": "ts", "write_mode": "append"}
+    # The table properties floe's IO manager creates its tables with (like for like).
+    metadata = {
+        "partition_expr": "ts",
+        "write_mode": "append",
+        "table_properties": dict(common.FLOE_TABLE_PROPERTIES),
+    }
     harness.run(args.op, spec, io_manager, metadata, args.out)
 
 

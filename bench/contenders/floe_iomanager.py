@@ -15,6 +15,10 @@ import common
 import dagster_harness as harness
 
 from floe.adapters.dagster import IcebergIOManager
+from floe.application.tables import CREATED_TABLE_DEFAULTS
+
+# dagster-iceberg's contender is given these as its table properties.
+assert dict(CREATED_TABLE_DEFAULTS) == common.FLOE_TABLE_PROPERTIES, "update bench/common.py"
 
 
 class TimedIOManager(IcebergIOManager):

@@ -96,8 +96,8 @@ def read_day(spec: dict[str, Any], lake: floe.Floe, out: Path) -> None:
     table = _table(common.READ_TABLE)
     columns = list(common.READ_COLUMNS)
     lake.reads.scan(table, columns=columns, row_filter=common.day_filter(spec["warmup_day"]))
-    watch, result, times = common.timed_runs(
-        lambda: lake.reads.scan(table, columns=columns, row_filter=common.day_filter()),
+    watch, result, times = common.timed_reads(
+        lambda day: lake.reads.scan(table, columns=columns, row_filter=common.day_filter(day)),
         int(spec.get("inner_repeats", 1)),
     )
     common.emit(out, watch, rows=result.num_rows, inner_seconds=times)

@@ -6,7 +6,12 @@
 
 Groups (``--only``): ``write``, ``read``, ``calls``, ``stream``,
 ``maintenance`` (many small commits, then expiry and orphan removal: storage
-and read time against the same rows written once), and
+and read time against the same rows written once), ``compaction`` (100
+small files compacted by floe, and rewritten with ``pyarrow.parquet``),
+``upsert`` (``--upsert-sizes``, unpartitioned and day-partitioned) and
+``delete`` (``--delete-rows``, ~5 % of the rows by a non-partition column and
+by the partition column), both against raw PyIceberg and a whole-table
+rewrite with ``pyarrow.parquet``, and
 ``dagster-iceberg`` (adds dagster-iceberg 0.3.14's IO managers, installed in
 ``bench/.venvs/dagster-iceberg``, to the write and read groups). Catalogs
 (``--catalogs``): ``local`` (floe's embedded SQLite catalog) and ``rest``
@@ -54,7 +59,17 @@ DGI_REQUIREMENTS = (
     f"dagster-iceberg[pandas]=={DGI_VERSION}",
     "pyiceberg[pyarrow,sql-sqlite]>=0.8,<0.12",
 )
-GROUPS = ("write", "read", "calls", "stream", "maintenance", "upsert", "delete", "dagster-iceberg")
+GROUPS = (
+    "write",
+    "read",
+    "calls",
+    "stream",
+    "maintenance",
+    "compaction",
+    "upsert",
+    "delete",
+    "dagster-iceberg",
+)
 CHILD_TIMEOUT_S = 1800
 FLOE_SRC = ""  # --floe-src: import floe from this directory instead of the installed one
 WARMUP_ROWS = 10_000
@@ -131,6 +146,11 @@ def contenders(group: str, with_dgi: bool) -> list[Contender]:
     if group == "maintenance":
         m = "floe_maintenance.py"
         return [Contender("maintained", m, "maintain"), Contender("one-append", m, "one_append")]
+    if group == "compaction":
+        return [
+            Contender("floe-compact", "compaction.py", "compact", spec={"flavor": "floe"}),
+            Contender("parquet-rewrite", "compaction.py", "compact", spec={"flavor": "parquet"}),
+        ]
     if group in ("upsert", "delete"):
         r = "row_changes.py"
         return [
@@ -193,6 +213,8 @@ GROUP_SPEC: dict[str, dict[str, Any]] = {
     # 200 small appends and 20 overwrites into 10 days, then maintenance; each
     # process reads the resulting table 5 times and keeps the median.
     "maintenance": {"appends": 200, "overwrites": 20, "days": 10, "inner_repeats": 5},
+    # 100 small files compacted into files of at most 8 MiB.
+    "compaction": {"files": 100, "target_bytes": 8 * 2**20},
     "stream": {
         "table_properties": {
             "write.target-file-size-bytes": str(STREAM_TARGET_FILE_BYTES),
@@ -280,6 +302,23 @@ RATIOS = [
     Ratio("stream", "pyiceberg-write-stream", "floe-write-table", "peak_rss_mb", None),
     Ratio("stream", "floe-read-stream", "pyiceberg-read-stream", "seconds", None),
     Ratio("stream", "floe-read-stream", "pyiceberg-read-table", "peak_rss_mb", None),
+    Ratio(
+        "compaction",
+        "floe-compact",
+        "parquet-rewrite",
+        "seconds",
+        round(1 / 0.7, 2),
+        "compaction time / the same rows rewritten with pyarrow.parquet "
+        "(target: throughput >= 0.7x)",
+    ),
+    Ratio(
+        "compaction",
+        "floe-compact",
+        "parquet-rewrite",
+        "peak_rss_mb",
+        None,
+        "peak RSS of the process",
+    ),
     Ratio(
         "upsert",
         "floe",
@@ -587,6 +626,8 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "data_files",
             "file_bytes",
             "snapshot_operation",
+            "files_rewritten",
+            "files_added",
             "dict_size_bytes",
             "same_properties_as_floe",
             *MAINTENANCE_FIGURES,
@@ -818,7 +859,16 @@ def main() -> None:
         pythons["dgi"] = ensure_dgi_venv(workdir / "dgi-install.log")
     groups = [
         g
-        for g in ("write", "read", "calls", "stream", "maintenance", "upsert", "delete")
+        for g in (
+            "write",
+            "read",
+            "calls",
+            "stream",
+            "maintenance",
+            "compaction",
+            "upsert",
+            "delete",
+        )
         if g in only
     ]
     if with_dgi and not ({"write", "read"} & set(groups)):

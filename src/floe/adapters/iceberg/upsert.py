@@ -13,8 +13,10 @@ column was added after the last snapshot.
 * the files that may hold an incoming key are planned with a range
   predicate (each key column between the incoming minimum and maximum), so
   PyIceberg prunes them by partition values and column bounds;
-* they are read (in parallel, under the transaction's schema) and joined
-  with the incoming keys (Arrow's hash join);
+* they are read (in parallel, under the transaction's schema) and matched
+  with the incoming keys in one go over all of them, so the keys are hashed
+  once: a single key whose values compare exactly by their bytes with a set
+  lookup (``index_in``), any other key with Arrow's hash join;
 * a matched row is updated when a non-key column differs, as
   ``upsert_util.get_rows_to_update`` decides: values compare as Python
   values do, so a null equals a null and a NaN differs from everything;
@@ -23,7 +25,9 @@ column was added after the last snapshot.
   producer (one ``overwrite`` snapshot), which carries the range predicate
   as its conflict predicate, so PyIceberg's commit retry refuses a commit
   another writer made to the same keys or to the replaced files meanwhile.
-  New rows alone are one ``append``; no change, no snapshot.
+  The output is grouped once by its partition values and each partition
+  written by its own call (PyIceberg's writer filters the whole table once
+  per partition). New rows alone are one ``append``; no change, no snapshot.
 
 Memory is bounded by the files the keys touch, not by the table.
 """

@@ -70,7 +70,7 @@ GROUPS = (
     "delete",
     "dagster-iceberg",
 )
-CHILD_TIMEOUT_S = 1800
+CHILD_TIMEOUT = 1800.0  # seconds; --child-timeout
 FLOE_SRC = ""  # --floe-src: import floe from this directory instead of the installed one
 WARMUP_ROWS = 10_000
 WARMUP_DAY = "2024-03-01"
@@ -538,7 +538,7 @@ def run_child(
             cwd=str(ROOT),
             start_new_session=True,
         )
-        timer = threading.Timer(CHILD_TIMEOUT_S, lambda: os.killpg(proc.pid, signal.SIGKILL))
+        timer = threading.Timer(CHILD_TIMEOUT, lambda: os.killpg(proc.pid, signal.SIGKILL))
         timer.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
@@ -551,6 +551,8 @@ def run_child(
         "peak_rss_mb": usage.ru_maxrss / 1024,
         "process_s": time.perf_counter() - started,
     }
+    if proc.returncode == -signal.SIGKILL and result["process_s"] >= CHILD_TIMEOUT:
+        result["timed_out_after_s"] = CHILD_TIMEOUT
     if proc.returncode == 0 and out_path.exists():
         result.update(json.loads(out_path.read_text()))
         if result.get("rss_before_mb") is not None:
@@ -614,6 +616,9 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for key, items in by.items():
         ok = [r for r in items if r.get("exit") == 0]
         entry: dict[str, Any] = {"runs": len(items), "ok": len(ok)}
+        timeouts = [r["timed_out_after_s"] for r in items if r.get("timed_out_after_s")]
+        if timeouts:
+            entry["timed_out_after_s"] = min(timeouts)
         for metric in METRICS:
             values = [r[metric] for r in ok if isinstance(r.get(metric), int | float)]
             if values:
@@ -707,7 +712,9 @@ def render(results: dict[str, Any]) -> str:
         lines.append("|" + "---|" * (head.count("|") - 1))
         for key, s in body["summary"].items():
             if s.get("ok", 0) == 0:
-                lines.append(f"| {key} | failed |")
+                timed_out = s.get("timed_out_after_s")
+                shown = f"killed after {timed_out:.0f} s (timeout)" if timed_out else "failed"
+                lines.append(f"| {key} | {shown} |")
                 continue
             if calls:
                 shown = [
@@ -785,6 +792,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--delete-rows", type=int, default=2_000_000, help="delete group: table rows"
     )
+    parser.add_argument(
+        "--child-timeout",
+        type=float,
+        default=CHILD_TIMEOUT,
+        help="seconds a contender process may take (killed after; reported as timed out)",
+    )
     parser.add_argument("--calls", type=int, default=300, help="calls per catalog-call timing")
     parser.add_argument("--results", type=Path, default=BENCH / "results")
     parser.add_argument("--workdir", type=Path, default=BENCH / ".work")
@@ -831,8 +844,9 @@ def main() -> None:
     if args.rerender is not None:
         rerender(args.rerender)
         return
-    global FLOE_SRC
+    global FLOE_SRC, CHILD_TIMEOUT
     FLOE_SRC = str(Path(args.floe_src).resolve()) if args.floe_src else ""
+    CHILD_TIMEOUT = args.child_timeout
     only = [g.strip() for g in args.only.split(",") if g.strip()]
     unknown = set(only) - set(GROUPS)
     if unknown:

@@ -793,6 +793,11 @@ def parse_args() -> argparse.Namespace:
         "--delete-rows", type=int, default=2_000_000, help="delete group: table rows"
     )
     parser.add_argument(
+        "--contenders",
+        default="",
+        help="comma-separated contender keys to run (default: every contender of each group)",
+    )
+    parser.add_argument(
         "--child-timeout",
         type=float,
         default=CHILD_TIMEOUT,
@@ -951,6 +956,9 @@ def main() -> None:
                                 ),
                             }
                         members = contenders(group, with_dgi)
+                        if args.contenders:
+                            chosen = set(args.contenders.split(","))
+                            members = [c for c in members if c.key in chosen]
                         runs: list[dict[str, Any]] = []
                         body: dict[str, Any] = {"runs": runs}
                         if group == "maintenance":

@@ -301,8 +301,8 @@ class MaintenanceService:
         lands in ONE commit, an Iceberg ``replace`` snapshot: no row
         changes, so reads, time travel and ``total-records`` are as before,
         and the snapshot summary counts the files and rows replaced. Files
-        are read and written one bin at a time: memory holds about one
-        output file's rows.
+        are read and written two bins at a time: memory holds about two
+        output files' rows.
 
         A partition to which row-level delete files apply (written by other
         engines; floe writes none) is left alone and reported in

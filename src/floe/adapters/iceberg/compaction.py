@@ -29,6 +29,7 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
@@ -60,6 +61,8 @@ from floe.ports.table_store import CompactionInput, ManifestRewrite, RewriteOutc
 
 #: A target size no bin reaches: each bin is written as one file.
 _ONE_FILE = str(2**62)
+#: Bins read and written at once: memory holds about this many output files' rows.
+_BINS_AT_ONCE = 2
 
 
 def _replace_summary(producer: _SnapshotProducer[Any], properties: dict[str, str]) -> Summary:
@@ -226,22 +229,40 @@ def rewrite(
     counter = itertools.count(0)
     written: list[DataFile] = []
     outputs: list[tuple[int, int]] = []
+
+    def compact_bin(b: CompactionBin) -> list[DataFile]:
+        tasks = [live[f.path] for f in b.files]
+        rows = ArrowScan(metadata, table.io, schema, AlwaysTrue()).to_table(tasks=tasks)
+        return list(
+            _dataframe_to_data_files(one_file, rows, table.io, producer.commit_uuid, counter)
+        )
+
+    futures: list[Future[list[DataFile]]] = []
     try:
-        for b in bins:
-            tasks = [live[f.path] for f in b.files]
-            rows = ArrowScan(metadata, table.io, schema, AlwaysTrue()).to_table(tasks=tasks)
-            added = list(
-                _dataframe_to_data_files(one_file, rows, table.io, producer.commit_uuid, counter)
-            )
-            del rows
-            written.extend(added)
-            for task in tasks:
-                producer.delete_data_file(task.file)
-            for data_file in added:
-                producer.append_data_file(data_file)
-            outputs.append((len(added), sum(f.file_size_in_bytes for f in added)))
+        # A few bins at once (one read while another is written), in a pool of its
+        # own (the reads and writes wait on PyIceberg's shared pool); the producer
+        # is fed in bin order from this thread.
+        with ThreadPoolExecutor(max_workers=_BINS_AT_ONCE) as pool:
+            futures = [pool.submit(compact_bin, b) for b in bins]
+            try:
+                for b, future in zip(bins, futures, strict=True):
+                    added = future.result()
+                    written.extend(added)
+                    for f in b.files:
+                        producer.delete_data_file(live[f.path].file)
+                    for data_file in added:
+                        producer.append_data_file(data_file)
+                    outputs.append((len(added), sum(f.file_size_in_bytes for f in added)))
+            except BaseException:
+                for future in futures:
+                    future.cancel()  # the bins not started yet; running ones finish
+                raise
         producer.commit()
     except BaseException:
+        counted = {f.file_path for f in written}
+        for future in futures:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                written.extend(f for f in future.result() if f.file_path not in counted)
         delete_quietly(table.io, written)
         raise
     commit_replace(tx, table, written, name)

@@ -34,6 +34,43 @@ def _slices(data: pa.Table, files: int) -> list[pa.Table]:
     return [data.slice(i * size, size) for i in range(files) if i * size < data.num_rows]
 
 
+def _in_child(target: Any, *args: Any) -> None:
+    """Run ``target(*args)`` in a process of its own: the setup's memory is not this one's peak."""
+    import multiprocessing
+
+    child = multiprocessing.get_context("spawn").Process(target=target, args=args)
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise SystemExit(f"setup failed (exit {child.exitcode})")
+
+
+def _floe_build(spec: dict[str, Any], name: str, data_path: str) -> None:
+    from floe_service import open_lake
+
+    import floe
+
+    common.quiet_logs()
+    lake = open_lake(spec["catalog"])
+    rows = common.read_table(data_path)
+    table = floe.TableIdentifier((common.NAMESPACE,), name)
+    if lake.tables.exists(table):
+        lake.tables.drop(table, purge=True)
+    lake.tables.create(table, rows.schema)
+    for part in _slices(rows, int(spec["files"])):
+        lake.writes.append(table, part)
+
+
+def _parquet_build(spec: dict[str, Any], prefix: str, data_path: str) -> None:
+    from parquet_raw import COMPRESSION, _filesystem
+
+    fs, root = _filesystem(spec)
+    rows = common.read_table(data_path)
+    for i, part in enumerate(_slices(rows, int(spec["files"]))):
+        path = f"{root}/{prefix}-small-{i:04d}.parquet"
+        pq.write_table(part, path, compression=COMPRESSION, filesystem=fs)
+
+
 def floe_compact(spec: dict[str, Any], out: Path) -> None:
     from floe_service import open_lake
 
@@ -42,22 +79,13 @@ def floe_compact(spec: dict[str, Any], out: Path) -> None:
     if not spec.get("floe_logs", False):
         common.quiet_logs()
     lake = open_lake(spec["catalog"])
-    data = common.read_table(spec["data"])
-    files, target = int(spec["files"]), int(spec["target_bytes"])
-
-    def build(name: str, rows: pa.Table) -> floe.TableIdentifier:
-        table = floe.TableIdentifier((common.NAMESPACE,), name)
-        if lake.tables.exists(table):
-            lake.tables.drop(table, purge=True)
-        lake.tables.create(table, rows.schema)
-        for part in _slices(rows, files):
-            lake.writes.append(table, part)
-        return table
-
-    warm = build(spec["table"] + "_warm", common.read_table(spec["warmup_data"]))
+    target = int(spec["target_bytes"])
+    # The tables are built in another process: this one's peak RSS is the compaction's.
+    _in_child(_floe_build, spec, spec["table"] + "_warm", spec["warmup_data"])
+    _in_child(_floe_build, spec, spec["table"], spec["data"])
+    warm = floe.TableIdentifier((common.NAMESPACE,), spec["table"] + "_warm")
+    table = floe.TableIdentifier((common.NAMESPACE,), spec["table"])
     lake.maintenance.compact(warm, target_file_size=target)
-    table = build(spec["table"], data)
-    del data
     with common.Stopwatch() as watch:
         result = lake.maintenance.compact(table, target_file_size=target)
     health = lake.maintenance.health(table)
@@ -79,13 +107,19 @@ def parquet_compact(spec: dict[str, Any], out: Path) -> None:
     fs, root = _filesystem(spec)
     files, target = int(spec["files"]), int(spec["target_bytes"])
 
-    def small_files(prefix: str, rows: pa.Table) -> list[tuple[str, int]]:
+    def small_files(prefix: str, data_path: str) -> list[tuple[str, int]]:
+        # Written in another process: this one's peak RSS is the rewrite's.
+        _in_child(_parquet_build, spec, prefix, data_path)
         found = []
-        for i, part in enumerate(_slices(rows, files)):
+        for i in range(files):
             path = f"{root}/{prefix}-small-{i:04d}.parquet"
-            pq.write_table(part, path, compression=COMPRESSION, filesystem=fs)
-            info = Path(path).stat().st_size if fs is None else fs.get_file_info(path).size or 0
-            found.append((path, info))
+            if fs is None:
+                if Path(path).exists():
+                    found.append((path, Path(path).stat().st_size))
+            else:
+                info = fs.get_file_info(path)
+                if info.size is not None:
+                    found.append((path, info.size))
         return found
 
     def compact(prefix: str, inputs: list[tuple[str, int]]) -> list[str]:
@@ -107,11 +141,9 @@ def parquet_compact(spec: dict[str, Any], out: Path) -> None:
             written.append(output)
         return written
 
-    warm_inputs = small_files(spec["table"] + "_warm", common.read_table(spec["warmup_data"]))
+    warm_inputs = small_files(spec["table"] + "_warm", spec["warmup_data"])
     warm_outputs = compact(spec["table"] + "_warm", warm_inputs)
-    data = common.read_table(spec["data"])
-    inputs = small_files(spec["table"], data)
-    del data
+    inputs = small_files(spec["table"], spec["data"])
     with common.Stopwatch() as watch:
         outputs = compact(spec["table"], inputs)
     rows = sum(pq.read_metadata(p, filesystem=fs).num_rows for p in outputs)

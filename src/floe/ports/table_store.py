@@ -332,11 +332,12 @@ class TableStorePort(abc.ABC):
 
         No row changes: readers, time travel and ``total-records`` see the
         same rows. Files are read and written a few bins at a time (two in
-        the Iceberg adapter), so memory holds about that many bins' rows. The commit checks only that the replaced
-        files are still live: files other writers added meanwhile are kept
-        (the commit is re-applied on the fresher table). When a replaced
-        file was removed meanwhile (an overwrite, a delete, another
-        compaction), nothing is committed and the files written are deleted.
+        the Iceberg adapter), so memory holds about that many bins' rows. The
+        commit checks only that the replaced files are still live: files
+        other writers added meanwhile are kept (the commit is re-applied on
+        the fresher table). When a replaced file was removed meanwhile (an
+        overwrite, a delete, another compaction), nothing is committed and
+        the files written are deleted.
 
         Raises:
             TableNotFoundError: The table does not exist.

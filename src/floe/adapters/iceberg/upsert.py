@@ -36,8 +36,10 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -218,7 +220,11 @@ def _hashable_exactly(kind: pa.DataType) -> bool:
 
 
 def _match(
-    rows: pa.Table, probe: pa.Table, data: pa.Table, keys: list[str], compared: list[str]
+    rows: pa.Table,
+    probe: pa.Table,
+    data: pa.Table,
+    keys: list[str],
+    compared: list[str],
 ) -> tuple[pa.Table, pa.Table, pa.Array]:
     """Join the candidate files' rows with the incoming keys.
 
@@ -265,7 +271,8 @@ def _differs(new: pa.ChunkedArray, old: pa.ChunkedArray) -> pa.Array:
         old = old.cast(new.type)
     if pa.types.is_nested(new.type):
         return pa.array(
-            [a != b for a, b in zip(new.to_pylist(), old.to_pylist(), strict=True)], pa.bool_()
+            [a != b for a, b in zip(new.to_pylist(), old.to_pylist(), strict=True)],
+            pa.bool_(),
         )
     both_null = pc.and_(pc.is_null(new), pc.is_null(old))
     unequal = pc.fill_null(pc.not_equal(new, old), True)
@@ -289,65 +296,86 @@ def _stage_rewrite(
     producer.delete_by_predicate(within)
     for task, _ in rewritten:
         producer.delete_data_file(task.file)
-    kept = [rows for _, rows in rewritten if rows.num_rows]
-    kept = [k.select(added.column_names).cast(added.schema) for k in kept]
-    out = pa.concat_tables([*kept, added])
-    for written in write_by_partition(metadata, out, io, producer.commit_uuid):
+    current = metadata.spec().spec_id
+    whole: list[pa.Table] = []
+    loose = [added]
+    for task, rows in rewritten:
+        if rows.num_rows:
+            rows = rows.select(added.column_names).cast(added.schema)
+            # A data file holds the rows of one partition of its spec.
+            (whole if task.file.spec_id == current else loose).append(rows)
+    loose_rows = pa.concat_tables(loose)
+    for written in write_by_partition(metadata, whole, loose_rows, io, producer.commit_uuid):
         producer.append_data_file(written)
     producer.commit()
 
 
 def write_by_partition(
-    metadata: TableMetadata, rows: pa.Table, io: FileIO, commit_uuid: uuid.UUID
+    metadata: TableMetadata,
+    whole: list[pa.Table],
+    loose: pa.Table,
+    io: FileIO,
+    commit_uuid: uuid.UUID,
 ) -> list[DataFile]:
-    """Data files holding ``rows`` under the current spec, one partition at a time.
+    """Data files holding ``whole`` and ``loose`` under the current spec, per partition.
 
-    What ``_dataframe_to_data_files`` writes for the whole table (files per
+    What ``_dataframe_to_data_files`` writes for all rows at once (files per
     partition, split at the target size), without its cost on many
-    partitions: it filters the whole table once per partition. Here the
-    rows are grouped once (Arrow's group-by on the partition values) and
-    each partition's rows are written by their own call, several at once.
-    A spec whose source columns are not top-level columns of ``rows`` is
-    left to one call.
+    partitions: it filters the whole input once per partition. Each table
+    of ``whole`` holds rows of one partition (the kept rows of one data
+    file of the current spec); ``loose`` rows are grouped once by their
+    partition values (the spec's own Arrow transforms, Arrow's group-by).
+    Each partition's rows are then written by their own call, several at
+    once; every call still splits its rows by partition, so the grouping
+    only decides how the work is cut. A spec whose source columns are not
+    top-level columns is left to one call.
     """
     counter = itertools.count(0)
-    groups = _partition_groups(metadata, rows)
-    if groups is None or len(groups) < 2:
+    transforms = _partition_transforms(metadata, loose.column_names)
+    if transforms is None:
+        rows = pa.concat_tables([*whole, loose])
         return list(_dataframe_to_data_files(metadata, rows, io, commit_uuid, counter))
+    parts: dict[tuple[Any, ...], list[pa.Table]] = defaultdict(list)
+    for rows in whole:
+        first = rows.slice(0, 1)
+        key = tuple(fn(first.column(column)).to_pylist()[0] for column, fn in transforms)
+        parts[key].append(rows)
+    if loose.num_rows:
+        names = [f"p{i}" for i in range(len(transforms))]
+        values = [fn(loose.column(column)) for column, fn in transforms]
+        keyed = pa.table([*values, _positions(loose.num_rows)], names=[*names, _TARGET])
+        grouped = keyed.group_by(names, use_threads=False).aggregate([(_TARGET, "list")])
+        loose = loose.combine_chunks()
+        keys = zip(*(grouped.column(n).to_pylist() for n in names), strict=True)
+        for key, positions in zip(
+            keys, grouped.column(f"{_TARGET}_list").combine_chunks(), strict=True
+        ):
+            parts[tuple(key)].append(loose.take(positions.values))
 
-    # One gather puts each partition's rows together; each is then a zero-copy slice.
-    ordered = rows.combine_chunks().take(pa.concat_arrays(groups))
-    starts = np.cumsum([0] + [len(g) for g in groups])
-
-    def write(i: int) -> list[DataFile]:
-        part = ordered.slice(starts[i], starts[i + 1] - starts[i])
-        return list(_dataframe_to_data_files(metadata, part, io, commit_uuid, counter))
+    def write(tables: list[pa.Table]) -> list[DataFile]:
+        rows = pa.concat_tables(tables)
+        return list(_dataframe_to_data_files(metadata, rows, io, commit_uuid, counter))
 
     # A pool of its own: each call waits on PyIceberg's shared pool for its files.
     with ThreadPoolExecutor(max_workers=_READERS) as writers:
-        return list(itertools.chain.from_iterable(writers.map(write, range(len(groups)))))
+        return list(itertools.chain.from_iterable(writers.map(write, parts.values())))
 
 
-def _partition_groups(metadata: TableMetadata, rows: pa.Table) -> list[pa.Array] | None:
-    """Row numbers of ``rows`` per partition of the current spec (None: not computable)."""
+def _partition_transforms(
+    metadata: TableMetadata, columns: list[str]
+) -> list[tuple[str, Callable[[pa.Array], pa.Array]]] | None:
+    """Per field of the current spec, its source column and Arrow transform (None: unusable)."""
     spec, schema = metadata.spec(), metadata.schema()
-    if spec.is_unpartitioned() or not rows.num_rows:
+    if spec.is_unpartitioned():
         return None
-    values: dict[str, pa.Array] = {}
+    found = []
     try:
-        for i, field in enumerate(spec.fields):
-            source = schema.find_field(field.source_id)
+        for field in spec.fields:
             column = schema.find_column_name(field.source_id)
-            if column is None or column not in rows.column_names:
+            if column is None or column not in columns:
                 return None
-            transform = field.transform.pyarrow_transform(source.field_type)
-            values[f"p{i}"] = transform(rows.column(column))
+            source = schema.find_field(field.source_id).field_type
+            found.append((column, field.transform.pyarrow_transform(source)))
     except (NotImplementedError, ValueError, TypeError, pa.ArrowException):
         return None
-    keyed = pa.table(values).append_column(_TARGET, _positions(rows.num_rows))
-    grouped = keyed.group_by(list(values), use_threads=False).aggregate([(_TARGET, "list")])
-    return [chunk.values for chunk in _list_chunks(grouped.column(f"{_TARGET}_list"))]
-
-
-def _list_chunks(lists: pa.ChunkedArray) -> list[pa.ListScalar]:
-    return [item for chunk in lists.chunks for item in chunk]
+    return found

@@ -128,15 +128,20 @@ class Stopwatch:
 
     def __init__(self) -> None:
         self.seconds = 0.0
+        self.cpu_seconds: float | None = None
         self.rss_before_mb = 0.0
 
     def __enter__(self) -> Stopwatch:
         self.rss_before_mb = maxrss_mb()
+        self._cpu = time.process_time()
         self._start = time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self._start
+        # CPU time of every thread of the process: on a machine shared with
+        # other work, wall time also counts the waits for a core.
+        self.cpu_seconds = time.process_time() - self._cpu
 
 
 def timed_runs(call: Callable[[], Any], repeats: int) -> tuple[Stopwatch, Any, list[float]]:
@@ -154,6 +159,8 @@ def timed_runs(call: Callable[[], Any], repeats: int) -> tuple[Stopwatch, Any, l
             result = call()
             times.append(time.perf_counter() - start)
     watch.seconds = statistics.median(times)
+    if watch.cpu_seconds is not None:  # the mean per run (a median needs a CPU clock per run)
+        watch.cpu_seconds /= max(1, repeats)
     return watch, result, times
 
 
@@ -161,6 +168,7 @@ def emit(out: Path, watch: Stopwatch | None, **extra: Any) -> None:
     """Write the result of this contender process."""
     result = {
         "seconds": None if watch is None else watch.seconds,
+        "cpu_seconds": None if watch is None else watch.cpu_seconds,
         "rss_before_mb": None if watch is None else watch.rss_before_mb,
         "python": sys.version.split()[0],
         "pid": os.getpid(),

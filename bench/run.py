@@ -315,6 +315,14 @@ RATIOS = [
         "compaction",
         "floe-compact",
         "parquet-rewrite",
+        "cpu_seconds",
+        None,
+        "CPU time of the process during the operation (every thread)",
+    ),
+    Ratio(
+        "compaction",
+        "floe-compact",
+        "parquet-rewrite",
         "peak_rss_mb",
         None,
         "peak RSS of the process",
@@ -336,6 +344,22 @@ RATIOS = [
         "floe upsert / writing the whole resulting table with pyarrow.parquet",
     ),
     Ratio("upsert", "pyiceberg", "parquet-rewrite", "seconds", None),
+    Ratio(
+        "upsert",
+        "floe",
+        "parquet-rewrite",
+        "cpu_seconds",
+        None,
+        "CPU time of the process during the operation (every thread)",
+    ),
+    Ratio(
+        "upsert",
+        "floe",
+        "pyiceberg",
+        "cpu_seconds",
+        None,
+        "CPU time of the process during the operation (every thread)",
+    ),
     Ratio(
         "delete", "floe", "pyiceberg", "seconds", None, "floe delete / raw PyIceberg table.delete"
     ),
@@ -568,6 +592,7 @@ def run_child(
 
 METRICS = (
     "seconds",
+    "cpu_seconds",
     "load_table_us",
     "list_namespaces_us",
     "raw_load_table_us",

@@ -333,6 +333,39 @@ def test_upsert_updates_and_inserts(lake: floe.Floe, table: floe.TableIdentifier
     assert lake.reads.scan(table).num_rows == 3
 
 
+@pytest.mark.parametrize("key", ["region", "ts", "amount"])
+def test_upsert_on_a_string_timestamp_or_float_key(
+    lake: floe.Floe, table: floe.TableIdentifier, key: str
+) -> None:
+    """Each kind of single key matches as equality does (a set lookup or a join inside)."""
+    later = DAY1 + dt.timedelta(hours=1)
+    lake.writes.append(
+        table,
+        pa.table(
+            {"id": [1, 2], "ts": [DAY1, later], "region": ["a", "b"], "amount": [1.5, 2.5]},
+            schema=SCHEMA,
+        ),
+    )
+    lake.writes.append(
+        table,
+        pa.table({"id": [3], "ts": [DAY2], "region": ["c"], "amount": [3.5]}, schema=SCHEMA),
+    )
+    # Row 2's key with a new id, and a row whose every value is new.
+    change = pa.table(
+        {
+            "id": [20, 30],
+            "ts": [later, DAY2 + dt.timedelta(hours=1)],
+            "region": ["b", "d"],
+            "amount": [2.5, 9.0],
+        },
+        schema=SCHEMA,
+    )
+    result = lake.writes.upsert(table, change, join_columns=[key])
+    assert (result.rows_added, result.rows_deleted) == (2, 1)
+    assert ids_of(lake.reads.scan(table)) == [1, 3, 20, 30]
+    assert lake.writes.upsert(table, change, join_columns=[key]).snapshot_id is None
+
+
 def test_upsert_with_duplicate_keys_is_refused(
     lake: floe.Floe, table: floe.TableIdentifier
 ) -> None:

@@ -61,6 +61,7 @@ from typing import Any
 import requests
 
 from tests.integration.proxy import Fault, FaultInjector, Recorded
+from tests.integration.s3_gate import S3Gate
 
 _HOP_BY_HOP = {
     "connection",
@@ -159,6 +160,8 @@ class PolarisProxy(FaultInjector):
             JSON value can be announced (0, a negative number, a string), and
             :data:`OMITTED` leaves the field out.
         tls: A server-side TLS context: serve HTTPS instead of HTTP.
+        vending: Vend short-lived storage credentials for this gate's S3
+            (see :class:`CredentialVending`); None: vend nothing.
     """
 
     def __init__(
@@ -172,8 +175,10 @@ class PolarisProxy(FaultInjector):
         token_lifetime_s: float = 2.0,
         announced_expires_in: object = None,
         tls: ssl.SSLContext | None = None,
+        vending: CredentialVending | None = None,
     ) -> None:
         super().__init__()
+        self.vending = vending
         self.upstream = upstream.rstrip("/")
         self.client_id = client_id or upstream_client_id
         self.client_secret = client_secret or upstream_client_secret
@@ -590,6 +595,8 @@ class PolarisProxy(FaultInjector):
                     return self._json(status, error, extra={"WWW-Authenticate": challenge})
                 if urllib.parse.urlsplit(path).path.startswith(_POLICIES_PATH):
                     return self._json(*proxy.applicable_policies(self.command, path, headers))
+                if proxy.vending is not None and _is_credentials_request(self.command, path):
+                    return self._json(*proxy.vending.credentials_answer(proxy, path, headers))
                 try:
                     if self.command == "POST" and _is_create(path, body):
                         with proxy._create_lock:  # check-then-create is atomic across clients
@@ -612,7 +619,13 @@ class PolarisProxy(FaultInjector):
                         self.close_connection = True
                 config = _config_as_polaris(self.command, path, upstream)
                 if config is not None and fault is None:
+                    if proxy.vending is not None:
+                        config = proxy.vending.advertise(config)
                     return self._json(upstream.status_code, config)
+                if proxy.vending is not None and fault is None:
+                    loaded = proxy.vending.with_credentials(self.command, path, headers, upstream)
+                    if loaded is not None:
+                        return self._json(upstream.status_code, loaded)
                 return self._relay(upstream, fault if fault and fault.after_forward else None)
 
             def _relay(self, upstream: requests.Response, fault: Fault | None) -> int:
@@ -829,6 +842,117 @@ def _header(headers: dict[str, str], name: str) -> str | None:
 
 def _iceberg_error(code: int, kind: str, message: str) -> tuple[int, dict[str, Any]]:
     return code, {"error": {"message": message, "type": kind, "code": code}}
+
+
+# -- credential vending (Polaris' access delegation) ---------------------------------------
+
+_DELEGATION = "X-Iceberg-Access-Delegation"
+_CREDENTIALS_ENDPOINT = f"GET {_TABLE}/credentials"
+
+
+class CredentialVending:
+    """Polaris' ``vended-credentials`` access delegation, over an :class:`S3Gate`.
+
+    A table load or create that asks for it (``X-Iceberg-Access-Delegation:
+    vended-credentials``) is answered, as Polaris does, with credentials the
+    gate accepts for ``lifetime_s`` seconds, in the answer's ``config`` and in
+    its ``storage-credentials`` (prefix: the table's location), with the
+    expiry under ``expiry_property`` (Polaris 1.7+:
+    ``s3.session-token-expires-at-ms``; before: ``expiration-time``). ``GET
+    .../tables/{t}/credentials`` vends a new set (404 for a missing table),
+    listed in ``/v1/config``'s endpoints unless ``credentials_endpoint`` is
+    off (a Polaris without it: clients reload the table instead).
+
+    Args:
+        gate: The S3 gate whose credentials are vended.
+        lifetime_s: How long each vended set is accepted (tests may change it).
+        expiry_property: The property carrying the expiry (epoch ms).
+        credentials_endpoint: Whether the credentials endpoint exists.
+    """
+
+    def __init__(
+        self,
+        gate: S3Gate,
+        *,
+        lifetime_s: float = 3600.0,
+        expiry_property: str = "s3.session-token-expires-at-ms",
+        credentials_endpoint: bool = True,
+    ) -> None:
+        self.gate = gate
+        self.lifetime_s = lifetime_s
+        self.expiry_property = expiry_property
+        self.credentials_endpoint = credentials_endpoint
+        self._lock = threading.Lock()
+        #: Credential sets vended with a table load or create / by the endpoint.
+        self.with_tables = 0
+        self.by_endpoint = 0
+
+    def vend(self, location: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
+        """A new credential set: as ``config`` properties and as ``storage-credentials``."""
+        issued = self.gate.vend(self.lifetime_s)
+        config = {
+            "s3.access-key-id": issued.access_key_id,
+            "s3.secret-access-key": issued.secret_access_key,
+            "s3.session-token": issued.session_token,
+            self.expiry_property: str(issued.expires_at_ms),
+            "s3.endpoint": self.gate.endpoint,
+            "s3.region": self.gate.region,
+            "s3.path-style-access": "true",
+        }
+        return config, [{"prefix": location, "config": dict(config)}]
+
+    def advertise(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The ``/v1/config`` answer, listing the credentials endpoint when it exists."""
+        if not self.credentials_endpoint:
+            return config
+        return {**config, "endpoints": [*config.get("endpoints", []), _CREDENTIALS_ENDPOINT]}
+
+    def with_credentials(
+        self, method: str, path: str, headers: dict[str, str], upstream: requests.Response
+    ) -> dict[str, Any] | None:
+        """A table load/create answer with vended credentials, when asked; else None."""
+        route = urllib.parse.urlsplit(path).path.split("/")
+        is_load = method == "GET" and len(route) == 7 and route[5] == "tables"
+        is_create = method == "POST" and len(route) == 6 and route[5] == "tables"
+        asked = "vended-credentials" in (_header(headers, _DELEGATION) or "")
+        if not (is_load or is_create) or not asked or upstream.status_code != 200:
+            return None
+        try:
+            answer = upstream.json()
+            location = str(answer["metadata"]["location"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        config, storage = self.vend(location)
+        with self._lock:
+            self.with_tables += 1
+        return {
+            **answer,
+            "config": {**(answer.get("config") or {}), **config},
+            "storage-credentials": storage,
+        }
+
+    def credentials_answer(
+        self, proxy: PolarisProxy, path: str, headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        """``GET .../tables/{t}/credentials``: a new set for an existing table."""
+        if not self.credentials_endpoint:
+            return _iceberg_error(404, "NotFoundException", "no route")
+        table_path = urllib.parse.urlsplit(path).path.rsplit("/", 1)[0]
+        loaded = proxy.forward("GET", table_path, headers, b"")
+        if loaded.status_code != 200:
+            return _iceberg_error(404, "NoSuchTableException", f"Table does not exist: {path}")
+        location = str(loaded.json()["metadata"]["location"])
+        _, storage = self.vend(location)
+        with self._lock:
+            self.by_endpoint += 1
+        return 200, {"storage-credentials": storage}
+
+
+def _is_credentials_request(method: str, path: str) -> bool:
+    route = urllib.parse.urlsplit(path).path.split("/")
+    return (
+        method == "GET" and len(route) == 8 and route[5] == "tables" and route[7] == "credentials"
+    )
 
 
 @contextlib.contextmanager

@@ -293,6 +293,9 @@ def _non_empty(_: object, attribute: attrs.Attribute[str], value: str) -> None:
         )
 
 
+#: What ``PolarisCatalogConfig.access_delegation`` may be (``None``: no delegation asked).
+ACCESS_DELEGATION_MODES: Final = frozenset({None, "vended-credentials"})
+
 #: The default cap on one catalog or token answer, decoded (256 MiB).
 DEFAULT_MAX_RESPONSE_BYTES: Final = 256 * 1024 * 1024
 
@@ -322,6 +325,13 @@ class PolarisCatalogConfig:
             default, 256 MiB, is far above real answers (a table's metadata
             with tens of thousands of snapshots is tens of MiB) and bounds
             what a hostile or broken server can make the client hold.
+        access_delegation: ``"vended-credentials"`` asks the catalog for
+            short-lived storage credentials scoped to each table it loads or
+            creates (the ``X-Iceberg-Access-Delegation`` header): that table's
+            files are read and written with them, so the config needs no
+            storage keys, and floe renews them before they expire. ``None``
+            (the default) asks for no delegation: storage access comes from
+            ``properties`` (``s3.*``…).
         properties: Extra catalog properties passed through (``s3.*``,
             ``header.*``…).
     """
@@ -341,11 +351,26 @@ class PolarisCatalogConfig:
     max_response_bytes: int = attrs.field(
         default=DEFAULT_MAX_RESPONSE_BYTES, validator=_in_range(64 * 1024, 2**40)
     )
+    access_delegation: str | None = attrs.field(default=None)
     properties: Mapping[str, str] = attrs.field(
         factory=dict, converter=dict, repr=lambda props: repr(mask_properties(props))
     )
 
     def __attrs_post_init__(self) -> None:
+        if self.access_delegation not in ACCESS_DELEGATION_MODES:
+            raise InvalidConfigError(
+                "access_delegation must be 'vended-credentials' or unset, got "
+                f"{self.access_delegation!r} (remote signing is not supported)",
+                subject="access_delegation",
+            )
+        if self.access_delegation is not None and any(
+            key.lower() == "header.x-iceberg-access-delegation" for key in self.properties
+        ):
+            raise InvalidConfigError(
+                "give access_delegation or the header.X-Iceberg-Access-Delegation property, "
+                "not both",
+                subject="access_delegation",
+            )
         if not self.uri.startswith(("http://", "https://")):
             raise InvalidConfigError(
                 f"uri must start with http:// or https://, got {mask_uri(self.uri)!r}",

@@ -8,7 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from pyiceberg.catalog import Catalog
-from pyiceberg.catalog.rest import RestCatalog
+from pyiceberg.catalog.rest import Capability, RestCatalog, TableResponse
+from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.io import FileIO
+from pyiceberg.table import StagedTable, Table
+from pyiceberg.typedef import Identifier, Properties
 from requests import PreparedRequest, Response, Session
 
 from floe.adapters.iceberg.auth import FloeAuthManager, TokenProvider
@@ -17,6 +21,7 @@ from floe.adapters.iceberg.embedded import EmbeddedSqlCatalog
 from floe.adapters.iceberg.guard import CallGuard, send_observed
 from floe.adapters.iceberg.http import BoundedHTTPAdapter
 from floe.adapters.iceberg.transport import warn_if_plaintext
+from floe.adapters.iceberg.vended import VendedFileIO, credentials_expiry_ms
 from floe.domain.config import (
     DEFAULT_MAX_RESPONSE_BYTES,
     LocalCatalogConfig,
@@ -160,6 +165,11 @@ class _CatalogHTTPAdapter(BoundedHTTPAdapter):
         return send_observed(request.method, lambda: send(request, **kwargs))
 
 
+_DELEGATION_HEADER = "X-Iceberg-Access-Delegation"
+_DELEGATION_PROPERTY = "header.x-iceberg-access-delegation"
+_LOAD_CREDENTIALS = Capability.V1_LOAD_CREDENTIALS
+
+
 class TimedRestCatalog(RestCatalog):
     """PyIceberg's REST catalog with bounded requests and floe's token refresh on 401.
 
@@ -185,12 +195,82 @@ class TimedRestCatalog(RestCatalog):
         request_timeout_s: float,
         guard: CallGuard | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        access_delegation: str | None = None,
         **properties: Any,
     ) -> None:
-        self._request_timeout_s = request_timeout_s  # sessions are made inside __init__
+        # Set before super().__init__: it makes the session (and its headers).
+        self._request_timeout_s = request_timeout_s
         self._max_response_bytes = max_response_bytes
         self._guard = guard
+        self._access_delegation = access_delegation
         super().__init__(name, **properties)
+
+    @property
+    def vends_credentials(self) -> bool:
+        """Whether tables come with vended storage credentials (asked for by the config)."""
+        return self._access_delegation is not None
+
+    def _config_headers(self, session: Session) -> None:
+        super()._config_headers(session)
+        # PyIceberg asks every catalog for vended credentials unless told
+        # otherwise; floe asks only when the config says so (a header given
+        # as a property stays the user's).
+        if self._access_delegation is not None:
+            session.headers[_DELEGATION_HEADER] = self._access_delegation
+        elif not any(k.lower() == _DELEGATION_PROPERTY for k in self.properties):
+            session.headers.pop(_DELEGATION_HEADER, None)
+
+    def _response_to_table(
+        self, identifier_tuple: tuple[str, ...], table_response: TableResponse
+    ) -> Table:
+        table = super()._response_to_table(identifier_tuple, table_response)
+        table.io = self._vended_io(identifier_tuple, table_response, table.io)
+        return table
+
+    def _response_to_staged_table(
+        self, identifier_tuple: tuple[str, ...], table_response: TableResponse
+    ) -> StagedTable:
+        table = super()._response_to_staged_table(identifier_tuple, table_response)
+        table.io = self._vended_io(identifier_tuple, table_response, table.io)
+        return table
+
+    def _vended_io(self, identifier: tuple[str, ...], answer: TableResponse, io: FileIO) -> FileIO:
+        """The table's FileIO, renewing its vended credentials when they expire."""
+        location = answer.metadata_location
+        credentials = {
+            **answer.config,
+            **self._resolve_storage_credentials(answer.storage_credentials, location),
+        }
+        if self._access_delegation is None or credentials_expiry_ms(credentials) is None:
+            return io  # nothing vended, or credentials that do not expire
+        base = {**answer.metadata.properties}
+
+        def make_io(fresh: Properties) -> FileIO:
+            return self._load_file_io({**base, **fresh}, location)
+
+        return VendedFileIO(
+            credentials, make_io, lambda: self.fresh_credentials(identifier, location)
+        )
+
+    def fresh_credentials(self, identifier: Identifier, location: str | None) -> Properties:
+        """New vended credentials for a table: its credentials endpoint, else a reload.
+
+        Raises:
+            NoSuchTableError: The table is gone.
+        """
+        if location is not None and self._serves_credentials():
+            return self.load_credentials(identifier, location)
+        table = self.load_table(identifier)
+        if isinstance(table.io, VendedFileIO):
+            return table.io.credentials
+        raise NoSuchTableError(f"the catalog vended no credentials on reloading {identifier}")
+
+    def _serves_credentials(self) -> bool:
+        try:
+            self._check_endpoint(_LOAD_CREDENTIALS)
+        except NotImplementedError:
+            return False
+        return True
 
     def _create_session(self) -> Session:
         session = super()._create_session()
@@ -225,6 +305,7 @@ def open_rest_backend(config: PolarisCatalogConfig) -> IcebergBackend:
             config.request_timeout_s,
             guard,
             config.max_response_bytes,
+            config.access_delegation,
             **rest_properties(config, tokens),
         )
 

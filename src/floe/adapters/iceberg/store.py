@@ -11,6 +11,7 @@ live beside it: ``writes.py`` (one transaction, one commit, with
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TypeVar
 
 import attrs
 import pyarrow as pa
@@ -19,6 +20,7 @@ from pyiceberg.table import Table
 from floe.adapters.iceberg import compaction, reads, snapshots, writes
 from floe.adapters.iceberg.connect import IcebergBackend
 from floe.adapters.iceberg.describe import loaded_table
+from floe.adapters.iceberg.vended import refused_storage, vends_credentials
 from floe.domain.compaction import CompactionBin
 from floe.domain.errors import ScanError, WriteError
 from floe.domain.identifiers import TableIdentifier
@@ -39,6 +41,8 @@ from floe.ports.table_store import (
     WriteResult,
 )
 
+_R = TypeVar("_R")
+
 
 class IcebergTableStore(TableStorePort):
     """Table data through PyIceberg: transactions for writes, table scans for reads.
@@ -54,6 +58,24 @@ class IcebergTableStore(TableStorePort):
 
     def _load(self, identifier: TableIdentifier) -> Table:
         return self._backend.catalog.load_table(identifier.parts)
+
+    def _read(self, call: Callable[[], _R]) -> Callable[[], _R]:
+        """``call`` (a read: it changes nothing), run once more on fresh vended credentials.
+
+        A file opened before its credentials expired can still be refused
+        mid-read; the read is run again on the table loaded afresh, with new
+        credentials: one renewal, one retry.
+        """
+
+        def read() -> _R:
+            try:
+                return call()
+            except Exception as exc:
+                if not (vends_credentials(self._backend.catalog) and refused_storage(exc)):
+                    raise
+            return call()
+
+        return read
 
     def _loader(self, identifier: TableIdentifier, loaded: TableInfo | None) -> Callable[[], Table]:
         """Loads the table for each attempt of a write: the caller's first, afresh after.
@@ -267,7 +289,7 @@ class IcebergTableStore(TableStorePort):
         def call() -> pa.Table:
             return reads.scan(lambda: self._load(identifier), name, options)
 
-        return self._guard.run("scan table", name, call, fallback=ScanError)
+        return self._guard.run("scan table", name, self._read(call), fallback=ScanError)
 
     def scan_batches(
         self, identifier: TableIdentifier, options: ScanOptions
@@ -277,14 +299,14 @@ class IcebergTableStore(TableStorePort):
         def call() -> reads.OpenedScan:
             return reads.open_batches(lambda: self._load(identifier), name, options)
 
-        opened = self._guard.run("scan table", name, call, fallback=ScanError)
+        opened = self._guard.run("scan table", name, self._read(call), fallback=ScanError)
         return reads.batch_reader(opened, name)
 
     def inspect_files(self, identifier: TableIdentifier) -> list[DataFileInfo]:
         def call() -> list[DataFileInfo]:
             return reads.data_files(self._load(identifier))
 
-        return self._guard.run("inspect files of table", str(identifier), call)
+        return self._guard.run("inspect files of table", str(identifier), self._read(call))
 
     # -- snapshots ------------------------------------------------------------
 
@@ -292,7 +314,7 @@ class IcebergTableStore(TableStorePort):
         def call() -> list[SnapshotInfo]:
             return snapshots.snapshot_infos(self._load(identifier))
 
-        return self._guard.run("list snapshots of table", str(identifier), call)
+        return self._guard.run("list snapshots of table", str(identifier), self._read(call))
 
     def expire_snapshots(
         self, identifier: TableIdentifier, snapshot_ids: Sequence[int]

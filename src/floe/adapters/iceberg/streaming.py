@@ -26,6 +26,8 @@ from pyiceberg.table import TableProperties, Transaction
 from pyiceberg.table.update.snapshot import _SnapshotProducer
 from pyiceberg.utils.properties import property_as_bool, property_as_int
 
+from floe.adapters.iceberg.vended import VendedFileIO, refused_storage
+
 
 def chunked(batches: Iterable[pa.RecordBatch], chunk_bytes: int) -> Iterator[list[pa.RecordBatch]]:
     """Group a stream into lists of batches of at least ``chunk_bytes`` (the last may be less).
@@ -95,9 +97,23 @@ def write_stream(
     rows = 0
 
     def write(chunk: pa.Table) -> list[DataFile]:
-        return list(
-            _dataframe_to_data_files(tx.table_metadata, chunk, io, producer.commit_uuid, counter)
-        )
+        def files() -> list[DataFile]:
+            return list(
+                _dataframe_to_data_files(
+                    tx.table_metadata, chunk, io, producer.commit_uuid, counter
+                )
+            )
+
+        try:
+            return files()
+        except Exception as exc:
+            # Vended credentials refused mid-upload (they expired early, or the
+            # clock is off): the chunk is still held, so it is written once
+            # more with renewed credentials; the stream goes on, one commit.
+            if not (isinstance(io, VendedFileIO) and refused_storage(exc)):
+                raise
+            io.renew_now()
+        return files()
 
     def collect(files: list[DataFile]) -> None:
         for data_file in files:

@@ -913,7 +913,7 @@ class CredentialVending:
         """A table load/create answer with vended credentials, when asked; else None."""
         route = urllib.parse.urlsplit(path).path.split("/")
         is_load = method == "GET" and len(route) == 7 and route[5] == "tables"
-        is_create = method == "POST" and len(route) == 6 and route[5] == "tables"
+        is_create = method == "POST" and len(route) == 6 and route[5] in ("tables", "register")
         asked = "vended-credentials" in (_header(headers, _DELEGATION) or "")
         if not (is_load or is_create) or not asked or upstream.status_code != 200:
             return None

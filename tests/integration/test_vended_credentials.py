@@ -311,3 +311,32 @@ def test_a_scan_whose_credentials_expire_midway_renews_them_once(
 
     assert gate.refusals.get("ExpiredToken", 0) >= 1
     assert vending.with_tables == loads + 2  # the scan's load, and one reload to read again
+
+
+# -- registering a table ------------------------------------------------------------------
+
+
+def test_register_table_needs_no_storage_keys_of_its_own(
+    polaris_factory: PolarisFactory, gate: S3Gate, seaweed: SeaweedServer
+) -> None:
+    """The catalog reads the metadata file: floe has no storage access before the table exists.
+
+    (SeaweedFS serves a registered table's rows badly, see test_register_table;
+    what is checked here is the registration and its answer.)
+    """
+    proxy, _ = vending_polaris(polaris_factory, gate)
+    lake = floe.Floe.from_config(keyless_config(seaweed, proxy))
+    table = new_table(lake, "reg")
+    lake.writes.append(table, rows(0, 3))
+    source = lake.tables.load(table)
+    assert source.metadata_location
+
+    registered = lake.tables.register(f"{table}_again", source.metadata_location)
+
+    assert registered.current_snapshot_id == source.current_snapshot_id
+    assert registered.metadata_location == source.metadata_location
+    assert lake.tables.exists(f"{table}_again")
+    missing = source.metadata_location.replace("metadata", "nothing-here")
+    with pytest.raises(floe.TableNotFoundError, match="no table metadata at"):
+        lake.tables.register(f"{table}_ghost", missing)
+    assert not lake.tables.exists(f"{table}_ghost")

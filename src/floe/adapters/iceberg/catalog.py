@@ -15,6 +15,7 @@ from pyiceberg.table import Table
 
 from floe.adapters.filters import iceberg_schema
 from floe.adapters.iceberg.connect import IcebergBackend
+from floe.adapters.iceberg.vended import vends_credentials
 from floe.adapters.iceberg_model import arrow_schema, build_partition_spec, describe_spec
 from floe.domain.errors import (
     NamespaceExistsError,
@@ -238,9 +239,13 @@ class IcebergCatalog(CatalogPort):
                 f"cannot register table {name}: no table metadata at {metadata_location}",
                 subject=name,
             )
-            io = load_file_io(catalog.properties, metadata_location)
-            if not io.new_input(metadata_location).exists():
-                raise missing
+            # With vended credentials storage access comes with a table, so
+            # there is none to look with before it is registered: the catalog
+            # reads the metadata file itself and answers for it.
+            if not vends_credentials(catalog):
+                io = load_file_io(catalog.properties, metadata_location)
+                if not io.new_input(metadata_location).exists():
+                    raise missing
             try:
                 table = catalog.register_table(identifier.parts, metadata_location)
             except (FileNotFoundError, ice.NoSuchTableError) as exc:
@@ -248,6 +253,12 @@ class IcebergCatalog(CatalogPort):
                 with contextlib.suppress(Exception):
                     catalog.drop_table(identifier.parts)
                 raise missing from exc
+            except ice.BadRequestError as exc:
+                # The catalog could not read the metadata file (the only thing
+                # in the request it has to look up); it registered nothing.
+                raise TableNotFoundError(
+                    f"{missing} (the catalog says: {exc})", subject=name
+                ) from exc
             return self._describe(identifier, table)
 
         return self._guard.run("register table", name, call)

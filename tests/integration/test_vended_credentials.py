@@ -14,7 +14,10 @@ in a bounded loop, until that lifetime is over before the next step.
 
 from __future__ import annotations
 
+import json
+import logging
 import time
+import traceback
 from collections.abc import Iterator
 from typing import Any
 
@@ -340,3 +343,70 @@ def test_register_table_needs_no_storage_keys_of_its_own(
     with pytest.raises(floe.TableNotFoundError, match="no table metadata at"):
         lake.tables.register(f"{table}_ghost", missing)
     assert not lake.tables.exists(f"{table}_ghost")
+
+
+def test_a_write_whose_upload_is_refused_midway_runs_again_on_new_credentials(
+    polaris_factory: PolarisFactory, gate: S3Gate, seaweed: SeaweedServer
+) -> None:
+    """The data file's upload starts, then the credentials end: nothing was committed, so
+    the write runs once more on the table loaded afresh, and lands once."""
+    proxy, vending = vending_polaris(polaris_factory, gate)
+    lake = floe.Floe.from_config(keyless_config(seaweed, proxy))
+    table = new_table(lake, "upload")
+    lake.writes.append(table, rows(0, 5))
+    loads = vending.with_tables
+
+    gate.expire_after(1)  # the upload is started, its parts are refused
+    lake.writes.append(table, rows(5, 5))
+
+    assert gate.refusals.get("ExpiredToken", 0) >= 1
+    assert vending.with_tables == loads + 2  # the write's load, and one reload to run again
+    assert snapshots(lake, table) == 2
+    assert ids(lake, table) == list(range(10))
+
+
+# -- secrets ------------------------------------------------------------------------------
+
+
+def test_no_vended_secret_or_session_token_is_let_out(
+    polaris_factory: PolarisFactory,
+    gate: S3Gate,
+    seaweed: SeaweedServer,
+    caplog: pytest.LogCaptureFixture,
+    spans: Any,
+) -> None:
+    """Renewals, refusals and a failure: logs, spans, errors and tracebacks name no secret."""
+    caplog.set_level(logging.DEBUG)
+    proxy, vending = vending_polaris(polaris_factory, gate)
+    lake = floe.Floe.from_config(keyless_config(seaweed, proxy))
+    table = new_table(lake, "secret")
+    stream = batches_past_expiry(gate, rows(0, 20), rows(20, 20), expire="now")
+    lake.writes.append(table, stream, chunk_bytes=1)  # a refusal and a renewal
+
+    vending.lifetime_s = 0  # from now on every set is vended expired: the scan fails
+    with pytest.raises(floe.ScanError) as failed:
+        lake.reads.scan(table)
+
+    let_out = "\n".join(
+        [
+            caplog.text,
+            str(failed.value),
+            repr(failed.value),
+            "".join(
+                traceback.TracebackException.from_exception(
+                    failed.value, capture_locals=True
+                ).format()
+            ),
+            *(json.dumps(dict(span.attributes or {})) for span in spans.get_finished_spans()),
+            *(
+                json.dumps([event.name, dict(event.attributes or {})])
+                for span in spans.get_finished_spans()
+                for event in span.events
+            ),
+        ]
+    )
+    vended = list(gate._vended.values())
+    assert len(vended) >= 3
+    for credentials in vended:
+        assert credentials.secret_access_key not in let_out
+        assert credentials.session_token not in let_out

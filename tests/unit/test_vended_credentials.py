@@ -176,3 +176,30 @@ def test_a_refused_file_is_opened_once_more_after_one_renewal(tmp_path: Path) ->
     with pytest.raises(OSError, match="ExpiredToken"):
         io.new_input(str(target)).open()
     assert renewals.calls == 2
+
+
+def test_a_renewal_keeps_the_tables_settings_and_drops_the_old_expiry(tmp_path: Path) -> None:
+    """A credentials endpoint may answer the keys alone: the endpoint and region stay."""
+    clock = Clock()
+    first = {
+        "s3.endpoint": "http://storage.example",
+        "s3.access-key-id": "old",
+        "expiration-time": str(int((clock.now + 10) * 1000)),
+    }
+    fresh = {
+        "s3.access-key-id": "new",
+        "s3.session-token-expires-at-ms": str(int((clock.now + 1000) * 1000)),
+    }
+    calls: list[int] = []
+
+    def renew() -> dict[str, str]:
+        calls.append(1)
+        return fresh
+
+    io = VendedFileIO(first, made_with([]), renew, clock=clock)
+    clock.now += 6
+    io.current()
+    assert io.credentials == {"s3.endpoint": "http://storage.example", **fresh}
+    clock.now += 6  # the old expiration-time has passed: it no longer counts
+    io.current()
+    assert len(calls) == 1

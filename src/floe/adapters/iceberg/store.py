@@ -22,7 +22,7 @@ from floe.adapters.iceberg.connect import IcebergBackend
 from floe.adapters.iceberg.describe import loaded_table
 from floe.adapters.iceberg.vended import refused_storage, vends_credentials
 from floe.domain.compaction import CompactionBin
-from floe.domain.errors import ScanError, WriteError
+from floe.domain.errors import FloeStorageError, ScanError, WriteError
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import (
     DataFileInfo,
@@ -59,23 +59,28 @@ class IcebergTableStore(TableStorePort):
     def _load(self, identifier: TableIdentifier) -> Table:
         return self._backend.catalog.load_table(identifier.parts)
 
-    def _read(self, call: Callable[[], _R]) -> Callable[[], _R]:
-        """``call`` (a read: it changes nothing), run once more on fresh vended credentials.
+    def _renewing(self, call: Callable[[], _R]) -> Callable[[], _R]:
+        """``call``, run once more on fresh vended credentials when storage refused them.
 
         A file opened before its credentials expired can still be refused
-        mid-read; the read is run again on the table loaded afresh, with new
-        credentials: one renewal, one retry.
+        mid-transfer. ``call`` must load its table itself on a second run (so
+        it comes with new credentials) and must not have committed anything
+        when it fails with a storage refusal: a read, or a write that fails
+        before its commit request. A commit whose outcome is unknown is a
+        floe error, never run again here.
         """
 
-        def read() -> _R:
+        def run() -> _R:
             try:
                 return call()
+            except FloeStorageError:
+                raise
             except Exception as exc:
                 if not (vends_credentials(self._backend.catalog) and refused_storage(exc)):
                     raise
             return call()
 
-        return read
+        return run
 
     def _loader(self, identifier: TableIdentifier, loaded: TableInfo | None) -> Callable[[], Table]:
         """Loads the table for each attempt of a write: the caller's first, afresh after.
@@ -134,7 +139,7 @@ class IcebergTableStore(TableStorePort):
             return self._committed(table, result)
 
         return self._guard.run(
-            f"{mode.value} into table", str(identifier), call, fallback=WriteError
+            f"{mode.value} into table", str(identifier), self._renewing(call), fallback=WriteError
         )
 
     def append(
@@ -255,7 +260,9 @@ class IcebergTableStore(TableStorePort):
             )
             return self._committed(table, result)
 
-        return self._guard.run("delete rows of table", str(identifier), call, fallback=WriteError)
+        return self._guard.run(
+            "delete rows of table", str(identifier), self._renewing(call), fallback=WriteError
+        )
 
     def create_with_data(
         self,
@@ -289,7 +296,7 @@ class IcebergTableStore(TableStorePort):
         def call() -> pa.Table:
             return reads.scan(lambda: self._load(identifier), name, options)
 
-        return self._guard.run("scan table", name, self._read(call), fallback=ScanError)
+        return self._guard.run("scan table", name, self._renewing(call), fallback=ScanError)
 
     def scan_batches(
         self, identifier: TableIdentifier, options: ScanOptions
@@ -299,14 +306,14 @@ class IcebergTableStore(TableStorePort):
         def call() -> reads.OpenedScan:
             return reads.open_batches(lambda: self._load(identifier), name, options)
 
-        opened = self._guard.run("scan table", name, self._read(call), fallback=ScanError)
+        opened = self._guard.run("scan table", name, self._renewing(call), fallback=ScanError)
         return reads.batch_reader(opened, name)
 
     def inspect_files(self, identifier: TableIdentifier) -> list[DataFileInfo]:
         def call() -> list[DataFileInfo]:
             return reads.data_files(self._load(identifier))
 
-        return self._guard.run("inspect files of table", str(identifier), self._read(call))
+        return self._guard.run("inspect files of table", str(identifier), self._renewing(call))
 
     # -- snapshots ------------------------------------------------------------
 
@@ -314,7 +321,7 @@ class IcebergTableStore(TableStorePort):
         def call() -> list[SnapshotInfo]:
             return snapshots.snapshot_infos(self._load(identifier))
 
-        return self._guard.run("list snapshots of table", str(identifier), self._read(call))
+        return self._guard.run("list snapshots of table", str(identifier), self._renewing(call))
 
     def expire_snapshots(
         self, identifier: TableIdentifier, snapshot_ids: Sequence[int]

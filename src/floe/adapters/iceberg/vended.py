@@ -53,11 +53,15 @@ _EXPIRED_MARKERS = (
 _T = TypeVar("_T")
 
 
+def _is_expiry_key(key: str) -> bool:
+    return key in EXPIRY_KEYS or key.startswith(_ADLS_EXPIRY_PREFIX)
+
+
 def credentials_expiry_ms(properties: Mapping[str, str]) -> int | None:
     """The earliest expiry among vended credential ``properties`` (epoch ms), or None."""
     found: list[int] = []
     for key, value in properties.items():
-        if key in EXPIRY_KEYS or key.startswith(_ADLS_EXPIRY_PREFIX):
+        if _is_expiry_key(key):
             text = str(value).strip()
             if text.isdigit():
                 found.append(int(text))
@@ -164,7 +168,10 @@ class VendedFileIO(FileIO):
             self._renew_locked()
 
     def _renew_locked(self) -> None:
-        credentials = dict(self._renew())
+        # Settings that came with the table (an endpoint, a region) stay
+        # unless the new set names them; the old expiry never does.
+        kept = {k: v for k, v in self._credentials.items() if not _is_expiry_key(k)}
+        credentials = {**kept, **self._renew()}
         self._io = self._make_io(credentials)
         self._credentials = credentials
         self._renew_at = self._renewal_time(credentials)

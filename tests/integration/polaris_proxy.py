@@ -22,6 +22,10 @@ Apache Polaris deployment does:
 * ``GET /polaris/v1/{prefix}/applicable-policies?namespace=..&target-name=..``
   answers, as Polaris' policy API does, with the policies a test attached to
   the table (:meth:`PolarisProxy.attach_policy`), 404 for a missing table;
+* given a :class:`CredentialVending`, a table load, create or register
+  asking for ``vended-credentials`` gets short-lived storage credentials
+  for an S3 gate in front of SeaweedFS (:mod:`tests.integration.s3_gate`),
+  and ``GET .../tables/{t}/credentials`` vends new ones;
 * valid requests are forwarded to SeaweedFS without the ``/api/catalog``
   prefix, with the client's ``Authorization`` replaced by a token the proxy
   obtained from SeaweedFS itself (so floe's tokens mean nothing upstream).

@@ -9,7 +9,6 @@ from typing import Any
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.rest import Capability, RestCatalog, TableResponse
-from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.io import FileIO
 from pyiceberg.table import StagedTable, Table
 from pyiceberg.typedef import Identifier, Properties
@@ -236,7 +235,8 @@ class TimedRestCatalog(RestCatalog):
 
     def _vended_io(self, identifier: tuple[str, ...], answer: TableResponse, io: FileIO) -> FileIO:
         """The table's FileIO, renewing its vended credentials when they expire."""
-        location = answer.metadata_location
+        # A staged create has no metadata file yet: its table location stands in.
+        location = answer.metadata_location or answer.metadata.location
         credentials = {
             **answer.config,
             **self._resolve_storage_credentials(answer.storage_credentials, location),
@@ -252,18 +252,24 @@ class TimedRestCatalog(RestCatalog):
             credentials, make_io, lambda: self.fresh_credentials(identifier, location)
         )
 
-    def fresh_credentials(self, identifier: Identifier, location: str | None) -> Properties:
+    def fresh_credentials(self, identifier: Identifier, location: str) -> Properties:
         """New vended credentials for a table: its credentials endpoint, else a reload.
 
         Raises:
             NoSuchTableError: The table is gone.
+            RuntimeError: The catalog vended no credentials for it.
         """
-        if location is not None and self._serves_credentials():
-            return self.load_credentials(identifier, location)
+        if self._serves_credentials():
+            fresh = self.load_credentials(identifier, location)
+            if fresh:
+                return fresh
         table = self.load_table(identifier)
         if isinstance(table.io, VendedFileIO):
             return table.io.credentials
-        raise NoSuchTableError(f"the catalog vended no credentials on reloading {identifier}")
+        raise RuntimeError(
+            f"the catalog vended no expiring storage credentials for table "
+            f"{'.'.join(self.identifier_to_tuple(identifier))} when asked to renew them"
+        )
 
     def _serves_credentials(self) -> bool:
         try:

@@ -184,15 +184,31 @@ def test_a_config_without_storage_keys_reads_and_writes_with_vended_credentials(
     assert set(headers) == {"vended-credentials"}
 
 
-def test_without_access_delegation_no_credentials_are_asked_for(
+@pytest.mark.parametrize("mode", [None, "vended-credentials"])
+def test_by_default_floe_asks_for_vended_credentials_as_pyiceberg_does(
+    polaris_factory: PolarisFactory, gate: S3Gate, seaweed: SeaweedServer, mode: str | None
+) -> None:
+    """Unset, floe sends PyIceberg's default header and uses what comes back."""
+    proxy, vending = vending_polaris(polaris_factory, gate)
+    lake = floe.Floe.from_config(keyless_config(seaweed, proxy, access_delegation=mode))
+    table = new_table(lake, "unset" if mode is None else "explicit")
+    lake.writes.append(table, rows(0, 3))
+
+    assert ids(lake, table) == [0, 1, 2]
+    assert vending.with_tables >= 2
+    assert sum(gate.accepted.values()) > 0
+    assert set(delegation_headers(proxy)) == {"vended-credentials"}
+
+
+def test_access_delegation_none_asks_for_no_credentials(
     polaris_factory: PolarisFactory, gate: S3Gate, seaweed: SeaweedServer
 ) -> None:
-    """PyIceberg asks every catalog for vended credentials; floe only when configured."""
+    """PyIceberg asks every catalog for vended credentials; ``"none"`` asks for nothing."""
     proxy, vending = vending_polaris(polaris_factory, gate)
     config = keyless_config(
         seaweed,
         proxy,
-        access_delegation=None,
+        access_delegation="none",
         properties={
             "s3.endpoint": seaweed.s3_endpoint,
             "s3.access-key-id": seaweed.access_key,

@@ -32,6 +32,7 @@ def config(**values: Any) -> PolarisCatalogConfig:
 def test_access_delegation_asks_for_vended_credentials_and_nothing_else() -> None:
     assert config().access_delegation is None
     assert config(access_delegation="vended-credentials").access_delegation == "vended-credentials"
+    assert config(access_delegation="none").access_delegation == "none"
     with pytest.raises(InvalidConfigError, match="access_delegation must be 'vended-credentials'"):
         config(access_delegation="remote-signing")
     with pytest.raises(InvalidConfigError, match="not both"):

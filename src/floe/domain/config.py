@@ -293,8 +293,9 @@ def _non_empty(_: object, attribute: attrs.Attribute[str], value: str) -> None:
         )
 
 
-#: What ``PolarisCatalogConfig.access_delegation`` may be (``None``: no delegation asked).
-ACCESS_DELEGATION_MODES: Final = frozenset({None, "vended-credentials"})
+#: What ``PolarisCatalogConfig.access_delegation`` may be (``None``: PyIceberg's default,
+#: which asks for vended credentials; ``"none"``: no delegation asked).
+ACCESS_DELEGATION_MODES: Final = frozenset({None, "vended-credentials", "none"})
 
 #: The default cap on one catalog or token answer, decoded (256 MiB).
 DEFAULT_MAX_RESPONSE_BYTES: Final = 256 * 1024 * 1024
@@ -330,8 +331,13 @@ class PolarisCatalogConfig:
             creates (the ``X-Iceberg-Access-Delegation`` header): that table's
             files are read and written with them, so the config needs no
             storage keys, and floe renews them before they expire. ``None``
-            (the default) asks for no delegation: storage access comes from
-            ``properties`` (``s3.*``…).
+            (the default) sends what PyIceberg sends by default (the same
+            header, or a ``header.X-Iceberg-Access-Delegation`` property):
+            vended credentials that come back are used and renewed the same
+            way, and storage keys in ``properties`` serve where none come.
+            ``"none"`` asks for no delegation (a principal without
+            ``TABLE_READ_DATA``/``TABLE_WRITE_DATA`` grants loads tables
+            without it): storage access comes from ``properties`` (``s3.*``…).
         properties: Extra catalog properties passed through (``s3.*``,
             ``header.*``…).
     """
@@ -359,7 +365,7 @@ class PolarisCatalogConfig:
     def __attrs_post_init__(self) -> None:
         if self.access_delegation not in ACCESS_DELEGATION_MODES:
             raise InvalidConfigError(
-                "access_delegation must be 'vended-credentials' or unset, got "
+                "access_delegation must be 'vended-credentials', 'none' or unset, got "
                 f"{self.access_delegation!r} (remote signing is not supported)",
                 subject="access_delegation",
             )

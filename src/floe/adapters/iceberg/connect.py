@@ -165,7 +165,6 @@ class _CatalogHTTPAdapter(BoundedHTTPAdapter):
 
 
 _DELEGATION_HEADER = "X-Iceberg-Access-Delegation"
-_DELEGATION_PROPERTY = "header.x-iceberg-access-delegation"
 _LOAD_CREDENTIALS = Capability.V1_LOAD_CREDENTIALS
 
 
@@ -206,17 +205,22 @@ class TimedRestCatalog(RestCatalog):
 
     @property
     def vends_credentials(self) -> bool:
-        """Whether tables come with vended storage credentials (asked for by the config)."""
-        return self._access_delegation is not None
+        """Whether storage access comes only with tables (the config asks for vending)."""
+        return self._access_delegation == "vended-credentials"
+
+    @property
+    def renews_credentials(self) -> bool:
+        """Whether vended credentials a table comes with are used and renewed."""
+        return self._access_delegation != "none"
 
     def _config_headers(self, session: Session) -> None:
         super()._config_headers(session)
-        # PyIceberg asks every catalog for vended credentials unless told
-        # otherwise; floe asks only when the config says so (a header given
-        # as a property stays the user's).
-        if self._access_delegation is not None:
+        # PyIceberg asks every catalog for vended credentials unless a header
+        # property says otherwise; floe keeps that default, and "none" (a
+        # principal not granted data access) asks for nothing.
+        if self._access_delegation == "vended-credentials":
             session.headers[_DELEGATION_HEADER] = self._access_delegation
-        elif not any(k.lower() == _DELEGATION_PROPERTY for k in self.properties):
+        elif self._access_delegation == "none":
             session.headers.pop(_DELEGATION_HEADER, None)
 
     def _response_to_table(
@@ -241,7 +245,7 @@ class TimedRestCatalog(RestCatalog):
             **answer.config,
             **self._resolve_storage_credentials(answer.storage_credentials, location),
         }
-        if self._access_delegation is None or credentials_expiry_ms(credentials) is None:
+        if not self.renews_credentials or credentials_expiry_ms(credentials) is None:
             return io  # nothing vended, or credentials that do not expire
         base = {**answer.metadata.properties}
 

@@ -20,7 +20,7 @@ from pyiceberg.table import Table
 from floe.adapters.iceberg import compaction, reads, snapshots, writes
 from floe.adapters.iceberg.connect import IcebergBackend
 from floe.adapters.iceberg.describe import loaded_table
-from floe.adapters.iceberg.vended import refused_storage, vends_credentials
+from floe.adapters.iceberg.vended import refused_storage, renews_credentials
 from floe.domain.compaction import CompactionBin
 from floe.domain.errors import FloeStorageError, ScanError, WriteError
 from floe.domain.identifiers import TableIdentifier
@@ -76,7 +76,7 @@ class IcebergTableStore(TableStorePort):
             except FloeStorageError:
                 raise
             except Exception as exc:
-                if not (vends_credentials(self._backend.catalog) and refused_storage(exc)):
+                if not (renews_credentials(self._backend.catalog) and refused_storage(exc)):
                     raise
             return call()
 

@@ -93,8 +93,13 @@ def refused_storage(error: BaseException) -> bool:
 
 
 def vends_credentials(catalog: object) -> bool:
-    """Whether ``catalog`` asks for vended credentials (floe's REST catalog, configured so)."""
+    """Whether storage access comes only with tables (floe's REST catalog, configured so)."""
     return bool(getattr(catalog, "vends_credentials", False))
+
+
+def renews_credentials(catalog: object) -> bool:
+    """Whether ``catalog`` uses and renews the credentials tables come with."""
+    return bool(getattr(catalog, "renews_credentials", False))
 
 
 class VendedFileIO(FileIO):

@@ -397,29 +397,39 @@ class MaintenanceService:
         self,
         table: TableLike,
         *,
+        target_file_size: int | None = None,
         older_than: timedelta | None = None,
         retain_last: int | None = None,
         orphan_older_than: timedelta | None = None,
         delete_files: bool = True,
         allow_short_window: bool = False,
     ) -> MaintenanceRun:
-        """Run snapshot expiry, then orphan-file removal, as the catalog's policies say.
+        """Compact, expire snapshots, then remove orphan files, as the catalog's policies say.
 
         A catalog serving Apache Polaris' policy API applies maintenance
         policies to the table (its own or inherited from its namespaces and
-        catalog): ``system.snapshot-expiry`` gives ``retain_last``
-        (``min_snapshot_to_keep``) and ``older_than``
+        catalog): ``system.data-compaction`` gives ``target_file_size``
+        (``target_file_size_bytes``), ``system.snapshot-expiry`` gives
+        ``retain_last`` (``min_snapshot_to_keep``) and ``older_than``
         (``max_snapshot_age_days``), ``system.orphan-file-removal`` gives
         ``orphan_older_than`` (``max_orphan_file_age_in_days``). An argument
-        given here wins over the policy; what neither gives takes Iceberg's
-        defaults (snapshots older than 5 days go, the newest stays; orphans
-        older than 3 days go). A policy with ``"enable": false`` skips its
-        operation (reported in ``skipped``). A catalog without policies (not
-        serving the endpoint, the embedded catalog) runs both with the
-        defaults.
+        given here wins over the policy; what neither gives takes the
+        defaults (compaction aims at the table's
+        ``write.target-file-size-bytes``; snapshots older than 5 days go,
+        the newest stays; orphans older than 3 days go). A policy with
+        ``"enable": false`` skips its operation (reported in ``skipped``). A
+        catalog without policies (not serving the endpoint, the embedded
+        catalog) runs all three with the defaults.
+
+        The operations run in that order: the expiry can then drop the
+        snapshots that still read the files compaction replaced, and orphan
+        removal judges the table as the other two left it. Every setting is
+        checked before the first one runs; an operation that fails stops
+        the run (those before it have happened).
 
         Args:
             table: The table.
+            target_file_size: The size compaction aims for.
             older_than: Age beyond which snapshots may go.
             retain_last: How many of the newest snapshots always stay (>= 1).
             orphan_older_than: Age beyond which an unreferenced file is an orphan.
@@ -433,15 +443,20 @@ class MaintenanceService:
             InvalidPolicyError: A maintenance policy's content is malformed;
                 nothing was run.
             InvalidConfigError: A setting (given or from a policy) is out of
-                range, e.g. an orphan age under a day.
+                range, e.g. an orphan age under a day; nothing was run.
             TableNotFoundError: The table does not exist.
-            FloeStorageError: As :meth:`expire_snapshots` and
-                :meth:`remove_orphan_files`.
+            CommitConflictError: A concurrent commit removed a file being
+                compacted; nothing was compacted, expired or removed.
+            FloeStorageError: As :meth:`compact`, :meth:`expire_snapshots`
+                and :meth:`remove_orphan_files`.
         """
+        _flag("delete_files", delete_files)
+        _flag("allow_short_window", allow_short_window)
         return run_by_policy(
             self,
             self._policies,
             as_identifier(table),
+            target_file_size=target_file_size,
             older_than=older_than,
             retain_last=retain_last,
             orphan_older_than=orphan_older_than,

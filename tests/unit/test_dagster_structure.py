@@ -16,6 +16,7 @@ import floe.domain
 #: What a user of the Dagster integration imports from ``floe.adapters.dagster``.
 DAGSTER_PUBLIC = {
     "ByPolicy",
+    "Compact",
     "ExpireSnapshots",
     "Health",
     "IcebergIOManager",

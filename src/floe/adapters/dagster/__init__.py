@@ -11,7 +11,7 @@ names start with ``_``):
 - :func:`table_for_asset_key`: the table an asset key maps to, e.g. to read
   an asset's table with ``floe.Floe`` outside Dagster.
 - :func:`maintenance_job`: a job maintaining the assets' tables through the
-  IO manager, with the operations :class:`ExpireSnapshots`,
+  IO manager, with the operations :class:`Compact`, :class:`ExpireSnapshots`,
   :class:`RemoveOrphanFiles`, :class:`Health` and :class:`ByPolicy` (the
   catalog's maintenance policies; any :class:`MaintenanceOperation`);
   schedule it with ``dg.ScheduleDefinition``.
@@ -84,6 +84,7 @@ from floe.adapters.dagster._io_manager import IcebergIOManager, create_io_manage
 from floe.adapters.dagster._maintenance_job import maintenance_job
 from floe.adapters.dagster._operations import (
     ByPolicy,
+    Compact,
     ExpireSnapshots,
     Health,
     MaintenanceOperation,
@@ -93,6 +94,7 @@ from floe.adapters.dagster._targets import table_for_asset_key
 
 __all__ = [
     "ByPolicy",
+    "Compact",
     "ExpireSnapshots",
     "Health",
     "IcebergIOManager",

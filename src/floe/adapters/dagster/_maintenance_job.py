@@ -71,7 +71,8 @@ def _operations_of(operations: Iterable[MaintenanceOperation]) -> tuple[Maintena
         ):
             raise InvalidConfigError(
                 "a maintenance operation has a 'name' and a 'run(maintenance, table)' "
-                f"(ExpireSnapshots, RemoveOrphanFiles, Health, ByPolicy), got {operation!r:.80}",
+                "(Compact, ExpireSnapshots, RemoveOrphanFiles, Health, ByPolicy), got "
+                f"{operation!r:.80}",
                 subject="operations",
             )
     if not chosen:
@@ -98,8 +99,9 @@ def maintenance_job(
     asset keys to (``floe/table`` metadata of an asset definition or spec
     included). For each table it logs a summary to the run's log and records
     an ``AssetObservation`` on the asset key whose metadata holds what each
-    operation reported (``floe/snapshots_expired``, ``floe/files_deleted``,
-    ``floe/bytes_freed``, ``floe/orphan_files``, ``floe/data_files``…).
+    operation reported (``floe/files_compacted``, ``floe/bytes_rewritten``,
+    ``floe/snapshots_expired``, ``floe/files_deleted``, ``floe/bytes_freed``,
+    ``floe/orphan_files``, ``floe/data_files``…).
     When an operation fails on a table, that table's remaining operations
     are skipped and the other tables are still maintained; the op then
     fails naming every failed table. Schedule it with
@@ -110,8 +112,11 @@ def maintenance_job(
             (every key), ``AssetSpec``s, ``AssetKey``s, asset key strings
             (``"sales/orders"``) or key parts (``["sales", "orders"]``).
         operations: What to run on each table, in order: by default
-            ``ExpireSnapshots()`` (older than 5 days, keeping the newest),
-            ``RemoveOrphanFiles()`` (older than 3 days) and ``Health()``.
+            ``Compact()`` (small files into files near the table's target
+            size), ``ExpireSnapshots()`` (older than 5 days, keeping the
+            newest), ``RemoveOrphanFiles()`` (older than 3 days) and
+            ``Health()``. Leave ``Compact()`` out of the list not to
+            rewrite data files.
         name: The job's name.
         io_manager: The IO manager to use; ``None`` takes the resource bound
             to ``resource_key`` where the job is defined.

@@ -84,6 +84,7 @@ class MaintenanceService:
         older_than: timedelta | None = None,
         retain_last: int = 1,
         delete_files: bool = True,
+        dry_run: bool = False,
     ) -> ExpireResult:
         """Expire snapshots older than ``older_than``, keeping the ``retain_last`` newest.
 
@@ -103,20 +104,26 @@ class MaintenanceService:
         :meth:`remove_orphan_files` removes. Old metadata files are bounded
         by the table itself (see ``docs/maintenance.md``).
 
+        A dry run commits and deletes nothing: it reports the snapshots that
+        would expire, and in ``unreferenced_files`` the files that would be
+        deleted, read from the table as it is now without those snapshots.
+        A commit landing between a dry run and a real run can change both.
+
         Args:
             table: The table.
             older_than: Age beyond which snapshots may go.
             retain_last: How many of the newest snapshots always stay (>= 1).
             delete_files: Delete the files the expired snapshots alone
                 referenced; ``False`` only edits the metadata.
+            dry_run: Only find and report what would expire and be deleted.
 
         Returns:
-            The expired, the retained and the ref-protected snapshot ids, and
-            the files deleted.
+            The expired, the retained and the ref-protected snapshot ids, the
+            files no snapshot references any more and those deleted.
 
         Raises:
             InvalidConfigError: ``retain_last`` < 1, a negative age, or
-                ``delete_files`` not a bool.
+                ``delete_files`` or ``dry_run`` not a bool.
             TableNotFoundError: The table does not exist.
             CommitStateUnknownError: The expiry commit was sent but its answer
                 was lost; it may or may not have been applied (list the
@@ -133,6 +140,7 @@ class MaintenanceService:
                 f"older_than must not be negative, got {older_than}", subject="older_than"
             )
         _flag("delete_files", delete_files)
+        _flag("dry_run", dry_run)
         policy = RetentionPolicy(
             max_age_ms=None if older_than is None else int(older_than.total_seconds() * 1000),
             retain_last=retain_last,
@@ -146,41 +154,59 @@ class MaintenanceService:
         candidates = (
             self._files.snapshot_files(identifier, doomed) if doomed and delete_files else []
         )
-        expired = self._store.expire_snapshots(identifier, doomed) if doomed else ()
-        gone = set(expired)
-        return ExpireResult(
+        result = ExpireResult(
             table=identifier,
-            expired_snapshot_ids=tuple(expired),
+            expired_snapshot_ids=tuple(doomed),
             retained_snapshot_ids=tuple(
-                s.snapshot_id for s in snapshots if s.snapshot_id not in gone
+                s.snapshot_id for s in snapshots if s.snapshot_id not in set(doomed)
             ),
             protected_snapshot_ids=snapshots_protected_by_refs(
                 snapshots, info.current_snapshot_id, now_ms, policy
             ),
-            deleted_files=self._delete_unreferenced(identifier, candidates),
+            dry_run=dry_run,
+        )
+        if dry_run:
+            # What the table would reference without them: the files a run would delete.
+            left = self._files.referenced_files(identifier, without=doomed) if candidates else []
+            return attrs.evolve(result, unreferenced_files=unreferenced(candidates, left))
+        expired = self._store.expire_snapshots(identifier, doomed) if doomed else ()
+        gone = set(expired)
+        chosen, deleted = self._delete_unreferenced(identifier, candidates)
+        return attrs.evolve(
+            result,
+            expired_snapshot_ids=tuple(expired),
+            retained_snapshot_ids=tuple(
+                s.snapshot_id for s in snapshots if s.snapshot_id not in gone
+            ),
+            deleted_files=deleted,
+            unreferenced_files=chosen,
         )
 
     def _delete_unreferenced(
         self, identifier: TableIdentifier, candidates: Sequence[TableFile]
-    ) -> FilesDeleted:
-        """Delete the candidates the table, read afresh, no longer references (never raises)."""
+    ) -> tuple[tuple[TableFile, ...], FilesDeleted]:
+        """Delete the candidates the table, read afresh, no longer references (never raises).
+
+        Returns:
+            The files chosen for deletion, and what was deleted.
+        """
         if not candidates:
-            return FilesDeleted()
+            return (), FilesDeleted()
         try:
             referenced = self._files.referenced_files(identifier)
         except FloeStorageError as exc:
-            return FilesDeleted(
+            return (), FilesDeleted(
                 skipped=f"the table could not be read after the expiry ({exc}), so what it "
                 "still references is unknown: nothing was deleted; remove_orphan_files "
                 "removes the files later"
             )
         doomed = unreferenced(candidates, referenced)
         if not doomed:
-            return FilesDeleted()
+            return (), FilesDeleted()
         try:
-            return self._files.delete_files(identifier, doomed)
+            return doomed, self._files.delete_files(identifier, doomed)
         except FloeStorageError as exc:
-            return FilesDeleted(
+            return doomed, FilesDeleted(
                 failed_paths=[f.path for f in doomed],
                 skipped=f"the files could not be deleted ({exc}); they are orphans for "
                 "remove_orphan_files",

@@ -11,7 +11,7 @@ import attrs
 
 from floe.domain.errors import InvalidConfigError, InvalidScanError
 from floe.domain.identifiers import Namespace, TableIdentifier
-from floe.domain.table_files import FilesDeleted
+from floe.domain.table_files import FilesDeleted, TableFile
 
 
 def _frozen_mapping(value: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -128,7 +128,12 @@ class ExpireResult:
         deleted_files: The files the expiry deleted because no snapshot
             left references them (data, delete and manifest files, manifest
             lists, statistics), by kind, and any it could not delete;
-            empty when called with ``delete_files=False``.
+            empty when called with ``delete_files=False`` and in a dry run.
+        dry_run: Nothing was changed: the snapshot ids and
+            ``unreferenced_files`` say what a run would expire and delete.
+        unreferenced_files: The files no snapshot left references any more,
+            in path order: those the expiry deleted (or tried to), or in a
+            dry run those it would delete; empty with ``delete_files=False``.
     """
 
     table: TableIdentifier
@@ -136,6 +141,17 @@ class ExpireResult:
     retained_snapshot_ids: tuple[int, ...]
     protected_snapshot_ids: tuple[int, ...] = ()
     deleted_files: FilesDeleted = attrs.field(factory=FilesDeleted)
+    dry_run: bool = False
+    unreferenced_files: tuple[TableFile, ...] = ()
+
+    @property
+    def unreferenced_bytes(self) -> int:
+        """Bytes of ``unreferenced_files`` whose size the metadata records.
+
+        Manifest lists' sizes are not recorded in Iceberg metadata: they
+        count as 0 here (a deleting run counts them in ``deleted_files``).
+        """
+        return sum(f.size_bytes or 0 for f in self.unreferenced_files)
 
 
 def _non_negative_or_none(

@@ -235,3 +235,25 @@ def test_malformed_content_runs_nothing() -> None:
         lake.maintenance.maintain(table, older_than=dt.timedelta(0))
 
     assert len(lake.snapshots.list(table)) == 3
+
+
+def test_a_conflicting_compaction_stops_the_run_before_the_expiry() -> None:
+    # A concurrent overwrite won: the compaction commits nothing, and the
+    # expiry and orphan removal that would follow do not run either.
+    container = build_container({"type": "memory"})
+    lake = floe.Floe.from_container(container)
+    lake.namespaces.create(("shop",))
+    for i in range(3):
+        lake.writes.append("shop.orders", pa.table({"id": [i]}), create_if_missing=floe.NewTable())
+    store = container.store()
+
+    def overwritten(*_: Any) -> Any:
+        raise floe.CommitConflictError("a file to rewrite was removed", subject="shop.orders")
+
+    store.rewrite_data_files = overwritten  # type: ignore[method-assign]
+    snapshots = lake.snapshots.list("shop.orders")
+
+    with pytest.raises(floe.CommitConflictError):
+        lake.maintenance.maintain("shop.orders", older_than=dt.timedelta(0))
+
+    assert lake.snapshots.list("shop.orders") == snapshots

@@ -45,6 +45,7 @@ PUBLIC = [
     "PartitionStats",
     "PartitionTransform",
     "PolarisCatalogConfig",
+    "PurgeDisabledError",
     "ResponseTooLargeError",
     "RetryConfig",
     "ScanError",

@@ -315,6 +315,18 @@ class PolarisCatalogConfig:
         token_refresh_enabled: Refresh tokens before expiry and on 401/419.
         retry: Retry policy for transient faults.
         oauth2_server_uri: Token endpoint, when not ``<uri>/v1/oauth/tokens``.
+        realm: The Polaris realm, sent in ``realm_header`` on every catalog
+            and token request (multi-realm deployments answer 404 without it).
+        realm_header: The realm header's name (Polaris'
+            ``polaris.realm-context.header-name``).
+        server_is_polaris: Whether the catalog answers as Apache Polaris does
+            (404 for a missing namespace, 409 for a table or namespace that
+            exists or is not empty), so floe leaves those checks to it and
+            does not look before it creates or drops: a principal granted
+            only what it does needs no list or read privileges. ``None``
+            (the default) asks ``/v1/config``: a server listing Polaris'
+            own endpoints is Polaris. ``False`` keeps floe's checks, for
+            servers laxer than Polaris.
         request_timeout_s: Seconds an HTTP request to the catalog or the
             token endpoint may take as a whole (connecting, sending, the
             headers and the entire answer) before it counts as a timeout, a
@@ -353,6 +365,9 @@ class PolarisCatalogConfig:
     oauth2_server_uri: str | None = attrs.field(
         default=None, repr=lambda u: repr(None if u is None else mask_uri(u))
     )
+    realm: str | None = None
+    realm_header: str = attrs.field(default="Polaris-Realm", validator=_non_empty)
+    server_is_polaris: bool | None = None
     request_timeout_s: float = attrs.field(default=60.0, validator=_in_range(0.1, 3600))
     max_response_bytes: int = attrs.field(
         default=DEFAULT_MAX_RESPONSE_BYTES, validator=_in_range(64 * 1024, 2**40)
@@ -401,7 +416,13 @@ class PolarisCatalogConfig:
                 subject="max_response_bytes",
             )
         for key in self.properties:
-            if key in {"credential", "token", "uri", "warehouse", "scope"}:
+            if key in {
+                "credential",
+                "token",
+                "uri",
+                "warehouse",
+                "scope",
+            }:
                 raise InvalidConfigError(
                     f"property {key!r} is set through its own field, not properties",
                     subject=key,

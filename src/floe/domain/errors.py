@@ -95,6 +95,14 @@ class TableExistsError(CatalogError):
     """A table to create (or register) exists already."""
 
 
+class PurgeDisabledError(CatalogError):
+    """The catalog does not purge tables: dropping with ``purge=True`` is disabled there.
+
+    Apache Polaris refuses a purging drop (403) unless the catalog or the
+    server enables ``DROP_WITH_PURGE_ENABLED``; the table is left as it was.
+    """
+
+
 class SchemaEvolutionError(FloeStorageError):
     """Incoming data does not fit the table schema and cannot be evolved into it."""
 

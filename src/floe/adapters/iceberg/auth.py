@@ -47,6 +47,7 @@ class TokenProvider:
         client_id: OAuth2 client id.
         client_secret: OAuth2 client secret.
         scope: Scope requested (Polaris: ``PRINCIPAL_ROLE:<role>``).
+        headers: Headers sent with every token request (the Polaris realm).
         static_token: A fixed bearer token instead of client credentials.
         refresh_enabled: Renew before expiry (else only when invalidated).
         refresh_margin_s: Renew this many seconds before expiry.
@@ -64,6 +65,7 @@ class TokenProvider:
         client_id: str | None = None,
         client_secret: Secret | None = None,
         scope: str | None = None,
+        headers: dict[str, str] | None = None,
         static_token: Secret | None = None,
         refresh_enabled: bool = True,
         refresh_margin_s: float = DEFAULT_REFRESH_MARGIN_S,
@@ -80,6 +82,7 @@ class TokenProvider:
         self._client_id = client_id
         self._client_secret = client_secret
         self._scope = scope
+        self._headers = dict(headers or {})
         self._static = static_token
         self._refresh_enabled = refresh_enabled
         self._margin = refresh_margin_s
@@ -147,6 +150,7 @@ class TokenProvider:
                 response = session.post(
                     self._token_url,
                     data=data,
+                    headers=self._headers,
                     auth=(self._client_id, self._client_secret.reveal()),
                     verify=self._verify,
                     # The credentials go to the configured endpoint and nowhere else.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from floe.adapters.iceberg.describe import TableDescriber
 from floe.adapters.iceberg.embedded import EmbeddedSqlCatalog
 from floe.adapters.iceberg.guard import CallGuard, send_observed
 from floe.adapters.iceberg.http import BoundedHTTPAdapter
+from floe.adapters.iceberg.server import ServerTraits
 from floe.adapters.iceberg.transport import warn_if_plaintext
 from floe.adapters.iceberg.vended import VendedFileIO, credentials_expiry_ms
 from floe.domain.config import (
@@ -38,6 +40,9 @@ class IcebergBackend:
         opener: Creates the PyIceberg catalog (may call the server).
         guard: The call guard every operation goes through.
         tokens: The token provider (REST with OAuth2 only).
+        server: What the REST catalog's ``/v1/config`` said, once opened.
+        server_is_polaris: The configured answer to "is the server Polaris"
+            (None: ask ``server``).
     """
 
     def __init__(
@@ -46,10 +51,14 @@ class IcebergBackend:
         opener: Callable[[], Catalog],
         guard: CallGuard,
         tokens: TokenProvider | None = None,
+        server: ServerTraits | None = None,
+        server_is_polaris: bool | None = None,
     ) -> None:
         self.name = name
         self.guard = guard
         self.tokens = tokens
+        self.server = server
+        self._server_is_polaris = server_is_polaris
         #: Describes loaded tables for both ports, converting each schema and spec once.
         self.describe = TableDescriber()
         self._opener = opener
@@ -66,6 +75,22 @@ class IcebergBackend:
             if self._catalog is None:
                 self._catalog = self._opener()
             return self._catalog
+
+    @property
+    def server_checks(self) -> bool:
+        """Whether the catalog itself answers 404/409 as Polaris does (call inside the guard).
+
+        Then floe sends creates and drops without looking first (a narrowly
+        granted principal may lack the privileges to look); otherwise it
+        checks, giving Polaris' answers on laxer servers. Asking may open the
+        catalog (which reads ``/v1/config``).
+        """
+        if self._server_is_polaris is not None:
+            return self._server_is_polaris
+        if self.server is None:
+            return False
+        _ = self.catalog  # opening it reads /v1/config
+        return self.server.is_polaris
 
     def reset(self) -> None:
         """Drop the session, the token and the circuit state; the next use opens the catalog anew.
@@ -113,6 +138,7 @@ def token_provider(config: PolarisCatalogConfig) -> TokenProvider:
         client_id=config.client_id,
         client_secret=config.client_secret,
         scope=config.scope,
+        headers=realm_headers(config),
         refresh_enabled=config.token_refresh_enabled,
         verify=verify,
         timeout_s=config.request_timeout_s,
@@ -120,9 +146,15 @@ def token_provider(config: PolarisCatalogConfig) -> TokenProvider:
     )
 
 
+def realm_headers(config: PolarisCatalogConfig) -> dict[str, str]:
+    """The Polaris realm header, for catalog and token requests alike (none without a realm)."""
+    return {} if config.realm is None else {config.realm_header: config.realm}
+
+
 def rest_properties(config: PolarisCatalogConfig, tokens: TokenProvider) -> dict[str, Any]:
     """PyIceberg REST catalog properties: floe's auth manager, never a raw secret."""
     props: dict[str, Any] = {k: v for k, v in config.properties.items() if k != "ssl.cabundle"}
+    props.update({f"header.{k}": v for k, v in realm_headers(config).items()})
     if "ssl.cabundle" in config.properties:
         props["ssl"] = {"cabundle": config.properties["ssl.cabundle"]}
     props.update(
@@ -148,11 +180,22 @@ class _CatalogHTTPAdapter(BoundedHTTPAdapter):
 
     Given ``verify`` (the configured CA bundle), every request is verified
     against it, whatever the environment says.
+
+    The ``/v1/config`` answer is shown to ``server`` on its way to PyIceberg.
     """
 
-    def __init__(self, timeout_s: float, max_bytes: int, verify: str | None = None) -> None:
+    def __init__(
+        self,
+        timeout_s: float,
+        max_bytes: int,
+        verify: str | None = None,
+        server: ServerTraits | None = None,
+        guard: CallGuard | None = None,
+    ) -> None:
         super().__init__(timeout_s, max_bytes)
         self._verify = verify
+        self._server = server
+        self._guard = guard
 
     def send(self, request: PreparedRequest, **kwargs: Any) -> Response:  # type: ignore[override]
         if self._verify is not None:
@@ -161,7 +204,15 @@ class _CatalogHTTPAdapter(BoundedHTTPAdapter):
             # bundle the config names explicitly wins, for every request.
             kwargs["verify"] = self._verify
         send = super().send
-        return send_observed(request.method, lambda: send(request, **kwargs))
+        response = send_observed(request.method, lambda: send(request, **kwargs))
+        if self._server is not None and _is_config(request, response):
+            self._server.learn(response.content)
+        return response
+
+
+def _is_config(request: PreparedRequest, response: Response) -> bool:
+    path = urllib.parse.urlsplit(request.url or "").path
+    return request.method == "GET" and path.endswith("/v1/config") and response.status_code == 200
 
 
 _DELEGATION_HEADER = "X-Iceberg-Access-Delegation"
@@ -194,6 +245,7 @@ class TimedRestCatalog(RestCatalog):
         guard: CallGuard | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         access_delegation: str | None = None,
+        server: ServerTraits | None = None,
         **properties: Any,
     ) -> None:
         # Set before super().__init__: it makes the session (and its headers).
@@ -201,6 +253,7 @@ class TimedRestCatalog(RestCatalog):
         self._max_response_bytes = max_response_bytes
         self._guard = guard
         self._access_delegation = access_delegation
+        self.server = server or ServerTraits()
         super().__init__(name, **properties)
 
     @property
@@ -292,6 +345,8 @@ class TimedRestCatalog(RestCatalog):
             self._request_timeout_s,
             self._max_response_bytes,
             str(cabundle) if cabundle is not None else None,
+            self.server,
+            self._guard,
         )
         session.mount("http://", adapter)
         session.mount("https://", adapter)
@@ -307,6 +362,7 @@ def open_rest_backend(config: PolarisCatalogConfig) -> IcebergBackend:
     """A Polaris / Iceberg REST catalog behind floe's token provider and call guard."""
     tokens = token_provider(config)
     guard = CallGuard("rest", config.retry, tokens)
+    server = ServerTraits()
     warn_if_plaintext(config, token_url(config))
 
     def opener() -> Catalog:
@@ -316,7 +372,10 @@ def open_rest_backend(config: PolarisCatalogConfig) -> IcebergBackend:
             guard,
             config.max_response_bytes,
             config.access_delegation,
+            server,
             **rest_properties(config, tokens),
         )
 
-    return IcebergBackend(without_userinfo(config.uri), opener, guard, tokens)
+    return IcebergBackend(
+        without_userinfo(config.uri), opener, guard, tokens, server, config.server_is_polaris
+    )

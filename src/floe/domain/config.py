@@ -131,8 +131,6 @@ CREDENTIAL_PROPERTY_KEYS: Final = frozenset(
 #: (their values stay masked, they draw no warning).
 OTHER_KNOWN_PROPERTY_KEYS: Final = frozenset(
     {
-        "audience",
-        "resource",
         "snapshot-loading-mode",
         "scan-planning-mode",
         "rest-page-size",
@@ -314,7 +312,12 @@ class PolarisCatalogConfig:
         scope: OAuth2 scope; Polaris needs ``PRINCIPAL_ROLE:<role>``.
         token_refresh_enabled: Refresh tokens before expiry and on 401/419.
         retry: Retry policy for transient faults.
-        oauth2_server_uri: Token endpoint, when not ``<uri>/v1/oauth/tokens``.
+        oauth2_server_uri: Token endpoint, when not ``<uri>/v1/oauth/tokens``:
+            an external identity provider's (Keycloak, Entra ID, Okta...),
+            which Polaris in ``external`` authentication mode requires.
+        audience: The ``audience`` asked for in token requests (some
+            identity providers issue a token only for a named audience).
+        resource: The ``resource`` asked for in token requests (RFC 8707).
         realm: The Polaris realm, sent in ``realm_header`` on every catalog
             and token request (multi-realm deployments answer 404 without it).
         realm_header: The realm header's name (Polaris'
@@ -365,6 +368,8 @@ class PolarisCatalogConfig:
     oauth2_server_uri: str | None = attrs.field(
         default=None, repr=lambda u: repr(None if u is None else mask_uri(u))
     )
+    audience: str | None = None
+    resource: str | None = None
     realm: str | None = None
     realm_header: str = attrs.field(default="Polaris-Realm", validator=_non_empty)
     server_is_polaris: bool | None = None
@@ -422,6 +427,9 @@ class PolarisCatalogConfig:
                 "uri",
                 "warehouse",
                 "scope",
+                "audience",
+                "resource",
+                "oauth2-server-uri",
             }:
                 raise InvalidConfigError(
                     f"property {key!r} is set through its own field, not properties",

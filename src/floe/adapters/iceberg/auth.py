@@ -14,6 +14,13 @@ operation's retry policy like any other. An answer that is no token (an HTML
 page, text, JSON without ``access_token``), a 404 or a redirect says the
 endpoint is misconfigured: :class:`CatalogAuthenticationError`, naming the
 endpoint and what came back, not retried.
+
+The token endpoint is the catalog's own (``<uri>/v1/oauth/tokens``) or an
+external identity provider's (``oauth2_server_uri``), asked with the same
+client-credentials grant plus, when configured, ``audience``, ``resource``
+and the Polaris realm header. Polaris in ``external`` authentication mode
+answers 501 on its own endpoint: that is a configuration to change, said
+as such (:class:`CatalogAuthenticationError`), not a server fault to retry.
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ class TokenProvider:
         client_id: OAuth2 client id.
         client_secret: OAuth2 client secret.
         scope: Scope requested (Polaris: ``PRINCIPAL_ROLE:<role>``).
+        audience: The ``audience`` requested (external identity providers).
+        resource: The ``resource`` requested (RFC 8707).
         headers: Headers sent with every token request (the Polaris realm).
         static_token: A fixed bearer token instead of client credentials.
         refresh_enabled: Renew before expiry (else only when invalidated).
@@ -65,6 +74,8 @@ class TokenProvider:
         client_id: str | None = None,
         client_secret: Secret | None = None,
         scope: str | None = None,
+        audience: str | None = None,
+        resource: str | None = None,
         headers: dict[str, str] | None = None,
         static_token: Secret | None = None,
         refresh_enabled: bool = True,
@@ -82,6 +93,8 @@ class TokenProvider:
         self._client_id = client_id
         self._client_secret = client_secret
         self._scope = scope
+        self._audience = audience
+        self._resource = resource
         self._headers = dict(headers or {})
         self._static = static_token
         self._refresh_enabled = refresh_enabled
@@ -139,6 +152,10 @@ class TokenProvider:
         data = {"grant_type": "client_credentials"}
         if self._scope:
             data["scope"] = self._scope
+        if self._audience:
+            data["audience"] = self._audience
+        if self._resource:
+            data["resource"] = self._resource
         # The server starts the token's lifetime when it answers, which can be
         # long after a slow answer is read: count from the moment of asking.
         asked_at = self._clock()
@@ -163,6 +180,13 @@ class TokenProvider:
                 f"cannot reach the token endpoint {self._token_url} ({type(exc).__name__})",
                 subject=self._token_url,
             ) from None
+        if response.status_code == 501:
+            raise CatalogAuthenticationError(
+                f"token endpoint {self._token_url} answered HTTP 501 Not Implemented: this "
+                "Polaris uses an external identity provider: set oauth2_server_uri to that "
+                "provider's token endpoint (with audience or resource if it needs them)",
+                subject=self._token_url,
+            )
         if response.status_code == 429 or response.status_code >= 500:
             # Busy or failing, not a refusal: transient, so the guard retries it
             # (honouring Retry-After, which the cause carries; nothing else is kept).

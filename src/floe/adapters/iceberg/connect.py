@@ -138,6 +138,8 @@ def token_provider(config: PolarisCatalogConfig) -> TokenProvider:
         client_id=config.client_id,
         client_secret=config.client_secret,
         scope=config.scope,
+        audience=config.audience,
+        resource=config.resource,
         headers=realm_headers(config),
         refresh_enabled=config.token_refresh_enabled,
         verify=verify,

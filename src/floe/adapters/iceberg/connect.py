@@ -20,6 +20,7 @@ from floe.adapters.iceberg.describe import TableDescriber
 from floe.adapters.iceberg.embedded import EmbeddedSqlCatalog
 from floe.adapters.iceberg.guard import CallGuard, send_observed
 from floe.adapters.iceberg.http import BoundedHTTPAdapter
+from floe.adapters.iceberg.idempotency import is_keyed, send_keyed
 from floe.adapters.iceberg.server import ServerTraits
 from floe.adapters.iceberg.transport import warn_if_plaintext
 from floe.adapters.iceberg.vended import VendedFileIO, credentials_expiry_ms
@@ -183,7 +184,10 @@ class _CatalogHTTPAdapter(BoundedHTTPAdapter):
     Given ``verify`` (the configured CA bundle), every request is verified
     against it, whatever the environment says.
 
-    The ``/v1/config`` answer is shown to ``server`` on its way to PyIceberg.
+    The ``/v1/config`` answer is shown to ``server`` on its way to PyIceberg;
+    when it advertised an idempotency window, table commits go with an
+    ``Idempotency-Key`` and are re-sent with it while their outcome is
+    unknown (:func:`~floe.adapters.iceberg.idempotency.send_keyed`).
     """
 
     def __init__(
@@ -206,7 +210,21 @@ class _CatalogHTTPAdapter(BoundedHTTPAdapter):
             # bundle the config names explicitly wins, for every request.
             kwargs["verify"] = self._verify
         send = super().send
-        response = send_observed(request.method, lambda: send(request, **kwargs))
+        window = None if self._server is None else self._server.idempotency_window_s
+        if window is not None and self._guard is not None and is_keyed(request):
+            guard = self._guard
+            response = send_observed(
+                request.method,
+                lambda: send_keyed(
+                    request,
+                    lambda: send(request, **kwargs),
+                    window_s=window,
+                    retry=guard.retry,
+                    tokens=guard.tokens,
+                ),
+            )
+        else:
+            response = send_observed(request.method, lambda: send(request, **kwargs))
         if self._server is not None and _is_config(request, response):
             self._server.learn(response.content)
         return response

@@ -94,7 +94,8 @@ def test_the_realm_goes_on_token_and_catalog_requests(
     without = floe.Floe.from_config(polaris_config(seaweed, proxy))
     with pytest.raises(floe.CatalogAuthenticationError) as info:
         without.namespaces.list()
-    assert "404" in str(info.value)  # Polaris: "Missing or invalid realm"
+    assert "Missing or invalid realm" in str(info.value)
+    assert "set realm" in str(info.value)
 
     proxy.clear()
     lake = floe.Floe.from_config(polaris_config(seaweed, proxy, realm="realm-a"))

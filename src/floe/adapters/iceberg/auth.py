@@ -225,6 +225,12 @@ def _refusal(response: requests.Response, token_url: str, client_id: str) -> str
             f"{target.scheme}://{target.netloc}{target.path}; floe does not follow redirects "
             "with credentials: configure the address that answers (uri or oauth2_server_uri)"
         )
+    if status == 404 and _iceberg_error_type(response) == "MissingOrInvalidRealm":
+        return (
+            f"token endpoint {token_url} answered HTTP 404 'Missing or invalid realm': this "
+            "Polaris serves several realms; set realm (sent in the Polaris-Realm header, or "
+            "the header named by realm_header) to one it knows"
+        )
     if status in (404, 405):
         return (
             f"token endpoint {token_url} was not found ({_answered(response)}): the token URI "
@@ -295,6 +301,17 @@ def _status_only(response: requests.Response) -> requests.HTTPError:
     if retry_after is not None:
         bare.headers["Retry-After"] = retry_after
     return requests.HTTPError(f"HTTP {response.status_code}", response=bare)
+
+
+def _iceberg_error_type(response: requests.Response) -> str:
+    """The ``error.type`` of an Iceberg REST error body, or ``""``."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    kind = error.get("type") if isinstance(error, dict) else None
+    return kind[:100] if isinstance(kind, str) else ""
 
 
 def _oauth_error(response: requests.Response) -> str:

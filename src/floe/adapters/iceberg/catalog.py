@@ -15,8 +15,8 @@ from pyiceberg.table import Table
 
 from floe.adapters.filters import iceberg_schema
 from floe.adapters.iceberg.connect import IcebergBackend
-from floe.adapters.iceberg.vended import vends_credentials
 from floe.adapters.iceberg.guard import answered_status
+from floe.adapters.iceberg.vended import vends_credentials
 from floe.adapters.iceberg_model import arrow_schema, build_partition_spec, describe_spec
 from floe.domain.errors import (
     NamespaceExistsError,

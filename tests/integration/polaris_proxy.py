@@ -829,12 +829,11 @@ class PolarisProxy(FaultInjector):
                 if config is not None and fault is None:
                     if proxy.vending is not None:
                         config = proxy.vending.advertise(config)
-                    return self._json(upstream.status_code, config)
+                    return self._json(upstream.status_code, proxy.polaris_config(config))
                 if proxy.vending is not None and fault is None:
                     loaded = proxy.vending.with_credentials(self.command, path, headers, upstream)
                     if loaded is not None:
                         return self._json(upstream.status_code, loaded)
-                    return self._json(upstream.status_code, proxy.polaris_config(config))
                 return self._relay(upstream, fault if fault and fault.after_forward else None)
 
             def _relay(self, upstream: requests.Response, fault: Fault | None) -> int:

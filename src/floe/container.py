@@ -15,6 +15,7 @@ from floe.application import (
     MaintenanceService,
     NamespaceService,
     ReadService,
+    RefService,
     SnapshotService,
     TableService,
     WriteService,
@@ -160,6 +161,7 @@ class FloeContainer(containers.DeclarativeContainer):
     writes = providers.Singleton(WriteService, catalog, store)
     snapshots = providers.Singleton(SnapshotService, catalog, store)
     reads = providers.Singleton(ReadService, store, snapshots)
+    refs = providers.Singleton(RefService, store)
     maintenance = providers.Singleton(
         MaintenanceService, catalog, store, table_files, policies=policies
     )

@@ -37,6 +37,7 @@ class ReadService:
         snapshot_id: int | None = None,
         as_of: datetime | None = None,
         limit: int | None = None,
+        ref: str | None = None,
     ) -> pa.Table:
         """Read rows into a PyArrow table.
 
@@ -46,8 +47,11 @@ class ReadService:
             row_filter: Iceberg filter text, e.g. ``"region = 'eu' and amount > 10"``,
                 or a PyIceberg ``BooleanExpression`` (``GreaterThan("amount", 10)``).
             snapshot_id: Read this snapshot.
-            as_of: Read the snapshot current at this (aware) time.
+            as_of: Read the snapshot current at this (aware) time; with
+                ``ref``, the one the ref's history held then.
             limit: At most this many rows.
+            ref: Read the head of this branch or tag (``"main"``: the current
+                snapshot); not together with ``snapshot_id``.
 
         Raises:
             TableNotFoundError: The table does not exist.
@@ -55,9 +59,13 @@ class ReadService:
                 an unknown column.
             InvalidScanError: Unknown projected column, or bad options.
             SnapshotNotFoundError: No such snapshot, or none at that time.
+            RefNotFoundError: The table has no branch or tag ``ref``.
+            InvalidRefError: ``ref`` is not a valid name.
             ScanError: Reading failed.
         """
-        identifier, options = self._options(table, columns, row_filter, snapshot_id, as_of, limit)
+        identifier, options = self._options(
+            table, columns, row_filter, snapshot_id, as_of, limit, ref
+        )
         return self._store.scan(identifier, options)
 
     def to_pandas(
@@ -69,6 +77,7 @@ class ReadService:
         snapshot_id: int | None = None,
         as_of: datetime | None = None,
         limit: int | None = None,
+        ref: str | None = None,
     ) -> pd.DataFrame:
         """Read rows into a pandas DataFrame (see :meth:`scan`)."""
         frame: pd.DataFrame = self.scan(
@@ -78,6 +87,7 @@ class ReadService:
             snapshot_id=snapshot_id,
             as_of=as_of,
             limit=limit,
+            ref=ref,
         ).to_pandas()
         return frame
 
@@ -90,9 +100,12 @@ class ReadService:
         snapshot_id: int | None = None,
         as_of: datetime | None = None,
         limit: int | None = None,
+        ref: str | None = None,
     ) -> pa.RecordBatchReader:
         """Read rows as a stream of record batches (see :meth:`scan`)."""
-        identifier, options = self._options(table, columns, row_filter, snapshot_id, as_of, limit)
+        identifier, options = self._options(
+            table, columns, row_filter, snapshot_id, as_of, limit, ref
+        )
         return self._store.scan_batches(identifier, options)
 
     def _options(
@@ -103,6 +116,7 @@ class ReadService:
         snapshot_id: int | None,
         as_of: datetime | None,
         limit: int | None,
+        ref: str | None,
     ) -> tuple[TableIdentifier, ScanOptions]:
         identifier = as_identifier(table)
         check_filter_text(row_filter, table=identifier)
@@ -112,8 +126,9 @@ class ReadService:
             snapshot_id=snapshot_id,
             as_of=as_of,
             limit=limit,
+            ref=ref,
         )
         if options.as_of is not None:
-            snapshot = self._snapshots.as_of(identifier, options.as_of)
-            options = attrs.evolve(options, snapshot_id=snapshot.snapshot_id, as_of=None)
+            snapshot = self._snapshots.as_of(identifier, options.as_of, ref=options.ref)
+            options = attrs.evolve(options, snapshot_id=snapshot.snapshot_id, as_of=None, ref=None)
         return identifier, options

@@ -29,6 +29,7 @@ from floe.domain.errors import InvalidFilterError, TableExistsError, TableNotFou
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import RowFilter, WriteMode
 from floe.domain.partitioning import partition_fields_to_add
+from floe.domain.refs import MAIN, check_ref_name
 from floe.ports.arrow import describe_schema
 from floe.ports.catalog import CatalogPort, TableInfo
 from floe.ports.table_store import TableStorePort, WriteResult, check_upsert_keys
@@ -86,6 +87,7 @@ class WriteService:
         create_if_missing: NewTable | None = None,
         partition_fields: Sequence[PartitionLike] = (),
         chunk_bytes: int = STREAM_CHUNK_BYTES,
+        branch: str | None = None,
     ) -> WriteResult:
         """Append rows in one commit. Appending no rows commits nothing.
 
@@ -111,12 +113,18 @@ class WriteService:
                 :meth:`write`).
             partition_fields: Partition fields to add if missing (see :meth:`write`).
             chunk_bytes: For a stream, the Arrow bytes buffered per chunk.
+            branch: Write to this branch (made with ``lake.refs.create_branch``)
+                instead of ``main``: only the branch moves, readers of ``main``
+                see nothing of it until it is published. ``None`` or ``"main"``:
+                ``main``.
 
         Returns:
             What was committed.
 
         Raises:
             TableNotFoundError: The table does not exist.
+            RefNotFoundError: ``branch`` is not a branch of the table.
+            InvalidRefError: ``branch`` is a tag, or not a valid name.
             SchemaEvolutionError: The data does not fit the table.
             CommitConflictError, CommitStateUnknownError, WriteError: The commit
                 failed, or reading the stream did (a streamed append is never
@@ -131,6 +139,7 @@ class WriteService:
             create_if_missing=create_if_missing,
             partition_fields=partition_fields,
             chunk_bytes=chunk_bytes,
+            branch=branch,
         )
 
     def overwrite(
@@ -143,6 +152,7 @@ class WriteService:
         snapshot_properties: Mapping[str, str] | None = None,
         create_if_missing: NewTable | None = None,
         partition_fields: Sequence[PartitionLike] = (),
+        branch: str | None = None,
     ) -> WriteResult:
         """Replace all rows, or those matching ``row_filter``, with ``data`` in one commit.
 
@@ -156,6 +166,7 @@ class WriteService:
             snapshot_properties: Extra entries for the snapshot summary.
             create_if_missing: As in :meth:`append`.
             partition_fields: As in :meth:`append`.
+            branch: As in :meth:`append`: the rows replaced are the branch's.
 
         Raises:
             InvalidFilterError: The filter is not text, is malformed or names an
@@ -171,6 +182,7 @@ class WriteService:
             snapshot_properties=snapshot_properties,
             create_if_missing=create_if_missing,
             partition_fields=partition_fields,
+            branch=branch,
         )
 
     def upsert(
@@ -183,8 +195,12 @@ class WriteService:
         snapshot_properties: Mapping[str, str] | None = None,
         create_if_missing: NewTable | None = None,
         partition_fields: Sequence[PartitionLike] = (),
+        branch: str | None = None,
     ) -> WriteResult:
         """Update rows matching on ``join_columns`` and insert the others, in one commit.
+
+        With ``branch`` (as in :meth:`append`), rows are matched against the
+        branch's head and only the branch moves.
 
         Raises:
             WriteError: No join columns, a join column missing, a null in a join
@@ -200,6 +216,7 @@ class WriteService:
             snapshot_properties=snapshot_properties,
             create_if_missing=create_if_missing,
             partition_fields=partition_fields,
+            branch=branch,
         )
 
     def delete(
@@ -208,6 +225,7 @@ class WriteService:
         row_filter: RowFilter,
         *,
         snapshot_properties: Mapping[str, str] | None = None,
+        branch: str | None = None,
     ) -> WriteResult:
         """Delete the rows ``row_filter`` selects, in one commit.
 
@@ -223,6 +241,7 @@ class WriteService:
             row_filter: The rows to delete: filter text (``"day < '2024-01-01'"``)
                 or a PyIceberg ``BooleanExpression``; ``"true"`` deletes every row.
             snapshot_properties: Extra entries of the snapshot summary.
+            branch: Delete from this branch only (as in :meth:`append`).
 
         Returns:
             What was committed: ``rows_deleted`` rows, ``snapshot_id`` ``None``
@@ -242,9 +261,13 @@ class WriteService:
                 subject=str(identifier),
             )
         check_filter_text(row_filter, table=identifier)
+        on = _as_branch(branch)
         try:
             return self._store.delete(
-                identifier, row_filter, snapshot_properties=dict(snapshot_properties or {})
+                identifier,
+                row_filter,
+                snapshot_properties=dict(snapshot_properties or {}),
+                branch=on,
             )
         except TableNotFoundError as exc:
             raise TableNotFoundError(
@@ -265,6 +288,7 @@ class WriteService:
         partition_fields: Sequence[PartitionLike] = (),
         chunk_bytes: int = STREAM_CHUNK_BYTES,
         current: Current = None,
+        branch: str | None = None,
     ) -> WriteResult:
         """Write with the given mode; see :meth:`append`, :meth:`overwrite`, :meth:`upsert`.
 
@@ -294,6 +318,9 @@ class WriteService:
                 table was just found missing. ``None``: the write loads it.
                 A stale ``TableInfo`` costs a retry, never a lost commit: the
                 commit checks that the table has not moved since.
+            branch: The branch to write (see :meth:`append`); a table that
+                does not exist has none, so it is refused with
+                ``create_if_missing`` too.
 
         Raises:
             As :meth:`append`, :meth:`overwrite` and :meth:`upsert`;
@@ -303,6 +330,7 @@ class WriteService:
         identifier = as_identifier(table)
         check_filter_text(row_filter, table=identifier)
         mode = _as_mode(mode, str(identifier))
+        on = _as_branch(branch)
         if row_filter is not None and mode is not WriteMode.OVERWRITE:
             raise InvalidFilterError(
                 f"a row filter applies to overwrites only, not to {mode.value} "
@@ -322,13 +350,14 @@ class WriteService:
                 partition_fields=partition_fields,
                 chunk_bytes=chunk_bytes,
                 current=current,
+                branch=on,
             )
         arrow = as_arrow(data, table=identifier)
         try:
             info = self._current(identifier, current)
         except TableNotFoundError as exc:
-            if create_if_missing is None:
-                raise _missing(identifier, mode) from exc
+            if create_if_missing is None or on is not None:
+                raise _missing(identifier, mode, on) from exc
             created = self._create_with(
                 identifier,
                 arrow,
@@ -359,6 +388,7 @@ class WriteService:
                 add_partition_fields=new_fields,
                 snapshot_properties=properties,
                 loaded=info,
+                branch=on,
             )
         elif mode is WriteMode.OVERWRITE:
             result = self._store.overwrite(
@@ -369,6 +399,7 @@ class WriteService:
                 add_partition_fields=new_fields,
                 snapshot_properties=properties,
                 loaded=info,
+                branch=on,
             )
         else:
             keys = _join_columns(join_columns, fitted.data.column_names, str(identifier))
@@ -380,6 +411,7 @@ class WriteService:
                 add_partition_fields=new_fields,
                 snapshot_properties=properties,
                 loaded=info,
+                branch=on,
             )
         return result if not fitted.change_text else _with_change(result, fitted.change_text)
 
@@ -413,6 +445,7 @@ class WriteService:
         partition_fields: Sequence[PartitionLike],
         chunk_bytes: int,
         current: Current,
+        branch: str | None,
     ) -> WriteResult:
         """Append a stream: the fit is decided on its schema, each batch cast as it is read."""
         name = str(identifier)
@@ -426,8 +459,8 @@ class WriteService:
         try:
             info = self._current(identifier, current)
         except TableNotFoundError as exc:
-            if create_if_missing is None:
-                raise _missing(identifier, WriteMode.APPEND) from exc
+            if create_if_missing is None or branch is not None:
+                raise _missing(identifier, WriteMode.APPEND, branch) from exc
             # Table and first rows are one commit; that path takes the rows whole.
             return self.write(
                 identifier,
@@ -457,6 +490,7 @@ class WriteService:
             add_partition_fields=new_fields,
             snapshot_properties=properties,
             loaded=info,
+            branch=branch,
         )
         return result if not fit.change_text else _with_change(result, fit.change_text)
 
@@ -503,8 +537,23 @@ _WRITE_WORDS = {
 }
 
 
-def _missing(identifier: TableIdentifier, mode: WriteMode) -> TableNotFoundError:
+def _as_branch(branch: str | None) -> str | None:
+    """The branch a write names, ``None`` for ``main``; a bad name is refused here."""
+    if branch is None:
+        return None
+    return None if check_ref_name(branch) == MAIN else branch
+
+
+def _missing(
+    identifier: TableIdentifier, mode: WriteMode, branch: str | None = None
+) -> TableNotFoundError:
     # The write, not the catalog lookup it starts with, is what the caller asked for.
+    if branch is not None:
+        return TableNotFoundError(
+            f"{_WRITE_WORDS[mode]} branch {branch!r} of table {identifier}: table does not "
+            "exist (a new table has no branches: create it on main first)",
+            subject=str(identifier),
+        )
     return TableNotFoundError(
         f"{_WRITE_WORDS[mode]} table {identifier}: table does not exist "
         "(pass create_if_missing=NewTable() to create it with the rows)",

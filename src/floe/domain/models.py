@@ -166,6 +166,13 @@ def _aware(_: object, attribute: attrs.Attribute[datetime | None], value: dateti
         raise InvalidScanError(f"{attribute.name} must be a timezone-aware datetime, got {value!r}")
 
 
+def _ref_name_or_none(_: object, __: attrs.Attribute[str | None], value: str | None) -> None:
+    if value is not None:
+        from floe.domain.refs import check_ref_name  # refs builds on this module's values
+
+        check_ref_name(value)
+
+
 def _columns(value: Iterable[str] | None) -> tuple[str, ...] | None:
     if value is None:
         return None
@@ -196,8 +203,10 @@ class ScanOptions:
             ``"ts >= '2024-01-01T00:00:00' and region = 'eu'"``, or a PyIceberg
             ``BooleanExpression`` (see :data:`RowFilter`).
         snapshot_id: Read this snapshot instead of the current one.
-        as_of: Read the snapshot current at this time.
+        as_of: Read the snapshot current at this time (on ``ref``'s history
+            when both are given).
         limit: Return at most this many rows.
+        ref: Read the head of this branch or tag instead of ``main``'s.
     """
 
     columns: tuple[str, ...] | None = attrs.field(default=None, converter=_columns)
@@ -205,10 +214,15 @@ class ScanOptions:
     snapshot_id: int | None = attrs.field(default=None, validator=_non_negative_or_none)
     as_of: datetime | None = attrs.field(default=None, validator=_aware)
     limit: int | None = attrs.field(default=None, validator=_non_negative_or_none)
+    ref: str | None = attrs.field(default=None, validator=_ref_name_or_none)
 
     def __attrs_post_init__(self) -> None:
         if self.snapshot_id is not None and self.as_of is not None:
             raise InvalidScanError("give either snapshot_id or as_of, not both")
+        if self.snapshot_id is not None and self.ref is not None:
+            raise InvalidScanError(
+                "give either snapshot_id or ref, not both (a ref names a snapshot)"
+            )
 
 
 @attrs.frozen

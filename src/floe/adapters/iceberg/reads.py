@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
+import attrs
 import pyarrow as pa
 from pyiceberg.expressions import BooleanExpression
 from pyiceberg.expressions.visitors import extract_field_ids
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
+from pyiceberg.table.refs import MAIN_BRANCH
 
 from floe.adapters.filters import (
     bind_filter,
@@ -29,7 +31,13 @@ from floe.adapters.filters import (
 from floe.adapters.iceberg.errors import translated
 from floe.adapters.iceberg.guard import without_frames
 from floe.adapters.iceberg_model import arrow_schema, partition_values
-from floe.domain.errors import FloeStorageError, InvalidScanError, ScanError, SnapshotNotFoundError
+from floe.domain.errors import (
+    FloeStorageError,
+    InvalidScanError,
+    RefNotFoundError,
+    ScanError,
+    SnapshotNotFoundError,
+)
 from floe.domain.models import DataFileInfo, RowFilter, ScanOptions
 
 #: A stream of batches as read, its canonical schema and the columns asked for.
@@ -52,7 +60,7 @@ def scan(load: Callable[[], Table], name: str, options: ScanOptions) -> pa.Table
         InvalidFilterError: A filter that does not bind to the snapshot's schema.
         SnapshotNotFoundError: No such snapshot.
     """
-    table, schema, bound, columns = _plan(load, name, options)
+    table, schema, bound, columns, snapshot_id = _plan(load, name, options)
     expected = _projected(schema, columns)
 
     def read(pushdown: BooleanExpression, exact: bool) -> pa.Table:
@@ -60,13 +68,13 @@ def scan(load: Callable[[], Table], name: str, options: ScanOptions) -> pa.Table
             return table.scan(
                 row_filter=pushdown,
                 selected_fields=columns,
-                snapshot_id=options.snapshot_id,
+                snapshot_id=snapshot_id,
                 limit=options.limit,
             ).to_arrow()
         rows = table.scan(
             row_filter=pushdown,
             selected_fields=_with_filter_columns(columns, bound, schema),
-            snapshot_id=options.snapshot_id,
+            snapshot_id=snapshot_id,
         ).to_arrow()
         kept = filter_arrow(rows, bound, schema)
         return kept if options.limit is None else kept.slice(0, options.limit)
@@ -92,13 +100,13 @@ def open_batches(load: Callable[[], Table], name: str, options: ScanOptions) -> 
         InvalidFilterError: As :func:`scan`.
         SnapshotNotFoundError: As :func:`scan`.
     """
-    table, schema, bound, columns = _plan(load, name, options)
+    table, schema, bound, columns, snapshot_id = _plan(load, name, options)
 
     def read(pushdown: BooleanExpression, exact: bool) -> Iterable[pa.RecordBatch]:
         reader = table.scan(
             row_filter=pushdown,
             selected_fields=(columns if exact else _with_filter_columns(columns, bound, schema)),
-            snapshot_id=options.snapshot_id,
+            snapshot_id=snapshot_id,
             limit=options.limit if exact else None,
         ).to_arrow_batch_reader()
         return reader if exact else _exactly(reader, bound, schema, options.limit)
@@ -159,12 +167,14 @@ def data_files(table: Table) -> list[DataFileInfo]:
 
 def _plan(
     load: Callable[[], Table], name: str, options: ScanOptions
-) -> tuple[Table, Schema, BooleanExpression, tuple[str, ...]]:
-    """The table, the schema of the snapshot read, the bound filter and the columns."""
+) -> tuple[Table, Schema, BooleanExpression, tuple[str, ...], int | None]:
+    """The table, the schema of the snapshot read, the bound filter, the columns, the snapshot."""
     if options.as_of is not None:
         raise InvalidScanError("as_of is resolved to a snapshot id before the scan")
     table = load()
     schema = table.schema()
+    if options.ref is not None:
+        options = _at_ref(table, name, options)
     if options.snapshot_id is not None:
         snapshot = table.snapshot_by_id(options.snapshot_id)
         if snapshot is None:
@@ -179,7 +189,21 @@ def _plan(
     missing = [c for c in columns if c not in names]
     if missing:
         raise InvalidScanError(f"table {name} has no column(s) {missing}", subject=name)
-    return table, schema, bound, columns
+    return table, schema, bound, columns, options.snapshot_id
+
+
+def _at_ref(table: Table, name: str, options: ScanOptions) -> ScanOptions:
+    """``options`` reading the snapshot a ref points at (``main`` without one: the current).
+
+    Raises:
+        RefNotFoundError: The table has no such branch or tag.
+    """
+    ref = options.ref
+    snapshot = table.snapshot_by_name(ref) if ref is not None else None
+    if snapshot is None and ref != MAIN_BRANCH:
+        raise RefNotFoundError(f"table {name} has no branch or tag {ref!r}", subject=name)
+    snapshot_id = None if snapshot is None else snapshot.snapshot_id
+    return attrs.evolve(options, ref=None, snapshot_id=snapshot_id)
 
 
 R = TypeVar("R")

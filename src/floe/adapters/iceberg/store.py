@@ -4,8 +4,8 @@ The store loads the table and runs each operation through the backend's
 guard (retries, circuit breaker, floe errors). The operations themselves
 live beside it: ``writes.py`` (one transaction, one commit, with
 ``rewrite.py`` for overwrites, ``upsert.py`` for upserts and
-``streaming.py`` for streams), ``reads.py`` (scans and file listings) and
-``snapshots.py`` (history and expiry).
+``streaming.py`` for streams), ``reads.py`` (scans and file listings),
+``snapshots.py`` (history and expiry) and ``refs.py`` (branches and tags).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import attrs
 import pyarrow as pa
 from pyiceberg.table import Table
 
-from floe.adapters.iceberg import compaction, reads, snapshots, writes
+from floe.adapters.iceberg import compaction, reads, refs, snapshots, writes
 from floe.adapters.iceberg.connect import IcebergBackend
 from floe.adapters.iceberg.describe import loaded_table
 from floe.adapters.iceberg.vended import refused_storage, renews_credentials
@@ -32,6 +32,7 @@ from floe.domain.models import (
     WriteMode,
 )
 from floe.domain.partitioning import PartitionTransform
+from floe.domain.refs import Ref, RefKind, RefRetention
 from floe.ports.catalog import TableInfo
 from floe.ports.table_store import (
     CompactionInput,
@@ -120,6 +121,7 @@ class IcebergTableStore(TableStorePort):
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None,
         loaded: TableInfo | None,
+        branch: str | None,
     ) -> WriteResult:
         load = self._loader(identifier, loaded)
 
@@ -135,6 +137,7 @@ class IcebergTableStore(TableStorePort):
                 evolve_schema=evolve_schema,
                 add_partition_fields=add_partition_fields,
                 snapshot_properties=snapshot_properties,
+                branch=branch,
             )
             return self._committed(table, result)
 
@@ -151,6 +154,7 @@ class IcebergTableStore(TableStorePort):
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
         loaded: TableInfo | None = None,
+        branch: str | None = None,
     ) -> WriteResult:
         return self._write(
             identifier,
@@ -160,6 +164,7 @@ class IcebergTableStore(TableStorePort):
             add_partition_fields=add_partition_fields,
             snapshot_properties=snapshot_properties,
             loaded=loaded,
+            branch=branch,
         )
 
     def append_stream(
@@ -173,6 +178,7 @@ class IcebergTableStore(TableStorePort):
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
         loaded: TableInfo | None = None,
+        branch: str | None = None,
     ) -> WriteResult:
         load = self._loader(identifier, loaded)
 
@@ -187,6 +193,7 @@ class IcebergTableStore(TableStorePort):
                 evolve_schema=evolve_schema,
                 add_partition_fields=add_partition_fields,
                 snapshot_properties=snapshot_properties,
+                branch=branch,
             )
             return self._committed(table, result)
 
@@ -209,6 +216,7 @@ class IcebergTableStore(TableStorePort):
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
         loaded: TableInfo | None = None,
+        branch: str | None = None,
     ) -> WriteResult:
         return self._write(
             identifier,
@@ -219,6 +227,7 @@ class IcebergTableStore(TableStorePort):
             add_partition_fields=add_partition_fields,
             snapshot_properties=snapshot_properties,
             loaded=loaded,
+            branch=branch,
         )
 
     def upsert(
@@ -231,6 +240,7 @@ class IcebergTableStore(TableStorePort):
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
         loaded: TableInfo | None = None,
+        branch: str | None = None,
     ) -> WriteResult:
         return self._write(
             identifier,
@@ -241,6 +251,7 @@ class IcebergTableStore(TableStorePort):
             add_partition_fields=add_partition_fields,
             snapshot_properties=snapshot_properties,
             loaded=loaded,
+            branch=branch,
         )
 
     def delete(
@@ -250,13 +261,18 @@ class IcebergTableStore(TableStorePort):
         *,
         snapshot_properties: Mapping[str, str] | None = None,
         loaded: TableInfo | None = None,
+        branch: str | None = None,
     ) -> WriteResult:
         load = self._loader(identifier, loaded)
 
         def call() -> WriteResult:
             table = load()
             result = writes.delete(
-                table, identifier, row_filter, snapshot_properties=snapshot_properties
+                table,
+                identifier,
+                row_filter,
+                snapshot_properties=snapshot_properties,
+                branch=branch,
             )
             return self._committed(table, result)
 
@@ -332,6 +348,79 @@ class IcebergTableStore(TableStorePort):
             return snapshots.expire(self._load(identifier), name, snapshot_ids)
 
         return self._guard.run("expire snapshots of table", name, call, fallback=WriteError)
+
+    # -- branches and tags ---------------------------------------------------
+
+    def list_refs(self, identifier: TableIdentifier) -> list[Ref]:
+        def call() -> list[Ref]:
+            return refs.list_refs(self._load(identifier))
+
+        return self._guard.run("list refs of table", str(identifier), call)
+
+    def create_ref(
+        self,
+        identifier: TableIdentifier,
+        name: str,
+        kind: RefKind,
+        snapshot_id: int | None,
+        retention: RefRetention,
+    ) -> Ref:
+        subject = str(identifier)
+
+        def call() -> Ref:
+            table = self._load(identifier)
+            return refs.create_ref(table, subject, name, kind, snapshot_id, retention)
+
+        return self._guard.run(f"create {kind.value} of table", subject, call, fallback=WriteError)
+
+    def drop_ref(self, identifier: TableIdentifier, name: str, kind: RefKind) -> None:
+        subject = str(identifier)
+
+        def call() -> None:
+            refs.drop_ref(self._load(identifier), subject, name, kind)
+
+        self._guard.run(f"drop {kind.value} of table", subject, call, fallback=WriteError)
+
+    def set_branch(
+        self,
+        identifier: TableIdentifier,
+        branch: str,
+        snapshot_id: int,
+        *,
+        expected_id: int | None,
+    ) -> None:
+        subject = str(identifier)
+
+        def call() -> None:
+            table = self._load(identifier)
+            refs.set_branch(table, subject, branch, snapshot_id, expected_id)
+
+        self._guard.run("move branch of table", subject, call, fallback=WriteError)
+
+    def cherry_pick_appends(
+        self,
+        identifier: TableIdentifier,
+        snapshot_ids: Sequence[int],
+        *,
+        onto: str,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        subject = str(identifier)
+
+        def call() -> WriteResult:
+            table = self._load(identifier)
+            committed = refs.cherry_pick_appends(
+                table, subject, snapshot_ids, onto, snapshot_properties
+            )
+            added = 0
+            if committed is not None:
+                snapshot = table.snapshot_by_id(committed)
+                summary = {} if snapshot is None or snapshot.summary is None else snapshot.summary
+                added = int(summary.get("added-records", "0") or 0)
+            result = WriteResult(identifier, WriteMode.APPEND, committed, added, rows_added=added)
+            return self._committed(table, result)
+
+        return self._guard.run("replay appends onto table", subject, call, fallback=WriteError)
 
     # -- maintenance rewrites -------------------------------------------------
 

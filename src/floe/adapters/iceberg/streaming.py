@@ -23,6 +23,7 @@ from pyiceberg.io import FileIO
 from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import TableProperties, Transaction
+from pyiceberg.table.refs import MAIN_BRANCH
 from pyiceberg.table.update.snapshot import _SnapshotProducer
 from pyiceberg.utils.properties import property_as_bool, property_as_int
 
@@ -62,9 +63,11 @@ def effective_chunk_bytes(tx: Transaction, chunk_bytes: int) -> int:
     return max(1, min(chunk_bytes, target or chunk_bytes))
 
 
-def append_producer(tx: Transaction, snapshot_properties: dict[str, str]) -> _SnapshotProducer[Any]:
-    """The snapshot producer ``Transaction.append`` would use (merge or fast append)."""
-    update = tx.update_snapshot(snapshot_properties=snapshot_properties)
+def append_producer(
+    tx: Transaction, snapshot_properties: dict[str, str], branch: str = MAIN_BRANCH
+) -> _SnapshotProducer[Any]:
+    """The producer ``Transaction.append`` would use (merge or fast append) on ``branch``."""
+    update = tx.update_snapshot(snapshot_properties=snapshot_properties, branch=branch)
     merge = property_as_bool(
         tx.table_metadata.properties,
         TableProperties.MANIFEST_MERGE_ENABLED,

@@ -48,6 +48,7 @@ from pyiceberg.expressions.literals import literal
 from pyiceberg.io import FileIO
 from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
 from pyiceberg.table import FileScanTask, Table, Transaction
+from pyiceberg.table.refs import MAIN_BRANCH
 from pyiceberg.table.snapshots import Operation
 
 from floe.adapters.iceberg.rewrite import plan_candidates
@@ -66,6 +67,7 @@ def stage_upsert(
     props: dict[str, str],
     *,
     name: str = "",
+    branch: str = MAIN_BRANCH,
 ) -> tuple[int, int]:
     """Stage an upsert of ``data`` on ``keys`` in ``tx``: one snapshot, or none.
 
@@ -80,6 +82,7 @@ def stage_upsert(
         keys: The join columns.
         props: Extra entries of the snapshot summary.
         name: The table's name, for messages.
+        branch: The branch whose head is matched against and committed to.
 
     Returns:
         The rows updated and the rows inserted.
@@ -92,7 +95,7 @@ def stage_upsert(
     metadata = tx.table_metadata
     io = table.io
     within = key_range(data, keys)
-    tasks = plan_candidates(tx, io, within) if metadata.current_snapshot() else []
+    tasks = plan_candidates(tx, io, within, branch)
     matchable = _matchable(data, keys)
     probe = data.select(keys).append_column(_SOURCE, pa.array(range(data.num_rows), pa.int64()))
     probe = probe.filter(matchable)
@@ -139,9 +142,10 @@ def stage_upsert(
     inserts = data.filter(pc.invert(pc.is_in(positions, value_set=matched.combine_chunks())))
     updates = data.filter(pc.is_in(positions, value_set=updated.combine_chunks()))
     if rewritten:
-        _stage_rewrite(tx, io, within, rewritten, pa.concat_tables([updates, inserts]), props)
+        added = pa.concat_tables([updates, inserts])
+        _stage_rewrite(tx, io, within, rewritten, added, props, branch)
     elif inserts.num_rows:
-        tx.append(inserts, snapshot_properties=props)
+        tx.append(inserts, snapshot_properties=props, branch=branch)
     return updates.num_rows, inserts.num_rows
 
 
@@ -229,10 +233,11 @@ def _stage_rewrite(
     rewritten: list[tuple[FileScanTask, pa.Table]],
     added: pa.Table,
     props: dict[str, str],
+    branch: str,
 ) -> None:
     """One ``overwrite`` snapshot: touched files out, their kept rows and ``added`` in."""
     metadata = tx.table_metadata
-    producer = tx.update_snapshot(snapshot_properties=props).overwrite()
+    producer = tx.update_snapshot(snapshot_properties=props, branch=branch).overwrite()
     # Conflicts are judged as for PyIceberg's own overwrite (write.update.isolation-level);
     # the key range covers every key this upsert reads, updates or inserts.
     producer._isolation_operation = Operation.OVERWRITE

@@ -147,6 +147,21 @@ def test_replay_is_refused_when_the_branch_did_more_than_append(
     assert ids_of(lake.reads.scan(table)) == [1, 2, 3, 20]
 
 
+def test_replay_is_refused_for_files_written_under_an_older_partition_spec(
+    lake: floe.Floe, table: floe.TableIdentifier
+) -> None:
+    # The spec is the table's: evolving it on main after the branch wrote leaves
+    # the branch's files under the old one, which a replay cannot list as new.
+    lake.writes.append(table, rows([10]), branch="audit")
+    moved = lake.writes.append(table, rows([20]), partition_fields=["region"]).snapshot_id
+
+    with pytest.raises(floe.WriteError, match="older partition spec"):
+        lake.refs.publish(table, "audit", replay_appends=True)
+
+    assert _main(lake, table) == moved
+    assert ids_of(lake.reads.scan(table)) == [1, 2, 3, 20]
+
+
 def test_publishing_what_main_holds_commits_nothing_and_can_drop_the_branch(
     lake: floe.Floe, table: floe.TableIdentifier
 ) -> None:

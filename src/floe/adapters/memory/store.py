@@ -560,6 +560,22 @@ class MemoryTableStore(TableStorePort):
                         subject=subject,
                     )
                 added.append(_added_rows(snapshot))
+            # The fake only ever adds partition fields: a file's spec is told by
+            # how many fields it was written with.
+            fields = len(table.partition_spec)
+            stale = sorted(
+                table.files[i].path
+                for r in added
+                for i in set(r.files.to_pylist())
+                if len(table.files[i].partition) != fields
+            )
+            if stale:
+                raise WriteError(
+                    f"cannot replay onto {on!r} of table {identifier}: {len(stale)} file(s) "
+                    f"were written under an older partition spec (e.g. {stale[0]}); nothing "
+                    "was committed",
+                    subject=subject,
+                )
             rows = [r for r in added if r.data.num_rows]
             if not rows:
                 return WriteResult(identifier, WriteMode.APPEND, None, 0)

@@ -25,6 +25,7 @@ DAGSTER_PUBLIC = {
     "RemoveOrphanFiles",
     "create_io_manager",
     "maintenance_job",
+    "publish_job",
     "table_for_asset_key",
 }
 #: Words of Dagster's vocabulary that no domain name may hold.

@@ -35,8 +35,8 @@ class _Target:
     metadata: Mapping[str, object]
 
 
-def _targets_of(tables: Iterable[TableSource]) -> tuple[_Target, ...]:
-    """The assets to maintain, each key once, in the order given."""
+def targets_of(tables: Iterable[TableSource], *, job: str = "maintenance") -> tuple[_Target, ...]:
+    """The assets a ``job`` (maintenance, publish) works on, each key once, in the order given."""
     found: dict[dg.AssetKey, _Target] = {}
     for source in tables:
         if isinstance(source, dg.AssetsDefinition):
@@ -54,12 +54,12 @@ def _targets_of(tables: Iterable[TableSource]) -> tuple[_Target, ...]:
             found.setdefault(key, _Target(key, {}))
         else:
             raise InvalidConfigError(
-                "a table to maintain is an AssetKey, an asset definition or spec, an asset "
+                f"a table of a {job} job is an AssetKey, an asset definition or spec, an asset "
                 f"key string ('sales/orders') or its parts, got {source!r:.80}",
                 subject="tables",
             )
     if not found:
-        raise InvalidConfigError("a maintenance job needs at least one table", subject="tables")
+        raise InvalidConfigError(f"a {job} job needs at least one table", subject="tables")
     return tuple(found.values())
 
 
@@ -129,7 +129,7 @@ def maintenance_job(
         InvalidConfigError: No table, an unknown kind of table, or no or an
             invalid operation.
     """
-    chosen = _targets_of(tables)
+    chosen = targets_of(tables)
     steps = _operations_of(operations)
 
     @dg.op(

@@ -170,3 +170,27 @@ def test_a_branch_write_to_a_missing_table_is_refused_even_with_create_if_missin
         lake.writes.append(missing, rows([1]), branch="audit", create_if_missing=floe.NewTable())
 
     assert not lake.tables.exists(missing)
+
+
+def test_writes_to_a_branch_keep_its_retention(
+    lake: floe.Floe, table: floe.TableIdentifier
+) -> None:
+    # PyIceberg's producers move a branch with a bare ref update; floe carries the settings over.
+    lake.writes.append(table, rows([1, 2]))
+    lake.refs.create_branch(
+        table,
+        "kept",
+        max_ref_age_ms=86_400_000,
+        max_snapshot_age_ms=60_000,
+        min_snapshots_to_keep=4,
+    )
+    retention = lake.refs.get(table, "kept").retention
+
+    lake.writes.append(table, rows([3]), branch="kept")
+    lake.writes.overwrite(table, rows([4]), row_filter="id = 3", branch="kept")
+    lake.writes.upsert(table, rows([4, 5]), join_columns=["id"], branch="kept")
+    lake.writes.delete(table, "id = 5", branch="kept")
+
+    assert lake.refs.get(table, "kept").retention == retention
+    assert retention == floe.RefRetention(86_400_000, 4, 60_000)
+    assert ids_of(lake.reads.scan(table, ref="kept")) == [1, 2, 4]

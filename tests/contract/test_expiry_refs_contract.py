@@ -116,3 +116,24 @@ def test_the_store_refuses_to_expire_a_ref_head_and_expires_nothing(
         lake.store.expire_snapshots(table, written[:2])
 
     assert [s.snapshot_id for s in lake.floe.snapshots.list(table)] == written
+
+
+def test_a_branch_keeps_the_snapshots_its_retention_asks_for(
+    lake: RefLake, table: floe.TableIdentifier
+) -> None:
+    written = _four_commits(lake, table)
+    lake.floe.refs.create_branch(table, "audit", snapshot_id=written[0], min_snapshots_to_keep=3)
+    on_branch = [
+        lake.floe.writes.append(table, rows([10 + i]), branch="audit").snapshot_id for i in range(3)
+    ]
+
+    result = lake.floe.maintenance.expire_snapshots(table, retain_last=1)
+
+    # The branch keeps its three newest (its head and two ancestors), not the
+    # snapshot it was cut at; main keeps its head.
+    assert result.expired_snapshot_ids == (written[0], written[1], written[2])
+    # The branch head is the newest snapshot: kept by retain_last, not listed.
+    assert result.protected_snapshot_ids == (on_branch[0], on_branch[1])
+    left = {s.snapshot_id for s in lake.floe.snapshots.list(table)}
+    assert left == {written[3], *on_branch}
+    assert ids_of(lake.floe.reads.scan(table, ref="audit")) == [0, 10, 11, 12]

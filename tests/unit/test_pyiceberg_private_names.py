@@ -58,6 +58,8 @@ def _params(function: Callable[..., Any]) -> list[str]:
         (ice_snapshot._SnapshotProducer._manifests, ["self"]),
         (ice_snapshot._SnapshotProducer.new_manifest_writer, ["self", "spec"]),
         (Transaction._register_snapshot_producer, ["self", "producer"]),
+        # Branch commits keep the branch's retention (adapters/iceberg/refs.py).
+        (Transaction._stage, ["self", "updates", "requirements"]),
         # The in-memory fake splits rows into files as PyIceberg's writer does.
         (ice_pyarrow._determine_partitions, ["spec", "schema", "arrow_table"]),
         # Overwrites, deletes and upserts keep the rows a filter does not select.

@@ -14,6 +14,7 @@ from floe.domain.refs import (
     ancestry,
     check_ref_name,
     is_ancestor,
+    kept_by_branch_retention,
     off_branch_excluded,
     plan_publish,
     rollback_target,
@@ -134,3 +135,22 @@ def test_a_tag_cannot_carry_branch_retention() -> None:
 def test_retention_values_are_positive_integers(value: object) -> None:
     with pytest.raises(InvalidRefError, match="positive integer"):
         RefRetention(max_ref_age_ms=value)  # type: ignore[arg-type]
+
+
+def test_a_branch_keeps_its_newest_snapshots_and_young_ones_by_its_own_retention() -> None:
+    history = [_snap(i, i - 1 if i > 1 else None) for i in range(1, 6)]  # 5 is the head
+    history[-1] = _snap(5, 4, "audit")
+
+    def ref(**retention: int) -> Ref:
+        return Ref("audit", RefKind.BRANCH, 5, RefRetention(**retention))
+
+    assert kept_by_branch_retention(history, [ref()], now_ms=1000) == frozenset()
+    assert kept_by_branch_retention(history, [ref(min_snapshots_to_keep=3)], 1000) == {5, 4, 3}
+    # Timestamps are id * 10: younger than 25 ms at 50 means 3, 4 and 5; at least the head.
+    assert kept_by_branch_retention(history, [ref(max_snapshot_age_ms=25)], 50) == {5, 4, 3}
+    assert kept_by_branch_retention(history, [ref(max_snapshot_age_ms=1)], 1000) == {5}
+    both = ref(min_snapshots_to_keep=4, max_snapshot_age_ms=1)
+    assert kept_by_branch_retention(history, [both], 1000) == {5, 4, 3, 2}
+    tag = Ref("v1", RefKind.TAG, 5, RefRetention(max_ref_age_ms=1))
+    main = Ref("main", RefKind.BRANCH, 5, RefRetention(min_snapshots_to_keep=5))
+    assert kept_by_branch_retention(history, [tag, main], 1000) == frozenset()

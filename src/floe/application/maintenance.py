@@ -25,6 +25,7 @@ from floe.domain.errors import FloeStorageError, InvalidConfigError
 from floe.domain.health import TableHealth, small_file_threshold, table_health
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import ExpireResult, RetentionPolicy, RowFilter
+from floe.domain.refs import MAIN, kept_by_branch_retention
 from floe.domain.retention import snapshots_protected_by_refs, snapshots_to_expire
 from floe.domain.table_files import (
     DEFAULT_ORPHAN_AGE,
@@ -146,10 +147,12 @@ class MaintenanceService:
             retain_last=retain_last,
         )
         identifier = as_identifier(table)
-        info = self._catalog.load_table(identifier)
+        refs = self._store.list_refs(identifier)
+        current = next((r.snapshot_id for r in refs if r.name == MAIN), None)
         snapshots = self._store.list_snapshots(identifier)
         now_ms = self._clock_ms()
-        doomed = snapshots_to_expire(snapshots, info.current_snapshot_id, now_ms, policy)
+        kept = kept_by_branch_retention(snapshots, refs, now_ms)
+        doomed = snapshots_to_expire(snapshots, current, now_ms, policy, kept)
         # Read before the commit: afterwards the expired snapshots are gone.
         candidates = (
             self._files.snapshot_files(identifier, doomed) if doomed and delete_files else []
@@ -161,7 +164,7 @@ class MaintenanceService:
                 s.snapshot_id for s in snapshots if s.snapshot_id not in set(doomed)
             ),
             protected_snapshot_ids=snapshots_protected_by_refs(
-                snapshots, info.current_snapshot_id, now_ms, policy
+                snapshots, current, now_ms, policy, kept
             ),
             dry_run=dry_run,
         )

@@ -174,6 +174,45 @@ def off_branch_excluded(snapshots: Sequence[SnapshotInfo]) -> list[SnapshotInfo]
     return [s for s in snapshots if s.snapshot_id in on_main or s.snapshot_id not in elsewhere]
 
 
+def kept_by_branch_retention(
+    snapshots: Sequence[SnapshotInfo], refs: Sequence[Ref], now_ms: int
+) -> frozenset[int]:
+    """The snapshots branches other than ``main`` keep by their own retention settings.
+
+    As Iceberg's snapshot expiry reads a branch's ``min-snapshots-to-keep``
+    and ``max-snapshot-age-ms``: walking back from the head, an ancestor is
+    kept while fewer than ``min_snapshots_to_keep`` (default 1: the head)
+    are kept, or while it is younger than ``max_snapshot_age_ms``; the walk
+    stops at the first one neither keeps. A branch without either setting
+    keeps its head only (which expiry keeps anyway). ``main``'s snapshots
+    follow the expiry's own policy.
+
+    Args:
+        snapshots: The table's snapshots.
+        refs: The table's refs.
+        now_ms: The present, milliseconds since the epoch.
+    """
+    kept: set[int] = set()
+    for ref in refs:
+        retention = ref.retention
+        if not ref.is_branch or ref.name == MAIN:
+            continue
+        if retention.min_snapshots_to_keep is None and retention.max_snapshot_age_ms is None:
+            continue
+        least = retention.min_snapshots_to_keep or 1
+        cutoff = (
+            None
+            if retention.max_snapshot_age_ms is None
+            else now_ms - retention.max_snapshot_age_ms
+        )
+        for count, snapshot in enumerate(ancestry(snapshots, ref.snapshot_id)):
+            young = cutoff is not None and snapshot.timestamp_ms >= cutoff
+            if count >= least and not young:
+                break
+            kept.add(snapshot.snapshot_id)
+    return frozenset(kept)
+
+
 class PublishKind(enum.StrEnum):
     """How a publish changed ``main``."""
 

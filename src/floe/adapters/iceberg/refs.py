@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from pyiceberg.manifest import DataFile, ManifestEntryStatus
-from pyiceberg.table import Table
+from pyiceberg.table import Table, Transaction
 from pyiceberg.table.refs import MAIN_BRANCH, SnapshotRef, SnapshotRefType
 from pyiceberg.table.snapshots import Operation
+from pyiceberg.table.update import SetSnapshotRefUpdate, TableRequirement, TableUpdate
 
 from floe.adapters.iceberg.guard import commit_outcome_guarded
 from floe.adapters.iceberg.streaming import append_producer
@@ -28,6 +29,53 @@ from floe.domain.errors import (
     WriteError,
 )
 from floe.domain.refs import MAIN, Ref, RefKind, RefRetention, check_ref_name
+
+
+class RetentionKeeping(Transaction):
+    """A transaction whose commits to a branch keep the branch's retention settings.
+
+    PyIceberg 0.12's snapshot producers move a branch with a
+    ``set-snapshot-ref`` update that names the snapshot only, and the
+    catalog (PyIceberg's own metadata update for the embedded one) replaces
+    the ref with it: every write to a branch would drop its
+    ``min-snapshots-to-keep``, ``max-snapshot-age-ms`` and ``max-ref-age-ms``.
+    Java's writers carry them over; so does this transaction, for every
+    update it stages, commit retries included (they stage afresh).
+    """
+
+    def _stage(
+        self,
+        updates: tuple[TableUpdate, ...],
+        requirements: tuple[TableRequirement, ...] = (),
+    ) -> Transaction:
+        refs = self.table_metadata.refs
+        kept = tuple(_keeping_retention(update, refs) for update in updates)
+        return super()._stage(kept, requirements)
+
+
+def _keeping_retention(update: TableUpdate, refs: Mapping[str, SnapshotRef]) -> TableUpdate:
+    if not isinstance(update, SetSnapshotRefUpdate) or update.ref_name not in refs:
+        return update
+    ref = refs[update.ref_name]
+    unset = (
+        update.max_ref_age_ms is None
+        and update.max_snapshot_age_ms is None
+        and update.min_snapshots_to_keep is None
+    )
+    if not unset or ref.snapshot_ref_type != SnapshotRefType.BRANCH:
+        return update
+    return update.model_copy(
+        update={
+            "max_ref_age_ms": ref.max_ref_age_ms,
+            "max_snapshot_age_ms": ref.max_snapshot_age_ms,
+            "min_snapshots_to_keep": ref.min_snapshots_to_keep,
+        }
+    )
+
+
+def transaction(table: Table) -> Transaction:
+    """A transaction of ``table`` whose branch commits keep the branch's retention."""
+    return RetentionKeeping(table)
 
 
 def ref_of(name: str, ref: SnapshotRef) -> Ref:
@@ -204,7 +252,7 @@ def cherry_pick_appends(
         )
     if not files:
         return None
-    tx = table.transaction()
+    tx = transaction(table)
     producer = append_producer(tx, dict(snapshot_properties or {}), branch=target)
     for data_file in files:
         producer.append_data_file(data_file)

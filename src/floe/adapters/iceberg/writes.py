@@ -29,7 +29,7 @@ from pyiceberg.table import Table, Transaction
 
 from floe.adapters.filters import bind_filter, iceberg_schema, parse_filter
 from floe.adapters.iceberg.guard import commit_outcome_guarded, commit_refused
-from floe.adapters.iceberg.refs import write_target
+from floe.adapters.iceberg.refs import transaction, write_target
 from floe.adapters.iceberg.rewrite import rows_where, stage_overwrite
 from floe.adapters.iceberg.streaming import append_producer, delete_quietly, write_stream
 from floe.adapters.iceberg.upsert import stage_upsert
@@ -86,7 +86,7 @@ def write(
     before_id = _head_id(table, on)
     props = dict(snapshot_properties or {})
     added, deleted = data.num_rows, 0
-    tx = table.transaction()
+    tx = transaction(table)
     _evolve(tx, evolve_schema, add_partition_fields)
     if mode is WriteMode.APPEND:
         tx.append(data, snapshot_properties=props, branch=on)
@@ -147,7 +147,7 @@ def delete(
     on = write_target(table, name, branch)
     schema = table.schema()
     bind_filter(row_filter, schema, table=name)  # a bad filter fails before anything is written
-    tx = table.transaction()
+    tx = transaction(table)
     where = rows_where(parse_filter(row_filter, table=name), schema)
     props = dict(snapshot_properties or {})
     deleted = stage_overwrite(tx, table.io, where, pa.table({}), props, on)
@@ -199,7 +199,7 @@ def append_stream(
     """
     name = str(identifier)
     on = write_target(table, name, branch)
-    tx = table.transaction()
+    tx = transaction(table)
     _evolve(tx, evolve_schema, add_partition_fields)
     producer = append_producer(tx, dict(snapshot_properties or {}), on)
     written: list[DataFile] = []

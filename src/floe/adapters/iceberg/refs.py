@@ -16,7 +16,13 @@ from pyiceberg.manifest import DataFile, ManifestEntryStatus
 from pyiceberg.table import Table, Transaction
 from pyiceberg.table.refs import MAIN_BRANCH, SnapshotRef, SnapshotRefType
 from pyiceberg.table.snapshots import Operation
-from pyiceberg.table.update import SetSnapshotRefUpdate, TableRequirement, TableUpdate
+from pyiceberg.table.update import (
+    AddSnapshotUpdate,
+    AssertRefSnapshotId,
+    SetSnapshotRefUpdate,
+    TableRequirement,
+    TableUpdate,
+)
 
 from floe.adapters.iceberg.guard import commit_outcome_guarded
 from floe.adapters.iceberg.streaming import append_producer
@@ -31,16 +37,25 @@ from floe.domain.errors import (
 from floe.domain.refs import MAIN, Ref, RefKind, RefRetention, check_ref_name
 
 
-class RetentionKeeping(Transaction):
-    """A transaction whose commits to a branch keep the branch's retention settings.
+class BranchSafe(Transaction):
+    """A transaction whose snapshot commits are safe next to writers of other branches.
 
-    PyIceberg 0.12's snapshot producers move a branch with a
-    ``set-snapshot-ref`` update that names the snapshot only, and the
-    catalog (PyIceberg's own metadata update for the embedded one) replaces
-    the ref with it: every write to a branch would drop its
-    ``min-snapshots-to-keep``, ``max-snapshot-age-ms`` and ``max-ref-age-ms``.
-    Java's writers carry them over; so does this transaction, for every
-    update it stages, commit retries included (they stage afresh).
+    Two things PyIceberg 0.12's snapshot producers leave out, restored for
+    every update staged (commit retries stage afresh, so they get them too):
+
+    * **Retention**: a branch is moved with a ``set-snapshot-ref`` update
+      naming the snapshot only, which the catalog applies by replacing the
+      ref: every write to a branch would drop its ``min-snapshots-to-keep``,
+      ``max-snapshot-age-ms`` and ``max-ref-age-ms``. They are carried over,
+      as Java's writers do.
+    * **Sequence numbers**: a new snapshot takes the table's next sequence
+      number as read. The commit asserts only the head of the branch it
+      moves, so a commit that landed meanwhile on another branch makes the
+      catalog refuse it as a bad request (its sequence number is no longer
+      above the last), which nothing retries. The commit also asserts the
+      head of every other ref, so such a commit is refused as a conflict
+      instead and PyIceberg's commit retry re-applies it on fresh metadata,
+      with a fresh sequence number.
     """
 
     def _stage(
@@ -50,7 +65,15 @@ class RetentionKeeping(Transaction):
     ) -> Transaction:
         refs = self.table_metadata.refs
         kept = tuple(_keeping_retention(update, refs) for update in updates)
-        return super()._stage(kept, requirements)
+        staged = super()._stage(kept, requirements)
+        if any(isinstance(update, AddSnapshotUpdate) for update in kept):
+            asserted = {r.ref for r in self._requirements if isinstance(r, AssertRefSnapshotId)}
+            self._requirements += tuple(
+                AssertRefSnapshotId(ref=name, snapshot_id=ref.snapshot_id)  # type: ignore[call-arg]
+                for name, ref in refs.items()
+                if name not in asserted
+            )
+        return staged
 
 
 def _keeping_retention(update: TableUpdate, refs: Mapping[str, SnapshotRef]) -> TableUpdate:
@@ -74,8 +97,8 @@ def _keeping_retention(update: TableUpdate, refs: Mapping[str, SnapshotRef]) -> 
 
 
 def transaction(table: Table) -> Transaction:
-    """A transaction of ``table`` whose branch commits keep the branch's retention."""
-    return RetentionKeeping(table)
+    """A transaction of ``table`` for writes (see :class:`BranchSafe`)."""
+    return BranchSafe(table)
 
 
 def ref_of(name: str, ref: SnapshotRef) -> Ref:

@@ -34,7 +34,7 @@ from floe.domain.errors import (
     SnapshotNotFoundError,
     WriteError,
 )
-from floe.domain.refs import MAIN, Ref, RefKind, RefRetention, check_ref_name
+from floe.domain.refs import Ref, RefKind, RefRetention, check_ref_name
 
 
 class BranchSafe(Transaction):
@@ -310,8 +310,3 @@ def _added_files(table: Table, name: str, snapshot_ids: Sequence[int]) -> list[D
                 if entry.status == ManifestEntryStatus.ADDED and entry.snapshot_id == snapshot_id:
                     files.append(entry.data_file)
     return files
-
-
-def is_main(branch: str | None) -> bool:
-    """Whether a write's ``branch`` means ``main``."""
-    return branch is None or branch == MAIN

@@ -6,7 +6,8 @@ order asked for. Two PyIceberg 0.12 faults are planned around: predicates
 that NaN satisfies are pushed down weakened (Arrow's row-group pruning drops
 NaN rows) and applied exactly to the rows read (:func:`~floe.adapters.filters.scan_pushdown`);
 a plan whose residual evaluation trips on a null partition value is made
-again without the predicates on partition source columns.
+again without the predicates on partition source columns. Batch streams
+read a bounded window of data files at a time (:func:`bounded_batches`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import attrs
 import pyarrow as pa
 from pyiceberg.expressions import BooleanExpression
 from pyiceberg.expressions.visitors import extract_field_ids
+from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.schema import Schema
-from pyiceberg.table import Table
+from pyiceberg.table import DataScan, Table
 from pyiceberg.table.refs import MAIN_BRANCH
 
 from floe.adapters.filters import (
@@ -39,6 +41,9 @@ from floe.domain.errors import (
     SnapshotNotFoundError,
 )
 from floe.domain.models import DataFileInfo, RowFilter, ScanOptions
+
+#: How many data files a batch stream reads ahead of its consumer (and in parallel).
+FILES_AT_ONCE = 4
 
 #: A stream of batches as read, its canonical schema and the columns asked for.
 OpenedScan = tuple[Iterable[pa.RecordBatch], pa.Schema, tuple[str, ...]]
@@ -83,13 +88,22 @@ def scan(load: Callable[[], Table], name: str, options: ScanOptions) -> pa.Table
     return result.select(list(columns)).cast(expected)
 
 
-def open_batches(load: Callable[[], Table], name: str, options: ScanOptions) -> OpenedScan:
+def open_batches(
+    load: Callable[[], Table],
+    name: str,
+    options: ScanOptions,
+    files_at_once: int = FILES_AT_ONCE,
+) -> OpenedScan:
     """Plan a scan and open its stream of batches; :func:`batch_reader` reads it.
+
+    The files are read ``files_at_once`` at a time (:func:`bounded_batches`),
+    so memory holds about that many files' rows however large the table.
 
     Args:
         load: Loads the table (called once the options are checked).
         name: The table's name, for messages.
         options: Snapshot, filter, projection and limit.
+        files_at_once: How many data files are read ahead of the consumer.
 
     Returns:
         The batches as PyIceberg reads them, the canonical schema and the
@@ -103,16 +117,65 @@ def open_batches(load: Callable[[], Table], name: str, options: ScanOptions) -> 
     table, schema, bound, columns, snapshot_id = _plan(load, name, options)
 
     def read(pushdown: BooleanExpression, exact: bool) -> Iterable[pa.RecordBatch]:
-        reader = table.scan(
-            row_filter=pushdown,
-            selected_fields=(columns if exact else _with_filter_columns(columns, bound, schema)),
-            snapshot_id=snapshot_id,
-            limit=options.limit if exact else None,
-        ).to_arrow_batch_reader()
+        reader = bounded_batches(
+            table.scan(
+                row_filter=pushdown,
+                selected_fields=(
+                    columns if exact else _with_filter_columns(columns, bound, schema)
+                ),
+                snapshot_id=snapshot_id,
+                limit=options.limit if exact else None,
+            ),
+            files_at_once,
+        )
         return reader if exact else _exactly(reader, bound, schema, options.limit)
 
     reader = _planned(read, table, schema, options.row_filter, name)
     return reader, _projected(schema, columns), columns
+
+
+def bounded_batches(table_scan: DataScan, files_at_once: int) -> Iterator[pa.RecordBatch]:
+    """The batches of a planned scan, reading ``files_at_once`` data files at a time.
+
+    PyIceberg's ``to_arrow_batch_reader`` hands every planned file to its
+    thread pool at once and keeps each file's batches until they are pulled,
+    so a slow consumer ends up holding the whole table. Here the files are
+    planned up front (planning faults surface before the first batch) and
+    handed to PyIceberg's own reader (``ArrowScan``: positional deletes,
+    projection, schema evolution, the residual filter) one window at a time;
+    the next window is opened only when the consumer has pulled every batch
+    of this one. Rows come in the same order as PyIceberg's reader gives
+    them, and the scan's limit counts across windows.
+
+    Args:
+        table_scan: The planned PyIceberg scan (filter, projection, snapshot, limit).
+        files_at_once: The window: how many data files are read together.
+
+    Returns:
+        The batches, lazily.
+    """
+    tasks = list(table_scan.plan_files())
+    projected = table_scan.projection()
+
+    def windows() -> Iterator[pa.RecordBatch]:
+        left = table_scan.limit
+        for start in range(0, len(tasks), files_at_once):
+            if left is not None and left <= 0:
+                return
+            window = ArrowScan(
+                table_scan.table_metadata,
+                table_scan.io,
+                projected,
+                table_scan.row_filter,
+                table_scan.case_sensitive,
+                left,
+            )
+            for batch in window.to_record_batches(tasks[start : start + files_at_once]):
+                if left is not None:
+                    left -= batch.num_rows
+                yield batch
+
+    return windows()
 
 
 def batch_reader(opened: OpenedScan, name: str) -> pa.RecordBatchReader:

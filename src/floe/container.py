@@ -27,6 +27,7 @@ from floe.domain.config import (
     PolarisCatalogConfig,
 )
 from floe.ports.catalog import CatalogPort
+from floe.ports.engines import DuckDBPort
 from floe.ports.policies import PolicyPort
 from floe.ports.table_files import TableFilesPort
 from floe.ports.table_store import TableStorePort
@@ -112,6 +113,18 @@ def _iceberg_table_files(backend: IcebergBackend) -> TableFilesPort:
     return IcebergTableFiles(backend)
 
 
+def _memory_duckdb(store: TableStorePort) -> DuckDBPort:
+    from floe.adapters.memory.duckdb import MemoryDuckDB
+
+    return MemoryDuckDB(store)
+
+
+def _iceberg_duckdb(backend: IcebergBackend) -> DuckDBPort:
+    from floe.adapters.iceberg.duckdb import IcebergDuckDB
+
+    return IcebergDuckDB(backend)
+
+
 class FloeContainer(containers.DeclarativeContainer):
     """Wires the application services over the adapter the catalog config selects.
 
@@ -156,11 +169,18 @@ class FloeContainer(containers.DeclarativeContainer):
         PolarisCatalogConfig=providers.Singleton(_rest_policies, iceberg_backend),
     )
 
+    duckdb = providers.Selector(
+        backend,
+        MemoryCatalogConfig=providers.Singleton(_memory_duckdb, store),
+        LocalCatalogConfig=providers.Singleton(_iceberg_duckdb, iceberg_backend),
+        PolarisCatalogConfig=providers.Singleton(_iceberg_duckdb, iceberg_backend),
+    )
+
     namespaces = providers.Singleton(NamespaceService, catalog)
     tables = providers.Singleton(TableService, catalog, store)
     writes = providers.Singleton(WriteService, catalog, store)
     snapshots = providers.Singleton(SnapshotService, catalog, store)
-    reads = providers.Singleton(ReadService, store, snapshots)
+    reads = providers.Singleton(ReadService, store, snapshots, duckdb=duckdb)
     refs = providers.Singleton(RefService, store)
     maintenance = providers.Singleton(
         MaintenanceService, catalog, store, table_files, policies=policies

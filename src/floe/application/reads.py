@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pandas as pd
@@ -11,9 +12,14 @@ import pyarrow as pa
 
 from floe.application.inputs import TableLike, as_identifier, check_filter_text
 from floe.application.snapshots import SnapshotService
+from floe.domain.errors import MissingExtraError
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import RowFilter, ScanOptions
+from floe.ports.engines import DuckDBPort
 from floe.ports.table_store import TableStorePort
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 class ReadService:
@@ -22,11 +28,19 @@ class ReadService:
     Args:
         store: The table store port.
         snapshots: Resolves ``as_of`` times to snapshots.
+        duckdb: Hands tables to DuckDB (``None``: :meth:`to_duckdb` is unavailable).
     """
 
-    def __init__(self, store: TableStorePort, snapshots: SnapshotService) -> None:
+    def __init__(
+        self,
+        store: TableStorePort,
+        snapshots: SnapshotService,
+        *,
+        duckdb: DuckDBPort | None = None,
+    ) -> None:
         self._store = store
         self._snapshots = snapshots
+        self._duckdb = duckdb
 
     def scan(
         self,
@@ -107,6 +121,55 @@ class ReadService:
             table, columns, row_filter, snapshot_id, as_of, limit, ref
         )
         return self._store.scan_batches(identifier, options)
+
+    def to_duckdb(
+        self,
+        table: TableLike,
+        *,
+        columns: Sequence[str] | None = None,
+        row_filter: RowFilter | None = None,
+        snapshot_id: int | None = None,
+        as_of: datetime | None = None,
+        connection: Any | None = None,
+    ) -> duckdb.DuckDBPyRelation:
+        """The rows :meth:`scan` would return, as a lazy DuckDB relation.
+
+        DuckDB reads the data itself when the relation runs, configured from
+        floe's catalog config: floe loads the table through its catalog
+        session (token, retries) and hands DuckDB the snapshot's metadata
+        file and, on S3, the storage settings the table is read with. The
+        projection and the filter are part of the relation's query, so DuckDB
+        reads only those columns and skips data files by partition values
+        and statistics. Rows come in no particular order; DuckDB's types
+        (e.g. ``VARCHAR``) stand for floe's. Needs ``floe[duckdb]``; the
+        extensions load from their PyPI packages, offline.
+
+        Args:
+            table: The table.
+            columns: Columns to return, ``None`` for all.
+            row_filter: As for :meth:`scan`.
+            snapshot_id: Read this snapshot.
+            as_of: Read the snapshot current at this (aware) time.
+            connection: The ``duckdb`` connection to build the relation on
+                (``None``: a new in-memory one); floe loads the extensions it
+                needs into it and adds a temporary S3 secret for the table.
+
+        Returns:
+            A ``duckdb.DuckDBPyRelation``; ``.aggregate``, ``.filter``,
+            ``.limit``, ``.arrow()`` or SQL over it run in DuckDB.
+
+        Raises:
+            MissingExtraError: DuckDB or its extensions are not installed.
+            TableNotFoundError, InvalidFilterError, InvalidScanError,
+            SnapshotNotFoundError, ScanError: As :meth:`scan`.
+        """
+        identifier, options = self._options(table, columns, row_filter, snapshot_id, as_of, None)
+        if self._duckdb is None:
+            raise MissingExtraError("this floe was built without a DuckDB hand-off")
+        relation: duckdb.DuckDBPyRelation = self._duckdb.duckdb_relation(
+            identifier, options, connection
+        )
+        return relation
 
     def _options(
         self,

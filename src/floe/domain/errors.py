@@ -172,3 +172,7 @@ class UnknownPropertyWarning(UserWarning):
     Filter it like any warning, e.g.
     ``warnings.filterwarnings("ignore", category=floe.UnknownPropertyWarning)``.
     """
+
+
+class MissingExtraError(FloeStorageError, ImportError):
+    """An optional part of floe was asked for without its extra installed (``floe[duckdb]``)."""

@@ -45,6 +45,9 @@ from floe.domain.models import DataFileInfo, RowFilter, ScanOptions
 #: How many data files a batch stream reads ahead of its consumer (and in parallel).
 FILES_AT_ONCE = 4
 
+#: A checked scan: the table, the schema of the snapshot read, the bound filter, the columns.
+ScanPlan = tuple[Table, Schema, BooleanExpression, tuple[str, ...], int | None]
+
 #: A stream of batches as read, its canonical schema and the columns asked for.
 OpenedScan = tuple[Iterable[pa.RecordBatch], pa.Schema, tuple[str, ...]]
 
@@ -65,8 +68,8 @@ def scan(load: Callable[[], Table], name: str, options: ScanOptions) -> pa.Table
         InvalidFilterError: A filter that does not bind to the snapshot's schema.
         SnapshotNotFoundError: No such snapshot.
     """
-    table, schema, bound, columns, snapshot_id = _plan(load, name, options)
-    expected = _projected(schema, columns)
+    table, schema, bound, columns, snapshot_id = plan(load, name, options)
+    expected = projected_schema(schema, columns)
 
     def read(pushdown: BooleanExpression, exact: bool) -> pa.Table:
         if exact:
@@ -114,7 +117,7 @@ def open_batches(
         InvalidFilterError: As :func:`scan`.
         SnapshotNotFoundError: As :func:`scan`.
     """
-    table, schema, bound, columns, snapshot_id = _plan(load, name, options)
+    table, schema, bound, columns, snapshot_id = plan(load, name, options)
 
     def read(pushdown: BooleanExpression, exact: bool) -> Iterable[pa.RecordBatch]:
         reader = bounded_batches(
@@ -131,7 +134,7 @@ def open_batches(
         return reader if exact else _exactly(reader, bound, schema, options.limit)
 
     reader = _planned(read, table, schema, options.row_filter, name)
-    return reader, _projected(schema, columns), columns
+    return reader, projected_schema(schema, columns), columns
 
 
 def bounded_batches(table_scan: DataScan, files_at_once: int) -> Iterator[pa.RecordBatch]:
@@ -228,10 +231,18 @@ def data_files(table: Table) -> list[DataFileInfo]:
     return sorted(result, key=lambda f: f.path)
 
 
-def _plan(
-    load: Callable[[], Table], name: str, options: ScanOptions
-) -> tuple[Table, Schema, BooleanExpression, tuple[str, ...], int | None]:
-    """The table, the schema of the snapshot read, the bound filter, the columns, the snapshot."""
+def plan(load: Callable[[], Table], name: str, options: ScanOptions) -> ScanPlan:
+    """Check a scan's options: the table, the snapshot's schema, the bound filter, the columns.
+
+    A ``ref`` is resolved to the snapshot it points at (the returned id;
+    None: the current snapshot).
+
+    Raises:
+        InvalidScanError: An unresolved ``as_of`` or an unknown column.
+        InvalidFilterError: A filter that does not bind to the snapshot's schema.
+        SnapshotNotFoundError: No such snapshot.
+        RefNotFoundError: No such branch or tag.
+    """
     if options.as_of is not None:
         raise InvalidScanError("as_of is resolved to a snapshot id before the scan")
     table = load()
@@ -299,8 +310,8 @@ def _planned(
         return read(weaker, False)
 
 
-def _projected(schema: Schema, columns: tuple[str, ...]) -> pa.Schema:
-    """The Arrow schema of ``columns`` in the order they were asked for.
+def projected_schema(schema: Schema, columns: tuple[str, ...]) -> pa.Schema:
+    """The canonical Arrow schema of ``columns`` in the order they were asked for.
 
     ``Schema.select`` keeps the table's column order; a scan answers in the
     caller's.

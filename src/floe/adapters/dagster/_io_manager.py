@@ -24,7 +24,14 @@ import floe
 from floe.adapters.dagster import _targets as targets
 from floe.adapters.dagster._annotations import input_shape
 from floe.adapters.dagster._config import IcebergIOManagerConfig
-from floe.adapters.dagster._frames import can_stream, from_arrow, to_arrow, to_stream, wants_lazy
+from floe.adapters.dagster._frames import (
+    can_stream,
+    from_arrow,
+    to_arrow,
+    to_stream,
+    wants_duckdb,
+    wants_lazy,
+)
 from floe.adapters.dagster._lazy import lazy_scan
 from floe.adapters.dagster._lineage import RUN_ID, step_write
 from floe.adapters.dagster._logs import to_run_log
@@ -52,9 +59,10 @@ class IcebergIOManager(dg.ConfigurableIOManager):
     """Stores asset outputs in Iceberg tables and loads inputs from them.
 
     Outputs may be ``pyarrow.Table``, ``pandas.DataFrame``, (with polars
-    installed) ``polars.DataFrame``/``LazyFrame``, or ``pyarrow.RecordBatchReader``;
+    installed) ``polars.DataFrame``/``LazyFrame``, ``duckdb.DuckDBPyRelation``, or
+    ``pyarrow.RecordBatchReader``;
     ``None`` writes nothing. By default an output replaces its table (a
-    partitioned asset's output, its partition). A reader or ``LazyFrame`` output of an
+    partitioned asset's output, its partition). A reader, relation or ``LazyFrame`` output of an
     unpartitioned asset in append mode is streamed into the table in bounded
     memory (one commit, as :meth:`floe.WriteService.append` does; the
     LazyFrame runs on polars' streaming engine as the table pulls its
@@ -65,8 +73,11 @@ class IcebergIOManager(dg.ConfigurableIOManager):
     collected, and then only the columns the query uses (and, for a query
     without a filter, the rows it needs); the input's ``columns`` and
     ``row_filter`` and partition filters are pushed into the scan, a polars
-    filter is applied to each batch. See :mod:`floe.adapters.dagster` for table
-    mapping, partitions and retry safety.
+    filter is applied to each batch. A ``duckdb.DuckDBPyRelation`` input is
+    ``reads.to_duckdb`` of that snapshot (columns, filter and partitions in
+    its query): DuckDB reads the files when the asset runs the relation.
+    See :mod:`floe.adapters.dagster` for table mapping, partitions and retry
+    safety.
 
     One ``floe.Floe`` is built on first use and reused for every output and
     input. With ``{"type": "memory"}`` the tables live in that Floe, and
@@ -429,7 +440,9 @@ class IcebergIOManager(dg.ConfigurableIOManager):
                 selection = partition_selection(
                     context, upstream_metadata, settings.partition_column, asset=asset
                 )
-                needs_info = selection is not None or wants_lazy(shape.frame)
+                needs_info = (
+                    selection is not None or wants_lazy(shape.frame) or wants_duckdb(shape.frame)
+                )
                 info = self.lake.tables.load(table) if needs_info else None
                 return self._read(table, info, shape.frame, columns, input_filter, selection, head)
             keys = list(dict.fromkeys(str(k) for k in context.asset_partition_keys))
@@ -484,6 +497,15 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             snapshot_id = info.current_snapshot_id if head is None else head.snapshot_id
             return self._lazy_input(table, info, columns, input_filter, selected, snapshot_id)
         row_filter = _all_of(input_filter, selected, table=str(table))
+        if wants_duckdb(frame) and info is not None:
+            # Handed over unread, pinned to the snapshot the run reads now
+            # (the branch's head when the run writes to a branch that has it).
+            return self.lake.reads.to_duckdb(
+                table,
+                columns=columns,
+                row_filter=row_filter,
+                snapshot_id=info.current_snapshot_id if head is None else head.snapshot_id,
+            )
         data = self.lake.reads.scan(
             table,
             columns=columns,

@@ -27,7 +27,7 @@ from floe.domain.config import (
     PolarisCatalogConfig,
 )
 from floe.ports.catalog import CatalogPort
-from floe.ports.engines import DuckDBPort
+from floe.ports.engines import DuckDBPort, RayPort
 from floe.ports.policies import PolicyPort
 from floe.ports.table_files import TableFilesPort
 from floe.ports.table_store import TableStorePort
@@ -125,6 +125,18 @@ def _iceberg_duckdb(backend: IcebergBackend) -> DuckDBPort:
     return IcebergDuckDB(backend)
 
 
+def _memory_ray(store: TableStorePort) -> RayPort:
+    from floe.adapters.memory.ray import MemoryRay
+
+    return MemoryRay(store)
+
+
+def _iceberg_ray(backend: IcebergBackend) -> RayPort:
+    from floe.adapters.iceberg.ray import IcebergRay
+
+    return IcebergRay(backend)
+
+
 class FloeContainer(containers.DeclarativeContainer):
     """Wires the application services over the adapter the catalog config selects.
 
@@ -176,11 +188,18 @@ class FloeContainer(containers.DeclarativeContainer):
         PolarisCatalogConfig=providers.Singleton(_iceberg_duckdb, iceberg_backend),
     )
 
+    ray = providers.Selector(
+        backend,
+        MemoryCatalogConfig=providers.Singleton(_memory_ray, store),
+        LocalCatalogConfig=providers.Singleton(_iceberg_ray, iceberg_backend),
+        PolarisCatalogConfig=providers.Singleton(_iceberg_ray, iceberg_backend),
+    )
+
     namespaces = providers.Singleton(NamespaceService, catalog)
     tables = providers.Singleton(TableService, catalog, store)
-    writes = providers.Singleton(WriteService, catalog, store)
+    writes = providers.Singleton(WriteService, catalog, store, ray=ray)
     snapshots = providers.Singleton(SnapshotService, catalog, store)
-    reads = providers.Singleton(ReadService, store, snapshots, duckdb=duckdb)
+    reads = providers.Singleton(ReadService, store, snapshots, duckdb=duckdb, ray=ray)
     refs = providers.Singleton(RefService, store)
     maintenance = providers.Singleton(
         MaintenanceService, catalog, store, table_files, policies=policies

@@ -15,7 +15,7 @@ from floe.application.snapshots import SnapshotService
 from floe.domain.errors import MissingExtraError
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import RowFilter, ScanOptions
-from floe.ports.engines import DuckDBPort
+from floe.ports.engines import DuckDBPort, RayPort
 from floe.ports.table_store import TableStorePort
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ class ReadService:
         store: The table store port.
         snapshots: Resolves ``as_of`` times to snapshots.
         duckdb: Hands tables to DuckDB (``None``: :meth:`to_duckdb` is unavailable).
+        ray: Hands tables to Ray Data (``None``: :meth:`to_ray` is unavailable).
     """
 
     def __init__(
@@ -37,10 +38,12 @@ class ReadService:
         snapshots: SnapshotService,
         *,
         duckdb: DuckDBPort | None = None,
+        ray: RayPort | None = None,
     ) -> None:
         self._store = store
         self._snapshots = snapshots
         self._duckdb = duckdb
+        self._ray = ray
 
     def scan(
         self,
@@ -170,6 +173,44 @@ class ReadService:
             identifier, options, connection
         )
         return relation
+
+    def to_ray(
+        self,
+        table: TableLike,
+        *,
+        columns: Sequence[str] | None = None,
+        row_filter: RowFilter | None = None,
+        snapshot_id: int | None = None,
+        as_of: datetime | None = None,
+    ) -> Any:
+        """The rows :meth:`scan` would return, as a lazy ``ray.data.Dataset``.
+
+        floe loads the table through its catalog session and plans the data
+        files here (projection, partition and statistics pruning, the
+        snapshot); each block of the dataset is a few of those files, read
+        on a Ray worker with PyIceberg's reader, the filter applied as a scan
+        applies it. Nothing is read until the dataset executes. Needs
+        ``floe[ray]`` and a running Ray (``ray.init()``, or a cluster).
+
+        Args:
+            table: The table.
+            columns: Columns to return, ``None`` for all.
+            row_filter: As for :meth:`scan`.
+            snapshot_id: Read this snapshot.
+            as_of: Read the snapshot current at this (aware) time.
+
+        Returns:
+            A ``ray.data.Dataset`` in floe's canonical Arrow types.
+
+        Raises:
+            MissingExtraError: Ray is not installed.
+            TableNotFoundError, InvalidFilterError, InvalidScanError,
+            SnapshotNotFoundError, ScanError: As :meth:`scan`.
+        """
+        identifier, options = self._options(table, columns, row_filter, snapshot_id, as_of, None)
+        if self._ray is None:
+            raise MissingExtraError("this floe was built without a Ray hand-off")
+        return self._ray.ray_dataset(identifier, options)
 
     def _options(
         self,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
 import pyarrow as pa
 
-from floe.application.conform import cast_rows, conform, fit_schema
+from floe.application.conform import cast_rows, conform, conformed_rows, fit_schema
 from floe.application.inputs import (
     TableLike,
     as_arrow,
@@ -25,13 +26,20 @@ from floe.application.tables import (
     prepare_table,
     table_properties,
 )
-from floe.domain.errors import InvalidFilterError, TableExistsError, TableNotFoundError, WriteError
+from floe.domain.errors import (
+    InvalidFilterError,
+    MissingExtraError,
+    TableExistsError,
+    TableNotFoundError,
+    WriteError,
+)
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import RowFilter, WriteMode
 from floe.domain.partitioning import partition_fields_to_add
 from floe.domain.refs import MAIN, check_ref_name
 from floe.ports.arrow import describe_schema
 from floe.ports.catalog import CatalogPort, TableInfo
+from floe.ports.engines import RayPort
 from floe.ports.table_store import TableStorePort, WriteResult, check_upsert_keys
 
 #: Arrow bytes of a streamed append held in memory at a time (see :meth:`WriteService.append`).
@@ -73,9 +81,56 @@ class WriteService:
         store: The table store port (to write).
     """
 
-    def __init__(self, catalog: CatalogPort, store: TableStorePort) -> None:
+    def __init__(
+        self, catalog: CatalogPort, store: TableStorePort, *, ray: RayPort | None = None
+    ) -> None:
         self._catalog = catalog
         self._store = store
+        self._ray = ray
+
+    def append_distributed(
+        self,
+        table: TableLike,
+        dataset: Any,
+        *,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        """Append a ``ray.data.Dataset`` written by Ray workers, in ONE commit.
+
+        Each block is checked against the table's schema and cast to it on
+        a worker (the rules of :meth:`append`, without schema evolution),
+        then written there as data files, split by partition, with column
+        statistics; the driver adds every file in one commit, one snapshot.
+        Ray re-runs a failed task (up to 3 times): the attempt writes the
+        same files again, so no block is committed twice. If a block fails
+        for good, nothing is committed and the job's files are deleted.
+        Needs ``floe[ray]`` and a running Ray (``ray.init()`` or a cluster).
+
+        Args:
+            table: The table (it must exist).
+            dataset: The ``ray.data.Dataset`` (executed once).
+            snapshot_properties: Extra entries for the snapshot summary.
+
+        Returns:
+            What was committed (``snapshot_id`` ``None`` for a dataset without rows).
+
+        Raises:
+            MissingExtraError: Ray is not installed.
+            TableNotFoundError: The table does not exist.
+            SchemaEvolutionError: A block does not fit the table.
+            CommitConflictError, CommitStateUnknownError, WriteError: The job or
+                the commit failed (never retried whole: the dataset runs once).
+        """
+        identifier = as_identifier(table)
+        if self._ray is None:
+            raise MissingExtraError("this floe was built without a Ray hand-off")
+        info = self._catalog.load_table(identifier)
+        cast = functools.partial(
+            conformed_rows, table_schema=info.schema, table_name=str(identifier)
+        )
+        return self._ray.append_dataset(
+            identifier, dataset, cast, snapshot_properties=snapshot_properties
+        )
 
     def append(
         self,

@@ -81,13 +81,13 @@ def scan(load: Callable[[], Table], name: str, options: ScanOptions) -> pa.Table
             ).to_arrow()
         rows = table.scan(
             row_filter=pushdown,
-            selected_fields=_with_filter_columns(columns, bound, schema),
+            selected_fields=with_filter_columns(columns, bound, schema),
             snapshot_id=snapshot_id,
         ).to_arrow()
         kept = filter_arrow(rows, bound, schema)
         return kept if options.limit is None else kept.slice(0, options.limit)
 
-    result = _planned(read, table, schema, options.row_filter, name)
+    result = planned(read, table, schema, options.row_filter, name)
     return result.select(list(columns)).cast(expected)
 
 
@@ -123,9 +123,7 @@ def open_batches(
         reader = bounded_batches(
             table.scan(
                 row_filter=pushdown,
-                selected_fields=(
-                    columns if exact else _with_filter_columns(columns, bound, schema)
-                ),
+                selected_fields=(columns if exact else with_filter_columns(columns, bound, schema)),
                 snapshot_id=snapshot_id,
                 limit=options.limit if exact else None,
             ),
@@ -133,7 +131,7 @@ def open_batches(
         )
         return reader if exact else _exactly(reader, bound, schema, options.limit)
 
-    reader = _planned(read, table, schema, options.row_filter, name)
+    reader = planned(read, table, schema, options.row_filter, name)
     return reader, projected_schema(schema, columns), columns
 
 
@@ -283,7 +281,7 @@ def _at_ref(table: Table, name: str, options: ScanOptions) -> ScanOptions:
 R = TypeVar("R")
 
 
-def _planned(
+def planned(
     read: Callable[[BooleanExpression, bool], R],
     table: Table,
     schema: Schema,
@@ -320,7 +318,7 @@ def projected_schema(schema: Schema, columns: tuple[str, ...]) -> pa.Schema:
     return pa.schema([selected.field(c) for c in columns])
 
 
-def _with_filter_columns(
+def with_filter_columns(
     columns: tuple[str, ...], bound: BooleanExpression, schema: Schema
 ) -> tuple[str, ...]:
     """The projected columns plus the top-level columns the filter reads."""

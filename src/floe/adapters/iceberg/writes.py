@@ -211,7 +211,7 @@ def append_stream(
     if not rows and evolve_schema is None and not add_partition_fields:
         return WriteResult(identifier, WriteMode.APPEND, None, 0)
     producer.commit()
-    _commit_or_clean(tx, table, written, name)
+    commit_or_clean(tx, table, written, name)
     return WriteResult(
         identifier,
         WriteMode.APPEND,
@@ -331,7 +331,7 @@ def _delete_staged_files(tx: Transaction) -> None:
             io.delete(path)
 
 
-def _commit_or_clean(tx: Transaction, table: Table, written: list[DataFile], name: str) -> None:
+def commit_or_clean(tx: Transaction, table: Table, written: list[DataFile], name: str) -> None:
     """Commit a streamed append; delete its files when the commit surely did not land.
 
     A refused commit (conflicts beyond PyIceberg's retries, failed

@@ -42,6 +42,17 @@ def wants_duckdb(annotation: object) -> bool:
     return _is_duckdb(annotation)
 
 
+def is_ray_dataset(value: object) -> bool:
+    """Whether ``value`` is a ``ray.data.Dataset``."""
+    return wants_ray(type(value))
+
+
+def wants_ray(annotation: object) -> bool:
+    """Whether an input annotated so gets a ``ray.data.Dataset``."""
+    module = str(getattr(annotation, "__module__", ""))
+    return module.startswith("ray.data") and getattr(annotation, "__name__", "") == "Dataset"
+
+
 def _polars() -> Any:
     # An optional dependency: imported on use, untyped to mypy when absent.
     return importlib.import_module("polars")
@@ -102,6 +113,8 @@ def to_arrow(value: Any, *, table: str) -> pa.Table:
             return _polars_to_arrow(value.collect(engine="streaming"))
         if _is_duckdb(type(value)):
             return _duckdb_to_arrow(value)
+        if is_ray_dataset(value):
+            return _ray_to_arrow(value)
         if _is_polars(type(value)) and hasattr(value, "to_arrow"):
             return _polars_to_arrow(value)
     except WriteError:
@@ -114,10 +127,16 @@ def to_arrow(value: Any, *, table: str) -> pa.Table:
         ) from exc
     raise WriteError(
         f"cannot write a {type(value).__name__} to table {table}; return a pyarrow.Table, "
-        "a RecordBatchReader, a pandas.DataFrame, a polars.DataFrame/LazyFrame or a "
-        "duckdb relation",
+        "a RecordBatchReader, a pandas.DataFrame, a polars.DataFrame/LazyFrame, a "
+        "duckdb relation or a ray.data.Dataset",
         subject=table,
     )
+
+
+def _ray_to_arrow(value: Any) -> pa.Table:
+    ray = importlib.import_module("ray")
+    blocks: list[pa.Table] = ray.get(list(value.to_arrow_refs()))
+    return pa.concat_tables(blocks, promote_options="permissive") if blocks else pa.table({})
 
 
 def _duckdb_to_arrow(value: Any) -> pa.Table:

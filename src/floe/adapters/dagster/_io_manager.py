@@ -27,10 +27,12 @@ from floe.adapters.dagster._config import IcebergIOManagerConfig
 from floe.adapters.dagster._frames import (
     can_stream,
     from_arrow,
+    is_ray_dataset,
     to_arrow,
     to_stream,
     wants_duckdb,
     wants_lazy,
+    wants_ray,
 )
 from floe.adapters.dagster._lazy import lazy_scan
 from floe.adapters.dagster._lineage import RUN_ID, step_write
@@ -219,15 +221,24 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         selection = partition_selection(context, metadata, settings.partition_column, asset=asset)
         # A reader or LazyFrame appended to an unpartitioned asset streams;
         # anything else is read whole (a LazyFrame collected).
-        streamed = can_stream(obj) and selection is None and mode is floe.WriteMode.APPEND
-        data: pa.Table | pa.RecordBatchReader = (
-            to_stream(obj, table=str(table)) if streamed else to_arrow(obj, table=str(table))
-        )
+        appended = selection is None and mode is floe.WriteMode.APPEND
         before = self._existing(table)
         branch = self.branch_for(context)
         branch_head: int | None = None
         if branch is not None:
             before, branch_head = self._on_branch(table, before, branch, asset)
+        # A Ray Dataset appended to an existing table's main is written by the
+        # Ray workers and committed once; a first write, or one to a branch,
+        # reads it whole.
+        distributed = is_ray_dataset(obj) and appended and before is not None and branch is None
+        streamed = can_stream(obj) and appended
+        data: Any = (
+            obj
+            if distributed
+            else to_stream(obj, table=str(table))
+            if streamed
+            else to_arrow(obj, table=str(table))
+        )
         schema = before.schema if before is not None else canonical_schema(data.schema)
         row_filter: BooleanExpression | None = None
         if selection is not None and mode is not floe.WriteMode.UPSERT:
@@ -251,22 +262,13 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             committed: int | None = None
             written: floe.WriteResult | None = None
         else:
-            spec = targets.names(metadata, targets.PARTITION_SPEC, asset=asset) or ()
-            result = lake.writes.write(
-                table,
-                data,
-                mode=mode,
-                row_filter=row_filter,
-                join_columns=targets.names(metadata, targets.JOIN_COLUMNS, asset=asset) or (),
-                allow_schema_evolution=settings.schema_evolution,
-                snapshot_properties=identity.snapshot_properties() if identity else None,
-                # A first write creates the table in the same commit as its rows;
-                # later ones add partition fields the metadata names and the
-                # table lacks, in the same commit too (others are kept).
-                create_if_missing=floe.NewTable(spec, settings.table_properties),
-                partition_fields=spec,
-                current=before if before is not None else TableMissing(),
-                branch=branch,
+            properties = identity.snapshot_properties() if identity else None
+            result = (
+                lake.writes.append_distributed(table, data, snapshot_properties=properties)
+                if distributed
+                else self._write(
+                    table, data, mode, row_filter, metadata, asset, properties, before, branch
+                )
             )
             rows, committed, written = result.rows_written, result.snapshot_id, result
         after = _after_write(written, before) or lake.tables.load(table)
@@ -345,6 +347,38 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             created = self.lake.refs.get(table, branch)
         # The write starts from the table it is handed: one that knows the branch.
         return self.lake.tables.load(table), created.snapshot_id
+
+    def _write(
+        self,
+        table: floe.TableIdentifier,
+        data: pa.Table | pa.RecordBatchReader,
+        mode: floe.WriteMode,
+        row_filter: BooleanExpression | None,
+        metadata: Mapping[str, Any],
+        asset: str,
+        snapshot_properties: Mapping[str, str] | None,
+        before: floe.TableInfo | None,
+        branch: str | None,
+    ) -> floe.WriteResult:
+        """Write an output's rows (not a distributed append) with the asset's settings."""
+        settings = self.settings
+        spec = targets.names(metadata, targets.PARTITION_SPEC, asset=asset) or ()
+        return self.lake.writes.write(
+            table,
+            data,
+            mode=mode,
+            row_filter=row_filter,
+            join_columns=targets.names(metadata, targets.JOIN_COLUMNS, asset=asset) or (),
+            allow_schema_evolution=settings.schema_evolution,
+            snapshot_properties=snapshot_properties,
+            # A first write creates the table in the same commit as its rows;
+            # later ones add partition fields the metadata names and the
+            # table lacks, in the same commit too (others are kept).
+            create_if_missing=floe.NewTable(spec, settings.table_properties),
+            partition_fields=spec,
+            current=before if before is not None else TableMissing(),
+            branch=branch,
+        )
 
     def _table_rows(
         self,
@@ -441,7 +475,10 @@ class IcebergIOManager(dg.ConfigurableIOManager):
                     context, upstream_metadata, settings.partition_column, asset=asset
                 )
                 needs_info = (
-                    selection is not None or wants_lazy(shape.frame) or wants_duckdb(shape.frame)
+                    selection is not None
+                    or wants_lazy(shape.frame)
+                    or wants_duckdb(shape.frame)
+                    or wants_ray(shape.frame)
                 )
                 info = self.lake.tables.load(table) if needs_info else None
                 return self._read(table, info, shape.frame, columns, input_filter, selection, head)
@@ -497,6 +534,11 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             snapshot_id = info.current_snapshot_id if head is None else head.snapshot_id
             return self._lazy_input(table, info, columns, input_filter, selected, snapshot_id)
         row_filter = _all_of(input_filter, selected, table=str(table))
+        if wants_ray(frame) and info is not None:
+            # Planned now, pinned to the snapshot current now; Ray reads it.
+            return self.lake.reads.to_ray(
+                table, columns=columns, row_filter=row_filter, snapshot_id=info.current_snapshot_id
+            )
         if wants_duckdb(frame) and info is not None:
             # Handed over unread, pinned to the snapshot the run reads now
             # (the branch's head when the run writes to a branch that has it).

@@ -73,7 +73,8 @@ def test_a_dataset_input_is_not_read_by_the_io_manager_and_appends_are_distribut
     for _ in range(2):
         assert dg.materialize([sales, doubled], resources={"io_manager": manager}).success
 
-    assert seen["reads"] == [] and reads == []  # planned by floe, read by Ray
+    assert seen["reads"] == []  # planned by floe, read by Ray
+    assert reads == []
     lake = _lake(tmp_path)
     rows = sorted(r["amount"] for r in lake.reads.scan("rayed.doubled").to_pylist())
     assert rows == [11.0, 11.0, 20.0, 20.0, 40.0, 40.0]

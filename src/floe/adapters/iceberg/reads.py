@@ -13,6 +13,7 @@ read a bounded window of data files at a time (:func:`bounded_batches`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import attrs
@@ -42,7 +43,8 @@ from floe.domain.errors import (
 )
 from floe.domain.models import DataFileInfo, RowFilter, ScanOptions
 
-#: How many data files a batch stream reads ahead of its consumer (and in parallel).
+#: How many data files a batch stream reads together (in parallel); one more
+#: window is read ahead while the consumer pulls the current one.
 FILES_AT_ONCE = 4
 
 #: A checked scan: the table, the schema of the snapshot read, the bound filter, the columns.
@@ -143,9 +145,10 @@ def bounded_batches(table_scan: DataScan, files_at_once: int) -> Iterator[pa.Rec
     so a slow consumer ends up holding the whole table. Here the files are
     planned up front (planning faults surface before the first batch) and
     handed to PyIceberg's own reader (``ArrowScan``: positional deletes,
-    projection, schema evolution, the residual filter) one window at a time;
-    the next window is opened only when the consumer has pulled every batch
-    of this one. Rows come in the same order as PyIceberg's reader gives
+    projection, schema evolution, the residual filter) one window at a time.
+    The next window is read in the background while the consumer pulls this
+    one, and the one after only once this one is consumed: at most two
+    windows are held. Rows come in the same order as PyIceberg's reader gives
     them, and the scan's limit counts across windows.
 
     Args:
@@ -157,24 +160,45 @@ def bounded_batches(table_scan: DataScan, files_at_once: int) -> Iterator[pa.Rec
     """
     tasks = list(table_scan.plan_files())
     projected = table_scan.projection()
+    starts = list(range(0, len(tasks), files_at_once))
+
+    def read(start: int, limit: int | None) -> list[pa.RecordBatch]:
+        window = ArrowScan(
+            table_scan.table_metadata,
+            table_scan.io,
+            projected,
+            table_scan.row_filter,
+            table_scan.case_sensitive,
+            limit,
+        )
+        return list(window.to_record_batches(tasks[start : start + files_at_once]))
 
     def windows() -> Iterator[pa.RecordBatch]:
         left = table_scan.limit
-        for start in range(0, len(tasks), files_at_once):
-            if left is not None and left <= 0:
-                return
-            window = ArrowScan(
-                table_scan.table_metadata,
-                table_scan.io,
-                projected,
-                table_scan.row_filter,
-                table_scan.case_sensitive,
-                left,
-            )
-            for batch in window.to_record_batches(tasks[start : start + files_at_once]):
-                if left is not None:
-                    left -= batch.num_rows
-                yield batch
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="floe-read-ahead") as ahead:
+            pending = ahead.submit(read, starts[0], left) if starts else None
+            for following in [*starts[1:], None]:
+                if pending is None:
+                    return
+                batches = pending.result()
+                # The next window's limit is at most what is left before this one.
+                pending = (
+                    ahead.submit(read, following, left)
+                    if following is not None and (left is None or left > 0)
+                    else None
+                )
+                for batch in batches:
+                    if left is not None:
+                        if left <= 0:
+                            break
+                        batch = batch.slice(0, left)
+                        left -= batch.num_rows
+                    yield batch
+                del batches
+                if left is not None and left <= 0:
+                    if pending is not None:
+                        pending.cancel()
+                    return
 
     return windows()
 

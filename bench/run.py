@@ -53,7 +53,7 @@ DGI_REQUIREMENTS = (
     f"dagster-iceberg[pandas]=={DGI_VERSION}",
     "pyiceberg[pyarrow,sql-sqlite]>=0.8,<0.12",
 )
-GROUPS = ("write", "read", "calls", "stream", "maintenance", "dagster-iceberg")
+GROUPS = ("write", "read", "calls", "stream", "maintenance", "scale", "dagster-iceberg")
 CHILD_TIMEOUT_S = 1800
 FLOE_SRC = ""  # --floe-src: import floe from this directory instead of the installed one
 WARMUP_ROWS = 10_000
@@ -124,6 +124,16 @@ def contenders(group: str, with_dgi: bool) -> list[Contender]:
             Contender("floe-read-stream", f, "read_stream"),
             Contender("pyiceberg-read-stream", p, "read_stream"),
             Contender("pyiceberg-read-table", p, "read_full"),
+        ]
+    if group == "scale":
+        s = "floe_scale.py"
+        return [
+            Contender("floe-read-stream-slow", s, "read_stream_slow"),
+            Contender("pyiceberg-read-stream-slow", s, "pyiceberg_read_stream_slow"),
+            Contender("duckdb-aggregate", s, "duckdb_aggregate"),
+            Contender("pandas-aggregate", s, "pandas_aggregate"),
+            Contender("ray-append-2-workers", s, "ray_append"),
+            Contender("floe-append", f, "write"),
         ]
     if group == "maintenance":
         m = "floe_maintenance.py"
@@ -228,6 +238,26 @@ RATIOS = [
     Ratio("stream", "pyiceberg-write-stream", "floe-write-table", "peak_rss_mb", None),
     Ratio("stream", "floe-read-stream", "pyiceberg-read-stream", "seconds", None),
     Ratio("stream", "floe-read-stream", "pyiceberg-read-table", "peak_rss_mb", None),
+    Ratio(
+        "scale",
+        "floe-read-stream-slow",
+        "pyiceberg-read-stream-slow",
+        "peak_rss_mb",
+        None,
+        "slow consumer: floe's bounded window / PyIceberg's reader",
+    ),
+    Ratio("scale", "floe-read-stream-slow", "pyiceberg-read-stream-slow", "seconds", None),
+    Ratio("scale", "duckdb-aggregate", "pandas-aggregate", "seconds", None),
+    Ratio("scale", "duckdb-aggregate", "pandas-aggregate", "peak_rss_mb", None),
+    Ratio(
+        "scale",
+        "ray-append-2-workers",
+        "floe-append",
+        "seconds",
+        None,
+        "2 cores: overhead, not speed-up",
+    ),
+    Ratio("scale", "ray-append-2-workers", "floe-append", "peak_rss_mb", None, "driver only"),
     Ratio(
         "maintenance",
         "maintained",
@@ -718,7 +748,7 @@ def main() -> None:
     pythons = {"project": Path(sys.executable)}
     if with_dgi:
         pythons["dgi"] = ensure_dgi_venv(workdir / "dgi-install.log")
-    groups = [g for g in ("write", "read", "calls", "stream", "maintenance") if g in only]
+    groups = [g for g in ("write", "read", "calls", "stream", "maintenance", "scale") if g in only]
     if with_dgi and not ({"write", "read"} & set(groups)):
         groups = ["write", "read"]
 
@@ -744,7 +774,7 @@ def main() -> None:
         with catalogs(cats, workdir) as found:
             for cat_name, catalog in found.items():
                 spec = {**base, "catalog": catalog}
-                if {"read", "calls", "stream"} & set(groups):
+                if {"read", "calls", "stream", "scale"} & set(groups):
                     print(
                         f"[{cat_name}] setup: day-partitioned read table ({args.rows:,} rows) ...",
                         flush=True,

@@ -33,6 +33,7 @@ PUBLIC = [
     "InvalidRefError",
     "InvalidScanError",
     "InvalidSchemaError",
+    "MissingExtraError",
     "LocalCatalogConfig",
     "MemoryCatalogConfig",
     "NamespaceExistsError",

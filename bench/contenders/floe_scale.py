@@ -2,7 +2,8 @@
 
 Ops:
 - ``read_stream_slow``: ``reads.batches`` of the whole read table, a slow
-  consumer (a pause per batch): floe reads a bounded window of files ahead.
+  consumer (3 s after the first batch, when the resident memory is read,
+  then 20 ms per batch): floe reads a bounded window of files ahead.
 - ``pyiceberg_read_stream_slow``: the same with PyIceberg's own
   ``to_arrow_batch_reader`` (every file handed to its pool at once).
 - ``duckdb_aggregate``: a group-by over the read table run by DuckDB on
@@ -31,8 +32,9 @@ from floe_service import _table, open_lake
 
 import floe
 
-#: The slow consumer's pause per batch.
-PAUSE_S = 0.002
+#: The slow consumer's pause per batch, and after the first one (then the RSS is read).
+PAUSE_S = 0.02
+FIRST_PAUSE_S = 3.0
 GROUP_BY = "category, count(*) AS n, sum(price) AS revenue, avg(quantity) AS mean_qty"
 
 
@@ -44,12 +46,23 @@ def read_stream_slow(spec: dict[str, Any], lake: floe.Floe, out: Path, *, own: b
         raw = common.pyiceberg_catalog(spec["catalog"]).load_table(table.parts)
         stream = raw.scan().to_arrow_batch_reader()
     rows = batches = 0
+    after_first = 0.0
     with common.Stopwatch() as watch:
         for batch in stream:
             rows += batch.num_rows
             batches += 1
+            if batches == 1:
+                time.sleep(FIRST_PAUSE_S)  # what the reader holds while it waits
+                after_first = _current_rss_mb()
             time.sleep(PAUSE_S)
-    common.emit(out, watch, rows=rows, batches=batches)
+    common.emit(out, watch, rows=rows, batches=batches, rss_after_first_batch_mb=after_first)
+
+
+def _current_rss_mb() -> float:
+    """This process's resident memory now (not its peak), in MiB."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
 
 
 def aggregate(spec: dict[str, Any], lake: floe.Floe, out: Path, *, engine: str) -> None:

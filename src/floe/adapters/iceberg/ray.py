@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import itertools
+import time
 from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
@@ -57,6 +58,8 @@ from floe.ports.table_store import WriteResult
 FILES_PER_BLOCK = 4
 #: How often Ray re-runs a failed write task before the job fails.
 WRITE_RETRIES = 3
+#: How many one-second rounds a failed job waits for its last files to land.
+_SETTLE_ROUNDS = 15
 #: File name counters per block: block ``i`` names its files from ``i * _NAMES_PER_BLOCK``.
 _NAMES_PER_BLOCK = 1_000_000
 
@@ -239,7 +242,7 @@ class _WriteJob:
         except Exception as exc:
             with contextlib.suppress(Exception):  # let running attempts finish writing
                 ray.wait(pending, num_returns=len(pending), timeout=60)
-            self.remove_strays(keep=set())
+            self.settle_strays()
             cause = getattr(exc, "cause", None)
             if isinstance(cause, FloeStorageError):
                 raise cause from exc
@@ -250,8 +253,24 @@ class _WriteJob:
             ) from exc
         return [data_file for files in results for data_file in files]
 
-    def remove_strays(self, keep: set[str]) -> None:
-        """Delete the job's files (named after its uuid) that are not in ``keep``."""
+    def settle_strays(self) -> None:
+        """Delete the failed job's files until storage has shown none twice in a row.
+
+        A failed attempt's task has raised, but PyIceberg writes a block's
+        partitions in its thread pool, and the files after the failing one
+        may still be landing; so storage is listed again (bounded: about
+        ``_SETTLE_ROUNDS`` seconds) until two listings a second apart find
+        nothing. What lands later still is an orphan for orphan-file removal.
+        """
+        quiet = 0
+        for _ in range(_SETTLE_ROUNDS):
+            quiet = 0 if self.remove_strays(keep=set()) else quiet + 1
+            if quiet >= 2:
+                return
+            time.sleep(1.0)
+
+    def remove_strays(self, keep: set[str]) -> int:
+        """Delete the job's files (named after its uuid) not in ``keep``; how many were found."""
         io = self._table.io
         location = self._table.location().rstrip("/") + "/data"
         scheme, netloc, root = PyArrowFileIO.parse_location(location, io.properties)
@@ -262,10 +281,11 @@ class _WriteJob:
         strays = [
             info.path for info in listed if info.type == FileType.File and marker in info.base_name
         ]
-        for path in strays:
-            if not any(kept.endswith(path) for kept in keep):
-                with contextlib.suppress(Exception):  # what stays is an orphan
-                    io.delete(path if scheme in ("file", "") else f"{scheme}://{path}")
+        doomed = [p for p in strays if not any(kept.endswith(p) for kept in keep)]
+        for path in doomed:
+            with contextlib.suppress(Exception):  # what stays is an orphan
+                io.delete(path if scheme in ("file", "") else f"{scheme}://{path}")
+        return len(doomed)
 
 
 def _plan_windows(load: Callable[[], Table], name: str, options: ScanOptions) -> FileWindows:

@@ -109,6 +109,19 @@ def test_projection_time_travel_and_an_aggregate_in_duckdb(
     assert counted == [(scanned.num_rows, 39)]
 
 
+def test_a_relation_reads_a_branch_or_a_tag(lake: floe.Floe, sales: floe.TableIdentifier) -> None:
+    first = lake.snapshots.list(sales)[0].snapshot_id
+    lake.refs.create_tag(sales, "first", snapshot_id=first)
+    lake.refs.create_branch(sales, "audit")
+    lake.writes.append(sales, _rows(range(90, 95), "us"), branch="audit")
+
+    for ref in ("first", "audit", "main"):
+        relation = lake.reads.to_duckdb(sales, row_filter="id >= 3", ref=ref)
+        scanned = lake.reads.scan(sales, row_filter="id >= 3", ref=ref)
+        assert _normal(_relation_rows(relation)) == _normal(scanned), ref
+    assert lake.reads.to_duckdb(sales, ref="audit").aggregate("max(id)").fetchall() == [(94,)]
+
+
 def test_the_callers_connection_is_used_and_sql_runs_over_the_relation(
     lake: floe.Floe, sales: floe.TableIdentifier
 ) -> None:

@@ -64,8 +64,13 @@ def sales(lake: floe.Floe, ns: tuple[str, ...]) -> floe.TableIdentifier:
 
 def test_a_dataset_holds_the_rows_of_a_scan(lake: floe.Floe, sales: floe.TableIdentifier) -> None:
     first = lake.snapshots.list(sales)[0].snapshot_id
+    lake.refs.create_tag(sales, "first", snapshot_id=first)
+    lake.refs.create_branch(sales, "audit")
+    lake.writes.append(sales, _rows(range(90, 95)), branch="audit")
     cases: list[dict[str, Any]] = [
         {},
+        {"ref": "first"},
+        {"ref": "audit", "columns": ["id"]},
         {"row_filter": "region = 'eu' and amount > 20"},
         {"row_filter": "amount != 6.0", "columns": ["amount", "id"]},
         {"columns": ["ts", "region"], "snapshot_id": first},

@@ -133,6 +133,7 @@ class ReadService:
         row_filter: RowFilter | None = None,
         snapshot_id: int | None = None,
         as_of: datetime | None = None,
+        ref: str | None = None,
         connection: Any | None = None,
     ) -> duckdb.DuckDBPyRelation:
         """The rows :meth:`scan` would return, as a lazy DuckDB relation.
@@ -153,6 +154,7 @@ class ReadService:
             row_filter: As for :meth:`scan`.
             snapshot_id: Read this snapshot.
             as_of: Read the snapshot current at this (aware) time.
+            ref: Read this branch or tag (with ``as_of``: in its history).
             connection: The ``duckdb`` connection to build the relation on
                 (``None``: a new in-memory one); floe loads the extensions it
                 needs into it and adds a temporary S3 secret for the table.
@@ -166,7 +168,9 @@ class ReadService:
             TableNotFoundError, InvalidFilterError, InvalidScanError,
             SnapshotNotFoundError, ScanError: As :meth:`scan`.
         """
-        identifier, options = self._options(table, columns, row_filter, snapshot_id, as_of, None)
+        identifier, options = self._options(
+            table, columns, row_filter, snapshot_id, as_of, None, ref
+        )
         if self._duckdb is None:
             raise MissingExtraError("this floe was built without a DuckDB hand-off")
         relation: duckdb.DuckDBPyRelation = self._duckdb.duckdb_relation(
@@ -182,6 +186,7 @@ class ReadService:
         row_filter: RowFilter | None = None,
         snapshot_id: int | None = None,
         as_of: datetime | None = None,
+        ref: str | None = None,
     ) -> Any:
         """The rows :meth:`scan` would return, as a lazy ``ray.data.Dataset``.
 
@@ -198,6 +203,7 @@ class ReadService:
             row_filter: As for :meth:`scan`.
             snapshot_id: Read this snapshot.
             as_of: Read the snapshot current at this (aware) time.
+            ref: Read this branch or tag (with ``as_of``: in its history).
 
         Returns:
             A ``ray.data.Dataset`` in floe's canonical Arrow types.
@@ -207,7 +213,9 @@ class ReadService:
             TableNotFoundError, InvalidFilterError, InvalidScanError,
             SnapshotNotFoundError, ScanError: As :meth:`scan`.
         """
-        identifier, options = self._options(table, columns, row_filter, snapshot_id, as_of, None)
+        identifier, options = self._options(
+            table, columns, row_filter, snapshot_id, as_of, None, ref
+        )
         if self._ray is None:
             raise MissingExtraError("this floe was built without a Ray hand-off")
         return self._ray.ray_dataset(identifier, options)

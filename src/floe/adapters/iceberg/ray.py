@@ -289,13 +289,11 @@ class _WriteJob:
 
 
 def _plan_windows(load: Callable[[], Table], name: str, options: ScanOptions) -> FileWindows:
-    table, schema, bound, columns = reads.plan(load, name, options)
+    table, schema, bound, columns, snapshot_id = reads.plan(load, name, options)
 
     def read(pushdown: BooleanExpression, exact: bool) -> tuple[DataScan, list[FileScanTask], bool]:
         selected = columns if exact else reads.with_filter_columns(columns, bound, schema)
-        scan = table.scan(
-            row_filter=pushdown, selected_fields=selected, snapshot_id=options.snapshot_id
-        )
+        scan = table.scan(row_filter=pushdown, selected_fields=selected, snapshot_id=snapshot_id)
         return scan, list(scan.plan_files()), exact
 
     scan, tasks, exact = reads.planned(read, table, schema, options.row_filter, name)

@@ -68,6 +68,7 @@ GROUPS = (
     "compaction",
     "upsert",
     "delete",
+    "scale",
     "dagster-iceberg",
 )
 CHILD_TIMEOUT = 1800.0  # seconds; --child-timeout
@@ -142,6 +143,16 @@ def contenders(group: str, with_dgi: bool) -> list[Contender]:
             Contender("floe-read-stream", f, "read_stream"),
             Contender("pyiceberg-read-stream", p, "read_stream"),
             Contender("pyiceberg-read-table", p, "read_full"),
+        ]
+    if group == "scale":
+        s = "floe_scale.py"
+        return [
+            Contender("floe-read-stream-slow", s, "read_stream_slow"),
+            Contender("pyiceberg-read-stream-slow", s, "pyiceberg_read_stream_slow"),
+            Contender("duckdb-aggregate", s, "duckdb_aggregate"),
+            Contender("pandas-aggregate", s, "pandas_aggregate"),
+            Contender("ray-append-2-workers", s, "ray_append"),
+            Contender("floe-append", f, "write"),
         ]
     if group == "maintenance":
         m = "floe_maintenance.py"
@@ -372,6 +383,26 @@ RATIOS = [
         "floe delete / writing the whole remaining table with pyarrow.parquet",
     ),
     Ratio("delete", "pyiceberg", "parquet-rewrite", "seconds", None),
+    Ratio(
+        "scale",
+        "floe-read-stream-slow",
+        "pyiceberg-read-stream-slow",
+        "peak_rss_mb",
+        None,
+        "slow consumer: floe's bounded window / PyIceberg's reader",
+    ),
+    Ratio("scale", "floe-read-stream-slow", "pyiceberg-read-stream-slow", "seconds", None),
+    Ratio("scale", "duckdb-aggregate", "pandas-aggregate", "seconds", None),
+    Ratio("scale", "duckdb-aggregate", "pandas-aggregate", "peak_rss_mb", None),
+    Ratio(
+        "scale",
+        "ray-append-2-workers",
+        "floe-append",
+        "seconds",
+        None,
+        "2 cores: overhead, not speed-up",
+    ),
+    Ratio("scale", "ray-append-2-workers", "floe-append", "peak_rss_mb", None, "driver only"),
     Ratio(
         "maintenance",
         "maintained",
@@ -912,6 +943,7 @@ def main() -> None:
             "compaction",
             "upsert",
             "delete",
+            "scale",
         )
         if g in only
     ]
@@ -940,7 +972,7 @@ def main() -> None:
         with catalogs(cats, workdir) as found:
             for cat_name, catalog in found.items():
                 spec = {**base, "catalog": catalog}
-                if {"read", "calls", "stream"} & set(groups):
+                if {"read", "calls", "stream", "scale"} & set(groups):
                     print(
                         f"[{cat_name}] setup: day-partitioned read table ({args.rows:,} rows) ...",
                         flush=True,

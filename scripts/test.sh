@@ -8,7 +8,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
 fi
-if ! "$VENV/bin/python" -c "import floe, pytest, hypothesis, xdist, click, rich, pyinstrument" 2>/dev/null; then
+if ! "$VENV/bin/python" -c "import floe, pytest, hypothesis, xdist, click, rich, duckdb, duckdb_extension_iceberg, duckdb_extension_avro, duckdb_extension_httpfs, ray.data" 2>/dev/null; then
     "$VENV/bin/python" -m pip install -q -e '.[dev]'
 fi
 exec "$VENV/bin/python" -m pytest -n 2 --cov=floe --cov-report=term --cov-fail-under=85 "$@"

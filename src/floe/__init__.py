@@ -10,7 +10,7 @@ Start here::
                        create_if_missing=floe.NewTable(["day(ts)"]))
     lake.reads.scan("analytics.events", row_filter="ts >= '2024-05-01T00:00:00'")
 
-The five services, attributes of :class:`Floe`:
+The services, attributes of :class:`Floe`:
 
 - ``lake.namespaces``: create, list, load, drop namespaces, set properties.
 - ``lake.tables``: create (from a PyArrow schema), load (a :class:`TableInfo`),
@@ -20,6 +20,10 @@ The five services, attributes of :class:`Floe`:
   or polars data, each write one commit.
 - ``lake.reads``: ``scan``, ``to_pandas``, ``batches`` with ``columns``,
   ``row_filter``, ``snapshot_id``, ``as_of``, ``limit``.
+- ``lake.refs``: branches and tags (``create_branch``, ``create_tag``,
+  ``list``, ``drop_branch``, ``rollback``) and ``publish`` of a branch onto
+  ``main``: write with ``branch=``, read with ``ref=``, then publish
+  (write-audit-publish, see ``docs/branches.md``).
 - ``lake.snapshots`` (history and time travel) and ``lake.maintenance``
   (``expire_snapshots`` deleting the files no snapshot needs,
   ``remove_orphan_files``, ``health``).
@@ -60,6 +64,7 @@ from floe.domain.config import (
     load_catalog_config,
 )
 from floe.domain.errors import (
+    BranchDivergedError,
     CatalogAuthenticationError,
     CatalogConnectionError,
     CatalogError,
@@ -72,11 +77,16 @@ from floe.domain.errors import (
     InvalidIdentifierError,
     InvalidPartitionSpecError,
     InvalidPolicyError,
+    InvalidRefError,
     InvalidScanError,
     InvalidSchemaError,
+    MissingExtraError,
     NamespaceExistsError,
     NamespaceNotEmptyError,
     NamespaceNotFoundError,
+    PurgeDisabledError,
+    RefExistsError,
+    RefNotFoundError,
     ResponseTooLargeError,
     ScanError,
     SchemaEvolutionError,
@@ -98,6 +108,7 @@ from floe.domain.models import (
 )
 from floe.domain.partitioning import PartitionTransform
 from floe.domain.policies import TablePolicies
+from floe.domain.refs import PublishKind, PublishResult, Ref, RefKind, RefRetention
 from floe.domain.table_files import FileKind, FilesDeleted, OrphanFilesResult
 from floe.ports import TableInfo, WriteResult
 
@@ -144,6 +155,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "BranchDivergedError",
     "CatalogAuthenticationError",
     "CatalogConnectionError",
     "CatalogError",
@@ -164,12 +176,14 @@ __all__ = [
     "InvalidIdentifierError",
     "InvalidPartitionSpecError",
     "InvalidPolicyError",
+    "InvalidRefError",
     "InvalidScanError",
     "InvalidSchemaError",
     "LocalCatalogConfig",
     "MaintenanceRun",
     "ManifestRewriteResult",
     "MemoryCatalogConfig",
+    "MissingExtraError",
     "NamespaceExistsError",
     "NamespaceInfo",
     "NamespaceNotEmptyError",
@@ -180,6 +194,14 @@ __all__ = [
     "PartitionStats",
     "PartitionTransform",
     "PolarisCatalogConfig",
+    "PublishKind",
+    "PublishResult",
+    "PurgeDisabledError",
+    "Ref",
+    "RefExistsError",
+    "RefKind",
+    "RefNotFoundError",
+    "RefRetention",
     "ResponseTooLargeError",
     "RetryConfig",
     "ScanError",

@@ -11,6 +11,7 @@ from floe.application import (
     MaintenanceService,
     NamespaceService,
     ReadService,
+    RefService,
     SnapshotService,
     TableService,
     WriteService,
@@ -85,6 +86,7 @@ class Floe:
         writes: Append, overwrite, upsert.
         reads: Scans.
         snapshots: Snapshots and time travel.
+        refs: Branches and tags, rollback and publish (write-audit-publish).
         maintenance: Snapshot expiry.
     """
 
@@ -94,6 +96,7 @@ class Floe:
     writes: WriteService
     reads: ReadService
     snapshots: SnapshotService
+    refs: RefService
     maintenance: MaintenanceService
 
     @classmethod
@@ -106,6 +109,7 @@ class Floe:
             writes=container.writes(),
             reads=container.reads(),
             snapshots=container.snapshots(),
+            refs=container.refs(),
             maintenance=container.maintenance(),
         )
 

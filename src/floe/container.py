@@ -15,6 +15,7 @@ from floe.application import (
     MaintenanceService,
     NamespaceService,
     ReadService,
+    RefService,
     SnapshotService,
     TableService,
     WriteService,
@@ -26,6 +27,7 @@ from floe.domain.config import (
     PolarisCatalogConfig,
 )
 from floe.ports.catalog import CatalogPort
+from floe.ports.engines import DuckDBPort, RayPort
 from floe.ports.policies import PolicyPort
 from floe.ports.table_files import TableFilesPort
 from floe.ports.table_store import TableStorePort
@@ -111,6 +113,30 @@ def _iceberg_table_files(backend: IcebergBackend) -> TableFilesPort:
     return IcebergTableFiles(backend)
 
 
+def _memory_duckdb(store: TableStorePort) -> DuckDBPort:
+    from floe.adapters.memory.duckdb import MemoryDuckDB
+
+    return MemoryDuckDB(store)
+
+
+def _iceberg_duckdb(backend: IcebergBackend) -> DuckDBPort:
+    from floe.adapters.iceberg.duckdb import IcebergDuckDB
+
+    return IcebergDuckDB(backend)
+
+
+def _memory_ray(store: TableStorePort) -> RayPort:
+    from floe.adapters.memory.ray import MemoryRay
+
+    return MemoryRay(store)
+
+
+def _iceberg_ray(backend: IcebergBackend) -> RayPort:
+    from floe.adapters.iceberg.ray import IcebergRay
+
+    return IcebergRay(backend)
+
+
 class FloeContainer(containers.DeclarativeContainer):
     """Wires the application services over the adapter the catalog config selects.
 
@@ -155,11 +181,26 @@ class FloeContainer(containers.DeclarativeContainer):
         PolarisCatalogConfig=providers.Singleton(_rest_policies, iceberg_backend),
     )
 
+    duckdb = providers.Selector(
+        backend,
+        MemoryCatalogConfig=providers.Singleton(_memory_duckdb, store),
+        LocalCatalogConfig=providers.Singleton(_iceberg_duckdb, iceberg_backend),
+        PolarisCatalogConfig=providers.Singleton(_iceberg_duckdb, iceberg_backend),
+    )
+
+    ray = providers.Selector(
+        backend,
+        MemoryCatalogConfig=providers.Singleton(_memory_ray, store),
+        LocalCatalogConfig=providers.Singleton(_iceberg_ray, iceberg_backend),
+        PolarisCatalogConfig=providers.Singleton(_iceberg_ray, iceberg_backend),
+    )
+
     namespaces = providers.Singleton(NamespaceService, catalog)
     tables = providers.Singleton(TableService, catalog, store)
-    writes = providers.Singleton(WriteService, catalog, store)
+    writes = providers.Singleton(WriteService, catalog, store, ray=ray)
     snapshots = providers.Singleton(SnapshotService, catalog, store)
-    reads = providers.Singleton(ReadService, store, snapshots)
+    reads = providers.Singleton(ReadService, store, snapshots, duckdb=duckdb, ray=ray)
+    refs = providers.Singleton(RefService, store)
     maintenance = providers.Singleton(
         MaintenanceService, catalog, store, table_files, policies=policies
     )

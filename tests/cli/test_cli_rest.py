@@ -83,8 +83,13 @@ def test_operator_session_over_rest(seaweed: SeaweedServer, tmp_path: Path) -> N
 
     assert json.loads(floe_cli("tables", "health", table, "--json").stdout)["data_files"] == 2
     assert len(json.loads(floe_cli("snapshots", "list", table, "--json").stdout)["snapshots"]) == 2
+    planned = json.loads(floe_cli("maintenance", "expire", table, "--dry-run", "--json").stdout)
+    assert planned["dry_run"] is True
+    assert len(json.loads(floe_cli("snapshots", "list", table, "--json").stdout)["snapshots"]) == 2
     expired = json.loads(floe_cli("maintenance", "expire", table, "--yes", "--json").stdout)
+    assert expired["expired_snapshot_ids"] == planned["expired_snapshot_ids"]
     assert len(expired["expired_snapshot_ids"]) == 1
+    assert expired["unreferenced_files"] == planned["unreferenced_files"]
     orphans = json.loads(floe_cli("maintenance", "orphans", table, "--dry-run", "--json").stdout)
     assert orphans["dry_run"] is True
     floe_cli("tables", "drop", table, "--purge", "--yes")

@@ -161,20 +161,9 @@ Pointer = Callable[[floe.TableIdentifier, str, int], None]
 
 
 def tagger(lake: MaintLake) -> Pointer:
-    """Tag a snapshot (floe has no tag API: made below the port, as each backend would)."""
-    if lake.kind == "memory":
-        warehouse = lake.container.memory_warehouse()
-
-        def tag_memory(table: floe.TableIdentifier, name: str, snapshot_id: int) -> None:
-            with warehouse.lock:
-                warehouse.tables[table].refs[name] = snapshot_id
-
-        return tag_memory
-    backend = lake.container.iceberg_backend()
+    """Tag a snapshot through floe's own API (``lake.refs``)."""
 
     def tag(table: floe.TableIdentifier, name: str, snapshot_id: int) -> None:
-        backend.catalog.load_table(table.parts).manage_snapshots().create_tag(
-            snapshot_id, name
-        ).commit()
+        lake.floe.refs.create_tag(table, name, snapshot_id=snapshot_id)
 
     return tag

@@ -204,3 +204,59 @@ def test_a_file_a_concurrent_commit_references_again_is_kept(
     assert readded in lake.stored(table)
     assert result.deleted_files.of(FileKind.DATA).files == 0
     assert ids_of(lake.floe.reads.scan(table)) == [1, 2, 5]
+
+
+# -- dry run ------------------------------------------------------------------------------------
+
+
+def _no_metadata(paths: set[str]) -> set[str]:
+    """Without ``*.metadata.json`` files: a real expiry commits one, a dry run none."""
+    return {p for p in paths if not p.endswith(".metadata.json")}
+
+
+@pytest.mark.parametrize("tag", [False, True])
+def test_a_dry_run_changes_nothing_and_names_what_the_expiry_then_deletes(
+    lake: MaintLake, table: floe.TableIdentifier, tag: bool
+) -> None:
+    written = _an_append_and_three_overwrites(lake, table)
+    if tag:  # a tagged snapshot keeps its data file and manifest list
+        tagger(lake)(table, "audit", written[1])
+    before = lake.stored(table)
+    snapshots = lake.floe.snapshots.list(table)
+
+    planned = lake.floe.maintenance.expire_snapshots(table, retain_last=1, dry_run=True)
+
+    assert planned.dry_run
+    assert lake.stored(table) == before
+    assert lake.floe.snapshots.list(table) == snapshots
+    assert planned.deleted_files == floe.FilesDeleted()
+
+    done = lake.floe.maintenance.expire_snapshots(table, retain_last=1)
+
+    assert not done.dry_run
+    assert planned.expired_snapshot_ids == done.expired_snapshot_ids
+    assert planned.retained_snapshot_ids == done.retained_snapshot_ids
+    assert planned.protected_snapshot_ids == done.protected_snapshot_ids
+    gone = _no_metadata(set(before) - set(lake.stored(table)))
+    assert {f.path for f in planned.unreferenced_files} == gone
+    assert planned.unreferenced_files == done.unreferenced_files
+    assert done.deleted_files.files == len(done.unreferenced_files)
+    data = [f for f in planned.unreferenced_files if f.kind is FileKind.DATA]
+    assert len(data) == (2 if tag else 3)
+    assert planned.unreferenced_bytes >= sum(before[f.path] for f in data)
+
+
+def test_a_dry_run_without_deleting_files_names_no_file(
+    lake: MaintLake, table: floe.TableIdentifier
+) -> None:
+    _an_append_and_three_overwrites(lake, table)
+
+    planned = lake.floe.maintenance.expire_snapshots(
+        table, retain_last=1, delete_files=False, dry_run=True
+    )
+
+    assert len(planned.expired_snapshot_ids) == 3
+    assert planned.unreferenced_files == ()
+    assert len(lake.floe.snapshots.list(table)) == 4
+    with pytest.raises(floe.InvalidConfigError, match="dry_run"):
+        lake.floe.maintenance.expire_snapshots(table, dry_run="yes")  # type: ignore[arg-type]

@@ -1,8 +1,6 @@
 """Expiry and refs: a snapshot a branch or tag points at is kept, the rest expire.
 
-floe has no branch/tag API yet, so the refs are made below the port: with
-PyIceberg on the local and REST tables, in the warehouse state of the
-in-memory adapter (which models refs besides ``main`` the same way).
+The refs are made through floe's own API (``lake.refs``) on every adapter.
 """
 
 from __future__ import annotations
@@ -32,25 +30,16 @@ class RefLake:
     point_ref: Callable[[floe.TableIdentifier, str, int, str], None]
 
 
-def _point_ref_in(container: FloeContainer, kind: str) -> RefLake:
-    if kind == "memory":
-        warehouse = container.memory_warehouse()
+def _point_ref_in(container: FloeContainer) -> RefLake:
+    lake = floe.Floe.from_container(container)
 
-        def point(table: floe.TableIdentifier, name: str, snapshot_id: int, _: str) -> None:
-            with warehouse.lock:
-                warehouse.tables[table].refs[name] = snapshot_id
+    def point(table: floe.TableIdentifier, name: str, snapshot_id: int, ref: str) -> None:
+        if ref == "tag":
+            lake.refs.create_tag(table, name, snapshot_id=snapshot_id)
+        else:
+            lake.refs.create_branch(table, name, snapshot_id=snapshot_id)
 
-    else:
-        backend = container.iceberg_backend()
-
-        def point(table: floe.TableIdentifier, name: str, snapshot_id: int, ref: str) -> None:
-            manage = backend.catalog.load_table(table.parts).manage_snapshots()
-            if ref == "tag":
-                manage.create_tag(snapshot_id, name).commit()
-            else:
-                manage.create_branch(snapshot_id, name).commit()
-
-    return RefLake(floe.Floe.from_container(container), container.store(), point)
+    return RefLake(lake, container.store(), point)
 
 
 @pytest.fixture(params=ADAPTERS)
@@ -62,7 +51,7 @@ def lake(request: pytest.FixtureRequest, tmp_path: Path) -> RefLake:
         config = floe.LocalCatalogConfig(str(tmp_path / "warehouse"))
     else:
         config = rest_config(request.getfixturevalue("seaweed"))
-    return _point_ref_in(build_container(config), request.param)
+    return _point_ref_in(build_container(config))
 
 
 @pytest.fixture
@@ -127,3 +116,24 @@ def test_the_store_refuses_to_expire_a_ref_head_and_expires_nothing(
         lake.store.expire_snapshots(table, written[:2])
 
     assert [s.snapshot_id for s in lake.floe.snapshots.list(table)] == written
+
+
+def test_a_branch_keeps_the_snapshots_its_retention_asks_for(
+    lake: RefLake, table: floe.TableIdentifier
+) -> None:
+    written = _four_commits(lake, table)
+    lake.floe.refs.create_branch(table, "audit", snapshot_id=written[0], min_snapshots_to_keep=3)
+    on_branch = [
+        lake.floe.writes.append(table, rows([10 + i]), branch="audit").snapshot_id for i in range(3)
+    ]
+
+    result = lake.floe.maintenance.expire_snapshots(table, retain_last=1)
+
+    # The branch keeps its three newest (its head and two ancestors), not the
+    # snapshot it was cut at; main keeps its head.
+    assert result.expired_snapshot_ids == (written[0], written[1], written[2])
+    # The branch head is the newest snapshot: kept by retain_last, not listed.
+    assert result.protected_snapshot_ids == (on_branch[0], on_branch[1])
+    left = {s.snapshot_id for s in lake.floe.snapshots.list(table)}
+    assert left == {written[3], *on_branch}
+    assert ids_of(lake.floe.reads.scan(table, ref="audit")) == [0, 10, 11, 12]

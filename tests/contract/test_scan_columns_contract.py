@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -68,3 +70,20 @@ def test_any_projection_order_with_any_filter_is_kept_by_scans_and_batches(
     assert scanned.schema == expected_schema
     assert streamed.schema == expected_schema
     assert sorted(scanned.to_pylist(), key=str) == sorted(streamed.to_pylist(), key=str)
+
+
+def test_a_float_not_in_keeps_null_rows_as_its_exact_meaning_does(
+    lake: floe.Floe, ns: tuple[str, ...]
+) -> None:
+    # Arrow's is_in answers false for a null, so "not in" keeps it; the scan
+    # once pushed the NaN-safe "is not null" down in its place and lost it.
+    table = floe.TableIdentifier(ns, "prices")
+    schema = pa.schema([("id", pa.int64()), ("price", pa.float64())])
+    lake.tables.create(table, schema)
+    lake.writes.append(table, pa.table({"id": [1, 2, 3, 4], "price": [1.0, None, math.nan, 6.0]}))
+
+    kept = lake.reads.scan(table, row_filter="price not in (6.0, 9.0)")
+    streamed = lake.reads.batches(table, row_filter="price not in (6.0, 9.0)").read_all()
+
+    assert sorted(kept.column("id").to_pylist()) == [1, 2, 3]
+    assert sorted(streamed.column("id").to_pylist()) == [1, 2, 3]

@@ -6,10 +6,12 @@ Apache Polaris deployment does:
 * the catalog is served under ``/api/catalog`` (``<proxy>/api/catalog/v1/...``);
 * ``POST /api/catalog/v1/oauth/tokens`` issues the proxy's OWN short-lived
   bearer tokens (client-credentials grant only, client id/secret in HTTP Basic
-  auth or in the form), with Polaris' answers: an unknown client or a wrong
-  secret is ``400 invalid_client``, a scope that is not
-  ``PRINCIPAL_ROLE:<role>`` is ``400 invalid_scope``, another grant type is
-  ``400 unsupported_grant_type``;
+  auth or in the form), with Polaris' answers (``DefaultOAuth2ApiService``,
+  ``TokenRequestValidator``, ``JWTBroker``, ``OAuthUtils``), checked in
+  Polaris' order: another grant type is ``400 unsupported_grant_type``, a
+  missing client id or secret ``400 invalid_client``, a scope that is not
+  ``PRINCIPAL_ROLE:<role>`` ``400 invalid_scope``, an unknown client or a
+  wrong secret ``401 unauthorized_client``;
 * every other catalog request needs one of those tokens: a missing, unknown,
   expired or revoked one gets ``401`` with ``WWW-Authenticate: Bearer`` and an
   Iceberg ``NotAuthorizedException`` body;
@@ -22,6 +24,10 @@ Apache Polaris deployment does:
 * ``GET /polaris/v1/{prefix}/applicable-policies?namespace=..&target-name=..``
   answers, as Polaris' policy API does, with the policies a test attached to
   the table (:meth:`PolarisProxy.attach_policy`), 404 for a missing table;
+* given a :class:`CredentialVending`, a table load, create or register
+  asking for ``vended-credentials`` gets short-lived storage credentials
+  for an S3 gate in front of SeaweedFS (:mod:`tests.integration.s3_gate`),
+  and ``GET .../tables/{t}/credentials`` vends new ones;
 * valid requests are forwarded to SeaweedFS without the ``/api/catalog``
   prefix, with the client's ``Authorization`` replaced by a token the proxy
   obtained from SeaweedFS itself (so floe's tokens mean nothing upstream).
@@ -60,7 +66,10 @@ from typing import Any
 
 import requests
 
+from tests.integration import polaris_rules
+from tests.integration.polaris_rules import ExternalIdentityProvider, Grant, Principal
 from tests.integration.proxy import Fault, FaultInjector, Recorded
+from tests.integration.s3_gate import S3Gate
 
 _HOP_BY_HOP = {
     "connection",
@@ -110,6 +119,17 @@ POLARIS_ENDPOINTS = (
 _POLICIES_PATH = "/polaris/v1/"
 _ROLE_SCOPE = "PRINCIPAL_ROLE:"
 _UPSTREAM_TIMEOUT_S = 30.0
+#: Polaris' own token endpoint in ``external`` authentication mode.
+_TOKENS_NOT_IMPLEMENTED = (
+    501,
+    {
+        "error": {
+            "message": "the internal token endpoint is disabled: authentication is external",
+            "type": "NotImplementedException",
+            "code": 501,
+        }
+    },
+)
 #: ``announced_expires_in`` for token answers without an ``expires_in``.
 OMITTED = object()
 
@@ -141,6 +161,7 @@ class ProxyStats:
     unauthorized: int = 0
     conflicts: int = 0
     upstream_token_fetches: int = 0
+    forbidden: int = 0
 
 
 class PolarisProxy(FaultInjector):
@@ -159,6 +180,21 @@ class PolarisProxy(FaultInjector):
             JSON value can be announced (0, a negative number, a string), and
             :data:`OMITTED` leaves the field out.
         tls: A server-side TLS context: serve HTTPS instead of HTTP.
+        vending: Vend short-lived storage credentials for this gate's S3
+            (see :class:`CredentialVending`); None: vend nothing.
+        principals: More principals (client id: secret and grants); the
+            client above holds ``CATALOG_MANAGE_CONTENT`` on the catalog.
+        drop_with_purge_enabled: Polaris' ``DROP_WITH_PURGE_ENABLED`` (off,
+            as by default: a purging drop is 403).
+        realm: A realm every request, token requests included, must name in
+            the ``realm_header`` (else 404); None: no realm required.
+        realm_header: The realm header's name.
+        idempotency_lifetime: Honour ``Idempotency-Key`` on createTable and
+            updateTable and advertise this window (ISO-8601, ``PT30M``) in
+            ``/v1/config``; None: neither.
+        identity_provider: Polaris in ``external`` authentication mode: its
+            own token endpoint answers 501 and the catalog accepts this
+            provider's tokens (its client acting as the main principal).
     """
 
     def __init__(
@@ -172,8 +208,16 @@ class PolarisProxy(FaultInjector):
         token_lifetime_s: float = 2.0,
         announced_expires_in: object = None,
         tls: ssl.SSLContext | None = None,
+        vending: CredentialVending | None = None,
+        principals: dict[str, Principal] | None = None,
+        drop_with_purge_enabled: bool = False,
+        realm: str | None = None,
+        realm_header: str = "Polaris-Realm",
+        idempotency_lifetime: str | None = None,
+        identity_provider: ExternalIdentityProvider | None = None,
     ) -> None:
         super().__init__()
+        self.vending = vending
         self.upstream = upstream.rstrip("/")
         self.client_id = client_id or upstream_client_id
         self.client_secret = client_secret or upstream_client_secret
@@ -196,6 +240,34 @@ class PolarisProxy(FaultInjector):
         self._port = int(self._server.server_address[1])
         self._thread: threading.Thread | None = None
         self._policies: dict[tuple[tuple[str, ...], str], list[dict[str, Any]]] = {}
+        self._init_polaris_rules(
+            principals,
+            drop_with_purge_enabled,
+            realm,
+            realm_header,
+            idempotency_lifetime,
+            identity_provider,
+        )
+
+    def _init_polaris_rules(
+        self,
+        principals: dict[str, Principal] | None,
+        drop_with_purge_enabled: bool,
+        realm: str | None,
+        realm_header: str,
+        idempotency_lifetime: str | None,
+        identity_provider: ExternalIdentityProvider | None,
+    ) -> None:
+        admin = Principal(self.client_secret, [Grant("CATALOG_MANAGE_CONTENT")])
+        self.principals: dict[str, Principal] = {self.client_id: admin, **(principals or {})}
+        if identity_provider is not None:
+            self.principals.setdefault(identity_provider.client_id, admin)
+        self.drop_with_purge_enabled = drop_with_purge_enabled
+        self.realm = realm
+        self.realm_header = realm_header
+        self.idempotency_lifetime = idempotency_lifetime
+        self.idempotency = polaris_rules.IdempotencyKeys()
+        self.identity_provider = identity_provider
 
     # -- what tests use --------------------------------------------------------------------
 
@@ -360,16 +432,20 @@ class PolarisProxy(FaultInjector):
                 return self._refuse("invalid_client", "malformed Basic credentials")
         if form.get("grant_type") != "client_credentials":
             return self._refuse("unsupported_grant_type", "only client_credentials is supported")
-        if client_id != self.client_id or not secrets.compare_digest(
-            (client_secret or "").encode(), self.client_secret.encode()
-        ):
-            return self._refuse("invalid_client", "Invalid client credentials")
+        if not client_id or not client_secret:
+            return self._refuse("invalid_client", "Missing client id or client secret")
         scope = form.get("scope", "")
         roles = scope.split()
         if not roles or not all(
             r.startswith(_ROLE_SCOPE) and len(r) > len(_ROLE_SCOPE) for r in roles
         ):
             return self._refuse("invalid_scope", "scope must be PRINCIPAL_ROLE:<role>")
+        principal = self.principals.get(client_id)
+        if principal is None or not secrets.compare_digest(
+            client_secret.encode(), principal.client_secret.encode()
+        ):
+            # An unknown client or a wrong secret: 401, not 400 (JWTBroker, OAuthUtils).
+            return self._refuse("unauthorized_client", "The client is not authorized", 401)
         token = "plr-" + secrets.token_urlsafe(24)
         with self._lock:
             self._tokens[token] = _Token(time.monotonic() + self.token_lifetime_s, client_id, scope)
@@ -389,10 +465,12 @@ class PolarisProxy(FaultInjector):
             del answer["expires_in"]
         return 200, answer
 
-    def _refuse(self, error: str, description: str) -> tuple[int, dict[str, Any]]:
+    def _refuse(
+        self, error: str, description: str, status: int = 400
+    ) -> tuple[int, dict[str, Any]]:
         with self._lock:
             self.stats.token_refusals[error] = self.stats.token_refusals.get(error, 0) + 1
-        return 400, {"error": error, "error_description": description}
+        return status, {"error": error, "error_description": description}
 
     def token_valid(self, headers: dict[str, str]) -> bool:
         """Whether the request carries a live token issued by this proxy."""
@@ -400,6 +478,8 @@ class PolarisProxy(FaultInjector):
         if not value.lower().startswith("bearer "):
             return False
         token = value[7:].strip()
+        if self.identity_provider is not None:
+            return self.identity_provider.valid(token)
         with self._lock:
             entry = self._tokens.get(token)
             if entry is None:
@@ -491,6 +571,114 @@ class PolarisProxy(FaultInjector):
                 )
         return None
 
+    # -- Polaris rules: realm, grants, purge, idempotency, strict answers (polaris_rules) ----
+
+    def realm_refusal(self, headers: dict[str, str]) -> dict[str, Any] | None:
+        """The 404 body for a request that names no realm (or another) when one is required."""
+        if self.realm is None:
+            return None
+        return polaris_rules.realm_refusal(headers, self.realm, self.realm_header)
+
+    def principal_of(self, headers: dict[str, str]) -> str | None:
+        """The principal a valid bearer token was issued to."""
+        token = (_header(headers, "Authorization") or "")[7:].strip()
+        if self.identity_provider is not None:
+            return self.identity_provider.client_id
+        with self._lock:
+            entry = self._tokens.get(token)
+        return None if entry is None else entry.client_id
+
+    def grants_refusal(
+        self, method: str, path: str, headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any]] | None:
+        """403 for a call outside the caller's grants, or a purge while purging is disabled."""
+        needed = polaris_rules.required_privilege(method, path)
+        name = self.principal_of(headers) or ""
+        principal = self.principals.get(name)
+        if needed is not None and (principal is None or not principal.allows(*needed)):
+            with self._lock:
+                self.stats.forbidden += 1
+            return 403, polaris_rules.forbidden(name, *needed)
+        purge = polaris_rules.purge_refusal(method, path)
+        if purge is not None and not self.drop_with_purge_enabled:
+            with self._lock:
+                self.stats.forbidden += 1
+            return 403, purge
+        return None
+
+    def idempotency_key_of(self, method: str, path: str, headers: dict[str, str]) -> str | None:
+        """The ``Idempotency-Key`` of a createTable/updateTable, when keys are honoured."""
+        if self.idempotency_lifetime is None or not polaris_rules.is_keyed_route(method, path):
+            return None
+        return polaris_rules.idempotency_key(headers)
+
+    def polaris_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The ``/v1/config`` answer as Polaris gives it (``CatalogConfigHandler``).
+
+        The namespace separator is always the default, sent encoded (``%1F``);
+        ``idempotency-key-lifetime`` is there when keys are honoured.
+        """
+        overrides = {**config.get("overrides", {}), "namespace-separator": "%1F"}
+        answer = {**config, "overrides": overrides}
+        if self.idempotency_lifetime is not None:
+            answer["idempotency-key-lifetime"] = self.idempotency_lifetime
+        return answer
+
+    @staticmethod
+    def strict_route(method: str, path: str) -> bool:
+        """Whether :meth:`strict_answer` may answer this call instead of SeaweedFS."""
+        route = urllib.parse.urlsplit(path).path.split("/")
+        if len(route) < 4 or route[3] != "namespaces":
+            return False
+        return (
+            (method == "DELETE" and len(route) == 5)
+            or (method == "GET" and len(route) in (4, 6))
+            or (method == "POST" and len(route) == 6 and route[5] in ("tables", "register"))
+        )
+
+    def strict_answer(
+        self, method: str, path: str, headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any]] | None:
+        """Polaris' 404/409 where SeaweedFS is laxer: what floe's pre-checks give elsewhere.
+
+        A table created or registered, or tables listed, in a namespace that
+        does not exist is 404; so is listing the children of a missing
+        namespace; dropping a namespace that holds tables or namespaces is
+        409 ``NamespaceNotEmptyException``. A principal without the grants
+        to look gets these answers from Polaris all the same.
+        """
+        url = urllib.parse.urlsplit(path)
+        route = url.path.split("/")
+        base = "/".join(route[:4])
+        if len(route) == 4:
+            parent = urllib.parse.parse_qs(url.query).get("parent", [""])[0]
+            namespace = urllib.parse.quote(parent, safe="") if parent else ""
+        else:
+            namespace = route[4]
+        if not namespace:
+            return None
+        found = self.forward("HEAD", f"{base}/{namespace}", headers, b"")
+        if found.status_code == 404:
+            shown = urllib.parse.unquote(namespace).replace("\x1f", ".")
+            return _iceberg_error(
+                404, "NoSuchNamespaceException", f"Namespace does not exist: {shown}"
+            )
+        if method != "DELETE":
+            return None
+        tables = self.forward("GET", f"{base}/{namespace}/tables", headers, b"")
+        children = self.forward("GET", f"{base}?parent={namespace}", headers, b"")
+        held = len(tables.json().get("identifiers") or []) if tables.ok else 0
+        inner = [
+            n
+            for n in ((children.json().get("namespaces") or []) if children.ok else [])
+            if "\x1f".join(n) != urllib.parse.unquote(namespace)
+        ]
+        if held or inner:
+            return _iceberg_error(
+                409, "NamespaceNotEmptyException", f"Namespace {namespace} is not empty"
+            )
+        return None
+
     def applicable_policies(
         self, method: str, path: str, headers: dict[str, str]
     ) -> tuple[int, dict[str, Any]]:
@@ -573,9 +761,14 @@ class PolarisProxy(FaultInjector):
                 if not self.path.startswith(PREFIX + "/"):
                     return self._json(404, _iceberg_error(404, "NotFoundException", "no route")[1])
                 path = self.path[len(PREFIX) :]
+                realm_refused = proxy.realm_refusal(headers)
+                if realm_refused is not None:
+                    return self._json(404, realm_refused)
                 if urllib.parse.urlsplit(path).path == _TOKEN_PATH:
                     if self.command != "POST":
                         return self._json(405, {"error": "invalid_request"})
+                    if proxy.identity_provider is not None:
+                        return self._json(*_TOKENS_NOT_IMPLEMENTED)
                     status, answer = proxy.issue_token(headers, body)
                     cut = fault is not None and fault.cut_body
                     return self._json(status, answer, extra={"Cache-Control": "no-store"}, cut=cut)
@@ -588,13 +781,31 @@ class PolarisProxy(FaultInjector):
                         401, "NotAuthorizedException", "Bearer token is missing, invalid or expired"
                     )
                     return self._json(status, error, extra={"WWW-Authenticate": challenge})
+                refused = proxy.grants_refusal(self.command, path, headers)
+                if refused is not None:
+                    return self._json(*refused)
+                key = proxy.idempotency_key_of(self.command, path, headers)
+                if key is not None:
+                    stored = proxy.idempotency.replay(key)
+                    if stored is not None:  # the answer of the first request with this key
+                        return self._json(stored.status, json.loads(stored.body or b"{}"))
                 if urllib.parse.urlsplit(path).path.startswith(_POLICIES_PATH):
                     return self._json(*proxy.applicable_policies(self.command, path, headers))
+                if proxy.vending is not None and _is_credentials_request(self.command, path):
+                    return self._json(*proxy.vending.credentials_answer(proxy, path, headers))
                 try:
-                    if self.command == "POST" and _is_create(path, body):
+                    if (self.command == "POST" and _is_create(path, body)) or proxy.strict_route(
+                        self.command, path
+                    ):
                         with proxy._create_lock:  # check-then-create is atomic across clients
-                            polaris = proxy.conformance_answer(self.command, path, headers, body)
+                            polaris = proxy.conformance_answer(
+                                self.command, path, headers, body
+                            ) or proxy.strict_answer(self.command, path, headers)
                             if polaris is not None:
+                                if key is not None:
+                                    proxy.idempotency.store(
+                                        key, polaris[0], {}, json.dumps(polaris[1]).encode()
+                                    )
                                 return self._json(*polaris)
                             upstream = proxy.forward(self.command, path, headers, body)
                     else:
@@ -602,6 +813,10 @@ class PolarisProxy(FaultInjector):
                 except requests.RequestException as exc:
                     return self._json(
                         *_iceberg_error(502, "BadGatewayException", type(exc).__name__)
+                    )
+                if key is not None:  # stored before a fault spoils the answer: a re-send replays it
+                    proxy.idempotency.store(
+                        key, upstream.status_code, dict(upstream.headers), upstream.content
                     )
                 if fault is not None and fault.after_forward:
                     sent = self._misbehave(fault)
@@ -612,7 +827,13 @@ class PolarisProxy(FaultInjector):
                         self.close_connection = True
                 config = _config_as_polaris(self.command, path, upstream)
                 if config is not None and fault is None:
-                    return self._json(upstream.status_code, config)
+                    if proxy.vending is not None:
+                        config = proxy.vending.advertise(config)
+                    return self._json(upstream.status_code, proxy.polaris_config(config))
+                if proxy.vending is not None and fault is None:
+                    loaded = proxy.vending.with_credentials(self.command, path, headers, upstream)
+                    if loaded is not None:
+                        return self._json(upstream.status_code, loaded)
                 return self._relay(upstream, fault if fault and fault.after_forward else None)
 
             def _relay(self, upstream: requests.Response, fault: Fault | None) -> int:
@@ -829,6 +1050,117 @@ def _header(headers: dict[str, str], name: str) -> str | None:
 
 def _iceberg_error(code: int, kind: str, message: str) -> tuple[int, dict[str, Any]]:
     return code, {"error": {"message": message, "type": kind, "code": code}}
+
+
+# -- credential vending (Polaris' access delegation) ---------------------------------------
+
+_DELEGATION = "X-Iceberg-Access-Delegation"
+_CREDENTIALS_ENDPOINT = f"GET {_TABLE}/credentials"
+
+
+class CredentialVending:
+    """Polaris' ``vended-credentials`` access delegation, over an :class:`S3Gate`.
+
+    A table load or create that asks for it (``X-Iceberg-Access-Delegation:
+    vended-credentials``) is answered, as Polaris does, with credentials the
+    gate accepts for ``lifetime_s`` seconds, in the answer's ``config`` and in
+    its ``storage-credentials`` (prefix: the table's location), with the
+    expiry under ``expiry_property`` (Polaris 1.7+:
+    ``s3.session-token-expires-at-ms``; before: ``expiration-time``). ``GET
+    .../tables/{t}/credentials`` vends a new set (404 for a missing table),
+    listed in ``/v1/config``'s endpoints unless ``credentials_endpoint`` is
+    off (a Polaris without it: clients reload the table instead).
+
+    Args:
+        gate: The S3 gate whose credentials are vended.
+        lifetime_s: How long each vended set is accepted (tests may change it).
+        expiry_property: The property carrying the expiry (epoch ms).
+        credentials_endpoint: Whether the credentials endpoint exists.
+    """
+
+    def __init__(
+        self,
+        gate: S3Gate,
+        *,
+        lifetime_s: float = 3600.0,
+        expiry_property: str = "s3.session-token-expires-at-ms",
+        credentials_endpoint: bool = True,
+    ) -> None:
+        self.gate = gate
+        self.lifetime_s = lifetime_s
+        self.expiry_property = expiry_property
+        self.credentials_endpoint = credentials_endpoint
+        self._lock = threading.Lock()
+        #: Credential sets vended with a table load or create / by the endpoint.
+        self.with_tables = 0
+        self.by_endpoint = 0
+
+    def vend(self, location: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
+        """A new credential set: as ``config`` properties and as ``storage-credentials``."""
+        issued = self.gate.vend(self.lifetime_s)
+        config = {
+            "s3.access-key-id": issued.access_key_id,
+            "s3.secret-access-key": issued.secret_access_key,
+            "s3.session-token": issued.session_token,
+            self.expiry_property: str(issued.expires_at_ms),
+            "s3.endpoint": self.gate.endpoint,
+            "s3.region": self.gate.region,
+            "s3.path-style-access": "true",
+        }
+        return config, [{"prefix": location, "config": dict(config)}]
+
+    def advertise(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The ``/v1/config`` answer, listing the credentials endpoint when it exists."""
+        if not self.credentials_endpoint:
+            return config
+        return {**config, "endpoints": [*config.get("endpoints", []), _CREDENTIALS_ENDPOINT]}
+
+    def with_credentials(
+        self, method: str, path: str, headers: dict[str, str], upstream: requests.Response
+    ) -> dict[str, Any] | None:
+        """A table load/create answer with vended credentials, when asked; else None."""
+        route = urllib.parse.urlsplit(path).path.split("/")
+        is_load = method == "GET" and len(route) == 7 and route[5] == "tables"
+        is_create = method == "POST" and len(route) == 6 and route[5] in ("tables", "register")
+        asked = "vended-credentials" in (_header(headers, _DELEGATION) or "")
+        if not (is_load or is_create) or not asked or upstream.status_code != 200:
+            return None
+        try:
+            answer = upstream.json()
+            location = str(answer["metadata"]["location"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        config, storage = self.vend(location)
+        with self._lock:
+            self.with_tables += 1
+        return {
+            **answer,
+            "config": {**(answer.get("config") or {}), **config},
+            "storage-credentials": storage,
+        }
+
+    def credentials_answer(
+        self, proxy: PolarisProxy, path: str, headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        """``GET .../tables/{t}/credentials``: a new set for an existing table."""
+        if not self.credentials_endpoint:
+            return _iceberg_error(404, "NotFoundException", "no route")
+        table_path = urllib.parse.urlsplit(path).path.rsplit("/", 1)[0]
+        loaded = proxy.forward("GET", table_path, headers, b"")
+        if loaded.status_code != 200:
+            return _iceberg_error(404, "NoSuchTableException", f"Table does not exist: {path}")
+        location = str(loaded.json()["metadata"]["location"])
+        _, storage = self.vend(location)
+        with self._lock:
+            self.by_endpoint += 1
+        return 200, {"storage-credentials": storage}
+
+
+def _is_credentials_request(method: str, path: str) -> bool:
+    route = urllib.parse.urlsplit(path).path.split("/")
+    return (
+        method == "GET" and len(route) == 8 and route[5] == "tables" and route[7] == "credentials"
+    )
 
 
 @contextlib.contextmanager

@@ -40,6 +40,13 @@ SPOILED_ANSWERS: dict[str, Fault] = {
     "unparseable-json-with-200": Fault(status=200, body=b'{"metadata-location": "s3', **COMMIT),
     "trickled-past-the-timeout": Fault(trickle_s=2 * TIMEOUT_S, **COMMIT),
     "gateway-4xx-page": Fault(status=404, body=HTML, content_type="text/html", **COMMIT),
+    # 408 Request Timeout, even with an Iceberg error body: the server gave up
+    # waiting, the commit may be applied all the same.
+    "request-timeout-408": Fault(
+        status=408,
+        body=b'{"error": {"message": "Request Timeout", "type": "RequestTimeout", "code": 408}}',
+        **COMMIT,
+    ),
 }
 
 
@@ -194,6 +201,7 @@ def test_a_commit_refused_at_the_connection_is_retried_and_lands_once(
 def test_a_table_drop_whose_answer_is_lost_is_this_calls_success(
     seaweed: SeaweedServer, proxy: PolarisProxy, purge: bool
 ) -> None:
+    proxy.drop_with_purge_enabled = purge  # Polaris refuses a purge unless the catalog enables it
     lake, table = lake_with_table(seaweed, proxy)
     proxy.inject(Fault(reset=True, method="DELETE", path_contains="/tables/t", after_forward=True))
     lake.tables.drop(table, purge=purge)

@@ -14,6 +14,7 @@ import pytest
 import floe
 from floe.adapters.dagster import (
     ByPolicy,
+    Compact,
     ExpireSnapshots,
     Health,
     IcebergIOManager,
@@ -187,6 +188,9 @@ def test_a_dry_run_finds_orphans_and_deletes_nothing(
         (lambda: ExpireSnapshots(older_than=dt.timedelta(days=-1)), "older_than"),
         (lambda: RemoveOrphanFiles(older_than=dt.timedelta(hours=1)), "older_than"),
         (lambda: Health(small_file_bytes=0), "small_file_bytes"),
+        (lambda: Compact(target_file_size=0), "target_file_size"),
+        (lambda: Compact(min_input_files=1), "min_input_files"),
+        (lambda: ByPolicy(target_file_size=-1), "target_file_size"),
         (lambda: maintenance_job([]), "tables"),
         (lambda: maintenance_job([42]), "tables"),  # type: ignore[list-item]
         (lambda: maintenance_job(["a/b"], operations=[]), "operations"),
@@ -197,6 +201,69 @@ def test_bad_definitions_fail_when_the_job_is_defined(make: Any, subject: str) -
     with pytest.raises(floe.InvalidConfigError) as raised:
         make()
     assert raised.value.subject == subject
+
+
+# -- compaction --------------------------------------------------------------------------------
+
+
+@dg.asset(key_prefix=["web"], metadata={"floe/write_mode": "append"})
+def clicks(context: dg.AssetExecutionContext) -> pa.Table:
+    return pa.table({"id": [len(context.run.run_id)], "run": [context.run.run_id]})
+
+
+def _appended_three_times(tmp_path: Path, instance: dg.DagsterInstance) -> IcebergIOManager:
+    io_manager = _io_manager(tmp_path)
+    for _ in range(3):  # three appends: three small data files
+        assert dg.materialize([clicks], instance=instance, resources={"io_manager": io_manager})
+    return io_manager
+
+
+def test_the_default_job_compacts_small_files_and_observes_what_it_rewrote(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    io_manager = _appended_three_times(tmp_path, instance)
+    lake = floe.Floe.from_config(io_manager.catalog)
+    small = {f.path.removeprefix("file://"): f.size_bytes for f in lake.tables.files("web.clicks")}
+    rows = lake.reads.scan("web.clicks").sort_by("run")
+    assert len(small) == 3
+
+    assert maintenance_job([clicks], io_manager=io_manager).execute_in_process(instance=instance)
+
+    (figures,) = _observations(instance, dg.AssetKey(["web", "clicks"]))
+    assert figures["floe/files_compacted"] == 3
+    assert figures["floe/bytes_rewritten"] == sum(small.values())
+    assert figures["floe/compacted_files_written"] == 1
+    assert figures["floe/compacted_bytes_written"] > 0
+    assert figures["floe/snapshots_expired"] == 0  # the default keeps 5 days
+    assert figures["floe/data_files"] == 1  # Health runs after the compaction
+    assert [s.operation for s in lake.snapshots.list("web.clicks")] == ["append"] * 3 + ["replace"]
+    assert lake.reads.scan("web.clicks").sort_by("run").equals(rows)
+    assert small.keys() < _parquet(lake.tables.load("web.clicks").location).keys()
+
+
+def test_compaction_then_expiry_frees_the_small_files_and_reports_the_bytes(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    io_manager = _appended_three_times(tmp_path, instance)
+    lake = floe.Floe.from_config(io_manager.catalog)
+    location = lake.tables.load("web.clicks").location
+    small = {f.path.removeprefix("file://"): f.size_bytes for f in lake.tables.files("web.clicks")}
+    job = maintenance_job(
+        [clicks],
+        operations=[Compact(), ExpireSnapshots(older_than=None, retain_last=1)],
+        io_manager=io_manager,
+    )
+
+    assert job.execute_in_process(instance=instance).success
+
+    (figures,) = _observations(instance, dg.AssetKey(["web", "clicks"]))
+    assert figures["floe/files_compacted"] == 3
+    assert figures["floe/snapshots_expired"] == 3
+    assert figures["floe/files_deleted"] == figures["floe/expired_files_deleted"] >= 3
+    assert figures["floe/bytes_freed"] >= sum(small.values())
+    on_disk = _parquet(location)
+    assert len(on_disk) == 1
+    assert not small.keys() & on_disk.keys()
 
 
 # -- over a REST catalog serving Polaris' policies ------------------------------------------
@@ -230,12 +297,21 @@ def test_by_policy_over_polaris_honours_the_tables_policy(
         policy_type="system.snapshot-expiry",
         content={"enable": True, "config": {"min_snapshot_to_keep": 2, "max_snapshot_age_days": 0}},
     )
+    proxy.attach_policy(
+        "remote.events",
+        name="as-written",
+        policy_type="system.data-compaction",
+        content={"enable": False},
+        inherited=True,
+    )
     job = maintenance_job([events], operations=[ByPolicy(), Health()], io_manager=io_manager)
 
     assert job.execute_in_process(instance=instance).success
 
     (figures,) = _observations(instance, dg.AssetKey(["remote", "events"]))
-    assert figures["floe/policies"] == "keep-two"
+    assert figures["floe/policies"] == "as-written, keep-two"
+    assert figures["floe/skipped"] == "compact: policy 'as-written' is disabled"
+    assert "floe/files_compacted" not in figures
     assert figures["floe/snapshots_expired"] == 2
     assert figures["floe/snapshots"] == 2
     assert figures["floe/files_deleted"] == figures["floe/expired_files_deleted"] > 0

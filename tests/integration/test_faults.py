@@ -93,7 +93,11 @@ def test_proxy_enforces_polaris_token_rules(
     assert token("catalog", auth=auth).status_code == 400
     assert token("PRINCIPAL_ROLE:", auth=auth).json()["error"] == "invalid_scope"
     wrong = token(auth=(proxy.client_id, "wrong"))
-    assert (wrong.status_code, wrong.json()["error"]) == (400, "invalid_client")
+    assert (wrong.status_code, wrong.json()["error"]) == (401, "unauthorized_client")
+    stranger = token(auth=("someone-else", proxy.client_secret))
+    assert (stranger.status_code, stranger.json()["error"]) == (401, "unauthorized_client")
+    anonymous = token()  # no client id and secret at all
+    assert (anonymous.status_code, anonymous.json()["error"]) == (400, "invalid_client")
     granted = token(auth=auth)
     assert granted.status_code == 200
     assert granted.json()["expires_in"] == 60
@@ -143,12 +147,16 @@ def test_proxy_enforces_polaris_token_rules(
     assert expired.status_code == 401
     assert expired.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
     assert requests.get(listing, headers=bearer, timeout=10).status_code == 200
-    assert proxy.stats.token_refusals == {"invalid_scope": 3, "invalid_client": 1}
+    assert proxy.stats.token_refusals == {
+        "invalid_scope": 3,
+        "unauthorized_client": 2,
+        "invalid_client": 1,
+    }
 
 
 @pytest.mark.parametrize(
     ("overrides", "oauth_error"),
-    [({"scope": "catalog"}, "invalid_scope"), ({"client_secret": "not-it"}, "invalid_client")],
+    [({"scope": "catalog"}, "invalid_scope"), ({"client_secret": "not-it"}, "unauthorized_client")],
 )
 def test_refused_credentials_are_typed_and_reach_no_catalog_route(
     seaweed: SeaweedServer,

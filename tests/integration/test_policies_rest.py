@@ -1,6 +1,7 @@
 """Polaris' maintenance policies honoured over real HTTP (the Polaris-conformance proxy)."""
 
 import datetime as dt
+import json
 import time
 import uuid
 
@@ -17,6 +18,7 @@ from tests.integration.seaweed import SeaweedServer
 
 EXPIRY = "system.snapshot-expiry"
 ORPHANS = "system.orphan-file-removal"
+COMPACTION = "system.data-compaction"
 
 
 @pytest.fixture
@@ -106,7 +108,7 @@ def test_a_disabled_policy_skips_and_malformed_content_names_the_policy(
 
     assert run.expired is None
     assert run.skipped == ("expire_snapshots: policy 'frozen' is disabled",)
-    assert len(lake.snapshots.list(frozen)) == 3
+    assert [s.operation for s in lake.snapshots.list(frozen)] == ["append"] * 3 + ["replace"]
     assert raised.value.subject == "typo"
     assert "confg" in str(raised.value)
     assert len(lake.snapshots.list(broken)) == 3
@@ -121,6 +123,59 @@ def test_a_catalog_without_the_policy_endpoint_uses_floes_defaults(
     run = lake.maintenance.maintain(table)
 
     assert run.policies == floe.TablePolicies()
+    assert run.compacted is not None  # the table's target: three tiny files -> one
+    assert run.compacted.files_rewritten == 3
     assert run.expired is not None
     assert run.expired.expired_snapshot_ids == ()  # younger than Iceberg's 5 days
-    assert len(lake.snapshots.list(table)) == 3
+    assert len(lake.snapshots.list(table)) == 4
+
+
+def _commits(proxy: PolarisProxy, table: str) -> list[dict[str, object]]:
+    """The snapshots floe's commits to ``table`` added, as the catalog received them."""
+    namespace, name = table.split(".")
+    where = f"/namespaces/{namespace}/tables/{name}"
+    sent = proxy.seen(lambda e: e.method == "POST" and e.path.endswith(where))
+    return [
+        update["snapshot"]
+        for exchange in sent
+        for update in json.loads(exchange.body)["updates"]
+        if update.get("action") == "add-snapshot"
+    ]
+
+
+def test_the_compaction_policy_sets_the_target_and_a_disabled_one_skips(
+    seaweed: SeaweedServer, proxy: PolarisProxy
+) -> None:
+    lake = floe.Floe.from_config(polaris_config(seaweed, proxy))
+    sized = _table_with_snapshots(lake, 3)
+    frozen = _table_with_snapshots(lake, 3)
+    proxy.attach_policy(
+        sized,
+        name="bin-pack",
+        policy_type=COMPACTION,
+        content={"enable": True, "config": {"target_file_size_bytes": 1_000_000}},
+        inherited=True,
+    )
+    proxy.attach_policy(
+        frozen, name="as-written", policy_type=COMPACTION, content={"enable": False}
+    )
+
+    compacted = lake.maintenance.maintain(sized)
+    skipped = lake.maintenance.maintain(frozen, target_file_size=1_000_000)
+
+    assert compacted.policies.data_compaction is not None
+    assert compacted.policies.data_compaction.name == "bin-pack"
+    assert compacted.compacted is not None
+    assert compacted.compacted.target_file_size == 1_000_000
+    assert (compacted.compacted.files_rewritten, compacted.compacted.files_added) == (3, 1)
+    assert len(lake.tables.files(sized)) == 1
+    sent = _commits(proxy, sized)
+    assert [s["summary"]["operation"] for s in sent] == ["append"] * 3 + ["replace"]  # type: ignore[index]
+    assert sent[-1]["summary"]["deleted-data-files"] == "3"  # type: ignore[index]
+    assert compacted.expired is not None  # then expiry and orphan removal, Iceberg's defaults
+    assert compacted.orphans is not None
+
+    assert skipped.compacted is None
+    assert skipped.skipped == ("compact: policy 'as-written' is disabled",)
+    assert len(lake.tables.files(frozen)) == 3
+    assert [s["summary"]["operation"] for s in _commits(proxy, frozen)] == ["append"] * 3  # type: ignore[index]

@@ -1,8 +1,9 @@
 """Registering an existing table from its metadata file (memory and embedded catalogs).
 
 The SeaweedFS REST server used in tests deletes a table's files on drop and
-breaks registered tables, so REST registration is covered by the adapter code
-path only; Polaris supports it.
+breaks registered tables, so over REST only the registration itself is
+checked (with vended credentials, in test_vended_credentials); Polaris
+supports it.
 """
 
 from __future__ import annotations

@@ -170,7 +170,7 @@ def test_authentication_failures_leak_no_secret(
         floe.CatalogConnectionError
     ]
     assert good.namespaces.list() == before  # nothing was created
-    assert proxy.stats.token_refusals == {"invalid_client": 2, "invalid_scope": 1}
+    assert proxy.stats.token_refusals == {"unauthorized_client": 2, "invalid_scope": 1}
     assert proxy.stats.unauthorized >= 1  # the static token was refused
     assert "floe.operation" in captured.json.getvalue()
     assert "Traceback" in captured.console.getvalue() or "Error" in captured.console.getvalue()

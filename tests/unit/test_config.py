@@ -213,7 +213,21 @@ def test_uri_and_warehouse_must_not_be_blank(field: str, value: str) -> None:
     assert error.subject == field
 
 
-@pytest.mark.parametrize("key", ["credential", "token", "uri", "warehouse", "scope"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "credential",
+        "token",
+        "uri",
+        "warehouse",
+        "scope",
+        # Token request settings: as properties PyIceberg would get them, and
+        # ignore them under floe's auth manager; as fields floe sends them.
+        "audience",
+        "resource",
+        "oauth2-server-uri",
+    ],
+)
 def test_reserved_property_keys_are_rejected(key: str) -> None:
     error = _rejected(lambda: _polaris(properties={key: "x", "s3.endpoint": "http://s3"}))
 

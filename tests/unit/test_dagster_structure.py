@@ -16,6 +16,7 @@ import floe.domain
 #: What a user of the Dagster integration imports from ``floe.adapters.dagster``.
 DAGSTER_PUBLIC = {
     "ByPolicy",
+    "Compact",
     "ExpireSnapshots",
     "Health",
     "IcebergIOManager",
@@ -24,6 +25,7 @@ DAGSTER_PUBLIC = {
     "RemoveOrphanFiles",
     "create_io_manager",
     "maintenance_job",
+    "publish_job",
     "table_for_asset_key",
 }
 #: Words of Dagster's vocabulary that no domain name may hold.

@@ -12,6 +12,7 @@ from floe.adapters.memory.store import MemoryTableStore
 from floe.adapters.memory.table_files import MemoryTableFiles
 from floe.application.maintenance import MaintenanceService
 from floe.domain.models import RetentionPolicy
+from floe.domain.refs import RefKind, RefRetention
 from floe.domain.retention import snapshots_protected_by_refs, snapshots_to_expire
 
 MINUTE = 60_000
@@ -53,7 +54,7 @@ def test_the_use_case_expires_the_rest_and_reports_what_a_ref_kept() -> None:
     catalog.create_table(table, pa.schema([pa.field("id", pa.int64())]))
     data = pa.table({"id": pa.array([1], pa.int64())})
     written = [store.append(table, data).snapshot_id for _ in range(3)]
-    warehouse.tables[table].refs["v1"] = written[0]
+    store.create_ref(table, "v1", RefKind.TAG, written[0], RefRetention())
     service = MaintenanceService(
         catalog, store, MemoryTableFiles(warehouse), clock_ms=lambda: 10**15
     )

@@ -13,8 +13,11 @@ from floe.api import build_container
 from floe.application import MaintenanceService
 from floe.domain.policies import (
     AppliedPolicy,
+    CompactionSettings,
+    DataCompactionPolicy,
     OrphanFileRemovalPolicy,
     SnapshotExpiryPolicy,
+    compaction_settings,
     expiry_settings,
     orphan_settings,
     table_policies,
@@ -131,6 +134,14 @@ def test_settings_take_the_callers_then_the_policys_then_icebergs_defaults() -> 
     assert (
         orphan_settings(OrphanFileRemovalPolicy("o", False), older_than=week, default=week) is None
     )
+    sized = DataCompactionPolicy("c", True, target_file_size_bytes=1024)
+    assert compaction_settings(None, target_file_size=None) == CompactionSettings(None)
+    assert compaction_settings(sized, target_file_size=None) == CompactionSettings(1024)
+    assert compaction_settings(sized, target_file_size=64) == CompactionSettings(64)
+    assert compaction_settings(DataCompactionPolicy("c", True), target_file_size=None) == (
+        CompactionSettings(None)
+    )
+    assert compaction_settings(DataCompactionPolicy("off", False), target_file_size=64) is None
 
 
 # -- the policy-driven run over the in-memory catalog ---------------------------------------
@@ -168,7 +179,7 @@ def test_the_policys_retention_is_used_when_the_caller_gives_none() -> None:
     run = lake.maintenance.maintain(table)
 
     assert run.expired is not None
-    assert len(run.expired.expired_snapshot_ids) == 2
+    assert len(run.expired.expired_snapshot_ids) == 3  # 4 appends + the compaction, keep 2
     assert len(lake.snapshots.list(table)) == 2
     assert run.policies.snapshot_expiry is not None
     assert run.orphans is not None  # no orphan policy: floe's 3 days
@@ -200,14 +211,18 @@ def test_a_disabled_policy_skips_its_operation() -> None:
     table = floe.TableIdentifier(("shop",), "orders")
     policies.attach(table, _policy(EXPIRY, {"enable": False}, "frozen"))
     policies.attach(table, _policy(ORPHANS, {"enable": False}, "no-sweep"))
+    policies.attach(table, _policy(COMPACTION, {"enable": False}, "as-written"))
 
     run = lake.maintenance.maintain(table, older_than=dt.timedelta(0))
 
+    assert run.compacted is None
     assert run.expired is None
     assert run.orphans is None
-    assert len(run.skipped) == 2
-    assert "'frozen'" in run.skipped[0]
-    assert "'no-sweep'" in run.skipped[1]
+    assert run.skipped == (
+        "compact: policy 'as-written' is disabled",
+        "expire_snapshots: policy 'frozen' is disabled",
+        "remove_orphan_files: policy 'no-sweep' is disabled",
+    )
     assert len(lake.snapshots.list(table)) == 3
 
 
@@ -220,3 +235,25 @@ def test_malformed_content_runs_nothing() -> None:
         lake.maintenance.maintain(table, older_than=dt.timedelta(0))
 
     assert len(lake.snapshots.list(table)) == 3
+
+
+def test_a_conflicting_compaction_stops_the_run_before_the_expiry() -> None:
+    # A concurrent overwrite won: the compaction commits nothing, and the
+    # expiry and orphan removal that would follow do not run either.
+    container = build_container({"type": "memory"})
+    lake = floe.Floe.from_container(container)
+    lake.namespaces.create(("shop",))
+    for i in range(3):
+        lake.writes.append("shop.orders", pa.table({"id": [i]}), create_if_missing=floe.NewTable())
+    store = container.store()
+
+    def overwritten(*_: Any) -> Any:
+        raise floe.CommitConflictError("a file to rewrite was removed", subject="shop.orders")
+
+    store.rewrite_data_files = overwritten  # type: ignore[method-assign]
+    snapshots = lake.snapshots.list("shop.orders")
+
+    with pytest.raises(floe.CommitConflictError):
+        lake.maintenance.maintain("shop.orders", older_than=dt.timedelta(0))
+
+    assert lake.snapshots.list("shop.orders") == snapshots

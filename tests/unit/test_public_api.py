@@ -9,6 +9,7 @@ import pytest
 import floe
 
 PUBLIC = [
+    "BranchDivergedError",
     "CatalogAuthenticationError",
     "CatalogConnectionError",
     "CatalogError",
@@ -29,8 +30,10 @@ PUBLIC = [
     "InvalidIdentifierError",
     "InvalidPartitionSpecError",
     "InvalidPolicyError",
+    "InvalidRefError",
     "InvalidScanError",
     "InvalidSchemaError",
+    "MissingExtraError",
     "LocalCatalogConfig",
     "MemoryCatalogConfig",
     "NamespaceExistsError",
@@ -45,6 +48,14 @@ PUBLIC = [
     "PartitionStats",
     "PartitionTransform",
     "PolarisCatalogConfig",
+    "PurgeDisabledError",
+    "PublishKind",
+    "PublishResult",
+    "Ref",
+    "RefExistsError",
+    "RefKind",
+    "RefNotFoundError",
+    "RefRetention",
     "ResponseTooLargeError",
     "RetryConfig",
     "ScanError",
@@ -99,7 +110,15 @@ def test_help_opens_with_a_guide_to_services_configs_and_errors() -> None:
     guide = text[: text.index("PACKAGE CONTENTS")]
 
     assert "floe.Floe.from_config" in guide
-    for service in ("namespaces", "tables", "writes", "reads", "snapshots", "maintenance"):
+    for service in (
+        "namespaces",
+        "tables",
+        "writes",
+        "reads",
+        "refs",
+        "snapshots",
+        "maintenance",
+    ):
         assert f"lake.{service}" in guide, service
     for name in ("PolarisCatalogConfig", "LocalCatalogConfig", "FloeStorageError", "Secret"):
         assert name in guide, name

@@ -226,3 +226,36 @@ def test_an_unknown_property_from_the_yaml_file_is_warned_about(home: Path) -> N
 
     with pytest.warns(floe.UnknownPropertyWarning, match="'s3.regoin'"):
         floe.catalog_config_from_pyiceberg("lake")
+
+
+def test_an_external_identity_provider_and_the_realm_in_the_yaml_file_become_fields(
+    home: Path,
+) -> None:
+    write_yaml(
+        home,
+        f"""
+catalog:
+  lake:
+    type: rest
+    uri: https://polaris.example/api/catalog
+    warehouse: analytics
+    credential: etl:{MARKER}
+    oauth2-server-uri: https://idp.example/realms/data/protocol/openid-connect/token
+    audience: polaris
+    resource: urn:polaris:catalog
+    header.Polaris-Realm: realm-eu
+""",
+    )
+
+    config = floe.catalog_config_from_pyiceberg("lake")
+
+    assert isinstance(config, floe.PolarisCatalogConfig)
+    assert config.oauth2_server_uri == (
+        "https://idp.example/realms/data/protocol/openid-connect/token"
+    )
+    assert (config.audience, config.resource, config.realm) == (
+        "polaris",
+        "urn:polaris:catalog",
+        "realm-eu",
+    )
+    assert dict(config.properties) == {}

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pyiceberg.catalog import rest as ice_rest
 from pyiceberg.expressions import visitors as ice_visitors
 from pyiceberg.io import pyarrow as ice_pyarrow
 from pyiceberg.table import Transaction
@@ -57,6 +58,8 @@ def _params(function: Callable[..., Any]) -> list[str]:
         (ice_snapshot._SnapshotProducer._manifests, ["self"]),
         (ice_snapshot._SnapshotProducer.new_manifest_writer, ["self", "spec"]),
         (Transaction._register_snapshot_producer, ["self", "producer"]),
+        # Branch commits keep the branch's retention (adapters/iceberg/refs.py).
+        (Transaction._stage, ["self", "updates", "requirements"]),
         # The in-memory fake splits rows into files as PyIceberg's writer does.
         (ice_pyarrow._determine_partitions, ["spec", "schema", "arrow_table"]),
         # Overwrites, deletes and upserts keep the rows a filter does not select.
@@ -65,6 +68,21 @@ def _params(function: Callable[..., Any]) -> list[str]:
             ice_visitors._StrictMetricsEvaluator.__init__,
             ["self", "schema", "expr", "case_sensitive", "include_empty_files"],
         ),
+        # Vended storage credentials: floe wraps the FileIO the REST catalog
+        # builds from a table answer, renews through the credentials endpoint
+        # when the server lists it, and sets the delegation header itself.
+        (
+            ice_rest.RestCatalog._response_to_table,
+            ["self", "identifier_tuple", "table_response"],
+        ),
+        (
+            ice_rest.RestCatalog._response_to_staged_table,
+            ["self", "identifier_tuple", "table_response"],
+        ),
+        (ice_rest.RestCatalog._resolve_storage_credentials, ["storage_credentials", "location"]),
+        (ice_rest.RestCatalog._load_file_io, ["self", "properties", "location"]),
+        (ice_rest.RestCatalog._check_endpoint, ["self", "endpoint"]),
+        (ice_rest.RestCatalog._config_headers, ["self", "session"]),
     ],
 )
 def test_private_functions_keep_their_parameters(
@@ -115,3 +133,10 @@ def test_overwrite_producers_judge_conflicts_by_their_isolation_operation() -> N
     assert "_isolation_operation" in ice_snapshot._SnapshotProducer.__annotations__
     assert "self._isolation_operation" in inspect.getsource(ice_snapshot._SnapshotProducer)
     assert ice_visitors.ROWS_MUST_MATCH is not None
+
+
+def test_table_answers_carry_config_and_storage_credentials() -> None:
+    """The fields the vended FileIO is built from, and the credentials capability."""
+    fields = ice_rest.TableResponse.model_fields
+    assert {"metadata_location", "metadata", "config", "storage_credentials"} <= fields.keys()
+    assert ice_rest.Capability.V1_LOAD_CREDENTIALS.path.endswith("/tables/{table}/credentials")

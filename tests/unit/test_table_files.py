@@ -93,7 +93,9 @@ def test_the_small_file_threshold_is_a_quarter_of_the_target(
 class _Unreadable(MemoryTableFiles):
     """Table files whose table cannot be read again once the expiry committed."""
 
-    def referenced_files(self, identifier: TableIdentifier) -> list[TableFile]:
+    def referenced_files(
+        self, identifier: TableIdentifier, *, without: Sequence[int] = ()
+    ) -> list[TableFile]:
         raise floe.CatalogConnectionError("catalog unavailable", subject=str(identifier))
 
 

@@ -247,6 +247,10 @@ _NAN_SATISFIES = (IsNaN, NotEqualTo, NotIn)
 def _without_nan_predicates(expression: BooleanExpression, schema: Schema) -> BooleanExpression:
     def weaker(predicate: BooleanExpression) -> BooleanExpression:
         if isinstance(predicate, _NAN_SATISFIES) and is_floating(predicate.term, schema):
+            # Arrow's ``not in`` keeps nulls (its is_in answers false for one),
+            # so only "every row" is weaker; ``is nan`` and ``!=`` drop them.
+            if isinstance(predicate, NotIn):
+                return AlwaysTrue()
             return NotNull(term=predicate.term)
         return predicate
 

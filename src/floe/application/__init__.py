@@ -3,6 +3,7 @@
 from floe.application.maintenance import MaintenanceService
 from floe.application.namespaces import NamespaceService
 from floe.application.reads import ReadService
+from floe.application.refs import RefService
 from floe.application.snapshots import SnapshotService
 from floe.application.tables import TableService
 from floe.application.writes import NewTable, TableMissing, WriteService
@@ -12,6 +13,7 @@ __all__ = [
     "NamespaceService",
     "NewTable",
     "ReadService",
+    "RefService",
     "SnapshotService",
     "TableMissing",
     "TableService",

@@ -152,3 +152,12 @@ def _column(
             f"to {field.type} without loss ({exc})",
             subject=table_name,
         ) from exc
+
+
+def conformed_rows(data: pa.Table, *, table_schema: pa.Schema, table_name: str) -> pa.Table:
+    """``data`` checked against a table and cast to its schema, no evolution (a picklable step).
+
+    Raises:
+        SchemaEvolutionError: The data does not fit the table.
+    """
+    return conform(data, table_schema, allow_evolution=False, table_name=table_name).data

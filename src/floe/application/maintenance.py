@@ -25,6 +25,7 @@ from floe.domain.errors import FloeStorageError, InvalidConfigError
 from floe.domain.health import TableHealth, small_file_threshold, table_health
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import ExpireResult, RetentionPolicy, RowFilter
+from floe.domain.refs import MAIN, kept_by_branch_retention
 from floe.domain.retention import snapshots_protected_by_refs, snapshots_to_expire
 from floe.domain.table_files import (
     DEFAULT_ORPHAN_AGE,
@@ -84,6 +85,7 @@ class MaintenanceService:
         older_than: timedelta | None = None,
         retain_last: int = 1,
         delete_files: bool = True,
+        dry_run: bool = False,
     ) -> ExpireResult:
         """Expire snapshots older than ``older_than``, keeping the ``retain_last`` newest.
 
@@ -103,20 +105,26 @@ class MaintenanceService:
         :meth:`remove_orphan_files` removes. Old metadata files are bounded
         by the table itself (see ``docs/maintenance.md``).
 
+        A dry run commits and deletes nothing: it reports the snapshots that
+        would expire, and in ``unreferenced_files`` the files that would be
+        deleted, read from the table as it is now without those snapshots.
+        A commit landing between a dry run and a real run can change both.
+
         Args:
             table: The table.
             older_than: Age beyond which snapshots may go.
             retain_last: How many of the newest snapshots always stay (>= 1).
             delete_files: Delete the files the expired snapshots alone
                 referenced; ``False`` only edits the metadata.
+            dry_run: Only find and report what would expire and be deleted.
 
         Returns:
-            The expired, the retained and the ref-protected snapshot ids, and
-            the files deleted.
+            The expired, the retained and the ref-protected snapshot ids, the
+            files no snapshot references any more and those deleted.
 
         Raises:
             InvalidConfigError: ``retain_last`` < 1, a negative age, or
-                ``delete_files`` not a bool.
+                ``delete_files`` or ``dry_run`` not a bool.
             TableNotFoundError: The table does not exist.
             CommitStateUnknownError: The expiry commit was sent but its answer
                 was lost; it may or may not have been applied (list the
@@ -133,54 +141,75 @@ class MaintenanceService:
                 f"older_than must not be negative, got {older_than}", subject="older_than"
             )
         _flag("delete_files", delete_files)
+        _flag("dry_run", dry_run)
         policy = RetentionPolicy(
             max_age_ms=None if older_than is None else int(older_than.total_seconds() * 1000),
             retain_last=retain_last,
         )
         identifier = as_identifier(table)
-        info = self._catalog.load_table(identifier)
+        refs = self._store.list_refs(identifier)
+        current = next((r.snapshot_id for r in refs if r.name == MAIN), None)
         snapshots = self._store.list_snapshots(identifier)
         now_ms = self._clock_ms()
-        doomed = snapshots_to_expire(snapshots, info.current_snapshot_id, now_ms, policy)
+        kept = kept_by_branch_retention(snapshots, refs, now_ms)
+        doomed = snapshots_to_expire(snapshots, current, now_ms, policy, kept)
         # Read before the commit: afterwards the expired snapshots are gone.
         candidates = (
             self._files.snapshot_files(identifier, doomed) if doomed and delete_files else []
         )
+        result = ExpireResult(
+            table=identifier,
+            expired_snapshot_ids=tuple(doomed),
+            retained_snapshot_ids=tuple(
+                s.snapshot_id for s in snapshots if s.snapshot_id not in set(doomed)
+            ),
+            protected_snapshot_ids=snapshots_protected_by_refs(
+                snapshots, current, now_ms, policy, kept
+            ),
+            dry_run=dry_run,
+        )
+        if dry_run:
+            # What the table would reference without them: the files a run would delete.
+            left = self._files.referenced_files(identifier, without=doomed) if candidates else []
+            return attrs.evolve(result, unreferenced_files=unreferenced(candidates, left))
         expired = self._store.expire_snapshots(identifier, doomed) if doomed else ()
         gone = set(expired)
-        return ExpireResult(
-            table=identifier,
+        chosen, deleted = self._delete_unreferenced(identifier, candidates)
+        return attrs.evolve(
+            result,
             expired_snapshot_ids=tuple(expired),
             retained_snapshot_ids=tuple(
                 s.snapshot_id for s in snapshots if s.snapshot_id not in gone
             ),
-            protected_snapshot_ids=snapshots_protected_by_refs(
-                snapshots, info.current_snapshot_id, now_ms, policy
-            ),
-            deleted_files=self._delete_unreferenced(identifier, candidates),
+            deleted_files=deleted,
+            unreferenced_files=chosen,
         )
 
     def _delete_unreferenced(
         self, identifier: TableIdentifier, candidates: Sequence[TableFile]
-    ) -> FilesDeleted:
-        """Delete the candidates the table, read afresh, no longer references (never raises)."""
+    ) -> tuple[tuple[TableFile, ...], FilesDeleted]:
+        """Delete the candidates the table, read afresh, no longer references (never raises).
+
+        Returns:
+            The files chosen for deletion, and what was deleted.
+        """
         if not candidates:
-            return FilesDeleted()
+            return (), FilesDeleted()
         try:
             referenced = self._files.referenced_files(identifier)
         except FloeStorageError as exc:
-            return FilesDeleted(
+            return (), FilesDeleted(
                 skipped=f"the table could not be read after the expiry ({exc}), so what it "
                 "still references is unknown: nothing was deleted; remove_orphan_files "
                 "removes the files later"
             )
         doomed = unreferenced(candidates, referenced)
         if not doomed:
-            return FilesDeleted()
+            return (), FilesDeleted()
         try:
-            return self._files.delete_files(identifier, doomed)
+            return doomed, self._files.delete_files(identifier, doomed)
         except FloeStorageError as exc:
-            return FilesDeleted(
+            return doomed, FilesDeleted(
                 failed_paths=[f.path for f in doomed],
                 skipped=f"the files could not be deleted ({exc}); they are orphans for "
                 "remove_orphan_files",
@@ -397,29 +426,39 @@ class MaintenanceService:
         self,
         table: TableLike,
         *,
+        target_file_size: int | None = None,
         older_than: timedelta | None = None,
         retain_last: int | None = None,
         orphan_older_than: timedelta | None = None,
         delete_files: bool = True,
         allow_short_window: bool = False,
     ) -> MaintenanceRun:
-        """Run snapshot expiry, then orphan-file removal, as the catalog's policies say.
+        """Compact, expire snapshots, then remove orphan files, as the catalog's policies say.
 
         A catalog serving Apache Polaris' policy API applies maintenance
         policies to the table (its own or inherited from its namespaces and
-        catalog): ``system.snapshot-expiry`` gives ``retain_last``
-        (``min_snapshot_to_keep``) and ``older_than``
+        catalog): ``system.data-compaction`` gives ``target_file_size``
+        (``target_file_size_bytes``), ``system.snapshot-expiry`` gives
+        ``retain_last`` (``min_snapshot_to_keep``) and ``older_than``
         (``max_snapshot_age_days``), ``system.orphan-file-removal`` gives
         ``orphan_older_than`` (``max_orphan_file_age_in_days``). An argument
-        given here wins over the policy; what neither gives takes Iceberg's
-        defaults (snapshots older than 5 days go, the newest stays; orphans
-        older than 3 days go). A policy with ``"enable": false`` skips its
-        operation (reported in ``skipped``). A catalog without policies (not
-        serving the endpoint, the embedded catalog) runs both with the
-        defaults.
+        given here wins over the policy; what neither gives takes the
+        defaults (compaction aims at the table's
+        ``write.target-file-size-bytes``; snapshots older than 5 days go,
+        the newest stays; orphans older than 3 days go). A policy with
+        ``"enable": false`` skips its operation (reported in ``skipped``). A
+        catalog without policies (not serving the endpoint, the embedded
+        catalog) runs all three with the defaults.
+
+        The operations run in that order: the expiry can then drop the
+        snapshots that still read the files compaction replaced, and orphan
+        removal judges the table as the other two left it. Every setting is
+        checked before the first one runs; an operation that fails stops
+        the run (those before it have happened).
 
         Args:
             table: The table.
+            target_file_size: The size compaction aims for.
             older_than: Age beyond which snapshots may go.
             retain_last: How many of the newest snapshots always stay (>= 1).
             orphan_older_than: Age beyond which an unreferenced file is an orphan.
@@ -433,15 +472,20 @@ class MaintenanceService:
             InvalidPolicyError: A maintenance policy's content is malformed;
                 nothing was run.
             InvalidConfigError: A setting (given or from a policy) is out of
-                range, e.g. an orphan age under a day.
+                range, e.g. an orphan age under a day; nothing was run.
             TableNotFoundError: The table does not exist.
-            FloeStorageError: As :meth:`expire_snapshots` and
-                :meth:`remove_orphan_files`.
+            CommitConflictError: A concurrent commit removed a file being
+                compacted; nothing was compacted, expired or removed.
+            FloeStorageError: As :meth:`compact`, :meth:`expire_snapshots`
+                and :meth:`remove_orphan_files`.
         """
+        _flag("delete_files", delete_files)
+        _flag("allow_short_window", allow_short_window)
         return run_by_policy(
             self,
             self._policies,
             as_identifier(table),
+            target_file_size=target_file_size,
             older_than=older_than,
             retain_last=retain_last,
             orphan_older_than=orphan_older_than,

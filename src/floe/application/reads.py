@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pandas as pd
@@ -11,9 +12,14 @@ import pyarrow as pa
 
 from floe.application.inputs import TableLike, as_identifier, check_filter_text
 from floe.application.snapshots import SnapshotService
+from floe.domain.errors import MissingExtraError
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import RowFilter, ScanOptions
+from floe.ports.engines import DuckDBPort, RayPort
 from floe.ports.table_store import TableStorePort
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 class ReadService:
@@ -22,11 +28,22 @@ class ReadService:
     Args:
         store: The table store port.
         snapshots: Resolves ``as_of`` times to snapshots.
+        duckdb: Hands tables to DuckDB (``None``: :meth:`to_duckdb` is unavailable).
+        ray: Hands tables to Ray Data (``None``: :meth:`to_ray` is unavailable).
     """
 
-    def __init__(self, store: TableStorePort, snapshots: SnapshotService) -> None:
+    def __init__(
+        self,
+        store: TableStorePort,
+        snapshots: SnapshotService,
+        *,
+        duckdb: DuckDBPort | None = None,
+        ray: RayPort | None = None,
+    ) -> None:
         self._store = store
         self._snapshots = snapshots
+        self._duckdb = duckdb
+        self._ray = ray
 
     def scan(
         self,
@@ -37,6 +54,7 @@ class ReadService:
         snapshot_id: int | None = None,
         as_of: datetime | None = None,
         limit: int | None = None,
+        ref: str | None = None,
     ) -> pa.Table:
         """Read rows into a PyArrow table.
 
@@ -46,8 +64,11 @@ class ReadService:
             row_filter: Iceberg filter text, e.g. ``"region = 'eu' and amount > 10"``,
                 or a PyIceberg ``BooleanExpression`` (``GreaterThan("amount", 10)``).
             snapshot_id: Read this snapshot.
-            as_of: Read the snapshot current at this (aware) time.
+            as_of: Read the snapshot current at this (aware) time; with
+                ``ref``, the one the ref's history held then.
             limit: At most this many rows.
+            ref: Read the head of this branch or tag (``"main"``: the current
+                snapshot); not together with ``snapshot_id``.
 
         Raises:
             TableNotFoundError: The table does not exist.
@@ -55,9 +76,13 @@ class ReadService:
                 an unknown column.
             InvalidScanError: Unknown projected column, or bad options.
             SnapshotNotFoundError: No such snapshot, or none at that time.
+            RefNotFoundError: The table has no branch or tag ``ref``.
+            InvalidRefError: ``ref`` is not a valid name.
             ScanError: Reading failed.
         """
-        identifier, options = self._options(table, columns, row_filter, snapshot_id, as_of, limit)
+        identifier, options = self._options(
+            table, columns, row_filter, snapshot_id, as_of, limit, ref
+        )
         return self._store.scan(identifier, options)
 
     def to_pandas(
@@ -69,6 +94,7 @@ class ReadService:
         snapshot_id: int | None = None,
         as_of: datetime | None = None,
         limit: int | None = None,
+        ref: str | None = None,
     ) -> pd.DataFrame:
         """Read rows into a pandas DataFrame (see :meth:`scan`)."""
         frame: pd.DataFrame = self.scan(
@@ -78,6 +104,7 @@ class ReadService:
             snapshot_id=snapshot_id,
             as_of=as_of,
             limit=limit,
+            ref=ref,
         ).to_pandas()
         return frame
 
@@ -90,10 +117,108 @@ class ReadService:
         snapshot_id: int | None = None,
         as_of: datetime | None = None,
         limit: int | None = None,
+        ref: str | None = None,
     ) -> pa.RecordBatchReader:
         """Read rows as a stream of record batches (see :meth:`scan`)."""
-        identifier, options = self._options(table, columns, row_filter, snapshot_id, as_of, limit)
+        identifier, options = self._options(
+            table, columns, row_filter, snapshot_id, as_of, limit, ref
+        )
         return self._store.scan_batches(identifier, options)
+
+    def to_duckdb(
+        self,
+        table: TableLike,
+        *,
+        columns: Sequence[str] | None = None,
+        row_filter: RowFilter | None = None,
+        snapshot_id: int | None = None,
+        as_of: datetime | None = None,
+        ref: str | None = None,
+        connection: Any | None = None,
+    ) -> duckdb.DuckDBPyRelation:
+        """The rows :meth:`scan` would return, as a lazy DuckDB relation.
+
+        DuckDB reads the data itself when the relation runs, configured from
+        floe's catalog config: floe loads the table through its catalog
+        session (token, retries) and hands DuckDB the snapshot's metadata
+        file and, on S3, the storage settings the table is read with. The
+        projection and the filter are part of the relation's query, so DuckDB
+        reads only those columns and skips data files by partition values
+        and statistics. Rows come in no particular order; DuckDB's types
+        (e.g. ``VARCHAR``) stand for floe's. Needs ``floe[duckdb]``; the
+        extensions load from their PyPI packages, offline.
+
+        Args:
+            table: The table.
+            columns: Columns to return, ``None`` for all.
+            row_filter: As for :meth:`scan`.
+            snapshot_id: Read this snapshot.
+            as_of: Read the snapshot current at this (aware) time.
+            ref: Read this branch or tag (with ``as_of``: in its history).
+            connection: The ``duckdb`` connection to build the relation on
+                (``None``: a new in-memory one); floe loads the extensions it
+                needs into it and adds a temporary S3 secret for the table.
+
+        Returns:
+            A ``duckdb.DuckDBPyRelation``; ``.aggregate``, ``.filter``,
+            ``.limit``, ``.arrow()`` or SQL over it run in DuckDB.
+
+        Raises:
+            MissingExtraError: DuckDB or its extensions are not installed.
+            TableNotFoundError, InvalidFilterError, InvalidScanError,
+            SnapshotNotFoundError, ScanError: As :meth:`scan`.
+        """
+        identifier, options = self._options(
+            table, columns, row_filter, snapshot_id, as_of, None, ref
+        )
+        if self._duckdb is None:
+            raise MissingExtraError("this floe was built without a DuckDB hand-off")
+        relation: duckdb.DuckDBPyRelation = self._duckdb.duckdb_relation(
+            identifier, options, connection
+        )
+        return relation
+
+    def to_ray(
+        self,
+        table: TableLike,
+        *,
+        columns: Sequence[str] | None = None,
+        row_filter: RowFilter | None = None,
+        snapshot_id: int | None = None,
+        as_of: datetime | None = None,
+        ref: str | None = None,
+    ) -> Any:
+        """The rows :meth:`scan` would return, as a lazy ``ray.data.Dataset``.
+
+        floe loads the table through its catalog session and plans the data
+        files here (projection, partition and statistics pruning, the
+        snapshot); each block of the dataset is a few of those files, read
+        on a Ray worker with PyIceberg's reader, the filter applied as a scan
+        applies it. Nothing is read until the dataset executes. Needs
+        ``floe[ray]`` and a running Ray (``ray.init()``, or a cluster).
+
+        Args:
+            table: The table.
+            columns: Columns to return, ``None`` for all.
+            row_filter: As for :meth:`scan`.
+            snapshot_id: Read this snapshot.
+            as_of: Read the snapshot current at this (aware) time.
+            ref: Read this branch or tag (with ``as_of``: in its history).
+
+        Returns:
+            A ``ray.data.Dataset`` in floe's canonical Arrow types.
+
+        Raises:
+            MissingExtraError: Ray is not installed.
+            TableNotFoundError, InvalidFilterError, InvalidScanError,
+            SnapshotNotFoundError, ScanError: As :meth:`scan`.
+        """
+        identifier, options = self._options(
+            table, columns, row_filter, snapshot_id, as_of, None, ref
+        )
+        if self._ray is None:
+            raise MissingExtraError("this floe was built without a Ray hand-off")
+        return self._ray.ray_dataset(identifier, options)
 
     def _options(
         self,
@@ -103,6 +228,7 @@ class ReadService:
         snapshot_id: int | None,
         as_of: datetime | None,
         limit: int | None,
+        ref: str | None,
     ) -> tuple[TableIdentifier, ScanOptions]:
         identifier = as_identifier(table)
         check_filter_text(row_filter, table=identifier)
@@ -112,8 +238,9 @@ class ReadService:
             snapshot_id=snapshot_id,
             as_of=as_of,
             limit=limit,
+            ref=ref,
         )
         if options.as_of is not None:
-            snapshot = self._snapshots.as_of(identifier, options.as_of)
-            options = attrs.evolve(options, snapshot_id=snapshot.snapshot_id, as_of=None)
+            snapshot = self._snapshots.as_of(identifier, options.as_of, ref=options.ref)
+            options = attrs.evolve(options, snapshot_id=snapshot.snapshot_id, as_of=None, ref=None)
         return identifier, options

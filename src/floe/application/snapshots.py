@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from floe.application.inputs import TableLike, as_identifier
-from floe.domain.errors import InvalidScanError, SnapshotNotFoundError
+from floe.domain.errors import InvalidScanError, RefNotFoundError, SnapshotNotFoundError
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import SnapshotInfo
+from floe.domain.refs import MAIN, ancestry, check_ref_name, off_branch_excluded
 from floe.domain.retention import snapshot_as_of
 from floe.ports.catalog import CatalogPort
 from floe.ports.table_store import TableStorePort
@@ -66,18 +67,37 @@ class SnapshotService:
         """
         return self._by_id(as_identifier(table), snapshot_id)
 
-    def as_of(self, table: TableLike, moment: datetime) -> SnapshotInfo:
-        """The snapshot that was current at ``moment``.
+    def as_of(self, table: TableLike, moment: datetime, *, ref: str | None = None) -> SnapshotInfo:
+        """The snapshot that was current at ``moment`` (on ``ref``'s history, when given).
+
+        Without ``ref``, the newest snapshot committed by then that ``main``
+        held: commits made only on other branches are not ``main``'s (a
+        snapshot a rollback left behind still counts: it was current). With
+        ``ref``, the newest one among the ref's head and its ancestors.
 
         Raises:
             InvalidScanError: ``moment`` is naive.
-            SnapshotNotFoundError: The table had no snapshot yet at that time.
+            SnapshotNotFoundError: The table (or ref) had no snapshot yet at that time.
+            RefNotFoundError: The table has no branch or tag ``ref``.
         """
         identifier = as_identifier(table)
-        found = snapshot_as_of(self._store.list_snapshots(identifier), to_epoch_ms(moment))
+        at_ms = to_epoch_ms(moment)
+        snapshots = self._store.list_snapshots(identifier)
+        where = ""
+        if ref is not None:
+            head = next((s for s in snapshots if check_ref_name(ref) in s.refs), None)
+            if head is None and ref != MAIN:
+                raise RefNotFoundError(
+                    f"table {identifier} has no branch or tag {ref!r}", subject=str(identifier)
+                )
+            snapshots = ancestry(snapshots, None if head is None else head.snapshot_id)
+            where = f" on {ref!r}"
+        else:
+            snapshots = off_branch_excluded(snapshots)
+        found = snapshot_as_of(snapshots, at_ms)
         if found is None:
             raise SnapshotNotFoundError(
-                f"table {identifier} had no snapshot at {moment.isoformat()}",
+                f"table {identifier} had no snapshot{where} at {moment.isoformat()}",
                 subject=str(identifier),
             )
         return found

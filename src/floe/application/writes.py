@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
 import pyarrow as pa
 
-from floe.application.conform import cast_rows, conform, fit_schema
+from floe.application.conform import cast_rows, conform, conformed_rows, fit_schema
 from floe.application.inputs import (
     TableLike,
     as_arrow,
@@ -25,12 +26,20 @@ from floe.application.tables import (
     prepare_table,
     table_properties,
 )
-from floe.domain.errors import InvalidFilterError, TableExistsError, TableNotFoundError, WriteError
+from floe.domain.errors import (
+    InvalidFilterError,
+    MissingExtraError,
+    TableExistsError,
+    TableNotFoundError,
+    WriteError,
+)
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import RowFilter, WriteMode
 from floe.domain.partitioning import partition_fields_to_add
+from floe.domain.refs import MAIN, check_ref_name
 from floe.ports.arrow import describe_schema
 from floe.ports.catalog import CatalogPort, TableInfo
+from floe.ports.engines import RayPort
 from floe.ports.table_store import TableStorePort, WriteResult, check_upsert_keys
 
 #: Arrow bytes of a streamed append held in memory at a time (see :meth:`WriteService.append`).
@@ -72,9 +81,56 @@ class WriteService:
         store: The table store port (to write).
     """
 
-    def __init__(self, catalog: CatalogPort, store: TableStorePort) -> None:
+    def __init__(
+        self, catalog: CatalogPort, store: TableStorePort, *, ray: RayPort | None = None
+    ) -> None:
         self._catalog = catalog
         self._store = store
+        self._ray = ray
+
+    def append_distributed(
+        self,
+        table: TableLike,
+        dataset: Any,
+        *,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        """Append a ``ray.data.Dataset`` written by Ray workers, in ONE commit.
+
+        Each block is checked against the table's schema and cast to it on
+        a worker (the rules of :meth:`append`, without schema evolution),
+        then written there as data files, split by partition, with column
+        statistics; the driver adds every file in one commit, one snapshot.
+        Ray re-runs a failed task (up to 3 times): the attempt writes the
+        same files again, so no block is committed twice. If a block fails
+        for good, nothing is committed and the job's files are deleted.
+        Needs ``floe[ray]`` and a running Ray (``ray.init()`` or a cluster).
+
+        Args:
+            table: The table (it must exist).
+            dataset: The ``ray.data.Dataset`` (executed once).
+            snapshot_properties: Extra entries for the snapshot summary.
+
+        Returns:
+            What was committed (``snapshot_id`` ``None`` for a dataset without rows).
+
+        Raises:
+            MissingExtraError: Ray is not installed.
+            TableNotFoundError: The table does not exist.
+            SchemaEvolutionError: A block does not fit the table.
+            CommitConflictError, CommitStateUnknownError, WriteError: The job or
+                the commit failed (never retried whole: the dataset runs once).
+        """
+        identifier = as_identifier(table)
+        if self._ray is None:
+            raise MissingExtraError("this floe was built without a Ray hand-off")
+        info = self._catalog.load_table(identifier)
+        cast = functools.partial(
+            conformed_rows, table_schema=info.schema, table_name=str(identifier)
+        )
+        return self._ray.append_dataset(
+            identifier, dataset, cast, snapshot_properties=snapshot_properties
+        )
 
     def append(
         self,
@@ -86,6 +142,7 @@ class WriteService:
         create_if_missing: NewTable | None = None,
         partition_fields: Sequence[PartitionLike] = (),
         chunk_bytes: int = STREAM_CHUNK_BYTES,
+        branch: str | None = None,
     ) -> WriteResult:
         """Append rows in one commit. Appending no rows commits nothing.
 
@@ -111,12 +168,18 @@ class WriteService:
                 :meth:`write`).
             partition_fields: Partition fields to add if missing (see :meth:`write`).
             chunk_bytes: For a stream, the Arrow bytes buffered per chunk.
+            branch: Write to this branch (made with ``lake.refs.create_branch``)
+                instead of ``main``: only the branch moves, readers of ``main``
+                see nothing of it until it is published. ``None`` or ``"main"``:
+                ``main``.
 
         Returns:
             What was committed.
 
         Raises:
             TableNotFoundError: The table does not exist.
+            RefNotFoundError: ``branch`` is not a branch of the table.
+            InvalidRefError: ``branch`` is a tag, or not a valid name.
             SchemaEvolutionError: The data does not fit the table.
             CommitConflictError, CommitStateUnknownError, WriteError: The commit
                 failed, or reading the stream did (a streamed append is never
@@ -131,6 +194,7 @@ class WriteService:
             create_if_missing=create_if_missing,
             partition_fields=partition_fields,
             chunk_bytes=chunk_bytes,
+            branch=branch,
         )
 
     def overwrite(
@@ -143,6 +207,7 @@ class WriteService:
         snapshot_properties: Mapping[str, str] | None = None,
         create_if_missing: NewTable | None = None,
         partition_fields: Sequence[PartitionLike] = (),
+        branch: str | None = None,
     ) -> WriteResult:
         """Replace all rows, or those matching ``row_filter``, with ``data`` in one commit.
 
@@ -156,6 +221,7 @@ class WriteService:
             snapshot_properties: Extra entries for the snapshot summary.
             create_if_missing: As in :meth:`append`.
             partition_fields: As in :meth:`append`.
+            branch: As in :meth:`append`: the rows replaced are the branch's.
 
         Raises:
             InvalidFilterError: The filter is not text, is malformed or names an
@@ -171,6 +237,7 @@ class WriteService:
             snapshot_properties=snapshot_properties,
             create_if_missing=create_if_missing,
             partition_fields=partition_fields,
+            branch=branch,
         )
 
     def upsert(
@@ -183,8 +250,12 @@ class WriteService:
         snapshot_properties: Mapping[str, str] | None = None,
         create_if_missing: NewTable | None = None,
         partition_fields: Sequence[PartitionLike] = (),
+        branch: str | None = None,
     ) -> WriteResult:
         """Update rows matching on ``join_columns`` and insert the others, in one commit.
+
+        With ``branch`` (as in :meth:`append`), rows are matched against the
+        branch's head and only the branch moves.
 
         Raises:
             WriteError: No join columns, a join column missing, a null in a join
@@ -200,6 +271,7 @@ class WriteService:
             snapshot_properties=snapshot_properties,
             create_if_missing=create_if_missing,
             partition_fields=partition_fields,
+            branch=branch,
         )
 
     def delete(
@@ -208,6 +280,7 @@ class WriteService:
         row_filter: RowFilter,
         *,
         snapshot_properties: Mapping[str, str] | None = None,
+        branch: str | None = None,
     ) -> WriteResult:
         """Delete the rows ``row_filter`` selects, in one commit.
 
@@ -223,6 +296,7 @@ class WriteService:
             row_filter: The rows to delete: filter text (``"day < '2024-01-01'"``)
                 or a PyIceberg ``BooleanExpression``; ``"true"`` deletes every row.
             snapshot_properties: Extra entries of the snapshot summary.
+            branch: Delete from this branch only (as in :meth:`append`).
 
         Returns:
             What was committed: ``rows_deleted`` rows, ``snapshot_id`` ``None``
@@ -242,9 +316,13 @@ class WriteService:
                 subject=str(identifier),
             )
         check_filter_text(row_filter, table=identifier)
+        on = _as_branch(branch)
         try:
             return self._store.delete(
-                identifier, row_filter, snapshot_properties=dict(snapshot_properties or {})
+                identifier,
+                row_filter,
+                snapshot_properties=dict(snapshot_properties or {}),
+                branch=on,
             )
         except TableNotFoundError as exc:
             raise TableNotFoundError(
@@ -265,6 +343,7 @@ class WriteService:
         partition_fields: Sequence[PartitionLike] = (),
         chunk_bytes: int = STREAM_CHUNK_BYTES,
         current: Current = None,
+        branch: str | None = None,
     ) -> WriteResult:
         """Write with the given mode; see :meth:`append`, :meth:`overwrite`, :meth:`upsert`.
 
@@ -294,6 +373,9 @@ class WriteService:
                 table was just found missing. ``None``: the write loads it.
                 A stale ``TableInfo`` costs a retry, never a lost commit: the
                 commit checks that the table has not moved since.
+            branch: The branch to write (see :meth:`append`); a table that
+                does not exist has none, so it is refused with
+                ``create_if_missing`` too.
 
         Raises:
             As :meth:`append`, :meth:`overwrite` and :meth:`upsert`;
@@ -303,6 +385,7 @@ class WriteService:
         identifier = as_identifier(table)
         check_filter_text(row_filter, table=identifier)
         mode = _as_mode(mode, str(identifier))
+        on = _as_branch(branch)
         if row_filter is not None and mode is not WriteMode.OVERWRITE:
             raise InvalidFilterError(
                 f"a row filter applies to overwrites only, not to {mode.value} "
@@ -322,13 +405,14 @@ class WriteService:
                 partition_fields=partition_fields,
                 chunk_bytes=chunk_bytes,
                 current=current,
+                branch=on,
             )
         arrow = as_arrow(data, table=identifier)
         try:
             info = self._current(identifier, current)
         except TableNotFoundError as exc:
-            if create_if_missing is None:
-                raise _missing(identifier, mode) from exc
+            if create_if_missing is None or on is not None:
+                raise _missing(identifier, mode, on) from exc
             created = self._create_with(
                 identifier,
                 arrow,
@@ -359,6 +443,7 @@ class WriteService:
                 add_partition_fields=new_fields,
                 snapshot_properties=properties,
                 loaded=info,
+                branch=on,
             )
         elif mode is WriteMode.OVERWRITE:
             result = self._store.overwrite(
@@ -369,6 +454,7 @@ class WriteService:
                 add_partition_fields=new_fields,
                 snapshot_properties=properties,
                 loaded=info,
+                branch=on,
             )
         else:
             keys = _join_columns(join_columns, fitted.data.column_names, str(identifier))
@@ -380,6 +466,7 @@ class WriteService:
                 add_partition_fields=new_fields,
                 snapshot_properties=properties,
                 loaded=info,
+                branch=on,
             )
         return result if not fitted.change_text else _with_change(result, fitted.change_text)
 
@@ -413,6 +500,7 @@ class WriteService:
         partition_fields: Sequence[PartitionLike],
         chunk_bytes: int,
         current: Current,
+        branch: str | None,
     ) -> WriteResult:
         """Append a stream: the fit is decided on its schema, each batch cast as it is read."""
         name = str(identifier)
@@ -426,8 +514,8 @@ class WriteService:
         try:
             info = self._current(identifier, current)
         except TableNotFoundError as exc:
-            if create_if_missing is None:
-                raise _missing(identifier, WriteMode.APPEND) from exc
+            if create_if_missing is None or branch is not None:
+                raise _missing(identifier, WriteMode.APPEND, branch) from exc
             # Table and first rows are one commit; that path takes the rows whole.
             return self.write(
                 identifier,
@@ -457,6 +545,7 @@ class WriteService:
             add_partition_fields=new_fields,
             snapshot_properties=properties,
             loaded=info,
+            branch=branch,
         )
         return result if not fit.change_text else _with_change(result, fit.change_text)
 
@@ -503,8 +592,23 @@ _WRITE_WORDS = {
 }
 
 
-def _missing(identifier: TableIdentifier, mode: WriteMode) -> TableNotFoundError:
+def _as_branch(branch: str | None) -> str | None:
+    """The branch a write names, ``None`` for ``main``; a bad name is refused here."""
+    if branch is None:
+        return None
+    return None if check_ref_name(branch) == MAIN else branch
+
+
+def _missing(
+    identifier: TableIdentifier, mode: WriteMode, branch: str | None = None
+) -> TableNotFoundError:
     # The write, not the catalog lookup it starts with, is what the caller asked for.
+    if branch is not None:
+        return TableNotFoundError(
+            f"{_WRITE_WORDS[mode]} branch {branch!r} of table {identifier}: table does not "
+            "exist (a new table has no branches: create it on main first)",
+            subject=str(identifier),
+        )
     return TableNotFoundError(
         f"{_WRITE_WORDS[mode]} table {identifier}: table does not exist "
         "(pass create_if_missing=NewTable() to create it with the rows)",

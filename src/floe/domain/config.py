@@ -131,8 +131,6 @@ CREDENTIAL_PROPERTY_KEYS: Final = frozenset(
 #: (their values stay masked, they draw no warning).
 OTHER_KNOWN_PROPERTY_KEYS: Final = frozenset(
     {
-        "audience",
-        "resource",
         "snapshot-loading-mode",
         "scan-planning-mode",
         "rest-page-size",
@@ -293,6 +291,10 @@ def _non_empty(_: object, attribute: attrs.Attribute[str], value: str) -> None:
         )
 
 
+#: What ``PolarisCatalogConfig.access_delegation`` may be (``None``: PyIceberg's default,
+#: which asks for vended credentials; ``"none"``: no delegation asked).
+ACCESS_DELEGATION_MODES: Final = frozenset({None, "vended-credentials", "none"})
+
 #: The default cap on one catalog or token answer, decoded (256 MiB).
 DEFAULT_MAX_RESPONSE_BYTES: Final = 256 * 1024 * 1024
 
@@ -310,7 +312,24 @@ class PolarisCatalogConfig:
         scope: OAuth2 scope; Polaris needs ``PRINCIPAL_ROLE:<role>``.
         token_refresh_enabled: Refresh tokens before expiry and on 401/419.
         retry: Retry policy for transient faults.
-        oauth2_server_uri: Token endpoint, when not ``<uri>/v1/oauth/tokens``.
+        oauth2_server_uri: Token endpoint, when not ``<uri>/v1/oauth/tokens``:
+            an external identity provider's (Keycloak, Entra ID, Okta...),
+            which Polaris in ``external`` authentication mode requires.
+        audience: The ``audience`` asked for in token requests (some
+            identity providers issue a token only for a named audience).
+        resource: The ``resource`` asked for in token requests (RFC 8707).
+        realm: The Polaris realm, sent in ``realm_header`` on every catalog
+            and token request (multi-realm deployments answer 404 without it).
+        realm_header: The realm header's name (Polaris'
+            ``polaris.realm-context.header-name``).
+        server_is_polaris: Whether the catalog answers as Apache Polaris does
+            (404 for a missing namespace, 409 for a table or namespace that
+            exists or is not empty), so floe leaves those checks to it and
+            does not look before it creates or drops: a principal granted
+            only what it does needs no list or read privileges. ``None``
+            (the default) asks ``/v1/config``: a server listing Polaris'
+            own endpoints is Polaris. ``False`` keeps floe's checks, for
+            servers laxer than Polaris.
         request_timeout_s: Seconds an HTTP request to the catalog or the
             token endpoint may take as a whole (connecting, sending, the
             headers and the entire answer) before it counts as a timeout, a
@@ -322,6 +341,18 @@ class PolarisCatalogConfig:
             default, 256 MiB, is far above real answers (a table's metadata
             with tens of thousands of snapshots is tens of MiB) and bounds
             what a hostile or broken server can make the client hold.
+        access_delegation: ``"vended-credentials"`` asks the catalog for
+            short-lived storage credentials scoped to each table it loads or
+            creates (the ``X-Iceberg-Access-Delegation`` header): that table's
+            files are read and written with them, so the config needs no
+            storage keys, and floe renews them before they expire. ``None``
+            (the default) sends what PyIceberg sends by default (the same
+            header, or a ``header.X-Iceberg-Access-Delegation`` property):
+            vended credentials that come back are used and renewed the same
+            way, and storage keys in ``properties`` serve where none come.
+            ``"none"`` asks for no delegation (a principal without
+            ``TABLE_READ_DATA``/``TABLE_WRITE_DATA`` grants loads tables
+            without it): storage access comes from ``properties`` (``s3.*``…).
         properties: Extra catalog properties passed through (``s3.*``,
             ``header.*``…).
     """
@@ -337,15 +368,35 @@ class PolarisCatalogConfig:
     oauth2_server_uri: str | None = attrs.field(
         default=None, repr=lambda u: repr(None if u is None else mask_uri(u))
     )
+    audience: str | None = None
+    resource: str | None = None
+    realm: str | None = None
+    realm_header: str = attrs.field(default="Polaris-Realm", validator=_non_empty)
+    server_is_polaris: bool | None = None
     request_timeout_s: float = attrs.field(default=60.0, validator=_in_range(0.1, 3600))
     max_response_bytes: int = attrs.field(
         default=DEFAULT_MAX_RESPONSE_BYTES, validator=_in_range(64 * 1024, 2**40)
     )
+    access_delegation: str | None = attrs.field(default=None)
     properties: Mapping[str, str] = attrs.field(
         factory=dict, converter=dict, repr=lambda props: repr(mask_properties(props))
     )
 
     def __attrs_post_init__(self) -> None:
+        if self.access_delegation not in ACCESS_DELEGATION_MODES:
+            raise InvalidConfigError(
+                "access_delegation must be 'vended-credentials', 'none' or unset, got "
+                f"{self.access_delegation!r} (remote signing is not supported)",
+                subject="access_delegation",
+            )
+        if self.access_delegation is not None and any(
+            key.lower() == "header.x-iceberg-access-delegation" for key in self.properties
+        ):
+            raise InvalidConfigError(
+                "give access_delegation or the header.X-Iceberg-Access-Delegation property, "
+                "not both",
+                subject="access_delegation",
+            )
         if not self.uri.startswith(("http://", "https://")):
             raise InvalidConfigError(
                 f"uri must start with http:// or https://, got {mask_uri(self.uri)!r}",
@@ -370,7 +421,16 @@ class PolarisCatalogConfig:
                 subject="max_response_bytes",
             )
         for key in self.properties:
-            if key in {"credential", "token", "uri", "warehouse", "scope"}:
+            if key in {
+                "credential",
+                "token",
+                "uri",
+                "warehouse",
+                "scope",
+                "audience",
+                "resource",
+                "oauth2-server-uri",
+            }:
                 raise InvalidConfigError(
                     f"property {key!r} is set through its own field, not properties",
                     subject=key,

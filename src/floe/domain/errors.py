@@ -95,6 +95,14 @@ class TableExistsError(CatalogError):
     """A table to create (or register) exists already."""
 
 
+class PurgeDisabledError(CatalogError):
+    """The catalog does not purge tables: dropping with ``purge=True`` is disabled there.
+
+    Apache Polaris refuses a purging drop (403) unless the catalog or the
+    server enables ``DROP_WITH_PURGE_ENABLED``; the table is left as it was.
+    """
+
+
 class SchemaEvolutionError(FloeStorageError):
     """Incoming data does not fit the table schema and cannot be evolved into it."""
 
@@ -115,6 +123,41 @@ class CommitStateUnknownError(WriteError):
     """
 
 
+class BranchDivergedError(WriteError):
+    """A branch cannot be published: ``main`` moved since it was cut, or it cannot be replayed.
+
+    Nothing was committed; ``main`` is as it was.
+
+    Attributes:
+        main_head: ``main``'s head when the publish was planned (``None``: no snapshot).
+        branch_head: The branch's head.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        subject: str | None = None,
+        main_head: int | None = None,
+        branch_head: int | None = None,
+    ) -> None:
+        super().__init__(message, subject=subject)
+        self.main_head = main_head
+        self.branch_head = branch_head
+
+
+class InvalidRefError(FloeValidationError):
+    """A branch or tag name, its retention or its use is invalid (e.g. a write to a tag)."""
+
+
+class RefNotFoundError(FloeStorageError):
+    """A table has no branch or tag by the name given."""
+
+
+class RefExistsError(FloeStorageError):
+    """A branch or tag to create exists already."""
+
+
 class ScanError(FloeStorageError):
     """A read failed."""
 
@@ -129,3 +172,7 @@ class UnknownPropertyWarning(UserWarning):
     Filter it like any warning, e.g.
     ``warnings.filterwarnings("ignore", category=floe.UnknownPropertyWarning)``.
     """
+
+
+class MissingExtraError(FloeStorageError, ImportError):
+    """An optional part of floe was asked for without its extra installed (``floe[duckdb]``)."""

@@ -11,7 +11,7 @@ import attrs
 
 from floe.domain.errors import InvalidConfigError, InvalidScanError
 from floe.domain.identifiers import Namespace, TableIdentifier
-from floe.domain.table_files import FilesDeleted
+from floe.domain.table_files import FilesDeleted, TableFile
 
 
 def _frozen_mapping(value: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -128,7 +128,12 @@ class ExpireResult:
         deleted_files: The files the expiry deleted because no snapshot
             left references them (data, delete and manifest files, manifest
             lists, statistics), by kind, and any it could not delete;
-            empty when called with ``delete_files=False``.
+            empty when called with ``delete_files=False`` and in a dry run.
+        dry_run: Nothing was changed: the snapshot ids and
+            ``unreferenced_files`` say what a run would expire and delete.
+        unreferenced_files: The files no snapshot left references any more,
+            in path order: those the expiry deleted (or tried to), or in a
+            dry run those it would delete; empty with ``delete_files=False``.
     """
 
     table: TableIdentifier
@@ -136,6 +141,17 @@ class ExpireResult:
     retained_snapshot_ids: tuple[int, ...]
     protected_snapshot_ids: tuple[int, ...] = ()
     deleted_files: FilesDeleted = attrs.field(factory=FilesDeleted)
+    dry_run: bool = False
+    unreferenced_files: tuple[TableFile, ...] = ()
+
+    @property
+    def unreferenced_bytes(self) -> int:
+        """Bytes of ``unreferenced_files`` whose size the metadata records.
+
+        Manifest lists' sizes are not recorded in Iceberg metadata: they
+        count as 0 here (a deleting run counts them in ``deleted_files``).
+        """
+        return sum(f.size_bytes or 0 for f in self.unreferenced_files)
 
 
 def _non_negative_or_none(
@@ -148,6 +164,13 @@ def _non_negative_or_none(
 def _aware(_: object, attribute: attrs.Attribute[datetime | None], value: datetime | None) -> None:
     if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
         raise InvalidScanError(f"{attribute.name} must be a timezone-aware datetime, got {value!r}")
+
+
+def _ref_name_or_none(_: object, __: attrs.Attribute[str | None], value: str | None) -> None:
+    if value is not None:
+        from floe.domain.refs import check_ref_name  # refs builds on this module's values
+
+        check_ref_name(value)
 
 
 def _columns(value: Iterable[str] | None) -> tuple[str, ...] | None:
@@ -180,8 +203,10 @@ class ScanOptions:
             ``"ts >= '2024-01-01T00:00:00' and region = 'eu'"``, or a PyIceberg
             ``BooleanExpression`` (see :data:`RowFilter`).
         snapshot_id: Read this snapshot instead of the current one.
-        as_of: Read the snapshot current at this time.
+        as_of: Read the snapshot current at this time (on ``ref``'s history
+            when both are given).
         limit: Return at most this many rows.
+        ref: Read the head of this branch or tag instead of ``main``'s.
     """
 
     columns: tuple[str, ...] | None = attrs.field(default=None, converter=_columns)
@@ -189,10 +214,15 @@ class ScanOptions:
     snapshot_id: int | None = attrs.field(default=None, validator=_non_negative_or_none)
     as_of: datetime | None = attrs.field(default=None, validator=_aware)
     limit: int | None = attrs.field(default=None, validator=_non_negative_or_none)
+    ref: str | None = attrs.field(default=None, validator=_ref_name_or_none)
 
     def __attrs_post_init__(self) -> None:
         if self.snapshot_id is not None and self.as_of is not None:
             raise InvalidScanError("give either snapshot_id or as_of, not both")
+        if self.snapshot_id is not None and self.ref is not None:
+            raise InvalidScanError(
+                "give either snapshot_id or ref, not both (a ref names a snapshot)"
+            )
 
 
 @attrs.frozen

@@ -13,8 +13,8 @@ against the type's schema (``polaris-core/.../schemas/policies/system/``):
   "max_orphan_file_age_in_days": number, "locations": [...], "config":
   {...}}``; floe reads the age (``older_than``). ``locations`` is not
   honoured: floe only ever searches the table's own location.
-- ``system.data-compaction``: ``{"enable": bool, "config": {...}}``; kept
-  for compaction (``config.target_file_size_bytes``).
+- ``system.data-compaction``: ``{"enable": bool, "config": {...}}``; floe
+  reads ``config.target_file_size_bytes`` (compaction's ``target_file_size``).
 
 Other types (``custom.*``, ``system.metadata-compaction``) are ignored.
 Parsing is pure: content that is not what the schema allows raises
@@ -306,6 +306,36 @@ def expiry_settings(
         older_than=_first(older_than, from_policy.older_than, DEFAULT_RUN_SNAPSHOT_AGE),
         retain_last=_first(retain_last, from_policy.retain_last, DEFAULT_RUN_RETAIN_LAST),
     )
+
+
+@attrs.frozen
+class CompactionSettings:
+    """What a policy-driven run passes to compaction.
+
+    Attributes:
+        target_file_size: The size to aim for; ``None`` takes the table's
+            ``write.target-file-size-bytes``.
+    """
+
+    target_file_size: int | None
+
+
+def compaction_settings(
+    policy: DataCompactionPolicy | None, *, target_file_size: int | None
+) -> CompactionSettings | None:
+    """Compaction settings of a policy-driven run: the caller's, else the policy's target.
+
+    Args:
+        policy: The table's data compaction policy, if any.
+        target_file_size: The caller's target (``None``: not given).
+
+    Returns:
+        The settings, or ``None`` when a disabled policy says compaction is not to run.
+    """
+    if policy is not None and not policy.enabled:
+        return None
+    from_policy = None if policy is None else policy.target_file_size_bytes
+    return CompactionSettings(target_file_size=_first(target_file_size, from_policy, None))
 
 
 def orphan_settings(

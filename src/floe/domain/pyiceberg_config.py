@@ -29,8 +29,11 @@ from floe.domain.errors import InvalidConfigError
 #: PyIceberg's REST properties that are fields of :class:`PolarisCatalogConfig`.
 _REST_FIELDS: Final = {
     key: key.replace("-", "_")  # the field is named as the key, with _ for -
-    for key in ("uri", "warehouse", "token", "scope", "oauth2-server-uri")
+    for key in ("uri", "warehouse", "token", "scope", "oauth2-server-uri", "audience", "resource")
 }
+#: The Polaris realm header as a PyIceberg header property (sent on catalog
+#: requests by PyIceberg): floe sends it on token requests too.
+_REALM_PROPERTY: Final = "header.polaris-realm"
 #: Properties that choose the catalog implementation; floe chooses its own.
 _IMPLEMENTATION_KEYS: Final = frozenset({"type", "py-catalog-impl"})
 _LOCAL_DATABASE: Final = "catalog.db"
@@ -44,8 +47,10 @@ def config_from_pyiceberg(name: str, properties: Mapping[str, Any]) -> CatalogCo
     ``sqlite:`` is ``sql``).
 
     * ``rest``: ``uri``, ``warehouse``, ``credential`` (``client_id:secret``)
-      or ``token``, ``scope``, ``oauth2-server-uri`` become fields; every
-      other property is passed through (``s3.*``, ``header.*``...).
+      or ``token``, ``scope``, ``oauth2-server-uri``, ``audience``,
+      ``resource`` and ``header.Polaris-Realm`` (the ``realm``) become
+      fields; every other property is passed through (``s3.*``,
+      ``header.*``...).
     * ``sql``: only floe's embedded layout, ``uri`` ``sqlite:///<dir>/catalog.db``
       with ``warehouse`` ``file://<dir>`` (or no warehouse), becomes a
       :class:`LocalCatalogConfig` of ``<dir>``.
@@ -98,6 +103,8 @@ def _rest_config(name: str, props: Mapping[str, str]) -> CatalogConfig:
     for key, value in props.items():
         if key in _REST_FIELDS:
             values[_REST_FIELDS[key]] = value
+        elif key == _REALM_PROPERTY:
+            values["realm"] = value
         elif key == "credential":
             client_id, colon, secret = value.partition(":")
             if not colon or not client_id or not secret:

@@ -10,7 +10,7 @@ snapshot does not record which commit made it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from floe.domain.errors import WriteError
 from floe.domain.models import RetentionPolicy, SnapshotInfo
@@ -21,11 +21,14 @@ def snapshots_to_expire(
     current_snapshot_id: int | None,
     now_ms: int,
     policy: RetentionPolicy,
+    kept_by_refs: Collection[int] = (),
 ) -> tuple[int, ...]:
     """Choose the snapshots to expire.
 
     Kept: the current snapshot, every snapshot a branch or tag points at
-    (``SnapshotInfo.refs``), the ``retain_last`` newest snapshots (the
+    (``SnapshotInfo.refs``) or a branch's retention keeps (``kept_by_refs``,
+    see :func:`floe.domain.refs.kept_by_branch_retention`), the
+    ``retain_last`` newest snapshots (the
     ``retain_last`` newest commits of a table floe writes), and
     (when ``policy.max_age_ms`` is set) every snapshot committed at or after
     ``now_ms - max_age_ms``. Everything else is expired.
@@ -35,12 +38,14 @@ def snapshots_to_expire(
         current_snapshot_id: The table's current snapshot, never expired.
         now_ms: The present, milliseconds since the epoch.
         policy: The retention policy.
+        kept_by_refs: Snapshots the refs' own retention keeps besides their heads.
 
     Returns:
         Ids to expire, oldest first.
     """
     candidates = _past_retention(snapshots, current_snapshot_id, now_ms, policy)
-    return tuple(s.snapshot_id for s in candidates if not s.refs)
+    kept = set(kept_by_refs)
+    return tuple(s.snapshot_id for s in candidates if not s.refs and s.snapshot_id not in kept)
 
 
 def snapshots_protected_by_refs(
@@ -48,24 +53,27 @@ def snapshots_protected_by_refs(
     current_snapshot_id: int | None,
     now_ms: int,
     policy: RetentionPolicy,
+    kept_by_refs: Collection[int] = (),
 ) -> tuple[int, ...]:
     """The snapshots past retention that are kept because a branch or tag points at them.
 
     These are exactly the snapshots :func:`snapshots_to_expire` would choose
-    if refs did not count (the current snapshot is kept for being current,
-    not listed here).
+    if refs (their heads and ``kept_by_refs``) did not count (the current
+    snapshot is kept for being current, not listed here).
 
     Args:
         snapshots: The table's snapshots, in any order.
         current_snapshot_id: The table's current snapshot.
         now_ms: The present, milliseconds since the epoch.
         policy: The retention policy.
+        kept_by_refs: Snapshots the refs' own retention keeps besides their heads.
 
     Returns:
         Their ids, oldest first.
     """
     candidates = _past_retention(snapshots, current_snapshot_id, now_ms, policy)
-    return tuple(s.snapshot_id for s in candidates if s.refs)
+    kept = set(kept_by_refs)
+    return tuple(s.snapshot_id for s in candidates if s.refs or s.snapshot_id in kept)
 
 
 def _past_retention(

@@ -36,13 +36,22 @@ class TableFilesPort(abc.ABC):
         """
 
     @abc.abstractmethod
-    def referenced_files(self, identifier: TableIdentifier) -> list[TableFile]:
+    def referenced_files(
+        self, identifier: TableIdentifier, *, without: Sequence[int] = ()
+    ) -> list[TableFile]:
         """Every file the table's current metadata references.
 
         The current metadata file and those in its metadata log, the
         statistics and partition statistics files, and for every snapshot (so
         every branch and tag): its manifest list, its manifests and the data
         and delete files of their live entries (added or existing).
+
+        Args:
+            identifier: The table.
+            without: Snapshots to leave out, as an expiry of them would:
+                what the table would still reference once they are gone
+                (their table statistics go with them; an unknown id is
+                ignored).
 
         Raises:
             TableNotFoundError: The table does not exist.

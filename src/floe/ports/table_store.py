@@ -13,6 +13,7 @@ from floe.domain.errors import WriteError
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import DataFileInfo, RowFilter, ScanOptions, SnapshotInfo, WriteMode
 from floe.domain.partitioning import PartitionTransform
+from floe.domain.refs import Ref, RefKind, RefRetention
 from floe.ports.catalog import TableInfo
 
 
@@ -102,8 +103,11 @@ class TableStorePort(abc.ABC):
     ``evolve_schema`` is given, the schema change and the data land in the
     same commit, and so do ``add_partition_fields`` (partition spec
     evolution: new fields apply to new data files); on any failure the table
-    is unchanged. No method raises
-    anything but :class:`floe.domain.errors.FloeStorageError` subclasses.
+    is unchanged. A write given ``branch`` (an existing branch other than
+    ``main``; ``None`` or ``"main"`` is ``main``) reads and commits on that
+    branch's head only: ``main`` and every other ref stay where they were,
+    and conflicts are judged against the branch's own history. No method
+    raises anything but :class:`floe.domain.errors.FloeStorageError` subclasses.
     """
 
     @abc.abstractmethod
@@ -116,11 +120,14 @@ class TableStorePort(abc.ABC):
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
         loaded: TableInfo | None = None,
+        branch: str | None = None,
     ) -> WriteResult:
         """Add rows in one commit.
 
         Raises:
             TableNotFoundError: The table does not exist.
+            RefNotFoundError: ``branch`` is not a branch of the table.
+            InvalidRefError: ``branch`` is a tag (tags never move).
             CommitConflictError: Concurrent commits kept conflicting.
             CommitStateUnknownError: The commit's outcome is unknown.
             WriteError: Anything else went wrong; the table is unchanged.
@@ -138,6 +145,7 @@ class TableStorePort(abc.ABC):
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
         loaded: TableInfo | None = None,
+        branch: str | None = None,
     ) -> WriteResult:
         """Add a stream of rows in ONE commit (one snapshot), in bounded memory.
 
@@ -167,6 +175,7 @@ class TableStorePort(abc.ABC):
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
         loaded: TableInfo | None = None,
+        branch: str | None = None,
     ) -> WriteResult:
         """Replace the rows matching ``row_filter`` (all rows if ``None``) with ``data``.
 
@@ -187,6 +196,7 @@ class TableStorePort(abc.ABC):
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
         loaded: TableInfo | None = None,
+        branch: str | None = None,
     ) -> WriteResult:
         """Update rows matching ``data`` on ``join_columns`` and insert the rest.
 
@@ -206,6 +216,7 @@ class TableStorePort(abc.ABC):
         *,
         snapshot_properties: Mapping[str, str] | None = None,
         loaded: TableInfo | None = None,
+        branch: str | None = None,
     ) -> WriteResult:
         """Delete the rows ``row_filter`` selects, in one commit.
 
@@ -299,6 +310,92 @@ class TableStorePort(abc.ABC):
                 lost; it may or may not have been applied.
             WriteError: An id is the current snapshot or the head of a branch
                 or tag (nothing expired), or the commit failed.
+        """
+
+    # -- branches and tags ---------------------------------------------------
+
+    @abc.abstractmethod
+    def list_refs(self, identifier: TableIdentifier) -> list[Ref]:
+        """The table's branches and tags, ``main`` first (when the table has a snapshot).
+
+        Raises:
+            TableNotFoundError: The table does not exist.
+        """
+
+    @abc.abstractmethod
+    def create_ref(
+        self,
+        identifier: TableIdentifier,
+        name: str,
+        kind: RefKind,
+        snapshot_id: int | None,
+        retention: RefRetention,
+    ) -> Ref:
+        """Create a branch or tag at ``snapshot_id`` (``None``: ``main``'s head), one commit.
+
+        Raises:
+            TableNotFoundError: The table does not exist.
+            RefExistsError: A ref of that name exists (``main`` always does).
+            SnapshotNotFoundError: No such snapshot, or the table has none yet.
+            CommitStateUnknownError, WriteError: As :meth:`append`.
+        """
+
+    @abc.abstractmethod
+    def drop_ref(self, identifier: TableIdentifier, name: str, kind: RefKind) -> None:
+        """Remove a branch or tag (never ``main``); its snapshots stay until expired.
+
+        Raises:
+            TableNotFoundError: The table does not exist.
+            RefNotFoundError: The table has no ref of that name and kind.
+            CommitStateUnknownError, WriteError: As :meth:`append`.
+        """
+
+    @abc.abstractmethod
+    def set_branch(
+        self,
+        identifier: TableIdentifier,
+        branch: str,
+        snapshot_id: int,
+        *,
+        expected_id: int | None,
+    ) -> None:
+        """Point a branch (``main`` included) at a snapshot, if it is still at ``expected_id``.
+
+        A compare-and-swap: the commit asserts the branch head the catalog
+        holds, so a branch that moved meanwhile is left as it is.
+
+        Raises:
+            TableNotFoundError: The table does not exist.
+            RefNotFoundError: ``branch`` is not a branch of the table (``main``
+                of a table without a snapshot is one).
+            SnapshotNotFoundError: No such snapshot.
+            CommitConflictError: The branch is no longer at ``expected_id``;
+                nothing changed.
+            CommitStateUnknownError, WriteError: As :meth:`append`.
+        """
+
+    @abc.abstractmethod
+    def cherry_pick_appends(
+        self,
+        identifier: TableIdentifier,
+        snapshot_ids: Sequence[int],
+        *,
+        onto: str,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        """Re-commit the files the given ``append`` snapshots added onto a branch, in ONE commit.
+
+        The files are not copied: the new snapshot references them as the
+        source snapshots do (Iceberg's cherry-pick of appends). Concurrent
+        commits to ``onto`` are kept (appends never conflict).
+
+        Raises:
+            TableNotFoundError: The table does not exist.
+            SnapshotNotFoundError: An id is not a snapshot of the table.
+            RefNotFoundError, InvalidRefError: As :meth:`append` for ``onto``.
+            WriteError: A snapshot is not an ``append``, or its files were
+                written under an older partition spec; nothing committed.
+            CommitConflictError, CommitStateUnknownError: As :meth:`append`.
         """
 
     @abc.abstractmethod

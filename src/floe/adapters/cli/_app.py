@@ -86,6 +86,18 @@ def confirm(action: str, *, yes: bool) -> None:
         raise CliError(f"not confirmed: did not {action}", ExitCode.ERROR)
 
 
+def existing_table(state: State, table: str) -> str:
+    """The table's name as the catalog spells it, looked up before a question is asked.
+
+    A destructive command reports a missing table (exit 3) before asking to
+    confirm anything.
+
+    Raises:
+        TableNotFoundError: The table does not exist.
+    """
+    return str(state.lake.tables.load(table).identifier)
+
+
 def _log_to_stderr(level: int) -> None:
     """Show floe's operation events (the library is silent unless its logger is configured)."""
     handler = logging.StreamHandler()

@@ -1,7 +1,4 @@
-"""``floe maintenance``: expire snapshots, remove orphan files, compact small files.
-
-``compact`` is offered when the installed floe has ``MaintenanceService.compact``.
-"""
+"""``floe maintenance``: expire snapshots, remove orphan files, compact small files."""
 
 from __future__ import annotations
 
@@ -14,10 +11,18 @@ import click
 from rich.status import Status
 
 import floe
-from floe.adapters.cli._app import State, cli, confirm, json_option, pass_state, yes_option
+from floe.adapters.cli._app import (
+    State,
+    cli,
+    confirm,
+    existing_table,
+    json_option,
+    pass_state,
+    yes_option,
+)
 from floe.adapters.cli._durations import duration_option
 from floe.adapters.cli._render import Output, human_bytes, human_duration
-from floe.application import MaintenanceService
+from floe.domain.compaction import DEFAULT_MIN_INPUT_FILES
 
 
 def _deleted_document(deleted: floe.FilesDeleted) -> dict[str, Any]:
@@ -45,6 +50,22 @@ def _deleted_lines(out: Output, deleted: floe.FilesDeleted) -> None:
         out.line(f"nothing deleted: {deleted.skipped}")
 
 
+def _unreferenced_lines(out: Output, result: floe.ExpireResult) -> None:
+    """What a dry run would delete: files by kind, then each path."""
+    kinds: dict[str, int] = {}
+    for file in result.unreferenced_files:
+        kinds[str(file.kind)] = kinds.get(str(file.kind), 0) + 1
+    listed = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+    # Iceberg metadata does not record a manifest list's size: then the sum is a floor.
+    floor = "at least " if any(f.size_bytes is None for f in result.unreferenced_files) else ""
+    out.line(
+        f"would delete {len(result.unreferenced_files)} files "
+        f"({floor}{human_bytes(result.unreferenced_bytes)})" + (f": {listed}" if listed else "")
+    )
+    for file in result.unreferenced_files:
+        out.line(f"  {file.path}")
+
+
 @contextlib.contextmanager
 def _working(out: Output, text: str) -> Iterator[None]:
     """A spinner on the terminal while a long call runs (nothing when not a terminal)."""
@@ -57,7 +78,7 @@ def _working(out: Output, text: str) -> Iterator[None]:
 
 @cli.group()
 def maintenance() -> None:
-    """Expire old snapshots and remove orphan files (see docs/maintenance.md)."""
+    """Expire old snapshots, remove orphan files, compact small files (docs/maintenance.md)."""
 
 
 @maintenance.command("expire")
@@ -75,6 +96,9 @@ def maintenance() -> None:
     help="The newest snapshots always kept.",
 )
 @click.option("--keep-files", is_flag=True, help="Only edit the metadata; delete no file.")
+@click.option(
+    "--dry-run", is_flag=True, help="Only report what would expire and be deleted; change nothing."
+)
 @yes_option
 @json_option
 @pass_state
@@ -84,38 +108,53 @@ def expire(
     older_than: timedelta | None,
     retain_last: int,
     keep_files: bool,
+    dry_run: bool,
     yes: bool,
 ) -> None:
     """Expire TABLE's old snapshots and delete the files only they used."""
-    lake = state.lake
-    name = str(lake.tables.load(table).identifier)
+    name = existing_table(state, table)
     age = f" older than {human_duration(older_than)}" if older_than is not None else ""
-    confirm(f"expire the snapshots of {name}{age} but the newest {retain_last}", yes=yes)
+    if not dry_run:
+        confirm(f"expire the snapshots of {name}{age} but the newest {retain_last}", yes=yes)
     out = state.output
     with _working(out, f"expiring snapshots of {name}"):
-        result = lake.maintenance.expire_snapshots(
-            name, older_than=older_than, retain_last=retain_last, delete_files=not keep_files
+        result = state.lake.maintenance.expire_snapshots(
+            name,
+            older_than=older_than,
+            retain_last=retain_last,
+            delete_files=not keep_files,
+            dry_run=dry_run,
         )
     if out.as_json:
         out.emit(
             {
                 "table": str(result.table),
+                "dry_run": result.dry_run,
                 "expired_snapshot_ids": list(result.expired_snapshot_ids),
                 "retained_snapshot_ids": list(result.retained_snapshot_ids),
                 "protected_snapshot_ids": list(result.protected_snapshot_ids),
+                "unreferenced_files": [
+                    {"path": f.path, "kind": str(f.kind), "size_bytes": f.size_bytes}
+                    for f in result.unreferenced_files
+                ],
                 "deleted_files": _deleted_document(result.deleted_files),
             }
         )
         return
     out.line(
-        f"expired {len(result.expired_snapshot_ids)} snapshots of {result.table}, "
-        f"kept {len(result.retained_snapshot_ids)}"
+        f"{'would expire' if result.dry_run else 'expired'} "
+        f"{len(result.expired_snapshot_ids)} snapshots of {result.table}, "
+        f"{'would keep' if result.dry_run else 'kept'} {len(result.retained_snapshot_ids)}"
         + (
             f" ({len(result.protected_snapshot_ids)} held by branches or tags)"
             if result.protected_snapshot_ids
             else ""
         )
     )
+    if result.dry_run:
+        if not keep_files:
+            _unreferenced_lines(out, result)
+        return
     _deleted_lines(out, result.deleted_files)
 
 
@@ -146,8 +185,7 @@ def orphans(
     yes: bool,
 ) -> None:
     """Find and delete the files under TABLE's location that no metadata references."""
-    lake = state.lake
-    name = str(lake.tables.load(table).identifier)
+    name = existing_table(state, table)
     if not dry_run:
         confirm(
             f"delete the unreferenced files of {name} older than {human_duration(older_than)}",
@@ -155,7 +193,7 @@ def orphans(
         )
     out = state.output
     with _working(out, f"scanning the files of {name}"):
-        result = lake.maintenance.remove_orphan_files(
+        result = state.lake.maintenance.remove_orphan_files(
             name, older_than=older_than, dry_run=dry_run, allow_short_window=allow_short_window
         )
     if out.as_json:
@@ -183,27 +221,42 @@ def orphans(
         _deleted_lines(out, result.deleted)
 
 
-#: The service method behind ``maintenance compact``; older floe versions lack it,
-#: and then the command is not offered.
-_COMPACT = "compact"
-
-
-def _compact(
+@maintenance.command("compact")
+@click.argument("table")
+@click.option(
+    "--target-file-size",
+    type=click.IntRange(min=1),
+    help="Bytes to aim for (default: the table's write.target-file-size-bytes).",
+)
+@click.option("--where", help="Only files that may hold rows this filter selects.")
+@click.option(
+    "--min-input-files",
+    type=click.IntRange(min=2),
+    default=DEFAULT_MIN_INPUT_FILES,
+    show_default=True,
+    help="Small files a partition needs to be rewritten.",
+)
+@click.option("--dry-run", is_flag=True, help="Only plan and report; write nothing.")
+@json_option
+@pass_state
+def compact(
     state: State,
     table: str,
     target_file_size: int | None,
     where: str | None,
-    min_input_files: int | None,
+    min_input_files: int,
     dry_run: bool,
 ) -> None:
     """Rewrite TABLE's small data files into files near the target size (no row changes)."""
-    lake = state.lake
-    options: dict[str, Any] = {"target_file_size": target_file_size, "where": where}
-    if min_input_files is not None:
-        options["min_input_files"] = min_input_files
     out = state.output
     with _working(out, f"compacting {table}"):
-        result = getattr(lake.maintenance, _COMPACT)(table, dry_run=dry_run, **options)
+        result = state.lake.maintenance.compact(
+            table,
+            target_file_size=target_file_size,
+            where=where,
+            min_input_files=min_input_files,
+            dry_run=dry_run,
+        )
     partitions = [
         {
             "partition": p.partition,
@@ -261,31 +314,3 @@ def _compact(
         )
     if result.skipped_with_deletes:
         out.line("left alone (row-level deletes apply): " + ", ".join(result.skipped_with_deletes))
-
-
-def _compact_command() -> click.Command:
-    """``maintenance compact``, decorated as the other commands are (innermost first)."""
-    command: Any = pass_state(_compact)
-    for decorate in (
-        json_option,
-        click.option("--dry-run", is_flag=True, help="Only plan and report; write nothing."),
-        click.option(
-            "--min-input-files",
-            type=click.IntRange(min=2),
-            help="Small files a partition needs to be rewritten.",
-        ),
-        click.option("--where", help="Only files that may hold rows this filter selects."),
-        click.option(
-            "--target-file-size",
-            type=click.IntRange(min=1),
-            help="Bytes to aim for (default: the table's write.target-file-size-bytes).",
-        ),
-        click.argument("table"),
-    ):
-        command = decorate(command)
-    created: click.Command = maintenance.command("compact")(command)
-    return created
-
-
-if hasattr(MaintenanceService, _COMPACT):
-    _compact_command()

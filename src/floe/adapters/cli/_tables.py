@@ -8,7 +8,15 @@ from typing import Any
 import click
 
 import floe
-from floe.adapters.cli._app import State, cli, confirm, json_option, pass_state, yes_option
+from floe.adapters.cli._app import (
+    State,
+    cli,
+    confirm,
+    existing_table,
+    json_option,
+    pass_state,
+    yes_option,
+)
 from floe.adapters.cli._namespaces import property_pairs
 from floe.adapters.cli._render import Output, human_bytes
 from floe.adapters.cli._schema_file import read_definition, type_name
@@ -115,7 +123,7 @@ def create_table(state: State, table: str, schema_file: Path, props: tuple[str, 
 def drop_table(state: State, table: str, purge: bool, yes: bool) -> None:
     """Drop TABLE from the catalog (with --purge, its files too)."""
     lake = state.lake
-    name = str(lake.tables.load(table).identifier)
+    name = existing_table(state, table)
     confirm(f"drop table {name}{' and delete its files' if purge else ''}", yes=yes)
     lake.tables.drop(name, purge=purge)
     out = state.output

@@ -11,10 +11,12 @@ names start with ``_``):
 - :func:`table_for_asset_key`: the table an asset key maps to, e.g. to read
   an asset's table with ``floe.Floe`` outside Dagster.
 - :func:`maintenance_job`: a job maintaining the assets' tables through the
-  IO manager, with the operations :class:`ExpireSnapshots`,
+  IO manager, with the operations :class:`Compact`, :class:`ExpireSnapshots`,
   :class:`RemoveOrphanFiles`, :class:`Health` and :class:`ByPolicy` (the
   catalog's maintenance policies; any :class:`MaintenanceOperation`);
   schedule it with ``dg.ScheduleDefinition``.
+- :func:`publish_job`: the publish step of write-audit-publish: publishes
+  each asset's branch onto ``main`` once its blocking checks passed.
 
 The IO manager is an edge adapter: it turns Dagster contexts into calls of
 floe's application services (``floe.Floe``) and nothing else.
@@ -40,6 +42,15 @@ named by metadata or inferred from ``floe/partition_spec``
 (:mod:`floe.adapters.dagster._partitions`). Inputs of a partitioned upstream
 read only the partitions requested; an input annotated ``dict[str, ...]``
 gets one frame per partition (:mod:`floe.adapters.dagster._annotations`).
+
+**Branches (write-audit-publish).** With ``branch`` set (or
+``FLOE_BRANCH``, or a run's ``floe/branch`` tag), every output is written
+to that branch of its table, cut from ``main``'s head on the asset's first
+write there (the table must have data on ``main``), and inputs are read
+from the branch when their table has it, else from ``main``: asset checks
+see the branch's data and readers of ``main`` see nothing of it.
+:func:`publish_job` then publishes each asset whose blocking checks passed
+since its latest materialization, and refuses the others (``docs/branches.md``).
 
 **Metadata.** ``dagster/row_count`` is the table's rows after the write,
 ``dagster/partition_row_count`` the written partition's,
@@ -84,15 +95,18 @@ from floe.adapters.dagster._io_manager import IcebergIOManager, create_io_manage
 from floe.adapters.dagster._maintenance_job import maintenance_job
 from floe.adapters.dagster._operations import (
     ByPolicy,
+    Compact,
     ExpireSnapshots,
     Health,
     MaintenanceOperation,
     RemoveOrphanFiles,
 )
+from floe.adapters.dagster._publish_job import publish_job
 from floe.adapters.dagster._targets import table_for_asset_key
 
 __all__ = [
     "ByPolicy",
+    "Compact",
     "ExpireSnapshots",
     "Health",
     "IcebergIOManager",
@@ -101,5 +115,6 @@ __all__ = [
     "RemoveOrphanFiles",
     "create_io_manager",
     "maintenance_job",
+    "publish_job",
     "table_for_asset_key",
 ]

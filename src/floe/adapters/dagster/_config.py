@@ -16,6 +16,7 @@ import attrs
 from floe.domain.errors import InvalidConfigError
 from floe.domain.identifiers import Namespace, parse_namespace
 from floe.domain.models import WriteMode
+from floe.domain.refs import MAIN, check_ref_name
 
 
 def _str_map(value: Mapping[str, str]) -> dict[str, str]:
@@ -32,6 +33,13 @@ def _write_mode(value: WriteMode | str) -> WriteMode:
         ) from None
 
 
+def _branch(value: str | None) -> str | None:
+    """A branch name, checked; ``None``, ``""`` and ``"main"`` all mean ``main``."""
+    if value is None or value == "" or value == MAIN:
+        return None
+    return check_ref_name(value)
+
+
 @attrs.frozen
 class IcebergIOManagerConfig:
     """How the Dagster IO manager maps asset outputs to tables.
@@ -44,6 +52,8 @@ class IcebergIOManagerConfig:
         schema_evolution: Whether writes may add columns / widen types.
         partition_column: Column filtered by time-window partitions.
         table_properties: Properties set on tables floe creates.
+        branch: The branch every asset is written to and read from first
+            (write-audit-publish); ``None`` is ``main``.
     """
 
     default_namespace: Namespace = attrs.field(default=("default",), converter=parse_namespace)
@@ -51,3 +61,4 @@ class IcebergIOManagerConfig:
     schema_evolution: bool = True
     partition_column: str | None = None
     table_properties: Mapping[str, str] = attrs.field(factory=dict, converter=_str_map)
+    branch: str | None = attrs.field(default=None, converter=_branch)

@@ -20,6 +20,9 @@ import pyarrow as pa
 from floe.application.inputs import lazy_frame_stream
 from floe.domain.errors import WriteError
 
+#: Rows per batch when a DuckDB relation is streamed into a table.
+_DUCKDB_BATCH_ROWS = 122_880
+
 
 def _is_polars(kind: object) -> bool:
     return str(getattr(kind, "__module__", "")).split(".")[0] == "polars"
@@ -27,6 +30,27 @@ def _is_polars(kind: object) -> bool:
 
 def _is_lazy(value: object) -> bool:
     return _is_polars(type(value)) and type(value).__name__ == "LazyFrame"
+
+
+def _is_duckdb(kind: object) -> bool:
+    module = str(getattr(kind, "__module__", "")).split(".")[0]
+    return module in ("duckdb", "_duckdb") and getattr(kind, "__name__", "") == "DuckDBPyRelation"
+
+
+def wants_duckdb(annotation: object) -> bool:
+    """Whether an input annotated so gets a ``duckdb.DuckDBPyRelation``."""
+    return _is_duckdb(annotation)
+
+
+def is_ray_dataset(value: object) -> bool:
+    """Whether ``value`` is a ``ray.data.Dataset``."""
+    return wants_ray(type(value))
+
+
+def wants_ray(annotation: object) -> bool:
+    """Whether an input annotated so gets a ``ray.data.Dataset``."""
+    module = str(getattr(annotation, "__module__", ""))
+    return module.startswith("ray.data") and getattr(annotation, "__name__", "") == "Dataset"
 
 
 def _polars() -> Any:
@@ -37,9 +61,10 @@ def _polars() -> Any:
 def can_stream(value: object) -> bool:
     """Whether ``value`` is a stream of rows :func:`to_stream` hands over unread.
 
-    A ``pyarrow.RecordBatchReader`` or a ``polars.LazyFrame``.
+    A ``pyarrow.RecordBatchReader``, a ``polars.LazyFrame`` or a
+    ``duckdb.DuckDBPyRelation``.
     """
-    return isinstance(value, pa.RecordBatchReader) or _is_lazy(value)
+    return isinstance(value, pa.RecordBatchReader) or _is_lazy(value) or _is_duckdb(type(value))
 
 
 def to_stream(value: Any, *, table: str) -> pa.RecordBatchReader:
@@ -55,6 +80,10 @@ def to_stream(value: Any, *, table: str) -> pa.RecordBatchReader:
     """
     if isinstance(value, pa.RecordBatchReader):
         return value
+    if _is_duckdb(type(value)):
+        # DuckDB runs the query as the reader is pulled, batch by batch.
+        reader: pa.RecordBatchReader = value.to_arrow_reader(_DUCKDB_BATCH_ROWS)
+        return reader
     if not _is_lazy(value):
         raise WriteError(
             f"cannot stream a {type(value).__name__} into table {table}", subject=table
@@ -82,6 +111,10 @@ def to_arrow(value: Any, *, table: str) -> pa.Table:
             return pa.Table.from_pandas(value, preserve_index=False)
         if _is_lazy(value):
             return _polars_to_arrow(value.collect(engine="streaming"))
+        if _is_duckdb(type(value)):
+            return _duckdb_to_arrow(value)
+        if is_ray_dataset(value):
+            return _ray_to_arrow(value)
         if _is_polars(type(value)) and hasattr(value, "to_arrow"):
             return _polars_to_arrow(value)
     except WriteError:
@@ -94,9 +127,21 @@ def to_arrow(value: Any, *, table: str) -> pa.Table:
         ) from exc
     raise WriteError(
         f"cannot write a {type(value).__name__} to table {table}; return a pyarrow.Table, "
-        "a RecordBatchReader, a pandas.DataFrame or a polars.DataFrame/LazyFrame",
+        "a RecordBatchReader, a pandas.DataFrame, a polars.DataFrame/LazyFrame, a "
+        "duckdb relation or a ray.data.Dataset",
         subject=table,
     )
+
+
+def _ray_to_arrow(value: Any) -> pa.Table:
+    ray = importlib.import_module("ray")
+    blocks: list[pa.Table] = ray.get(list(value.to_arrow_refs()))
+    return pa.concat_tables(blocks, promote_options="permissive") if blocks else pa.table({})
+
+
+def _duckdb_to_arrow(value: Any) -> pa.Table:
+    table: pa.Table = value.to_arrow_table()
+    return table
 
 
 def _polars_to_arrow(value: Any) -> pa.Table:

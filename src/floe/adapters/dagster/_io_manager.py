@@ -9,6 +9,7 @@ once, in the documentation of the package, :mod:`floe.adapters.dagster`.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -23,7 +24,16 @@ import floe
 from floe.adapters.dagster import _targets as targets
 from floe.adapters.dagster._annotations import input_shape
 from floe.adapters.dagster._config import IcebergIOManagerConfig
-from floe.adapters.dagster._frames import can_stream, from_arrow, to_arrow, to_stream, wants_lazy
+from floe.adapters.dagster._frames import (
+    can_stream,
+    from_arrow,
+    is_ray_dataset,
+    to_arrow,
+    to_stream,
+    wants_duckdb,
+    wants_lazy,
+    wants_ray,
+)
 from floe.adapters.dagster._lazy import lazy_scan
 from floe.adapters.dagster._lineage import RUN_ID, step_write
 from floe.adapters.dagster._logs import to_run_log
@@ -41,14 +51,20 @@ from floe.ports.arrow import canonical_schema, describe_schema
 
 _logger = logging.getLogger("floe.dagster")  # silent unless the application logs
 
+#: The run tag naming the branch a run writes to (wins over the setting and the variable).
+BRANCH_TAG = "floe/branch"
+#: The environment variable naming the branch of a deployment (when the setting is unset).
+BRANCH_ENV = "FLOE_BRANCH"
+
 
 class IcebergIOManager(dg.ConfigurableIOManager):
     """Stores asset outputs in Iceberg tables and loads inputs from them.
 
     Outputs may be ``pyarrow.Table``, ``pandas.DataFrame``, (with polars
-    installed) ``polars.DataFrame``/``LazyFrame``, or ``pyarrow.RecordBatchReader``;
+    installed) ``polars.DataFrame``/``LazyFrame``, ``duckdb.DuckDBPyRelation``, or
+    ``pyarrow.RecordBatchReader``;
     ``None`` writes nothing. By default an output replaces its table (a
-    partitioned asset's output, its partition). A reader or ``LazyFrame`` output of an
+    partitioned asset's output, its partition). A reader, relation or ``LazyFrame`` output of an
     unpartitioned asset in append mode is streamed into the table in bounded
     memory (one commit, as :meth:`floe.WriteService.append` does; the
     LazyFrame runs on polars' streaming engine as the table pulls its
@@ -59,8 +75,11 @@ class IcebergIOManager(dg.ConfigurableIOManager):
     collected, and then only the columns the query uses (and, for a query
     without a filter, the rows it needs); the input's ``columns`` and
     ``row_filter`` and partition filters are pushed into the scan, a polars
-    filter is applied to each batch. See :mod:`floe.adapters.dagster` for table
-    mapping, partitions and retry safety.
+    filter is applied to each batch. A ``duckdb.DuckDBPyRelation`` input is
+    ``reads.to_duckdb`` of that snapshot (columns, filter and partitions in
+    its query): DuckDB reads the files when the asset runs the relation.
+    See :mod:`floe.adapters.dagster` for table mapping, partitions and retry
+    safety.
 
     One ``floe.Floe`` is built on first use and reused for every output and
     input. With ``{"type": "memory"}`` the tables live in that Floe, and
@@ -84,6 +103,12 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             metadata neither names one (``floe/partition_column``) nor implies
             one (a ``floe/partition_spec`` with one time transform).
         table_properties: Properties of the tables the IO manager creates.
+        branch: Write every asset to this branch of its table and read
+            inputs from it when the table has it (else from ``main``):
+            write-audit-publish, see :func:`publish_job`. A run's
+            ``floe/branch`` tag wins over it; unset, the ``FLOE_BRANCH``
+            environment variable gives it (a branch deployment's). ``main``
+            or empty: no branch.
     """
 
     catalog: dict[str, Any] = Field(
@@ -104,6 +129,11 @@ class IcebergIOManager(dg.ConfigurableIOManager):
     )
     table_properties: dict[str, str] = Field(
         default_factory=dict, description="Properties of tables created by the IO manager."
+    )
+    branch: str | None = Field(
+        default=None,
+        description="Branch every asset is written to and read from first (else FLOE_BRANCH; "
+        "a run's floe/branch tag wins).",
     )
 
     # The memory catalog lives inside one Floe: reuse it for every output and input.
@@ -142,7 +172,24 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             schema_evolution=self.schema_evolution,
             partition_column=self.partition_column,
             table_properties=self.table_properties,
+            branch=self.branch if self.branch is not None else os.environ.get(BRANCH_ENV),
         )
+
+    def branch_for(
+        self, context: dg.OutputContext | dg.InputContext | dg.OpExecutionContext
+    ) -> str | None:
+        """The branch a run writes to: its ``floe/branch`` tag, else the setting or ``FLOE_BRANCH``.
+
+        Returns:
+            The branch, ``None`` for ``main``.
+
+        Raises:
+            InvalidRefError: The name is not a valid branch name.
+        """
+        tagged = _run_tags(context).get(BRANCH_TAG)
+        if tagged is not None:
+            return IcebergIOManagerConfig(branch=tagged).branch
+        return self.settings.branch
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         """Write an asset's output into its table and report materialization metadata.
@@ -174,11 +221,24 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         selection = partition_selection(context, metadata, settings.partition_column, asset=asset)
         # A reader or LazyFrame appended to an unpartitioned asset streams;
         # anything else is read whole (a LazyFrame collected).
-        streamed = can_stream(obj) and selection is None and mode is floe.WriteMode.APPEND
-        data: pa.Table | pa.RecordBatchReader = (
-            to_stream(obj, table=str(table)) if streamed else to_arrow(obj, table=str(table))
-        )
+        appended = selection is None and mode is floe.WriteMode.APPEND
         before = self._existing(table)
+        branch = self.branch_for(context)
+        branch_head: int | None = None
+        if branch is not None:
+            before, branch_head = self._on_branch(table, before, branch, asset)
+        # A Ray Dataset appended to an existing table's main is written by the
+        # Ray workers and committed once; a first write, or one to a branch,
+        # reads it whole.
+        distributed = is_ray_dataset(obj) and appended and before is not None and branch is None
+        streamed = can_stream(obj) and appended
+        data: Any = (
+            obj
+            if distributed
+            else to_stream(obj, table=str(table))
+            if streamed
+            else to_arrow(obj, table=str(table))
+        )
         schema = before.schema if before is not None else canonical_schema(data.schema)
         row_filter: BooleanExpression | None = None
         if selection is not None and mode is not floe.WriteMode.UPSERT:
@@ -202,25 +262,18 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             committed: int | None = None
             written: floe.WriteResult | None = None
         else:
-            spec = targets.names(metadata, targets.PARTITION_SPEC, asset=asset) or ()
-            result = lake.writes.write(
-                table,
-                data,
-                mode=mode,
-                row_filter=row_filter,
-                join_columns=targets.names(metadata, targets.JOIN_COLUMNS, asset=asset) or (),
-                allow_schema_evolution=settings.schema_evolution,
-                snapshot_properties=identity.snapshot_properties() if identity else None,
-                # A first write creates the table in the same commit as its rows;
-                # later ones add partition fields the metadata names and the
-                # table lacks, in the same commit too (others are kept).
-                create_if_missing=floe.NewTable(spec, settings.table_properties),
-                partition_fields=spec,
-                current=before if before is not None else TableMissing(),
+            properties = identity.snapshot_properties() if identity else None
+            result = (
+                lake.writes.append_distributed(table, data, snapshot_properties=properties)
+                if distributed
+                else self._write(
+                    table, data, mode, row_filter, metadata, asset, properties, before, branch
+                )
             )
             rows, committed, written = result.rows_written, result.snapshot_id, result
         after = _after_write(written, before) or lake.tables.load(table)
-        current = committed if committed is not None else after.current_snapshot_id
+        head = after.current_snapshot_id if branch is None else branch_head
+        current = committed if committed is not None else head
         partition_rows = None
         if selection is not None:
             # An overwrite leaves exactly the rows written in the partition;
@@ -229,7 +282,10 @@ class IcebergIOManager(dg.ConfigurableIOManager):
                 rows
                 if mode is floe.WriteMode.OVERWRITE and committed is not None
                 else self._count(
-                    table, after.schema, selection.to_filter(after.schema, table=str(table))
+                    table,
+                    after.schema,
+                    selection.to_filter(after.schema, table=str(table)),
+                    ref=branch,
                 )
             )
         report = MaterializationMetadata(
@@ -239,8 +295,12 @@ class IcebergIOManager(dg.ConfigurableIOManager):
                 table,
                 after.schema,
                 current,
-                known=rows_after_write(mode, selection, committed, rows, before, history),
+                # A branch's totals are its own snapshot's (``before`` is main's).
+                known=None
+                if branch is not None
+                else rows_after_write(mode, selection, committed, rows, before, history),
                 snapshot=None if written is None else written.snapshot,
+                ref=branch,
             ),
             rows_written=rows,
             columns=describe_schema(after.schema),
@@ -251,8 +311,74 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             deduplicated=earlier is not None,
             location=after.location,
             catalog=self._catalog_name,
+            branch=branch,
         )
         context.add_output_metadata(to_dagster(report))
+
+    def _on_branch(
+        self,
+        table: floe.TableIdentifier,
+        before: floe.TableInfo | None,
+        branch: str,
+        asset: str,
+    ) -> tuple[floe.TableInfo, int]:
+        """Make sure ``branch`` exists (cut from ``main``'s head on its first write).
+
+        Returns:
+            The table as loaded after the branch exists, and the branch's head.
+
+        Raises:
+            TableNotFoundError: The table does not exist, or has no snapshot on
+                ``main`` to cut the branch from.
+        """
+        if before is None or before.current_snapshot_id is None:
+            raise floe.TableNotFoundError(
+                f"{asset}: table {table} has no data on main yet, so branch {branch!r} cannot "
+                "be cut from it; materialize the asset on main first",
+                subject=str(table),
+            )
+        refs = {ref.name: ref for ref in self.lake.refs.list(table)}
+        found = refs.get(branch)
+        if found is not None:
+            return before, found.snapshot_id
+        try:
+            created = self.lake.refs.create_branch(table, branch)
+        except floe.RefExistsError:  # another step cut it meanwhile
+            created = self.lake.refs.get(table, branch)
+        # The write starts from the table it is handed: one that knows the branch.
+        return self.lake.tables.load(table), created.snapshot_id
+
+    def _write(
+        self,
+        table: floe.TableIdentifier,
+        data: pa.Table | pa.RecordBatchReader,
+        mode: floe.WriteMode,
+        row_filter: BooleanExpression | None,
+        metadata: Mapping[str, Any],
+        asset: str,
+        snapshot_properties: Mapping[str, str] | None,
+        before: floe.TableInfo | None,
+        branch: str | None,
+    ) -> floe.WriteResult:
+        """Write an output's rows (not a distributed append) with the asset's settings."""
+        settings = self.settings
+        spec = targets.names(metadata, targets.PARTITION_SPEC, asset=asset) or ()
+        return self.lake.writes.write(
+            table,
+            data,
+            mode=mode,
+            row_filter=row_filter,
+            join_columns=targets.names(metadata, targets.JOIN_COLUMNS, asset=asset) or (),
+            allow_schema_evolution=settings.schema_evolution,
+            snapshot_properties=snapshot_properties,
+            # A first write creates the table in the same commit as its rows;
+            # later ones add partition fields the metadata names and the
+            # table lacks, in the same commit too (others are kept).
+            create_if_missing=floe.NewTable(spec, settings.table_properties),
+            partition_fields=spec,
+            current=before if before is not None else TableMissing(),
+            branch=branch,
+        )
 
     def _table_rows(
         self,
@@ -262,6 +388,7 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         *,
         known: int | None,
         snapshot: floe.SnapshotInfo | None,
+        ref: str | None = None,
     ) -> int:
         """Rows in the table at ``snapshot_id``: ``known``, else its summary's total, or counted.
 
@@ -277,17 +404,21 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         total = snapshot.summary.get("total-records")
         if total is not None:
             return int(total)
-        return self._count(table, schema, None)
+        return self._count(table, schema, None, ref=ref)
 
     def _count(
         self,
         table: floe.TableIdentifier,
         schema: pa.Schema,
         row_filter: BooleanExpression | None,
+        *,
+        ref: str | None = None,
     ) -> int:
-        """Rows of the current snapshot matching ``row_filter``, reading one column."""
+        """Rows of the current snapshot (or ``ref``'s head) matching ``row_filter``."""
         first = schema.names[:1]
-        rows: int = self.lake.reads.scan(table, columns=first, row_filter=row_filter).num_rows
+        rows: int = self.lake.reads.scan(
+            table, columns=first, row_filter=row_filter, ref=ref
+        ).num_rows
         return rows
 
     def _existing(self, table: floe.TableIdentifier) -> floe.TableInfo | None:
@@ -338,13 +469,19 @@ class IcebergIOManager(dg.ConfigurableIOManager):
                 subject=asset,
             )
         try:
+            head = self._branch_head(context, table)
             if not shape.by_partition:
                 selection = partition_selection(
                     context, upstream_metadata, settings.partition_column, asset=asset
                 )
-                needs_info = selection is not None or wants_lazy(shape.frame)
+                needs_info = (
+                    selection is not None
+                    or wants_lazy(shape.frame)
+                    or wants_duckdb(shape.frame)
+                    or wants_ray(shape.frame)
+                )
                 info = self.lake.tables.load(table) if needs_info else None
-                return self._read(table, info, shape.frame, columns, input_filter, selection)
+                return self._read(table, info, shape.frame, columns, input_filter, selection, head)
             keys = list(dict.fromkeys(str(k) for k in context.asset_partition_keys))
             partitions_def = context.asset_partitions_def
             info = self.lake.tables.load(table)  # once for every partition's frame
@@ -362,6 +499,7 @@ class IcebergIOManager(dg.ConfigurableIOManager):
                         settings.partition_column,
                         asset=asset,
                     ),
+                    head,
                 )
                 for key in keys
             }
@@ -379,10 +517,13 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         columns: tuple[str, ...] | None,
         input_filter: str | None,
         selection: PartitionSelection | None,
+        head: floe.Ref | None = None,
     ) -> Any:
         """One frame of the table's rows in ``selection`` that pass ``input_filter``.
 
-        ``info`` (the table as loaded) is needed for a selection or a lazy frame.
+        ``info`` (the table as loaded) is needed for a selection or a lazy
+        frame; ``head`` is the run's branch when the table has it (read
+        instead of ``main``).
         """
         selected = (
             selection.to_filter(info.schema, table=str(table))
@@ -390,10 +531,44 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             else None
         )
         if wants_lazy(frame) and info is not None:
-            return self._lazy_input(table, info, columns, input_filter, selected)
+            snapshot_id = info.current_snapshot_id if head is None else head.snapshot_id
+            return self._lazy_input(table, info, columns, input_filter, selected, snapshot_id)
         row_filter = _all_of(input_filter, selected, table=str(table))
-        data = self.lake.reads.scan(table, columns=columns, row_filter=row_filter)
+        if wants_ray(frame) and info is not None:
+            # Planned now, pinned to the snapshot current now; Ray reads it.
+            return self.lake.reads.to_ray(
+                table, columns=columns, row_filter=row_filter, snapshot_id=info.current_snapshot_id
+            )
+        if wants_duckdb(frame) and info is not None:
+            # Handed over unread, pinned to the snapshot the run reads now
+            # (the branch's head when the run writes to a branch that has it).
+            return self.lake.reads.to_duckdb(
+                table,
+                columns=columns,
+                row_filter=row_filter,
+                snapshot_id=info.current_snapshot_id if head is None else head.snapshot_id,
+            )
+        data = self.lake.reads.scan(
+            table,
+            columns=columns,
+            row_filter=row_filter,
+            ref=None if head is None else head.name,
+        )
         return from_arrow(data, frame)
+
+    def _branch_head(
+        self, context: dg.InputContext, table: floe.TableIdentifier
+    ) -> floe.Ref | None:
+        """The run's branch of ``table`` when there is one and the table has it, else ``None``.
+
+        An upstream not materialized on the branch is read from ``main``.
+        """
+        branch = self.branch_for(context)
+        if branch is None:
+            return None
+        return next(
+            (r for r in self.lake.refs.list(table) if r.name == branch and r.is_branch), None
+        )
 
     def _lazy_input(
         self,
@@ -402,8 +577,9 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         columns: tuple[str, ...] | None,
         input_filter: str | None,
         selected: BooleanExpression | None,
+        snapshot_id: int | None,
     ) -> Any:
-        """A LazyFrame over the table as it is now, read only when collected.
+        """A LazyFrame over one snapshot (main's or the branch's head), read when collected.
 
         The snapshot is pinned here, so that every collect reads the same
         rows. The input's ``columns``, its filter text and the partitions
@@ -424,7 +600,6 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             )
         if columns is not None:
             schema = pa.schema([schema.field(name) for name in columns])
-        snapshot_id = info.current_snapshot_id
 
         def read(
             wanted: Sequence[str] | None, pushed: str | None, limit: int | None
@@ -474,6 +649,18 @@ def _catalog_name(config: CatalogConfig) -> str:
     if isinstance(config, LocalCatalogConfig):
         return config.catalog_name
     return config.name
+
+
+def _run_tags(
+    context: dg.OutputContext | dg.InputContext | dg.OpExecutionContext,
+) -> Mapping[str, str]:
+    """The run's tags, empty when the context has no run (e.g. ``build_output_context``)."""
+    try:
+        if isinstance(context, dg.OpExecutionContext):
+            return context.run.tags
+        return context.step_context.dagster_run.tags
+    except (dg.DagsterInvariantViolationError, AttributeError):
+        return {}
 
 
 def _key_path(context: dg.OutputContext | dg.InputContext) -> list[str] | None:

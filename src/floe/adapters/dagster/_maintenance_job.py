@@ -35,8 +35,8 @@ class _Target:
     metadata: Mapping[str, object]
 
 
-def _targets_of(tables: Iterable[TableSource]) -> tuple[_Target, ...]:
-    """The assets to maintain, each key once, in the order given."""
+def targets_of(tables: Iterable[TableSource], *, job: str = "maintenance") -> tuple[_Target, ...]:
+    """The assets a ``job`` (maintenance, publish) works on, each key once, in the order given."""
     found: dict[dg.AssetKey, _Target] = {}
     for source in tables:
         if isinstance(source, dg.AssetsDefinition):
@@ -54,12 +54,12 @@ def _targets_of(tables: Iterable[TableSource]) -> tuple[_Target, ...]:
             found.setdefault(key, _Target(key, {}))
         else:
             raise InvalidConfigError(
-                "a table to maintain is an AssetKey, an asset definition or spec, an asset "
+                f"a table of a {job} job is an AssetKey, an asset definition or spec, an asset "
                 f"key string ('sales/orders') or its parts, got {source!r:.80}",
                 subject="tables",
             )
     if not found:
-        raise InvalidConfigError("a maintenance job needs at least one table", subject="tables")
+        raise InvalidConfigError(f"a {job} job needs at least one table", subject="tables")
     return tuple(found.values())
 
 
@@ -71,7 +71,8 @@ def _operations_of(operations: Iterable[MaintenanceOperation]) -> tuple[Maintena
         ):
             raise InvalidConfigError(
                 "a maintenance operation has a 'name' and a 'run(maintenance, table)' "
-                f"(ExpireSnapshots, RemoveOrphanFiles, Health, ByPolicy), got {operation!r:.80}",
+                "(Compact, ExpireSnapshots, RemoveOrphanFiles, Health, ByPolicy), got "
+                f"{operation!r:.80}",
                 subject="operations",
             )
     if not chosen:
@@ -98,8 +99,9 @@ def maintenance_job(
     asset keys to (``floe/table`` metadata of an asset definition or spec
     included). For each table it logs a summary to the run's log and records
     an ``AssetObservation`` on the asset key whose metadata holds what each
-    operation reported (``floe/snapshots_expired``, ``floe/files_deleted``,
-    ``floe/bytes_freed``, ``floe/orphan_files``, ``floe/data_files``…).
+    operation reported (``floe/files_compacted``, ``floe/bytes_rewritten``,
+    ``floe/snapshots_expired``, ``floe/files_deleted``, ``floe/bytes_freed``,
+    ``floe/orphan_files``, ``floe/data_files``…).
     When an operation fails on a table, that table's remaining operations
     are skipped and the other tables are still maintained; the op then
     fails naming every failed table. Schedule it with
@@ -110,8 +112,11 @@ def maintenance_job(
             (every key), ``AssetSpec``s, ``AssetKey``s, asset key strings
             (``"sales/orders"``) or key parts (``["sales", "orders"]``).
         operations: What to run on each table, in order: by default
-            ``ExpireSnapshots()`` (older than 5 days, keeping the newest),
-            ``RemoveOrphanFiles()`` (older than 3 days) and ``Health()``.
+            ``Compact()`` (small files into files near the table's target
+            size), ``ExpireSnapshots()`` (older than 5 days, keeping the
+            newest), ``RemoveOrphanFiles()`` (older than 3 days) and
+            ``Health()``. Leave ``Compact()`` out of the list not to
+            rewrite data files.
         name: The job's name.
         io_manager: The IO manager to use; ``None`` takes the resource bound
             to ``resource_key`` where the job is defined.
@@ -124,7 +129,7 @@ def maintenance_job(
         InvalidConfigError: No table, an unknown kind of table, or no or an
             invalid operation.
     """
-    chosen = _targets_of(tables)
+    chosen = targets_of(tables)
     steps = _operations_of(operations)
 
     @dg.op(

@@ -35,6 +35,7 @@ class MaterializationMetadata:
             same step had committed it.
         location: Where the table's files live.
         catalog: The catalog's name (qualifies the table across catalogs).
+        branch: The branch written, ``None`` for ``main``.
     """
 
     table: TableIdentifier
@@ -49,6 +50,7 @@ class MaterializationMetadata:
     deduplicated: bool = False
     location: str = ""
     catalog: str = ""
+    branch: str | None = None
 
 
 def to_dagster(report: MaterializationMetadata) -> dict[str, dg.MetadataValue]:
@@ -59,7 +61,8 @@ def to_dagster(report: MaterializationMetadata) -> dict[str, dg.MetadataValue]:
     ``dagster/partition_row_count`` the written partition's,
     ``dagster/table_name`` the table, ``dagster/relation_identifier`` the
     table qualified by its catalog, ``dagster/uri`` where its files live.
-    The rows the step wrote are ``floe/rows_written``.
+    The rows the step wrote are ``floe/rows_written``; a write to a branch
+    names it in ``floe/branch`` (the row counts are then the branch's).
     """
     table = str(report.table)
     entries: dict[str, dg.MetadataValue] = {
@@ -81,6 +84,8 @@ def to_dagster(report: MaterializationMetadata) -> dict[str, dg.MetadataValue]:
         entries["floe/partition"] = dg.MetadataValue.text(report.partition)
     if report.partition_row_count is not None:
         entries["dagster/partition_row_count"] = dg.MetadataValue.int(report.partition_row_count)
+    if report.branch is not None:
+        entries["floe/branch"] = dg.MetadataValue.text(report.branch)
     if report.location:
         entries["floe/location"] = dg.MetadataValue.path(report.location)
         entries["dagster/uri"] = dg.MetadataValue.text(report.location)

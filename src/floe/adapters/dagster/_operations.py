@@ -3,7 +3,7 @@
 Each operation is a frozen value holding its parameters; :meth:`run` calls
 one ``lake.maintenance`` method on a table and returns the figures it
 reports, as the ``floe/...`` metadata of the table's asset observation. A
-new kind of maintenance (compaction, for one) is one more such value.
+new kind of maintenance is one more such value.
 """
 
 from __future__ import annotations
@@ -15,6 +15,12 @@ from typing import Protocol
 import attrs
 
 from floe.application.maintenance import MaintenanceService
+from floe.domain.compaction import (
+    DEFAULT_MIN_INPUT_FILES,
+    CompactResult,
+    check_min_input_files,
+    target_file_size,
+)
 from floe.domain.errors import InvalidConfigError
 from floe.domain.health import small_file_threshold
 from floe.domain.identifiers import TableIdentifier
@@ -61,6 +67,68 @@ def _age(name: str, value: object) -> None:
 def _bool(name: str, value: object) -> None:
     if not isinstance(value, bool):
         raise InvalidConfigError(f"{name} must be True or False, got {value!r}", subject=name)
+
+
+@attrs.frozen
+class Compact:
+    """Rewrite small data files into files near the target size (``lake.maintenance.compact``).
+
+    One ``replace`` snapshot per table, no row changes; partitions already
+    compact are left alone. The replaced files stay on storage until an
+    expiry drops the snapshots that read them: put :class:`ExpireSnapshots`
+    after it.
+
+    Attributes:
+        target_file_size: The size to aim for; by default the table's
+            ``write.target-file-size-bytes`` (512 MiB unless set).
+        where: Only the files that may hold rows this filter selects
+            (filter text, e.g. ``"ts >= '2024-05-01T00:00:00'"``).
+        min_input_files: Small files a partition needs to be rewritten (>= 2).
+        dry_run: Only plan and report.
+    """
+
+    target_file_size: int | None = None
+    where: str | None = None
+    min_input_files: int = DEFAULT_MIN_INPUT_FILES
+    dry_run: bool = False
+    name = "compact"
+
+    def __attrs_post_init__(self) -> None:
+        """Refuse bad parameters when the job is defined, not when it runs."""
+        target_file_size({}, self.target_file_size)
+        check_min_input_files(self.min_input_files)
+        _bool("dry_run", self.dry_run)
+        if self.where is not None and not isinstance(self.where, str):
+            raise InvalidConfigError(
+                f"where must be filter text, got {self.where!r:.80}", subject="where"
+            )
+
+    def run(self, maintenance: MaintenanceService, table: TableIdentifier) -> Figures:
+        """Compact the table's small files; see :class:`MaintenanceOperation`."""
+        return _compaction_figures(
+            maintenance.compact(
+                table,
+                target_file_size=self.target_file_size,
+                where=self.where,
+                min_input_files=self.min_input_files,
+                dry_run=self.dry_run,
+            )
+        )
+
+
+def _compaction_figures(result: CompactResult) -> Figures:
+    figures: dict[str, int | float | str] = {
+        "floe/files_compacted": result.files_rewritten,
+        "floe/bytes_rewritten": result.bytes_in,
+        "floe/compacted_files_written": result.files_added,
+        "floe/compacted_bytes_written": result.bytes_out,
+        "floe/target_file_size": result.target_file_size,
+    }
+    if result.dry_run:
+        figures["floe/compaction_dry_run"] = "planned only, nothing written"
+    if result.skipped_with_deletes:
+        figures["floe/partitions_with_deletes"] = ", ".join(result.skipped_with_deletes)
+    return figures
 
 
 @attrs.frozen
@@ -207,20 +275,23 @@ class Health:
 
 @attrs.frozen
 class ByPolicy:
-    """Expire snapshots and remove orphans as the catalog's policies say (``maintenance.maintain``).
+    """Compact, expire snapshots and remove orphans as the catalog's policies say.
 
-    A catalog serving Apache Polaris' policy API gives the settings
-    (``system.snapshot-expiry``, ``system.orphan-file-removal``); a value
-    set here wins over the policy; what neither sets takes Iceberg's
-    defaults; a disabled policy skips its operation (``floe/skipped``).
+    Runs ``lake.maintenance.maintain``: a catalog serving Apache Polaris'
+    policy API gives the settings (``system.data-compaction``,
+    ``system.snapshot-expiry``, ``system.orphan-file-removal``); a value
+    set here wins over the policy; what neither sets takes the defaults; a
+    disabled policy skips its operation (``floe/skipped``).
 
     Attributes:
+        target_file_size: The size compaction aims for.
         older_than: Age beyond which snapshots may go.
         retain_last: How many of the newest snapshots always stay.
         orphan_older_than: Age beyond which an unreferenced file is an orphan.
         allow_short_window: Accept an orphan age under a day.
     """
 
+    target_file_size: int | None = None
     older_than: timedelta | None = None
     retain_last: int | None = None
     orphan_older_than: timedelta | None = None
@@ -229,6 +300,7 @@ class ByPolicy:
 
     def __attrs_post_init__(self) -> None:
         """Refuse bad parameters when the job is defined, not when it runs."""
+        target_file_size({}, self.target_file_size)
         _age("older_than", self.older_than)
         _age("orphan_older_than", self.orphan_older_than)
         if self.retain_last is not None:
@@ -239,20 +311,24 @@ class ByPolicy:
         """Run the table's policy-driven maintenance; see :class:`MaintenanceOperation`."""
         run = maintenance.maintain(
             table,
+            target_file_size=self.target_file_size,
             older_than=self.older_than,
             retain_last=self.retain_last,
             orphan_older_than=self.orphan_older_than,
             allow_short_window=self.allow_short_window,
         )
         figures: dict[str, int | float | str] = {}
+        applied = run.policies
         policies = [
             p.name
-            for p in (run.policies.snapshot_expiry, run.policies.orphan_file_removal)
+            for p in (applied.data_compaction, applied.snapshot_expiry, applied.orphan_file_removal)
             if p is not None
         ]
         figures["floe/policies"] = ", ".join(policies) or "none"
         if run.skipped:
             figures["floe/skipped"] = "; ".join(run.skipped)
+        if run.compacted is not None:
+            figures.update(_compaction_figures(run.compacted))
         if run.expired is not None:
             figures.update(_expiry_figures(run.expired))
         if run.orphans is not None:
@@ -260,8 +336,10 @@ class ByPolicy:
         return figures
 
 
-#: What a maintenance job runs by default, in this order.
+#: What a maintenance job runs by default, in this order: compaction first, so
+#: that an expiry can drop the snapshots reading the files it replaced.
 DEFAULT_OPERATIONS: tuple[MaintenanceOperation, ...] = (
+    Compact(),
     ExpireSnapshots(),
     RemoveOrphanFiles(),
     Health(),

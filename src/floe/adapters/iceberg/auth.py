@@ -14,6 +14,13 @@ operation's retry policy like any other. An answer that is no token (an HTML
 page, text, JSON without ``access_token``), a 404 or a redirect says the
 endpoint is misconfigured: :class:`CatalogAuthenticationError`, naming the
 endpoint and what came back, not retried.
+
+The token endpoint is the catalog's own (``<uri>/v1/oauth/tokens``) or an
+external identity provider's (``oauth2_server_uri``), asked with the same
+client-credentials grant plus, when configured, ``audience``, ``resource``
+and the Polaris realm header. Polaris in ``external`` authentication mode
+answers 501 on its own endpoint: that is a configuration to change, said
+as such (:class:`CatalogAuthenticationError`), not a server fault to retry.
 """
 
 from __future__ import annotations
@@ -47,6 +54,9 @@ class TokenProvider:
         client_id: OAuth2 client id.
         client_secret: OAuth2 client secret.
         scope: Scope requested (Polaris: ``PRINCIPAL_ROLE:<role>``).
+        audience: The ``audience`` requested (external identity providers).
+        resource: The ``resource`` requested (RFC 8707).
+        headers: Headers sent with every token request (the Polaris realm).
         static_token: A fixed bearer token instead of client credentials.
         refresh_enabled: Renew before expiry (else only when invalidated).
         refresh_margin_s: Renew this many seconds before expiry.
@@ -64,6 +74,9 @@ class TokenProvider:
         client_id: str | None = None,
         client_secret: Secret | None = None,
         scope: str | None = None,
+        audience: str | None = None,
+        resource: str | None = None,
+        headers: dict[str, str] | None = None,
         static_token: Secret | None = None,
         refresh_enabled: bool = True,
         refresh_margin_s: float = DEFAULT_REFRESH_MARGIN_S,
@@ -80,6 +93,9 @@ class TokenProvider:
         self._client_id = client_id
         self._client_secret = client_secret
         self._scope = scope
+        self._audience = audience
+        self._resource = resource
+        self._headers = dict(headers or {})
         self._static = static_token
         self._refresh_enabled = refresh_enabled
         self._margin = refresh_margin_s
@@ -136,6 +152,10 @@ class TokenProvider:
         data = {"grant_type": "client_credentials"}
         if self._scope:
             data["scope"] = self._scope
+        if self._audience:
+            data["audience"] = self._audience
+        if self._resource:
+            data["resource"] = self._resource
         # The server starts the token's lifetime when it answers, which can be
         # long after a slow answer is read: count from the moment of asking.
         asked_at = self._clock()
@@ -147,6 +167,7 @@ class TokenProvider:
                 response = session.post(
                     self._token_url,
                     data=data,
+                    headers=self._headers,
                     auth=(self._client_id, self._client_secret.reveal()),
                     verify=self._verify,
                     # The credentials go to the configured endpoint and nowhere else.
@@ -159,6 +180,13 @@ class TokenProvider:
                 f"cannot reach the token endpoint {self._token_url} ({type(exc).__name__})",
                 subject=self._token_url,
             ) from None
+        if response.status_code == 501:
+            raise CatalogAuthenticationError(
+                f"token endpoint {self._token_url} answered HTTP 501 Not Implemented: this "
+                "Polaris uses an external identity provider: set oauth2_server_uri to that "
+                "provider's token endpoint (with audience or resource if it needs them)",
+                subject=self._token_url,
+            )
         if response.status_code == 429 or response.status_code >= 500:
             # Busy or failing, not a refusal: transient, so the guard retries it
             # (honouring Retry-After, which the cause carries; nothing else is kept).
@@ -196,6 +224,12 @@ def _refusal(response: requests.Response, token_url: str, client_id: str) -> str
             f"token endpoint {token_url} redirected ({_answered(response)}) to "
             f"{target.scheme}://{target.netloc}{target.path}; floe does not follow redirects "
             "with credentials: configure the address that answers (uri or oauth2_server_uri)"
+        )
+    if status == 404 and _iceberg_error_type(response) == "MissingOrInvalidRealm":
+        return (
+            f"token endpoint {token_url} answered HTTP 404 'Missing or invalid realm': this "
+            "Polaris serves several realms; set realm (sent in the Polaris-Realm header, or "
+            "the header named by realm_header) to one it knows"
         )
     if status in (404, 405):
         return (
@@ -267,6 +301,17 @@ def _status_only(response: requests.Response) -> requests.HTTPError:
     if retry_after is not None:
         bare.headers["Retry-After"] = retry_after
     return requests.HTTPError(f"HTTP {response.status_code}", response=bare)
+
+
+def _iceberg_error_type(response: requests.Response) -> str:
+    """The ``error.type`` of an Iceberg REST error body, or ``""``."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    kind = error.get("type") if isinstance(error, dict) else None
+    return kind[:100] if isinstance(kind, str) else ""
 
 
 def _oauth_error(response: requests.Response) -> str:

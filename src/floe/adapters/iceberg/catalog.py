@@ -15,11 +15,14 @@ from pyiceberg.table import Table
 
 from floe.adapters.filters import iceberg_schema
 from floe.adapters.iceberg.connect import IcebergBackend
+from floe.adapters.iceberg.guard import answered_status
+from floe.adapters.iceberg.vended import vends_credentials
 from floe.adapters.iceberg_model import arrow_schema, build_partition_spec, describe_spec
 from floe.domain.errors import (
     NamespaceExistsError,
     NamespaceNotEmptyError,
     NamespaceNotFoundError,
+    PurgeDisabledError,
     TableExistsError,
     TableNotFoundError,
 )
@@ -62,6 +65,10 @@ class IcebergCatalog(CatalogPort):
     Some catalogs are laxer than Polaris (a duplicate create that succeeds, a
     namespace dropped with children, a nested namespace without its
     parent); the checks here give Polaris' answer whatever the backend.
+    Against Polaris itself (:attr:`IcebergBackend.server_checks`) they are
+    left to the server, which answers 404/409 on its own: looking first
+    would need list and read privileges that a principal granted only
+    what it does lacks.
 
     Args:
         backend: The PyIceberg catalog and the guard every call goes through.
@@ -86,21 +93,34 @@ class IcebergCatalog(CatalogPort):
         wanted = dict(properties or {})
         unsure = False  # an earlier attempt's create request failed: it may have landed
 
+        no_parent = NamespaceNotFoundError(
+            f"cannot create namespace {name}: its parent "
+            f"{format_namespace(namespace[:-1])} does not exist",
+            subject=name,
+        )
+
+        def exists_already() -> NamespaceInfo:
+            found = self.load_namespace(namespace) if unsure else None
+            if found is not None and wanted.items() <= found.properties.items():
+                return found  # this call's own create, whose answer was lost
+            raise NamespaceExistsError(f"namespace {name} already exists", subject=name)
+
         def call() -> NamespaceInfo:
             nonlocal unsure
-            if len(namespace) > 1 and not self._namespace_exists(namespace[:-1]):
-                raise NamespaceNotFoundError(
-                    f"cannot create namespace {name}: its parent "
-                    f"{format_namespace(namespace[:-1])} does not exist",
-                    subject=name,
-                )
-            if self._namespace_exists(namespace):
-                found = self.load_namespace(namespace) if unsure else None
-                if found is not None and wanted.items() <= found.properties.items():
-                    return found  # this call's own create, whose answer was lost
-                raise NamespaceExistsError(f"namespace {name} already exists", subject=name)
+            checked = not self._backend.server_checks
+            if checked and len(namespace) > 1 and not self._namespace_exists(namespace[:-1]):
+                raise no_parent
+            if checked and self._namespace_exists(namespace):
+                return exists_already()
             try:
                 self._backend.catalog.create_namespace(namespace, wanted)
+            except ice.NamespaceAlreadyExistsError:
+                return exists_already()
+            except ice.RESTError as exc:
+                if answered_status(exc) == 404:  # PyIceberg types no 404 here: Polaris' parent
+                    raise no_parent from None
+                unsure = True
+                raise
             except Exception:
                 unsure = True
                 raise
@@ -115,7 +135,8 @@ class IcebergCatalog(CatalogPort):
         name = format_namespace(parent) or "<top level>"
 
         def call() -> list[Namespace]:
-            if parent and not self._namespace_exists(parent):
+            checked = not self._backend.server_checks
+            if checked and parent and not self._namespace_exists(parent):
                 raise NamespaceNotFoundError(f"namespace {name} does not exist", subject=name)
             found = self._backend.catalog.list_namespaces(parent)
             depth = len(parent) + 1
@@ -144,6 +165,20 @@ class IcebergCatalog(CatalogPort):
             nonlocal unsure
             if unsure and not self._namespace_exists(namespace):
                 return  # this call's own drop, whose answer was lost
+            if self._backend.server_checks:
+                try:
+                    self._backend.catalog.drop_namespace(namespace)
+                except ice.NamespaceNotEmptyError:
+                    raise NamespaceNotEmptyError(
+                        f"namespace {name} is not empty (it holds tables or namespaces)",
+                        subject=name,
+                    ) from None
+                except NoSuchNamespaceError:
+                    raise
+                except Exception:
+                    unsure = True
+                    raise
+                return
             children = self._backend.catalog.list_namespaces(namespace)
             children = [c for c in children if tuple(c) != namespace]
             tables = self._backend.catalog.list_tables(namespace)
@@ -194,26 +229,37 @@ class IcebergCatalog(CatalogPort):
         wanted = dict(properties or {})
         unsure = False  # an earlier attempt's create request failed: it may have landed
 
+        no_namespace = NamespaceNotFoundError(
+            f"cannot create table {name}: namespace "
+            f"{format_namespace(identifier.namespace)} does not exist",
+            subject=name,
+        )
+
         def call() -> TableInfo:
             nonlocal unsure
-            if not self._namespace_exists(identifier.namespace):
-                raise NamespaceNotFoundError(
-                    f"cannot create table {name}: namespace "
-                    f"{format_namespace(identifier.namespace)} does not exist",
-                    subject=name,
-                )
+            checked = not self._backend.server_checks
+            if checked and not self._namespace_exists(identifier.namespace):
+                raise no_namespace
             ice_schema = iceberg_schema(schema)
             spec = build_partition_spec(tuple(partition_spec), ice_schema)
-            if self._backend.catalog.table_exists(identifier.parts):
+
+            def exists_already() -> TableInfo:
                 if unsure:
                     found = self._backend.catalog.load_table(identifier.parts)
                     if _is_as_created(found, ice_schema, spec, wanted):
                         return self._describe(identifier, found)
                 raise TableExistsError(f"table {name} already exists", subject=name)
+
+            if checked and self._backend.catalog.table_exists(identifier.parts):
+                return exists_already()
             try:
                 table = self._backend.catalog.create_table(
                     identifier.parts, schema=ice_schema, partition_spec=spec, properties=wanted
                 )
+            except ice.TableAlreadyExistsError:
+                return exists_already()
+            except NoSuchNamespaceError:
+                raise no_namespace from None
             except Exception:
                 unsure = True
                 raise
@@ -238,9 +284,13 @@ class IcebergCatalog(CatalogPort):
                 f"cannot register table {name}: no table metadata at {metadata_location}",
                 subject=name,
             )
-            io = load_file_io(catalog.properties, metadata_location)
-            if not io.new_input(metadata_location).exists():
-                raise missing
+            # With vended credentials storage access comes with a table, so
+            # there is none to look with before it is registered: the catalog
+            # reads the metadata file itself and answers for it.
+            if not vends_credentials(catalog):
+                io = load_file_io(catalog.properties, metadata_location)
+                if not io.new_input(metadata_location).exists():
+                    raise missing
             try:
                 table = catalog.register_table(identifier.parts, metadata_location)
             except (FileNotFoundError, ice.NoSuchTableError) as exc:
@@ -248,6 +298,12 @@ class IcebergCatalog(CatalogPort):
                 with contextlib.suppress(Exception):
                     catalog.drop_table(identifier.parts)
                 raise missing from exc
+            except ice.BadRequestError as exc:
+                # The catalog could not read the metadata file (the only thing
+                # in the request it has to look up); it registered nothing.
+                raise TableNotFoundError(
+                    f"{missing} (the catalog says: {exc})", subject=name
+                ) from exc
             return self._describe(identifier, table)
 
         return self._guard.run("register table", name, call)
@@ -262,7 +318,7 @@ class IcebergCatalog(CatalogPort):
         name = format_namespace(namespace)
 
         def call() -> list[TableIdentifier]:
-            if not self._namespace_exists(namespace):
+            if not self._backend.server_checks and not self._namespace_exists(namespace):
                 raise NamespaceNotFoundError(f"namespace {name} does not exist", subject=name)
             found = self._backend.catalog.list_tables(namespace)
             return sorted(
@@ -284,6 +340,16 @@ class IcebergCatalog(CatalogPort):
                     self._backend.catalog.purge_table(identifier.parts)
                 else:
                     self._backend.catalog.drop_table(identifier.parts)
+            except ice.ForbiddenError as exc:
+                if purge and "purge" in str(exc).lower():
+                    raise PurgeDisabledError(
+                        f"cannot drop table {identifier} with purge: purge is disabled on this "
+                        "catalog (Polaris: DROP_WITH_PURGE_ENABLED, or the catalog property "
+                        "polaris.config.drop-with-purge.enabled); the table is unchanged. "
+                        "Drop it without purge, or ask the catalog's administrator to enable it",
+                        subject=str(identifier),
+                    ) from None
+                raise
             except Exception:
                 unsure = True
                 raise

@@ -52,6 +52,7 @@ from pyiceberg.typedef import EMPTY_DICT
 
 from floe.adapters.filters import bind_filter, parse_filter
 from floe.adapters.iceberg.guard import commit_outcome_guarded, commit_refused
+from floe.adapters.iceberg.refs import transaction
 from floe.adapters.iceberg.streaming import delete_quietly
 from floe.adapters.iceberg.writes import validation_conflicts
 from floe.adapters.iceberg_model import partition_values
@@ -209,7 +210,7 @@ def rewrite(
             "nothing was written",
             subject=name,
         )
-    tx = table.transaction()
+    tx = transaction(table)
     producer = _ReplaceFiles(
         operation=Operation.REPLACE,
         transaction=tx,
@@ -298,7 +299,7 @@ def rewrite_manifests(table: Table, name: str) -> ManifestRewrite:
     before = [] if snapshot is None else snapshot.manifests(table.io)
     if len(before) <= 1:
         return ManifestRewrite(None, len(before), len(before))
-    tx = table.transaction()
+    tx = transaction(table)
     producer = _RewriteManifests(tx, table)
     producer.commit()
     commit_manifests(tx, name)

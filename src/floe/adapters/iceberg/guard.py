@@ -223,15 +223,18 @@ def never_sent(error: BaseException) -> bool:
 def definitive_answer(response: requests.Response) -> bool:
     """Whether ``response`` is the catalog refusing a mutation: it certainly was not applied.
 
-    That is a 409 conflict, or another 4xx whose body is an Iceberg REST
-    error (``{"error": {"message", "type", "code"}}``). A 4xx in any other
+    That is a 409 conflict, or another 4xx (but 408 Request Timeout) whose
+    body is an Iceberg REST error (``{"error": {"message", "type", "code"}}``).
+    A 4xx in any other
     shape (a gateway's HTML page) does not prove the catalog saw the request,
     and every 2xx, 5xx or unreadable answer may follow an applied commit.
     """
     status = response.status_code
     if status == 409:
         return True
-    if not 400 <= status < 500:
+    if status == 408 or not 400 <= status < 500:
+        # 408: the server gave up waiting for the request, which may have been
+        # applied all the same (PyIceberg treats 500/502/504 alike for commits).
         return False
     try:
         ErrorResponse.model_validate_json(response.content)
@@ -293,11 +296,11 @@ def commit_refused(error: BaseException) -> bool:
         return False
     if isinstance(error, _NOT_APPLIED):
         return True
-    status = _answered_status(error)
+    status = answered_status(error)
     return status is not None and 400 <= status < 500
 
 
-def _answered_status(error: BaseException | None) -> int | None:
+def answered_status(error: BaseException | None) -> int | None:
     """The HTTP status of the first response on ``error``'s chain."""
     for response in _chained_responses(error):
         status: Any = getattr(response, "status_code", None)

@@ -6,19 +6,24 @@ order asked for. Two PyIceberg 0.12 faults are planned around: predicates
 that NaN satisfies are pushed down weakened (Arrow's row-group pruning drops
 NaN rows) and applied exactly to the rows read (:func:`~floe.adapters.filters.scan_pushdown`);
 a plan whose residual evaluation trips on a null partition value is made
-again without the predicates on partition source columns.
+again without the predicates on partition source columns. Batch streams
+read a bounded window of data files at a time (:func:`bounded_batches`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+import attrs
 import pyarrow as pa
 from pyiceberg.expressions import BooleanExpression
 from pyiceberg.expressions.visitors import extract_field_ids
+from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.schema import Schema
-from pyiceberg.table import Table
+from pyiceberg.table import DataScan, Table
+from pyiceberg.table.refs import MAIN_BRANCH
 
 from floe.adapters.filters import (
     bind_filter,
@@ -29,8 +34,21 @@ from floe.adapters.filters import (
 from floe.adapters.iceberg.errors import translated
 from floe.adapters.iceberg.guard import without_frames
 from floe.adapters.iceberg_model import arrow_schema, partition_values
-from floe.domain.errors import FloeStorageError, InvalidScanError, ScanError, SnapshotNotFoundError
+from floe.domain.errors import (
+    FloeStorageError,
+    InvalidScanError,
+    RefNotFoundError,
+    ScanError,
+    SnapshotNotFoundError,
+)
 from floe.domain.models import DataFileInfo, RowFilter, ScanOptions
+
+#: How many data files a batch stream reads together (in parallel); one more
+#: window is read ahead while the consumer pulls the current one.
+FILES_AT_ONCE = 4
+
+#: A checked scan: the table, the schema of the snapshot read, the bound filter, the columns.
+ScanPlan = tuple[Table, Schema, BooleanExpression, tuple[str, ...], int | None]
 
 #: A stream of batches as read, its canonical schema and the columns asked for.
 OpenedScan = tuple[Iterable[pa.RecordBatch], pa.Schema, tuple[str, ...]]
@@ -52,36 +70,45 @@ def scan(load: Callable[[], Table], name: str, options: ScanOptions) -> pa.Table
         InvalidFilterError: A filter that does not bind to the snapshot's schema.
         SnapshotNotFoundError: No such snapshot.
     """
-    table, schema, bound, columns = _plan(load, name, options)
-    expected = _projected(schema, columns)
+    table, schema, bound, columns, snapshot_id = plan(load, name, options)
+    expected = projected_schema(schema, columns)
 
     def read(pushdown: BooleanExpression, exact: bool) -> pa.Table:
         if exact:
             return table.scan(
                 row_filter=pushdown,
                 selected_fields=columns,
-                snapshot_id=options.snapshot_id,
+                snapshot_id=snapshot_id,
                 limit=options.limit,
             ).to_arrow()
         rows = table.scan(
             row_filter=pushdown,
-            selected_fields=_with_filter_columns(columns, bound, schema),
-            snapshot_id=options.snapshot_id,
+            selected_fields=with_filter_columns(columns, bound, schema),
+            snapshot_id=snapshot_id,
         ).to_arrow()
         kept = filter_arrow(rows, bound, schema)
         return kept if options.limit is None else kept.slice(0, options.limit)
 
-    result = _planned(read, table, schema, options.row_filter, name)
+    result = planned(read, table, schema, options.row_filter, name)
     return result.select(list(columns)).cast(expected)
 
 
-def open_batches(load: Callable[[], Table], name: str, options: ScanOptions) -> OpenedScan:
+def open_batches(
+    load: Callable[[], Table],
+    name: str,
+    options: ScanOptions,
+    files_at_once: int = FILES_AT_ONCE,
+) -> OpenedScan:
     """Plan a scan and open its stream of batches; :func:`batch_reader` reads it.
+
+    The files are read ``files_at_once`` at a time (:func:`bounded_batches`),
+    so memory holds about that many files' rows however large the table.
 
     Args:
         load: Loads the table (called once the options are checked).
         name: The table's name, for messages.
         options: Snapshot, filter, projection and limit.
+        files_at_once: How many data files are read ahead of the consumer.
 
     Returns:
         The batches as PyIceberg reads them, the canonical schema and the
@@ -92,19 +119,88 @@ def open_batches(load: Callable[[], Table], name: str, options: ScanOptions) -> 
         InvalidFilterError: As :func:`scan`.
         SnapshotNotFoundError: As :func:`scan`.
     """
-    table, schema, bound, columns = _plan(load, name, options)
+    table, schema, bound, columns, snapshot_id = plan(load, name, options)
 
     def read(pushdown: BooleanExpression, exact: bool) -> Iterable[pa.RecordBatch]:
-        reader = table.scan(
-            row_filter=pushdown,
-            selected_fields=(columns if exact else _with_filter_columns(columns, bound, schema)),
-            snapshot_id=options.snapshot_id,
-            limit=options.limit if exact else None,
-        ).to_arrow_batch_reader()
+        reader = bounded_batches(
+            table.scan(
+                row_filter=pushdown,
+                selected_fields=(columns if exact else with_filter_columns(columns, bound, schema)),
+                snapshot_id=snapshot_id,
+                limit=options.limit if exact else None,
+            ),
+            files_at_once,
+        )
         return reader if exact else _exactly(reader, bound, schema, options.limit)
 
-    reader = _planned(read, table, schema, options.row_filter, name)
-    return reader, _projected(schema, columns), columns
+    reader = planned(read, table, schema, options.row_filter, name)
+    return reader, projected_schema(schema, columns), columns
+
+
+def bounded_batches(table_scan: DataScan, files_at_once: int) -> Iterator[pa.RecordBatch]:
+    """The batches of a planned scan, reading ``files_at_once`` data files at a time.
+
+    PyIceberg's ``to_arrow_batch_reader`` hands every planned file to its
+    thread pool at once and keeps each file's batches until they are pulled,
+    so a slow consumer ends up holding the whole table. Here the files are
+    planned up front (planning faults surface before the first batch) and
+    handed to PyIceberg's own reader (``ArrowScan``: positional deletes,
+    projection, schema evolution, the residual filter) one window at a time.
+    The next window is read in the background while the consumer pulls this
+    one, and the one after only once this one is consumed: at most two
+    windows are held. Rows come in the same order as PyIceberg's reader gives
+    them, and the scan's limit counts across windows.
+
+    Args:
+        table_scan: The planned PyIceberg scan (filter, projection, snapshot, limit).
+        files_at_once: The window: how many data files are read together.
+
+    Returns:
+        The batches, lazily.
+    """
+    tasks = list(table_scan.plan_files())
+    projected = table_scan.projection()
+    starts = list(range(0, len(tasks), files_at_once))
+
+    def read(start: int, limit: int | None) -> list[pa.RecordBatch]:
+        window = ArrowScan(
+            table_scan.table_metadata,
+            table_scan.io,
+            projected,
+            table_scan.row_filter,
+            table_scan.case_sensitive,
+            limit,
+        )
+        return list(window.to_record_batches(tasks[start : start + files_at_once]))
+
+    def windows() -> Iterator[pa.RecordBatch]:
+        left = table_scan.limit
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="floe-read-ahead") as ahead:
+            pending = ahead.submit(read, starts[0], left) if starts else None
+            for following in [*starts[1:], None]:
+                if pending is None:
+                    return
+                batches = pending.result()
+                # The next window's limit is at most what is left before this one.
+                pending = (
+                    ahead.submit(read, following, left)
+                    if following is not None and (left is None or left > 0)
+                    else None
+                )
+                for batch in batches:
+                    if left is not None:
+                        if left <= 0:
+                            break
+                        batch = batch.slice(0, left)
+                        left -= batch.num_rows
+                    yield batch
+                del batches
+                if left is not None and left <= 0:
+                    if pending is not None:
+                        pending.cancel()
+                    return
+
+    return windows()
 
 
 def batch_reader(opened: OpenedScan, name: str) -> pa.RecordBatchReader:
@@ -157,14 +253,24 @@ def data_files(table: Table) -> list[DataFileInfo]:
     return sorted(result, key=lambda f: f.path)
 
 
-def _plan(
-    load: Callable[[], Table], name: str, options: ScanOptions
-) -> tuple[Table, Schema, BooleanExpression, tuple[str, ...]]:
-    """The table, the schema of the snapshot read, the bound filter and the columns."""
+def plan(load: Callable[[], Table], name: str, options: ScanOptions) -> ScanPlan:
+    """Check a scan's options: the table, the snapshot's schema, the bound filter, the columns.
+
+    A ``ref`` is resolved to the snapshot it points at (the returned id;
+    None: the current snapshot).
+
+    Raises:
+        InvalidScanError: An unresolved ``as_of`` or an unknown column.
+        InvalidFilterError: A filter that does not bind to the snapshot's schema.
+        SnapshotNotFoundError: No such snapshot.
+        RefNotFoundError: No such branch or tag.
+    """
     if options.as_of is not None:
         raise InvalidScanError("as_of is resolved to a snapshot id before the scan")
     table = load()
     schema = table.schema()
+    if options.ref is not None:
+        options = _at_ref(table, name, options)
     if options.snapshot_id is not None:
         snapshot = table.snapshot_by_id(options.snapshot_id)
         if snapshot is None:
@@ -179,13 +285,27 @@ def _plan(
     missing = [c for c in columns if c not in names]
     if missing:
         raise InvalidScanError(f"table {name} has no column(s) {missing}", subject=name)
-    return table, schema, bound, columns
+    return table, schema, bound, columns, options.snapshot_id
+
+
+def _at_ref(table: Table, name: str, options: ScanOptions) -> ScanOptions:
+    """``options`` reading the snapshot a ref points at (``main`` without one: the current).
+
+    Raises:
+        RefNotFoundError: The table has no such branch or tag.
+    """
+    ref = options.ref
+    snapshot = table.snapshot_by_name(ref) if ref is not None else None
+    if snapshot is None and ref != MAIN_BRANCH:
+        raise RefNotFoundError(f"table {name} has no branch or tag {ref!r}", subject=name)
+    snapshot_id = None if snapshot is None else snapshot.snapshot_id
+    return attrs.evolve(options, ref=None, snapshot_id=snapshot_id)
 
 
 R = TypeVar("R")
 
 
-def _planned(
+def planned(
     read: Callable[[BooleanExpression, bool], R],
     table: Table,
     schema: Schema,
@@ -212,8 +332,8 @@ def _planned(
         return read(weaker, False)
 
 
-def _projected(schema: Schema, columns: tuple[str, ...]) -> pa.Schema:
-    """The Arrow schema of ``columns`` in the order they were asked for.
+def projected_schema(schema: Schema, columns: tuple[str, ...]) -> pa.Schema:
+    """The canonical Arrow schema of ``columns`` in the order they were asked for.
 
     ``Schema.select`` keeps the table's column order; a scan answers in the
     caller's.
@@ -222,7 +342,7 @@ def _projected(schema: Schema, columns: tuple[str, ...]) -> pa.Schema:
     return pa.schema([selected.field(c) for c in columns])
 
 
-def _with_filter_columns(
+def with_filter_columns(
     columns: tuple[str, ...], bound: BooleanExpression, schema: Schema
 ) -> tuple[str, ...]:
     """The projected columns plus the top-level columns the filter reads."""

@@ -59,6 +59,7 @@ from pyiceberg.io.pyarrow import (
 from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
 from pyiceberg.table import DataScan, FileScanTask, Transaction
+from pyiceberg.table.refs import MAIN_BRANCH
 from pyiceberg.table.snapshots import Operation
 
 from floe.adapters.filters import is_floating
@@ -73,6 +74,7 @@ def stage_overwrite(
     delete_filter: BooleanExpression,
     data: pa.Table,
     snapshot_properties: dict[str, str],
+    branch: str = MAIN_BRANCH,
 ) -> int:
     """Stage one snapshot in ``tx``: the rows ``delete_filter`` selects out, ``data`` in.
 
@@ -85,13 +87,15 @@ def stage_overwrite(
         delete_filter: The rows to remove, unbound (``AlwaysFalse`` removes none).
         data: The rows to add, conformed to the transaction's schema.
         snapshot_properties: Extra entries of the snapshot summary.
+        branch: The branch whose head is read and committed to.
 
     Returns:
         The number of rows removed.
     """
     metadata = tx.table_metadata
     schema = metadata.schema()
-    producer = tx.update_snapshot(snapshot_properties=snapshot_properties).overwrite()
+    update = tx.update_snapshot(snapshot_properties=snapshot_properties, branch=branch)
+    producer = update.overwrite()
     # Conflicts are judged as for PyIceberg's own overwrite (write.update.isolation-level).
     producer._isolation_operation = Operation.OVERWRITE
     removed = 0
@@ -102,7 +106,7 @@ def stage_overwrite(
         all_match = _StrictMetricsEvaluator(schema, delete_filter).eval
         keep = _expression_to_complementary_pyarrow(bound, schema)
         partial: list[FileScanTask] = []
-        for task in plan_candidates(tx, io, delete_filter):
+        for task in plan_candidates(tx, io, delete_filter, branch):
             original = task.file
             if not task.delete_files and all_match(original) == ROWS_MUST_MATCH:
                 producer.delete_data_file(original)
@@ -202,18 +206,25 @@ def rows_where(
 
 
 def plan_candidates(
-    tx: Transaction, io: FileIO, delete_filter: BooleanExpression
+    tx: Transaction, io: FileIO, delete_filter: BooleanExpression, branch: str = MAIN_BRANCH
 ) -> list[FileScanTask]:
-    """The current files that may hold rows ``delete_filter`` selects, pruned by their metrics.
+    """The files of ``branch``'s head that may hold rows ``delete_filter`` selects, by metrics.
 
     PyIceberg 0.12's residual evaluation can raise ``TypeError`` on a null
     partition value (see the scan's re-planning); every file is then a
     candidate, which only costs reading more of them.
     """
     metadata = tx.table_metadata
+    head = metadata.snapshot_by_name(branch)
+    if head is None:
+        return []
     tasks: Iterable[FileScanTask]
     try:
-        tasks = DataScan(table_metadata=metadata, io=io, row_filter=delete_filter).plan_files()
+        tasks = DataScan(
+            table_metadata=metadata, io=io, row_filter=delete_filter, snapshot_id=head.snapshot_id
+        ).plan_files()
     except TypeError:
-        tasks = DataScan(table_metadata=metadata, io=io, row_filter=AlwaysTrue()).plan_files()
+        tasks = DataScan(
+            table_metadata=metadata, io=io, row_filter=AlwaysTrue(), snapshot_id=head.snapshot_id
+        ).plan_files()
     return list(tasks)

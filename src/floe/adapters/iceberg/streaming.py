@@ -23,8 +23,11 @@ from pyiceberg.io import FileIO
 from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import TableProperties, Transaction
+from pyiceberg.table.refs import MAIN_BRANCH
 from pyiceberg.table.update.snapshot import _SnapshotProducer
 from pyiceberg.utils.properties import property_as_bool, property_as_int
+
+from floe.adapters.iceberg.vended import VendedFileIO, refused_storage
 
 
 def chunked(batches: Iterable[pa.RecordBatch], chunk_bytes: int) -> Iterator[list[pa.RecordBatch]]:
@@ -60,9 +63,11 @@ def effective_chunk_bytes(tx: Transaction, chunk_bytes: int) -> int:
     return max(1, min(chunk_bytes, target or chunk_bytes))
 
 
-def append_producer(tx: Transaction, snapshot_properties: dict[str, str]) -> _SnapshotProducer[Any]:
-    """The snapshot producer ``Transaction.append`` would use (merge or fast append)."""
-    update = tx.update_snapshot(snapshot_properties=snapshot_properties)
+def append_producer(
+    tx: Transaction, snapshot_properties: dict[str, str], branch: str = MAIN_BRANCH
+) -> _SnapshotProducer[Any]:
+    """The producer ``Transaction.append`` would use (merge or fast append) on ``branch``."""
+    update = tx.update_snapshot(snapshot_properties=snapshot_properties, branch=branch)
     merge = property_as_bool(
         tx.table_metadata.properties,
         TableProperties.MANIFEST_MERGE_ENABLED,
@@ -95,9 +100,23 @@ def write_stream(
     rows = 0
 
     def write(chunk: pa.Table) -> list[DataFile]:
-        return list(
-            _dataframe_to_data_files(tx.table_metadata, chunk, io, producer.commit_uuid, counter)
-        )
+        def files() -> list[DataFile]:
+            return list(
+                _dataframe_to_data_files(
+                    tx.table_metadata, chunk, io, producer.commit_uuid, counter
+                )
+            )
+
+        try:
+            return files()
+        except Exception as exc:
+            # Vended credentials refused mid-upload (they expired early, or the
+            # clock is off): the chunk is still held, so it is written once
+            # more with renewed credentials; the stream goes on, one commit.
+            if not (isinstance(io, VendedFileIO) and refused_storage(exc)):
+                raise
+            io.renew_now()
+        return files()
 
     def collect(files: list[DataFile]) -> None:
         for data_file in files:

@@ -86,12 +86,17 @@ class IcebergTableFiles(TableFilesPort):
 
         return self._guard.run("list files of snapshots of table", name, call)
 
-    def referenced_files(self, identifier: TableIdentifier) -> list[TableFile]:
+    def referenced_files(
+        self, identifier: TableIdentifier, *, without: Sequence[int] = ()
+    ) -> list[TableFile]:
+        gone = set(without)
+
         def call() -> list[TableFile]:
             table = self._load(identifier)
             io = table.io
-            files = _reach(io, table.snapshots(), live_only=True)
-            files.extend(_statistics(table, None))
+            kept = [s for s in table.snapshots() if s.snapshot_id not in gone]
+            files = _reach(io, kept, live_only=True)
+            files.extend(_statistics(table, None, without=gone))
             files.extend(
                 TableFile(spelt(entry.metadata_file, io), FileKind.METADATA)
                 for entry in table.metadata.metadata_log
@@ -192,12 +197,20 @@ def _reach(io: FileIO, snapshots: Iterable[Snapshot], *, live_only: bool) -> lis
     return files
 
 
-def _statistics(table: Table, snapshot_ids: set[int] | None) -> list[TableFile]:
-    """The table and partition statistics files (of ``snapshot_ids`` only, if given)."""
+def _statistics(
+    table: Table, snapshot_ids: set[int] | None, *, without: set[int] | None = None
+) -> list[TableFile]:
+    """The table and partition statistics files (of ``snapshot_ids`` only, if given).
+
+    ``without``: leave out the table statistics of these snapshots, which
+    PyIceberg's expiry removes with them (it keeps partition statistics).
+    """
     metadata = table.metadata
+    gone = without or set()
+    table_stats = [s for s in metadata.statistics if s.snapshot_id not in gone]
     return [
         TableFile(spelt(s.statistics_path, table.io), FileKind.STATISTICS, s.file_size_in_bytes)
-        for s in [*metadata.statistics, *metadata.partition_statistics]
+        for s in [*table_stats, *metadata.partition_statistics]
         if snapshot_ids is None or s.snapshot_id in snapshot_ids
     ]
 

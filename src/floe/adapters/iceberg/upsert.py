@@ -58,6 +58,7 @@ from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import FileScanTask, Table, Transaction
 from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table.refs import MAIN_BRANCH
 from pyiceberg.table.snapshots import Operation
 
 from floe.adapters.iceberg.rewrite import plan_candidates
@@ -76,6 +77,7 @@ def stage_upsert(
     props: dict[str, str],
     *,
     name: str = "",
+    branch: str = MAIN_BRANCH,
 ) -> tuple[int, int]:
     """Stage an upsert of ``data`` on ``keys`` in ``tx``: one snapshot, or none.
 
@@ -90,6 +92,7 @@ def stage_upsert(
         keys: The join columns.
         props: Extra entries of the snapshot summary.
         name: The table's name, for messages.
+        branch: The branch whose head is matched against and committed to.
 
     Returns:
         The rows updated and the rows inserted.
@@ -102,7 +105,7 @@ def stage_upsert(
     metadata = tx.table_metadata
     io = table.io
     within = key_range(data, keys)
-    tasks = plan_candidates(tx, io, within) if metadata.current_snapshot() else []
+    tasks = plan_candidates(tx, io, within, branch)
     matchable = _matchable(data, keys)
     probe = data.select(keys).append_column(_SOURCE, _positions(data.num_rows))
     if matchable is not None:
@@ -150,9 +153,10 @@ def stage_upsert(
     inserts = data.filter(~is_matched)
     updates = data.filter(is_updated)
     if rewritten:
-        _stage_rewrite(tx, io, within, rewritten, pa.concat_tables([updates, inserts]), props)
+        added = pa.concat_tables([updates, inserts])
+        _stage_rewrite(tx, io, within, rewritten, added, props, branch)
     elif inserts.num_rows:
-        tx.append(inserts, snapshot_properties=props)
+        tx.append(inserts, snapshot_properties=props, branch=branch)
     return updates.num_rows, inserts.num_rows
 
 
@@ -286,10 +290,11 @@ def _stage_rewrite(
     rewritten: list[tuple[FileScanTask, pa.Table]],
     added: pa.Table,
     props: dict[str, str],
+    branch: str,
 ) -> None:
     """One ``overwrite`` snapshot: touched files out, their kept rows and ``added`` in."""
     metadata = tx.table_metadata
-    producer = tx.update_snapshot(snapshot_properties=props).overwrite()
+    producer = tx.update_snapshot(snapshot_properties=props, branch=branch).overwrite()
     # Conflicts are judged as for PyIceberg's own overwrite (write.update.isolation-level);
     # the key range covers every key this upsert reads, updates or inserts.
     producer._isolation_operation = Operation.OVERWRITE

@@ -29,6 +29,7 @@ from pyiceberg.table import Table, Transaction
 
 from floe.adapters.filters import bind_filter, iceberg_schema, parse_filter
 from floe.adapters.iceberg.guard import commit_outcome_guarded, commit_refused
+from floe.adapters.iceberg.refs import transaction, write_target
 from floe.adapters.iceberg.rewrite import rows_where, stage_overwrite
 from floe.adapters.iceberg.streaming import append_producer, delete_quietly, write_stream
 from floe.adapters.iceberg.upsert import stage_upsert
@@ -51,6 +52,7 @@ def write(
     evolve_schema: pa.Schema | None,
     add_partition_fields: Sequence[PartitionTransform] = (),
     snapshot_properties: Mapping[str, str] | None,
+    branch: str | None = None,
 ) -> WriteResult:
     """Append, overwrite or upsert ``data`` in one transaction and commit it.
 
@@ -65,6 +67,7 @@ def write(
         evolve_schema: The schema to evolve the table to in the same commit.
         add_partition_fields: Partition fields to add in the same commit.
         snapshot_properties: Extra entries of the snapshot summary.
+        branch: The branch to write (``None``: ``main``).
 
     Returns:
         The write's result; its snapshot id is ``None`` when nothing was committed.
@@ -73,30 +76,32 @@ def write(
         InvalidFilterError: A bad ``row_filter`` (before anything is written).
         WriteError: Duplicate join keys in ``data``.
         CommitConflictError: A concurrent commit invalidated this one.
+        RefNotFoundError, InvalidRefError: ``branch`` is not a branch.
     """
     name = str(identifier)
+    on = write_target(table, name, branch)
     target: Schema = table.schema() if evolve_schema is None else iceberg_schema(evolve_schema)
     if row_filter is not None:  # reject a bad filter before anything is written
         bind_filter(row_filter, target, table=name)
-    before = table.current_snapshot()
-    before_id = None if before is None else before.snapshot_id
+    before_id = _head_id(table, on)
     props = dict(snapshot_properties or {})
     added, deleted = data.num_rows, 0
-    tx = table.transaction()
+    tx = transaction(table)
     _evolve(tx, evolve_schema, add_partition_fields)
     if mode is WriteMode.APPEND:
-        tx.append(data, snapshot_properties=props)
+        tx.append(data, snapshot_properties=props, branch=on)
     elif mode is WriteMode.OVERWRITE:
         where = rows_where(parse_filter(row_filter, table=name), target)
-        deleted = stage_overwrite(tx, table.io, where, data, props)
+        deleted = stage_overwrite(tx, table.io, where, data, props, on)
     else:
         check_upsert_keys(data, join_columns, name)
-        updated, inserted = stage_upsert(tx, table, data, list(join_columns), props, name=name)
+        updated, inserted = stage_upsert(
+            tx, table, data, list(join_columns), props, name=name, branch=on
+        )
         added, deleted = updated + inserted, updated
     with commit_outcome_guarded(name), _conflict_typed(name, mode):
         tx.commit_transaction()
-    after = table.current_snapshot()
-    after_id = None if after is None else after.snapshot_id
+    after_id = _head_id(table, on)
     committed = after_id if after_id != before_id else None
     return WriteResult(
         identifier,
@@ -114,6 +119,7 @@ def delete(
     row_filter: RowFilter,
     *,
     snapshot_properties: Mapping[str, str] | None,
+    branch: str | None = None,
 ) -> WriteResult:
     """Delete the rows ``row_filter`` selects in one ``overwrite`` snapshot; none: no commit.
 
@@ -127,6 +133,7 @@ def delete(
         identifier: Its identifier.
         row_filter: The rows to delete.
         snapshot_properties: Extra entries of the snapshot summary.
+        branch: The branch to delete from (``None``: ``main``).
 
     Returns:
         The delete's result; its snapshot id is ``None`` when no row matched.
@@ -134,22 +141,24 @@ def delete(
     Raises:
         InvalidFilterError: A bad ``row_filter`` (before anything is written).
         CommitConflictError: A concurrent commit invalidated this one.
+        RefNotFoundError, InvalidRefError: ``branch`` is not a branch.
     """
     name = str(identifier)
+    on = write_target(table, name, branch)
     schema = table.schema()
     bind_filter(row_filter, schema, table=name)  # a bad filter fails before anything is written
-    tx = table.transaction()
+    tx = transaction(table)
     where = rows_where(parse_filter(row_filter, table=name), schema)
-    deleted = stage_overwrite(tx, table.io, where, pa.table({}), dict(snapshot_properties or {}))
+    props = dict(snapshot_properties or {})
+    deleted = stage_overwrite(tx, table.io, where, pa.table({}), props, on)
     if not deleted:
         return WriteResult(identifier, WriteMode.OVERWRITE, None, 0)
     with commit_outcome_guarded(name), _conflict_typed(name, WriteMode.OVERWRITE):
         tx.commit_transaction()
-    after = table.current_snapshot()
     return WriteResult(
         identifier,
         WriteMode.OVERWRITE,
-        None if after is None else after.snapshot_id,
+        _head_id(table, on),
         0,
         rows_deleted=deleted,
     )
@@ -165,6 +174,7 @@ def append_stream(
     evolve_schema: pa.Schema | None,
     add_partition_fields: Sequence[PartitionTransform],
     snapshot_properties: Mapping[str, str] | None,
+    branch: str | None = None,
 ) -> WriteResult:
     """Append a stream of batches, written in chunks, with one commit.
 
@@ -177,15 +187,21 @@ def append_stream(
         evolve_schema: The schema to evolve the table to in the same commit.
         add_partition_fields: Partition fields to add in the same commit.
         snapshot_properties: Extra entries of the snapshot summary.
+        branch: The branch to append to (``None``: ``main``).
 
     Returns:
         The append's result; its snapshot id is ``None`` when the stream held
         no rows and nothing else changed.
+
+    Raises:
+        RefNotFoundError, InvalidRefError: ``branch`` is not a branch (before
+            any row is read).
     """
     name = str(identifier)
-    tx = table.transaction()
+    on = write_target(table, name, branch)
+    tx = transaction(table)
     _evolve(tx, evolve_schema, add_partition_fields)
-    producer = append_producer(tx, dict(snapshot_properties or {}))
+    producer = append_producer(tx, dict(snapshot_properties or {}), on)
     written: list[DataFile] = []
     try:
         rows = write_stream(tx, table.io, producer, schema, batches, chunk_bytes, written)
@@ -195,12 +211,11 @@ def append_stream(
     if not rows and evolve_schema is None and not add_partition_fields:
         return WriteResult(identifier, WriteMode.APPEND, None, 0)
     producer.commit()
-    _commit_or_clean(tx, table, written, name)
-    snapshot = table.current_snapshot()
+    commit_or_clean(tx, table, written, name)
     return WriteResult(
         identifier,
         WriteMode.APPEND,
-        None if snapshot is None else snapshot.snapshot_id,
+        _head_id(table, on),
         rows,
         rows_added=rows,
     )
@@ -274,6 +289,12 @@ def create_with_data(
     )
 
 
+def _head_id(table: Table, branch: str) -> int | None:
+    """The id of ``branch``'s head (``None``: no snapshot yet)."""
+    head = table.metadata.snapshot_by_name(branch)
+    return None if head is None else head.snapshot_id
+
+
 def _evolve(
     tx: Transaction,
     evolve_schema: pa.Schema | None,
@@ -310,7 +331,7 @@ def _delete_staged_files(tx: Transaction) -> None:
             io.delete(path)
 
 
-def _commit_or_clean(tx: Transaction, table: Table, written: list[DataFile], name: str) -> None:
+def commit_or_clean(tx: Transaction, table: Table, written: list[DataFile], name: str) -> None:
     """Commit a streamed append; delete its files when the commit surely did not land.
 
     A refused commit (conflicts beyond PyIceberg's retries, failed

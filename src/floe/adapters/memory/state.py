@@ -20,10 +20,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from floe.adapters.memory.storage import MemoryStorage
-from floe.domain.errors import NamespaceNotFoundError, TableExistsError, TableNotFoundError
+from floe.domain.errors import (
+    InvalidRefError,
+    NamespaceNotFoundError,
+    RefNotFoundError,
+    TableExistsError,
+    TableNotFoundError,
+)
 from floe.domain.identifiers import Namespace, TableIdentifier, format_namespace
 from floe.domain.models import SnapshotInfo
 from floe.domain.partitioning import PartitionTransform
+from floe.domain.refs import MAIN, Ref, check_ref_name
 from floe.domain.retention import refs_by_snapshot
 
 if TYPE_CHECKING:
@@ -89,6 +96,8 @@ class MemorySnapshot:
     rows: Rows
     manifest_list: str = ""
     manifests: tuple[MemoryManifest, ...] = ()
+    # The data files this snapshot added (not in its parent), as its manifests mark them.
+    added_files: frozenset[int] = frozenset()
 
     @property
     def data(self) -> pa.Table:
@@ -110,9 +119,8 @@ class MemoryTable:
     current_snapshot_id: int | None = None
     last_timestamp_ms: int = 0
     files: dict[int, MemoryFile] = attrs.field(factory=dict)
-    # Branches and tags besides ``main`` (which is ``current_snapshot_id``):
-    # name -> the snapshot it points at.
-    refs: dict[str, int] = attrs.field(factory=dict)
+    # Branches and tags besides ``main`` (which is ``current_snapshot_id``).
+    refs: dict[str, Ref] = attrs.field(factory=dict)
     # Where the table's files are written (shared with the warehouse).
     storage: MemoryStorage = attrs.field(factory=MemoryStorage)
 
@@ -121,11 +129,41 @@ class MemoryTable:
         """Where this table's current metadata would be."""
         return f"{self.location}/metadata/{len(self.snapshots):05d}.metadata.json"
 
-    def current_rows(self) -> Rows:
-        """The rows of the current snapshot (none before the first write)."""
-        if self.current_snapshot_id is None:
+    def head_id(self, branch: str = MAIN) -> int | None:
+        """The snapshot a branch points at (``main``: the current one, ``None`` before any)."""
+        return self.current_snapshot_id if branch == MAIN else self.refs[branch].snapshot_id
+
+    def write_target(self, branch: str | None) -> str:
+        """The branch a write commits to: ``main`` for ``None``, else an existing branch.
+
+        Raises:
+            RefNotFoundError: No ref of that name.
+            InvalidRefError: It is a tag.
+        """
+        if branch is None or branch == MAIN:
+            return MAIN
+        check_ref_name(branch)
+        ref = self.refs.get(branch)
+        if ref is None:
+            raise RefNotFoundError(
+                f"table {self.identifier} has no branch {branch!r}; create it first "
+                "(lake.refs.create_branch)",
+                subject=str(self.identifier),
+            )
+        if not ref.is_branch:
+            raise InvalidRefError(
+                f"{branch!r} of table {self.identifier} is a tag: tags never move, write to "
+                "a branch",
+                subject=str(self.identifier),
+            )
+        return branch
+
+    def current_rows(self, branch: str = MAIN) -> Rows:
+        """The rows of a branch's head (none before the first write)."""
+        head = self.head_id(branch)
+        if head is None:
             return Rows.empty(self.schema)
-        rows = self.snapshot(self.current_snapshot_id).rows
+        rows = self.snapshot(head).rows
         # A schema change can commit without a snapshot (a no-op upsert that
         # added a column): the current rows are read under the current schema.
         return rows if rows.data.schema == self.schema else rows.align(self.schema)
@@ -189,6 +227,7 @@ class MemoryTable:
             list(self.snapshots),
             self.current_snapshot_id,
             dict(self.files),
+            dict(self.refs),
         )
         try:
             yield
@@ -200,6 +239,7 @@ class MemoryTable:
                 self.snapshots,
                 self.current_snapshot_id,
                 self.files,
+                self.refs,
             ) = saved
             raise
 
@@ -208,7 +248,7 @@ class MemoryTable:
         self.storage.put(self.files[file_id].path, rows.nbytes)
 
     def _write_manifests(
-        self, snapshot_id: int, rows: Rows
+        self, snapshot_id: int, rows: Rows, parent_id: int | None
     ) -> tuple[str, tuple[MemoryManifest, ...]]:
         """Write a snapshot's manifests and manifest list as PyIceberg's writers do.
 
@@ -219,11 +259,7 @@ class MemoryTable:
         files deleted.
         """
         live: frozenset[int] = frozenset(pc.unique(rows.files).to_pylist())
-        parent = (
-            ()
-            if self.current_snapshot_id is None
-            else self.snapshot(self.current_snapshot_id).manifests
-        )
+        parent = () if parent_id is None else self.snapshot(parent_id).manifests
         kept = [m for m in parent if m.file_ids <= live]
         hit = [m for m in parent if not m.file_ids <= live]
         survivors: frozenset[int] = frozenset().union(*(m.file_ids & live for m in hit))
@@ -261,8 +297,8 @@ class MemoryTable:
 
     def refs_by_snapshot(self) -> dict[int, list[str]]:
         """For each snapshot a branch or tag points at, the names of those refs."""
-        main = [] if self.current_snapshot_id is None else [("main", self.current_snapshot_id)]
-        return refs_by_snapshot([*main, *self.refs.items()])
+        main = [] if self.current_snapshot_id is None else [(MAIN, self.current_snapshot_id)]
+        return refs_by_snapshot([*main, *((n, r.snapshot_id) for n, r in self.refs.items())])
 
     def snapshot(self, snapshot_id: int) -> MemorySnapshot:
         """The snapshot with this id; KeyError if absent."""
@@ -284,31 +320,47 @@ class MemoryTable:
         rows: Rows,
         summary: Mapping[str, str],
         manifests: Sequence[frozenset[int]] | None = None,
+        branch: str = MAIN,
     ) -> SnapshotInfo:
-        """Commit a new current snapshot holding ``rows``.
+        """Commit a new head of ``branch`` (``main``: the current snapshot) holding ``rows``.
 
         Its manifests are written as PyIceberg's writers do, or, given
         ``manifests`` (the file ids of each), as those new manifests alone
         (a manifest rewrite).
         """
+        parent_id = self.head_id(branch)
         # Strictly increasing commit times, as a catalog's snapshot log has.
         now = max(time.time_ns() // 1_000_000, self.last_timestamp_ms + 1)
         self.last_timestamp_ms = now
         snapshot_id = secrets.randbits(63)
         if manifests is None:
-            manifest_list, written = self._write_manifests(snapshot_id, rows)
+            manifest_list, written = self._write_manifests(snapshot_id, rows, parent_id)
         else:
             manifest_list, written = self._rewritten_manifests(snapshot_id, manifests)
         info = SnapshotInfo(
             snapshot_id=snapshot_id,
-            parent_id=self.current_snapshot_id,
+            parent_id=parent_id,
             timestamp_ms=now,
             operation=operation,
             summary={"operation": operation, **summary},
         )
-        self.snapshots.append(MemorySnapshot(info, rows, manifest_list, written))
-        self.current_snapshot_id = info.snapshot_id
-        return info
+        held = frozenset(pc.unique(rows.files).to_pylist())
+        before = (
+            frozenset()
+            if parent_id is None
+            else frozenset(pc.unique(self.snapshot(parent_id).rows.files).to_pylist())
+        )
+        self.snapshots.append(MemorySnapshot(info, rows, manifest_list, written, held - before))
+        self.move(branch, info.snapshot_id)
+        # As a catalog lists it right after the commit: with the refs now pointing at it.
+        return attrs.evolve(info, refs=self.refs_by_snapshot().get(info.snapshot_id, ()))
+
+    def move(self, branch: str, snapshot_id: int) -> None:
+        """Point a branch (``main``: the current snapshot) at a snapshot."""
+        if branch == MAIN:
+            self.current_snapshot_id = snapshot_id
+        else:
+            self.refs[branch] = attrs.evolve(self.refs[branch], snapshot_id=snapshot_id)
 
 
 def _partition_dir(path: str) -> str:

@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 
 from floe.adapters.memory.catalog import describe_table
 from floe.adapters.memory.state import (
+    MemorySnapshot,
     MemoryTable,
     MemoryWarehouse,
     Rows,
@@ -21,6 +22,8 @@ from floe.domain.compaction import CompactionBin, CompactionCandidate
 from floe.domain.errors import (
     CommitConflictError,
     InvalidScanError,
+    RefExistsError,
+    RefNotFoundError,
     SnapshotNotFoundError,
     WriteError,
 )
@@ -33,6 +36,7 @@ from floe.domain.models import (
     WriteMode,
 )
 from floe.domain.partitioning import PartitionTransform
+from floe.domain.refs import MAIN, Ref, RefKind, RefRetention
 from floe.domain.retention import refuse_expiring_ref_heads
 from floe.ports.catalog import TableInfo
 from floe.ports.table_store import (
@@ -57,13 +61,13 @@ def _summary(
     return summary
 
 
-def _replacing(table: MemoryTable) -> str:
+def _replacing(table: MemoryTable, branch: str) -> str:
     """The operation of a commit that may replace rows: one snapshot, as Iceberg's writers make.
 
     An Iceberg ``overwrite`` snapshot removes and adds files at once; on a
-    table without a snapshot yet it is an ``append`` (as PyIceberg labels it).
+    branch without a snapshot yet it is an ``append`` (as PyIceberg labels it).
     """
-    return "overwrite" if table.current_snapshot_id is not None else "append"
+    return "overwrite" if table.head_id(branch) is not None else "append"
 
 
 @instrumented("memory")
@@ -84,11 +88,12 @@ class MemoryTableStore(TableStorePort):
         table: MemoryTable,
         evolve_schema: pa.Schema | None,
         add_partition_fields: Sequence[PartitionTransform],
+        branch: str,
     ) -> Rows:
         table.partition_spec = (*table.partition_spec, *add_partition_fields)
         if evolve_schema is not None:
             table.set_schema(evolve_schema)
-        return table.current_rows()  # under the table's (possibly new) schema
+        return table.current_rows(branch)  # under the table's (possibly new) schema
 
     def append(
         self,
@@ -99,9 +104,10 @@ class MemoryTableStore(TableStorePort):
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
         loaded: TableInfo | None = None,
+        branch: str | None = None,
     ) -> WriteResult:
         return self._append(
-            identifier, data, evolve_schema, add_partition_fields, snapshot_properties
+            identifier, data, evolve_schema, add_partition_fields, snapshot_properties, branch
         )
 
     def append_stream(
@@ -115,16 +121,17 @@ class MemoryTableStore(TableStorePort):
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
         loaded: TableInfo | None = None,
+        branch: str | None = None,
     ) -> WriteResult:
         # Memory holds every row anyway; the stream is read whole before the
         # commit, so a failing stream leaves the table as it was.
         with self._w.lock:
-            self._w.require_table(identifier)
+            self._w.require_table(identifier).write_target(branch)
         data = pa.Table.from_batches(list(batches), schema=schema)
         if not data.num_rows and evolve_schema is None and not add_partition_fields:
             return WriteResult(identifier, WriteMode.APPEND, None, 0)
         return self._append(
-            identifier, data, evolve_schema, add_partition_fields, snapshot_properties
+            identifier, data, evolve_schema, add_partition_fields, snapshot_properties, branch
         )
 
     def _append(
@@ -134,16 +141,19 @@ class MemoryTableStore(TableStorePort):
         evolve_schema: pa.Schema | None,
         add_partition_fields: Sequence[PartitionTransform],
         snapshot_properties: Mapping[str, str] | None,
+        branch: str | None,
     ) -> WriteResult:
         with self._w.lock:
             table = self._w.require_table(identifier)
+            on = table.write_target(branch)
             with table.transaction():
-                current = self._begin(table, evolve_schema, add_partition_fields)
+                current = self._begin(table, evolve_schema, add_partition_fields, on)
                 new = current.concat(table.new_files(data.cast(table.schema)))
                 info = table.add_snapshot(
                     "append",
                     new,
                     _summary(data.num_rows, 0, new.data.num_rows, snapshot_properties),
+                    branch=on,
                 )
                 return WriteResult(
                     identifier,
@@ -165,24 +175,27 @@ class MemoryTableStore(TableStorePort):
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
         loaded: TableInfo | None = None,
+        branch: str | None = None,
     ) -> WriteResult:
         from floe.adapters.filters import bind_filter, iceberg_schema, matching_mask
 
         with self._w.lock:
             table = self._w.require_table(identifier)
+            on = table.write_target(branch)
             with table.transaction():
                 schema = evolve_schema if evolve_schema is not None else table.schema
                 ice = iceberg_schema(schema)
                 bound = bind_filter(row_filter, ice, table=str(identifier))
-                current = self._begin(table, evolve_schema, add_partition_fields)
+                current = self._begin(table, evolve_schema, add_partition_fields, on)
                 doomed = matching_mask(current.data, bound, ice)
                 kept = table.rewrite(current, pc.invert(doomed))
                 deleted = current.data.num_rows - kept.data.num_rows
                 new = kept.concat(table.new_files(data.cast(table.schema)))
                 info = table.add_snapshot(
-                    _replacing(table),
+                    _replacing(table, on),
                     new,
                     _summary(data.num_rows, deleted, new.data.num_rows, snapshot_properties),
+                    branch=on,
                 )
                 return WriteResult(
                     identifier,
@@ -202,15 +215,17 @@ class MemoryTableStore(TableStorePort):
         *,
         snapshot_properties: Mapping[str, str] | None = None,
         loaded: TableInfo | None = None,
+        branch: str | None = None,
     ) -> WriteResult:
         from floe.adapters.filters import bind_filter, iceberg_schema, matching_mask
 
         with self._w.lock:
             table = self._w.require_table(identifier)
+            on = table.write_target(branch)
             ice = iceberg_schema(table.schema)
             bound = bind_filter(row_filter, ice, table=str(identifier))
             with table.transaction():
-                current = table.current_rows()
+                current = table.current_rows(on)
                 doomed = matching_mask(current.data, bound, ice)
                 deleted = int(pc.sum(pc.fill_null(doomed, False)).as_py() or 0)
                 if not deleted:
@@ -220,6 +235,7 @@ class MemoryTableStore(TableStorePort):
                     "overwrite",
                     kept,
                     _summary(0, deleted, kept.data.num_rows, snapshot_properties),
+                    branch=on,
                 )
                 return WriteResult(
                     identifier,
@@ -241,13 +257,15 @@ class MemoryTableStore(TableStorePort):
         add_partition_fields: Sequence[PartitionTransform] = (),
         snapshot_properties: Mapping[str, str] | None = None,
         loaded: TableInfo | None = None,
+        branch: str | None = None,
     ) -> WriteResult:
         keys = list(join_columns)
         check_upsert_keys(data, keys, str(identifier))
         with self._w.lock:
             table = self._w.require_table(identifier)
+            on = table.write_target(branch)
             with table.transaction():
-                current = self._begin(table, evolve_schema, add_partition_fields)
+                current = self._begin(table, evolve_schema, add_partition_fields, on)
                 data = data.cast(table.schema)
                 existing_rows = current.data.to_pylist()
                 existing: dict[tuple[Any, ...], int] = {}
@@ -276,7 +294,7 @@ class MemoryTableStore(TableStorePort):
                         replaced.add(match)
                 snapshot: SnapshotInfo | None = None
                 if updates or inserts:
-                    operation = _replacing(table) if updates else "append"
+                    operation = _replacing(table, on) if updates else "append"
                     keep = pa.chunked_array(
                         [
                             pa.array(
@@ -296,6 +314,7 @@ class MemoryTableStore(TableStorePort):
                             current.data.num_rows,
                             snapshot_properties,
                         ),
+                        branch=on,
                     )
                 return WriteResult(
                     identifier,
@@ -341,10 +360,19 @@ class MemoryTableStore(TableStorePort):
     def _snapshot_data(self, table: MemoryTable, options: ScanOptions) -> pa.Table:
         if options.as_of is not None:
             raise InvalidScanError("as_of is resolved to a snapshot id before the scan")
-        if options.snapshot_id is None:
+        snapshot_id = options.snapshot_id
+        if options.ref is not None and options.ref != MAIN:
+            ref = table.refs.get(options.ref)
+            if ref is None:
+                raise RefNotFoundError(
+                    f"table {table.identifier} has no branch or tag {options.ref!r}",
+                    subject=str(table.identifier),
+                )
+            snapshot_id = ref.snapshot_id
+        if snapshot_id is None:
             return table.current_data()
         try:
-            return table.snapshot(options.snapshot_id).data
+            return table.snapshot(snapshot_id).data
         except KeyError:
             raise SnapshotNotFoundError(
                 f"table {table.identifier} has no snapshot {options.snapshot_id}",
@@ -426,6 +454,153 @@ class MemoryTableStore(TableStorePort):
             table.snapshots = [s for s in table.snapshots if s.info.snapshot_id not in doomed]
             return tuple(i for i in dict.fromkeys(snapshot_ids))
 
+    # -- branches and tags ---------------------------------------------------
+
+    def list_refs(self, identifier: TableIdentifier) -> list[Ref]:
+        with self._w.lock:
+            table = self._w.require_table(identifier)
+            main = (
+                []
+                if table.current_snapshot_id is None
+                else [Ref(MAIN, RefKind.BRANCH, table.current_snapshot_id)]
+            )
+            return [*main, *(table.refs[n] for n in sorted(table.refs))]
+
+    def create_ref(
+        self,
+        identifier: TableIdentifier,
+        name: str,
+        kind: RefKind,
+        snapshot_id: int | None,
+        retention: RefRetention,
+    ) -> Ref:
+        subject = str(identifier)
+        with self._w.lock:
+            table = self._w.require_table(identifier)
+            if name == MAIN or name in table.refs:
+                raise RefExistsError(
+                    f"table {identifier} already has a ref {name!r}", subject=subject
+                )
+            if snapshot_id is None:
+                snapshot_id = table.current_snapshot_id
+                if snapshot_id is None:
+                    raise SnapshotNotFoundError(
+                        f"table {identifier} has no snapshot yet: a {kind.value} needs one to "
+                        "point at (write to main first)",
+                        subject=subject,
+                    )
+            elif not any(s.info.snapshot_id == snapshot_id for s in table.snapshots):
+                raise SnapshotNotFoundError(
+                    f"table {identifier} has no snapshot {snapshot_id}", subject=subject
+                )
+            ref = Ref(name, kind, snapshot_id, retention)
+            table.refs[name] = ref
+            return ref
+
+    def drop_ref(self, identifier: TableIdentifier, name: str, kind: RefKind) -> None:
+        with self._w.lock:
+            table = self._w.require_table(identifier)
+            ref = table.refs.get(name)
+            if ref is None or ref.kind is not kind:
+                raise RefNotFoundError(
+                    f"table {identifier} has no {kind.value} {name!r}", subject=str(identifier)
+                )
+            del table.refs[name]
+
+    def set_branch(
+        self,
+        identifier: TableIdentifier,
+        branch: str,
+        snapshot_id: int,
+        *,
+        expected_id: int | None,
+    ) -> None:
+        subject = str(identifier)
+        with self._w.lock:
+            table = self._w.require_table(identifier)
+            on = table.write_target(branch)
+            if not any(s.info.snapshot_id == snapshot_id for s in table.snapshots):
+                raise SnapshotNotFoundError(
+                    f"table {identifier} has no snapshot {snapshot_id}", subject=subject
+                )
+            head = table.head_id(on)
+            if head != expected_id:
+                raise CommitConflictError(
+                    f"branch {on!r} of table {identifier} moved to snapshot {head} (expected "
+                    f"{expected_id}); nothing changed",
+                    subject=subject,
+                )
+            table.move(on, snapshot_id)
+
+    def cherry_pick_appends(
+        self,
+        identifier: TableIdentifier,
+        snapshot_ids: Sequence[int],
+        *,
+        onto: str,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        subject = str(identifier)
+        with self._w.lock:
+            table = self._w.require_table(identifier)
+            on = table.write_target(onto)
+            added: list[Rows] = []
+            for snapshot_id in snapshot_ids:
+                try:
+                    snapshot = table.snapshot(snapshot_id)
+                except KeyError:
+                    raise SnapshotNotFoundError(
+                        f"table {identifier} has no snapshot {snapshot_id}", subject=subject
+                    ) from None
+                if snapshot.info.operation != "append":
+                    raise WriteError(
+                        f"snapshot {snapshot_id} of table {identifier} is not an append "
+                        f"({snapshot.info.operation}): only appends are replayed; nothing was "
+                        "committed",
+                        subject=subject,
+                    )
+                added.append(_added_rows(snapshot))
+            # The fake only ever adds partition fields: a file's spec is told by
+            # how many fields it was written with.
+            fields = len(table.partition_spec)
+            stale = sorted(
+                table.files[i].path
+                for r in added
+                for i in set(r.files.to_pylist())
+                if len(table.files[i].partition) != fields
+            )
+            if stale:
+                raise WriteError(
+                    f"cannot replay onto {on!r} of table {identifier}: {len(stale)} file(s) "
+                    f"were written under an older partition spec (e.g. {stale[0]}); nothing "
+                    "was committed",
+                    subject=subject,
+                )
+            rows = [r for r in added if r.data.num_rows]
+            if not rows:
+                return WriteResult(identifier, WriteMode.APPEND, None, 0)
+            with table.transaction():
+                current = table.current_rows(on)
+                count = 0
+                for more in rows:
+                    current = current.concat(more.align(table.schema))
+                    count += more.data.num_rows
+                info = table.add_snapshot(
+                    "append",
+                    current,
+                    _summary(count, 0, current.data.num_rows, snapshot_properties),
+                    branch=on,
+                )
+                return WriteResult(
+                    identifier,
+                    WriteMode.APPEND,
+                    info.snapshot_id,
+                    count,
+                    rows_added=count,
+                    snapshot=info,
+                    table_info=describe_table(table),
+                )
+
     # -- maintenance rewrites -------------------------------------------------
 
     def compaction_candidates(
@@ -504,6 +679,13 @@ class MemoryTableStore(TableStorePort):
             return ManifestRewrite(None, before, before)
         snapshot_id, after = commit_manifests(self._w, identifier)
         return ManifestRewrite(snapshot_id, before, after)
+
+
+def _added_rows(snapshot: MemorySnapshot) -> Rows:
+    """The rows held in the files an append snapshot added."""
+    rows = snapshot.rows
+    added = pa.array(sorted(snapshot.added_files), pa.int64())
+    return rows.filter(pc.is_in(rows.files, value_set=added))
 
 
 def commit_manifests(warehouse: MemoryWarehouse, identifier: TableIdentifier) -> tuple[int, int]:

@@ -63,10 +63,14 @@ class MemoryTableFiles(TableFilesPort):
                     ) from None
             return self._files(table, chosen)
 
-    def referenced_files(self, identifier: TableIdentifier) -> list[TableFile]:
+    def referenced_files(
+        self, identifier: TableIdentifier, *, without: Sequence[int] = ()
+    ) -> list[TableFile]:
+        gone = set(without)
         with self._w.lock:
             table = self._w.require_table(identifier)
-            return self._files(table, table.snapshots)
+            kept = [s for s in table.snapshots if s.info.snapshot_id not in gone]
+            return self._files(table, kept)
 
     def current_files(self, identifier: TableIdentifier) -> list[TableFile]:
         with self._w.lock:

@@ -1,0 +1,81 @@
+"""Hand-offs of a table's rows to query engines that read the data themselves."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from floe.domain.identifiers import TableIdentifier
+from floe.domain.models import ScanOptions
+from floe.ports.table_store import WriteResult
+
+
+class DuckDBPort(abc.ABC):
+    """A table's rows as a DuckDB relation, read when the relation is executed.
+
+    The relation selects exactly the rows :meth:`TableStorePort.scan` returns
+    for the same options (columns in the order asked for, the same filter,
+    the same snapshot; no limit), in DuckDB's types. Nothing is read when it
+    is made beyond the table's metadata.
+    """
+
+    @abc.abstractmethod
+    def duckdb_relation(
+        self, identifier: TableIdentifier, options: ScanOptions, connection: Any | None
+    ) -> Any:
+        """A ``duckdb.DuckDBPyRelation`` of the rows ``options`` select.
+
+        Args:
+            identifier: The table.
+            options: Columns, filter and snapshot (``as_of`` resolved, no limit).
+            connection: The DuckDB connection to build it on; ``None`` for a
+                new in-memory one.
+
+        Raises:
+            MissingExtraError: DuckDB or its extensions are not installed.
+            TableNotFoundError, InvalidFilterError, InvalidScanError,
+            SnapshotNotFoundError, ScanError: As :meth:`TableStorePort.scan`.
+        """
+
+
+class RayPort(abc.ABC):
+    """Ray Data hand-offs: datasets read from a table's files, appends written by Ray workers."""
+
+    @abc.abstractmethod
+    def ray_dataset(self, identifier: TableIdentifier, options: ScanOptions) -> Any:
+        """A lazy ``ray.data.Dataset`` of the rows :meth:`TableStorePort.scan` returns.
+
+        The files are planned here (projection, filter, snapshot; no limit);
+        Ray workers read them when the dataset executes.
+
+        Raises:
+            MissingExtraError: Ray is not installed.
+            TableNotFoundError, InvalidFilterError, InvalidScanError,
+            SnapshotNotFoundError, ScanError: As :meth:`TableStorePort.scan`.
+        """
+
+    @abc.abstractmethod
+    def append_dataset(
+        self,
+        identifier: TableIdentifier,
+        dataset: Any,
+        cast: Callable[[pa.Table], pa.Table],
+        *,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        """Append a ``ray.data.Dataset``: workers write the files, ONE commit adds them all.
+
+        ``cast`` (picklable) turns each block into the table's schema; it runs
+        on the workers. A retried worker task rewrites the same files, so
+        each block is committed once; when any block fails for good, nothing
+        is committed and the files of the job are deleted.
+
+        Raises:
+            MissingExtraError: Ray is not installed.
+            SchemaEvolutionError: ``cast`` refused a block.
+            TableNotFoundError, CommitConflictError, CommitStateUnknownError,
+            WriteError: As :meth:`TableStorePort.append`.
+        """

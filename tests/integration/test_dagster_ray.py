@@ -1,0 +1,83 @@
+"""Ray Datasets through the IO manager: inputs planned not read, appends distributed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+import pytest
+
+from floe.adapters.dagster import IcebergIOManager
+from tests.integration.test_dagster_io_manager import (  # fixtures, imported to be used here
+    APPEND,
+    _appends,
+    _lake,
+    _local,
+    reads,
+)
+
+ray = pytest.importorskip("ray")
+
+__all__ = ["reads"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def distributed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tables appended through WriteService.append_distributed."""
+    from floe.application.writes import WriteService
+
+    tables: list[str] = []
+    original = WriteService.append_distributed
+
+    def spy(self: Any, table: Any, dataset: Any, **kw: Any) -> Any:
+        tables.append(str(table))
+        return original(self, table, dataset, **kw)
+
+    monkeypatch.setattr(WriteService, "append_distributed", spy)
+    return tables
+
+
+def test_a_dataset_input_is_not_read_by_the_io_manager_and_appends_are_distributed(
+    tmp_path: Path, reads: list[tuple[str, dict[str, Any]]], distributed: list[str]
+) -> None:
+    seen: dict[str, Any] = {}
+
+    @dg.asset(key_prefix=["rayed"])
+    def sales() -> pa.Table:
+        return pa.table({"id": [1, 2, 3, 4], "amount": [10.0, 20.0, 1.0, 5.5]})
+
+    @dg.asset(
+        key_prefix=["rayed"],
+        metadata=APPEND,
+        ins={"sales": dg.AssetIn(key_prefix=["rayed"], metadata={"row_filter": "amount > 2"})},
+    )
+    def doubled(sales: ray.data.Dataset) -> ray.data.Dataset:
+        seen["reads"] = list(reads)
+        return sales.map_batches(
+            lambda b: b.set_column(1, "amount", pa.compute.multiply(b["amount"], 2)),
+            batch_format="pyarrow",
+        )
+
+    manager = IcebergIOManager(catalog=_local(tmp_path))
+    for _ in range(2):
+        assert dg.materialize([sales, doubled], resources={"io_manager": manager}).success
+
+    assert seen["reads"] == []  # planned by floe, read by Ray
+    assert reads == []
+    lake = _lake(tmp_path)
+    rows = sorted(r["amount"] for r in lake.reads.scan("rayed.doubled").to_pylist())
+    assert rows == [11.0, 11.0, 20.0, 20.0, 40.0, 40.0]
+    # The first run created the table (read whole); the second appended through Ray.
+    assert distributed == ["rayed.doubled"]
+    assert [s.summary["added-records"] for s in _appends(lake, "rayed.doubled")] == ["3", "3"]

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 import floe
+from floe.adapters.iceberg import writes as iceberg_writes
+from floe.adapters.iceberg.guard import commit_outcome_guarded
 from tests.conftest import rest_config
 from tests.integration.polaris_proxy import PolarisProxy, running_polaris
 from tests.integration.seaweed import SeaweedServer
@@ -103,3 +105,36 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         timeout=60,
     )
     return cert, key
+
+
+#: A write another client runs just before floe's next commit is sent.
+Race = Callable[[], object]
+
+
+@pytest.fixture(params=["local", "rest"])
+def clients(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[floe.Floe, floe.Floe]:
+    """Two independent clients of one catalog: floe under test and the other writer."""
+    config: floe.LocalCatalogConfig | floe.PolarisCatalogConfig
+    if request.param == "local":
+        config = floe.LocalCatalogConfig(str(tmp_path / "warehouse"))
+    else:
+        seaweed: SeaweedServer = request.getfixturevalue("seaweed")
+        config = rest_config(seaweed)
+    return floe.Floe.from_config(config), floe.Floe.from_config(config)
+
+
+@pytest.fixture
+def race(monkeypatch: pytest.MonkeyPatch) -> list[Race]:
+    """Writes to run once, just before floe's next commit is sent."""
+    pending: list[Race] = []
+    real = commit_outcome_guarded
+
+    @contextlib.contextmanager
+    def after_the_others(table: str) -> Iterator[None]:
+        while pending:
+            pending.pop(0)()
+        with real(table):
+            yield
+
+    monkeypatch.setattr(iceberg_writes, "commit_outcome_guarded", after_the_others)
+    return pending

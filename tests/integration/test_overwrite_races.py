@@ -11,51 +11,12 @@ it replaced that the overwrite rewrites, make the overwrite a
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
 import pyarrow as pa
 import pytest
 
 import floe
-from floe.adapters.iceberg import writes as iceberg_writes
-from floe.adapters.iceberg.guard import commit_outcome_guarded
-from tests.conftest import rest_config
 from tests.contract.test_table_store_contract import DAY2, SCHEMA, rows
-from tests.integration.conftest import unique
-from tests.integration.seaweed import SeaweedServer
-
-Race = Callable[[], object]
-
-
-@pytest.fixture(params=["local", "rest"])
-def clients(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[floe.Floe, floe.Floe]:
-    """Two independent clients of one catalog: floe under test and the other writer."""
-    config: floe.LocalCatalogConfig | floe.PolarisCatalogConfig
-    if request.param == "local":
-        config = floe.LocalCatalogConfig(str(tmp_path / "warehouse"))
-    else:
-        seaweed: SeaweedServer = request.getfixturevalue("seaweed")
-        config = rest_config(seaweed)
-    return floe.Floe.from_config(config), floe.Floe.from_config(config)
-
-
-@pytest.fixture
-def race(monkeypatch: pytest.MonkeyPatch) -> list[Race]:
-    """Writes to run once, just before floe's next commit is sent."""
-    pending: list[Race] = []
-    real = commit_outcome_guarded
-
-    @contextlib.contextmanager
-    def after_the_others(table: str) -> Iterator[None]:
-        while pending:
-            pending.pop(0)()
-        with real(table):
-            yield
-
-    monkeypatch.setattr(iceberg_writes, "commit_outcome_guarded", after_the_others)
-    return pending
+from tests.integration.conftest import Race, unique
 
 
 @pytest.fixture

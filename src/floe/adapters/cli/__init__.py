@@ -14,14 +14,15 @@ whose default is the embedded local catalog under ``.floe/warehouse``.
 
 Exit codes: 0 success, 1 any other error or a declined confirmation, 2 a
 usage error or input floe rejected, 3 not found, 4 a conflict (exists, not
-empty, concurrent commits), 5 the catalog unreachable or refusing the
-credentials, 6 a commit whose outcome is unknown.
+empty, concurrent commits, a branch to publish that main moved away from), 5
+the catalog unreachable or refusing the credentials, 6 a commit whose outcome
+is unknown.
 """
 
-from floe.adapters.cli import _maintenance, _namespaces, _read, _snapshots, _tables
+from floe.adapters.cli import _maintenance, _namespaces, _read, _refs, _snapshots, _tables
 from floe.adapters.cli._app import cli, main
 
 # The command modules attach their commands to ``cli`` when imported.
-del _maintenance, _namespaces, _read, _snapshots, _tables
+del _maintenance, _namespaces, _read, _refs, _snapshots, _tables
 
 __all__ = ["cli", "main"]

@@ -137,15 +137,29 @@ def cli(ctx: click.Context, config_file: Path | None, catalog: str | None, verbo
     state.catalog = catalog
 
 
+_HINT = "hint: "
+
+
+def add_hint(error: BaseException, text: str) -> None:
+    """Attach advice for the command line's user to an error, shown under its message in text."""
+    error.add_note(_HINT + text)
+
+
 def _report(state: State, error: Exception, code: ExitCode) -> None:
     output = Output(as_json=state.as_json)
     kind = type(error).__name__
     if state.as_json:
-        document = {"error": {"type": kind, "message": str(error), "exit_code": int(code)}}
-        sys.stderr.write(json.dumps(document, indent=2) + "\n")
+        detail: dict[str, Any] = {"type": kind, "message": str(error), "exit_code": int(code)}
+        if isinstance(error, floe.BranchDivergedError):
+            detail["main_head"] = error.main_head
+            detail["branch_head"] = error.branch_head
+        sys.stderr.write(json.dumps({"error": detail}, indent=2) + "\n")
     else:
         label = "error" if isinstance(error, CliError) else kind
         output.note(f"{label}: {error}")
+        for note in getattr(error, "__notes__", ()):
+            if note.startswith(_HINT):
+                output.note(note)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

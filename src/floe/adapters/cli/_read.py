@@ -142,6 +142,9 @@ def _stream_to_file(
 @click.option("--where", "row_filter", help="Iceberg filter, e.g. \"region = 'eu' and n > 1\".")
 @click.option("--as-of", "as_of", help="Read the snapshot current at this ISO 8601 time.")
 @click.option("--snapshot", "snapshot_id", type=click.IntRange(min=0), help="Snapshot id.")
+@click.option(
+    "--ref", "ref", help="Read this branch or tag (default: main); with --as-of, as it was then."
+)
 @click.option("--limit", type=click.IntRange(min=0), help="At most this many rows.")
 @click.option(
     "--to",
@@ -160,6 +163,7 @@ def read(
     row_filter: str | None,
     as_of: str | None,
     snapshot_id: int | None,
+    ref: str | None,
     limit: int | None,
     target: Path | None,
     file_format: str | None,
@@ -185,6 +189,7 @@ def read(
         snapshot_id=snapshot_id,
         as_of=moment,
         limit=limit,
+        ref=ref,
     )
     out = state.output
     if target is not None and kind is not None:

@@ -128,3 +128,66 @@ def test_refused_credentials_exit_5_without_the_secret(
     assert "CatalogAuthenticationError" in run.stderr
     assert wrong not in run.text
     assert seaweed.secret_key not in run.text
+
+
+def test_write_audit_publish_over_rest(seaweed: SeaweedServer, tmp_path: Path) -> None:
+    config = tmp_path / "catalog.json"
+    config.write_text(json.dumps(_config(seaweed)))
+    ns = "cli" + uuid.uuid4().hex[:8]
+    table = f"{ns}.orders"
+    lake = floe.Floe.from_config(rest_config(seaweed))
+    lake.namespaces.create(ns)
+    lake.writes.append(table, orders([1, 2]), create_if_missing=floe.NewTable())
+    first = lake.tables.load(table).current_snapshot_id
+
+    def floe_cli(*args: str, code: int = 0) -> Run:
+        run = run_floe("--config", str(config), *args, cwd=tmp_path)
+        assert run.code == code, run.text
+        assert seaweed.secret_key not in run.text, run.args
+        return run
+
+    tag = json.loads(floe_cli("snapshots", "tag", table, "v1", "--json").stdout)
+    assert tag["ref"] == {
+        "name": "v1",
+        "kind": "tag",
+        "snapshot_id": first,
+        "max_ref_age_ms": None,
+        "max_snapshot_age_ms": None,
+        "min_snapshots_to_keep": None,
+    }
+    floe_cli("snapshots", "branch", table, "audit", "--min-snapshots-to-keep", "2")
+    lake.writes.append(table, orders([3]), branch="audit")
+    audited = json.loads(floe_cli("read", table, "--ref", "audit", "--json").stdout)
+    assert sorted(r["id"] for r in audited["rows"]) == [1, 2, 3]
+    assert len(json.loads(floe_cli("read", table, "--json").stdout)["rows"]) == 2
+
+    published = json.loads(floe_cli("publish", table, "audit", "--yes", "--json").stdout)
+    assert published["kind"] == "fast-forward"
+    assert published["previous_main_id"] == first
+    assert lake.tables.load(table).current_snapshot_id == published["snapshot_id"]
+
+    lake.writes.append(table, orders([4]))
+    lake.writes.append(table, orders([5]), branch="audit")
+    main_head = lake.tables.load(table).current_snapshot_id
+    diverged = floe_cli("publish", table, "audit", "--yes", code=4)
+    assert "BranchDivergedError" in diverged.stderr
+    assert f"main is at snapshot {main_head}" in diverged.stderr
+    assert lake.tables.load(table).current_snapshot_id == main_head
+    replayed = json.loads(floe_cli("publish", table, "audit", "--replay", "--yes", "--json").stdout)
+    assert replayed["kind"] == "replay"
+    assert sorted(lake.reads.scan(table)["id"].to_pylist()) == [1, 2, 3, 4, 5]
+
+    refs = json.loads(floe_cli("refs", "list", table, "--json").stdout)["refs"]
+    assert {(r["name"], r["kind"]) for r in refs} == {
+        ("main", "branch"),
+        ("audit", "branch"),
+        ("v1", "tag"),
+    }
+    floe_cli("refs", "drop", table, "audit", "--yes")
+    floe_cli("refs", "drop", table, "audit", "--yes", code=3)
+    rolled = json.loads(
+        floe_cli("snapshots", "rollback", table, "--tag", "v1", "--yes", "--json").stdout
+    )
+    assert rolled["snapshot_id"] == first
+    assert sorted(lake.reads.scan(table)["id"].to_pylist()) == [1, 2]
+    assert [r.name for r in lake.refs.list(table)] == ["main", "v1"]

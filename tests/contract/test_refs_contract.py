@@ -198,6 +198,8 @@ def test_rollback_refuses_what_is_not_main_history(
         lake.refs.rollback(table)
     with pytest.raises(floe.RefNotFoundError):
         lake.refs.rollback(table, tag="nope")
+    with pytest.raises(floe.SnapshotNotFoundError, match="no such snapshot"):
+        lake.refs.rollback(table, snapshot_id=12345)
     current = lake.snapshots.current(table)
     assert current is not None
     assert current.snapshot_id == second

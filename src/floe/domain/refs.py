@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from floe.domain.errors import BranchDivergedError, InvalidRefError
+from floe.domain.errors import BranchDivergedError, InvalidRefError, SnapshotNotFoundError
 from floe.domain.models import SnapshotInfo
 
 #: The branch readers and writers use when they name none.
@@ -327,8 +327,14 @@ def rollback_target(
     """Check that ``main`` may be rolled back to ``target``: one of its own past states.
 
     Raises:
+        SnapshotNotFoundError: The table has no snapshot ``target``.
         InvalidRefError: ``target`` is not ``main``'s head or an ancestor of it.
     """
+    if all(s.snapshot_id != target for s in snapshots):
+        raise SnapshotNotFoundError(
+            f"cannot roll table {table} back to snapshot {target}: the table has no such snapshot",
+            subject=table,
+        )
     if not is_ancestor(snapshots, target, main_head):
         raise InvalidRefError(
             f"cannot roll table {table} back to snapshot {target}: it is not in main's history "

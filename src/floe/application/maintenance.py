@@ -157,12 +157,14 @@ class MaintenanceService:
         candidates = (
             self._files.snapshot_files(identifier, doomed) if doomed and delete_files else []
         )
+
+        def retained(gone: set[int]) -> tuple[int, ...]:
+            return tuple(s.snapshot_id for s in snapshots if s.snapshot_id not in gone)
+
         result = ExpireResult(
             table=identifier,
             expired_snapshot_ids=tuple(doomed),
-            retained_snapshot_ids=tuple(
-                s.snapshot_id for s in snapshots if s.snapshot_id not in set(doomed)
-            ),
+            retained_snapshot_ids=retained(set(doomed)),
             protected_snapshot_ids=snapshots_protected_by_refs(
                 snapshots, current, now_ms, policy, kept
             ),
@@ -173,14 +175,11 @@ class MaintenanceService:
             left = self._files.referenced_files(identifier, without=doomed) if candidates else []
             return attrs.evolve(result, unreferenced_files=unreferenced(candidates, left))
         expired = self._store.expire_snapshots(identifier, doomed) if doomed else ()
-        gone = set(expired)
         chosen, deleted = self._delete_unreferenced(identifier, candidates)
         return attrs.evolve(
             result,
             expired_snapshot_ids=tuple(expired),
-            retained_snapshot_ids=tuple(
-                s.snapshot_id for s in snapshots if s.snapshot_id not in gone
-            ),
+            retained_snapshot_ids=retained(set(expired)),
             deleted_files=deleted,
             unreferenced_files=chosen,
         )

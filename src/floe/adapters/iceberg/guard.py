@@ -122,10 +122,20 @@ def retry_after_s(
     and an HTTP date.
     """
     for response in _chained_responses(error):
-        headers: Any = getattr(response, "headers", None)
-        value = headers.get("Retry-After") if headers is not None else None
-        if isinstance(value, str) and value.strip():
-            return _parse_retry_after(value.strip(), now or (lambda: dt.datetime.now(dt.UTC)))
+        wait = response_retry_after_s(response, now)
+        if wait is not None:
+            return wait
+    return None
+
+
+def response_retry_after_s(
+    response: Any, now: Callable[[], dt.datetime] | None = None
+) -> float | None:
+    """The wait in seconds ``response``'s ``Retry-After`` asks for (seconds or an HTTP date)."""
+    headers: Any = getattr(response, "headers", None)
+    value = headers.get("Retry-After") if headers is not None else None
+    if isinstance(value, str) and value.strip():
+        return _parse_retry_after(value.strip(), now or (lambda: dt.datetime.now(dt.UTC)))
     return None
 
 

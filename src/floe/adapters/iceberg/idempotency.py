@@ -30,7 +30,7 @@ from collections.abc import Callable
 import requests
 
 from floe.adapters.iceberg.auth import TokenProvider
-from floe.adapters.iceberg.guard import never_sent
+from floe.adapters.iceberg.guard import never_sent, response_retry_after_s
 from floe.domain.config import RetryConfig
 from floe.domain.errors import CatalogConnectionError
 
@@ -62,11 +62,6 @@ def is_keyed(request: requests.PreparedRequest) -> bool:
     if (request.method or "").upper() != "POST":
         return False
     return _KEYED_ROUTE.search(urllib.parse.urlsplit(request.url or "").path) is not None
-
-
-def _retry_after_s(response: requests.Response) -> float | None:
-    value = (response.headers.get("Retry-After") or "").strip()
-    return float(value) if value.isdigit() else None
 
 
 def send_keyed(
@@ -126,7 +121,7 @@ def send_keyed(
         wait = min(retry.max_wait_s, retry.initial_wait_s * 2 ** (attempt - 1))
         # Jitter, not a secret: the module's generator will do.
         wait += random.uniform(0, retry.jitter_s)  # nosec B311
-        hint = None if response is None else _retry_after_s(response)
+        hint = None if response is None else response_retry_after_s(response)
         if hint is not None:
             wait = max(wait, hint)
         out_of_time = clock() - started + wait > window_s

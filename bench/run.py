@@ -839,7 +839,9 @@ def parse_args() -> argparse.Namespace:
         default=",".join(GROUPS),
         help=f"comma-separated groups out of {', '.join(GROUPS)}",
     )
-    parser.add_argument("--catalogs", default="local,rest", help="local, rest, or both")
+    parser.add_argument(
+        "--catalogs", default="local,rest", help="comma-separated: local, rest (default: both)"
+    )
     parser.add_argument(
         "--upsert-sizes",
         default="2000000:100000,4000000:400000",
@@ -913,6 +915,8 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown group(s) {sorted(unknown)}; choose from {GROUPS}")
     cats = [c.strip() for c in args.catalogs.split(",") if c.strip()]
+    if not cats or set(cats) - {"local", "rest"}:
+        raise SystemExit(f"--catalogs {args.catalogs!r}: choose local, rest or local,rest")
     with_dgi = "dagster-iceberg" in only
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     workdir = (args.workdir / f"run-{stamp}").resolve()

@@ -167,9 +167,95 @@ def test_a_job_that_fails_for_good_commits_nothing_and_leaves_no_files(
     lake: floe.Floe, flaky: Any
 ) -> None:
     table = flaky("always")
+    with_new_column = _rows(range(10)).append_column("note", pa.array(["n"] * 10))
 
     with pytest.raises(floe.WriteError):
-        lake.writes.append_distributed(table, ray.data.from_arrow(_rows(range(10))))
+        lake.writes.append_distributed(
+            table, ray.data.from_arrow(with_new_column), allow_schema_evolution=True
+        )
 
     assert lake.snapshots.list(table) == []
+    assert lake.tables.load(table).schema.names == SCHEMA.names  # no schema change alone
     assert _unreferenced_data_files(lake, table) == []
+
+
+@pytest.fixture
+def narrow(lake: floe.Floe, ns: tuple[str, ...]) -> floe.TableIdentifier:
+    """A table of int and float columns, one of them required, with a row."""
+    table = floe.TableIdentifier(ns, "narrow")
+    schema = pa.schema(
+        [pa.field("id", pa.int32(), nullable=False), ("score", pa.float32()), ("tag", pa.string())]
+    )
+    lake.tables.create(table, schema, ["identity(tag)"])
+    lake.writes.append(table, pa.table({"id": [1], "score": [0.5], "tag": ["a"]}, schema=schema))
+    return table
+
+
+def _blocks(*parts: pa.Table) -> Any:
+    """A dataset whose blocks are ``parts``, each with its own schema."""
+    return ray.data.from_arrow(list(parts))
+
+
+def test_a_dataset_evolves_the_schema_as_an_append_does_in_the_same_one_commit(
+    lake: floe.Floe, narrow: floe.TableIdentifier
+) -> None:
+    snapshots = len(lake.snapshots.list(narrow))
+    # Columns in another order, one widened (int→long), one new, one block
+    # without the optional "score" and with the new column at another place.
+    first = pa.table(
+        {
+            "note": ["x", "y"],
+            "tag": ["a", "b"],
+            "id": pa.array([2, 3], pa.int64()),
+            "score": pa.array([1.5, None], pa.float64()),
+        }
+    )
+    second = pa.table({"id": pa.array([4], pa.int64()), "tag": ["b"], "note": ["z"]})
+
+    result = lake.writes.append_distributed(
+        narrow, _blocks(first, second), allow_schema_evolution=True
+    )
+
+    history = lake.snapshots.list(narrow)
+    assert len(history) == snapshots + 1  # schema change and files: one commit
+    assert history[-1].snapshot_id == result.snapshot_id
+    assert result.rows_written == 3
+    assert "note" in result.schema_change
+    schema = lake.tables.load(narrow).schema
+    assert schema.names == ["id", "score", "tag", "note"]
+    assert schema.field("id").type == pa.int64()
+    assert schema.field("score").type == pa.float64()
+    rows = sorted(lake.reads.scan(narrow).to_pylist(), key=lambda r: r["id"])
+    assert rows == [
+        {"id": 1, "score": 0.5, "tag": "a", "note": None},
+        {"id": 2, "score": 1.5, "tag": "a", "note": "x"},
+        {"id": 3, "score": None, "tag": "b", "note": "y"},
+        {"id": 4, "score": None, "tag": "b", "note": "z"},
+    ]
+
+
+def test_a_dataset_is_refused_where_an_append_is_and_nothing_changes(
+    lake: floe.Floe, narrow: floe.TableIdentifier
+) -> None:
+    snapshots = lake.snapshots.list(narrow)
+    schema = lake.tables.load(narrow).schema
+    evolving = {"allow_schema_evolution": True}
+    wider = pa.table({"id": pa.array([2], pa.int64())})
+    cases: list[tuple[tuple[pa.Table, ...], dict[str, Any]]] = [
+        ((pa.table({"id": pa.array([2], pa.int32()), "note": ["x"]}),), {}),  # new column
+        ((wider,), {}),  # a widening without evolution
+        ((pa.table({"id": ["2"]}),), evolving),  # string into int
+        ((pa.table({"score": [1.0]}),), evolving),  # the required column missing
+        ((wider, pa.table({"id": ["x"]})), evolving),  # blocks agree on no type for "id"
+        ((wider, pa.table({"score": [1.0]})), evolving),  # a block lacks the required column
+    ]
+    for parts, options in cases:
+        with pytest.raises(floe.SchemaEvolutionError) as raised:
+            lake.writes.append_distributed(narrow, _blocks(*parts), **options)
+        assert str(narrow) in str(raised.value), parts
+        if len(parts) == 1:  # the same rows are refused by a single-process append
+            with pytest.raises(floe.SchemaEvolutionError):
+                lake.writes.append(narrow, parts[0], **options)
+
+    assert lake.snapshots.list(narrow) == snapshots
+    assert lake.tables.load(narrow).schema == schema

@@ -64,8 +64,16 @@ def test_a_dataset_input_is_not_read_by_the_io_manager_and_appends_are_distribut
     )
     def doubled(sales: ray.data.Dataset) -> ray.data.Dataset:
         seen["reads"] = list(reads)
-        return sales.map_batches(
+        seen["runs"] = run = seen.get("runs", 0) + 1
+        dataset = sales.map_batches(
             lambda b: b.set_column(1, "amount", pa.compute.multiply(b["amount"], 2)),
+            batch_format="pyarrow",
+        )
+        if run == 1:
+            return dataset
+        # the second run's rows have a new column: the table evolves (IO manager's default)
+        return dataset.map_batches(
+            lambda b: b.append_column("run", pa.array([run] * b.num_rows, pa.int64())),
             batch_format="pyarrow",
         )
 
@@ -76,8 +84,10 @@ def test_a_dataset_input_is_not_read_by_the_io_manager_and_appends_are_distribut
     assert seen["reads"] == []  # planned by floe, read by Ray
     assert reads == []
     lake = _lake(tmp_path)
-    rows = sorted(r["amount"] for r in lake.reads.scan("rayed.doubled").to_pylist())
-    assert rows == [11.0, 11.0, 20.0, 20.0, 40.0, 40.0]
+    rows = sorted(
+        (r["amount"], r["run"] or 0) for r in lake.reads.scan("rayed.doubled").to_pylist()
+    )
+    assert rows == [(11.0, 0), (11.0, 2), (20.0, 0), (20.0, 2), (40.0, 0), (40.0, 2)]
     # The first run created the table (read whole); the second appended through Ray.
     assert distributed == ["rayed.doubled"]
     assert [s.summary["added-records"] for s in _appends(lake, "rayed.doubled")] == ["3", "3"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import attrs
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -88,12 +90,38 @@ def fit_schema(
     return SchemaFit(target, None if change.is_empty else target, change)
 
 
+def unified_schema(schemas: Sequence[pa.Schema], *, table_name: str) -> pa.Schema:
+    """One schema for data arriving in parts (a dataset's blocks) with their own schemas.
+
+    Unified as ``pyarrow.concat_tables(promote_options="permissive")``
+    unifies the parts' columns: by name, a column missing from a part is
+    null there, types are promoted to a common one (``int32`` and ``int64``:
+    ``int64``).
+
+    Raises:
+        SchemaEvolutionError: No schema, or a column whose types have no
+            common type (``int64`` and ``string``).
+    """
+    if not schemas:
+        raise SchemaEvolutionError(f"data for table {table_name} has no schema", subject=table_name)
+    try:
+        return pa.unify_schemas(list(schemas), promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        raise SchemaEvolutionError(
+            f"the parts of the data for table {table_name} disagree on a column's type "
+            f"and cannot be unified ({exc})",
+            subject=table_name,
+        ) from exc
+
+
 def cast_rows(data: pa.Table, target: pa.Schema, *, table_name: str) -> pa.Table:
     """``data`` with exactly the ``target`` schema: missing columns null, types cast safely.
 
+    Picklable with ``functools.partial`` (Ray workers cast a dataset's blocks with it).
+
     Raises:
-        SchemaEvolutionError: A required column holds nulls, or a value cannot
-            be converted without loss.
+        SchemaEvolutionError: A required column is missing or holds nulls, or
+            a value cannot be converted without loss.
     """
     # Columns by name, looked up once: Table.column(name) searches the schema,
     # which made wide tables (10 000 columns) quadratic.
@@ -135,6 +163,13 @@ def _column(
     column: pa.ChunkedArray | None, num_rows: int, field: pa.Field, table_name: str
 ) -> pa.ChunkedArray | pa.Array:
     if column is None:
+        if not field.nullable and num_rows:
+            # fit_schema refuses such data whole; a part of it (a block) may still lack it.
+            raise SchemaEvolutionError(
+                f"column {field.name!r} of table {table_name} is required but "
+                f"{num_rows} row(s) of the data lack it",
+                subject=table_name,
+            )
         return pa.nulls(num_rows, type=field.type)
     if not field.nullable and column.null_count:
         raise SchemaEvolutionError(
@@ -152,12 +187,3 @@ def _column(
             f"to {field.type} without loss ({exc})",
             subject=table_name,
         ) from exc
-
-
-def conformed_rows(data: pa.Table, *, table_schema: pa.Schema, table_name: str) -> pa.Table:
-    """``data`` checked against a table and cast to its schema, no evolution (a picklable step).
-
-    Raises:
-        SchemaEvolutionError: The data does not fit the table.
-    """
-    return conform(data, table_schema, allow_evolution=False, table_name=table_name).data

@@ -9,7 +9,13 @@ from typing import Any
 import attrs
 import pyarrow as pa
 
-from floe.application.conform import cast_rows, conform, conformed_rows, fit_schema
+from floe.application.conform import (
+    SchemaFit,
+    cast_rows,
+    conform,
+    fit_schema,
+    unified_schema,
+)
 from floe.application.inputs import (
     TableLike,
     as_arrow,
@@ -39,7 +45,7 @@ from floe.domain.partitioning import partition_fields_to_add
 from floe.domain.refs import MAIN, check_ref_name
 from floe.ports.arrow import describe_schema
 from floe.ports.catalog import CatalogPort, TableInfo
-from floe.ports.engines import RayPort
+from floe.ports.engines import DatasetFit, RayPort
 from floe.ports.table_store import TableStorePort, WriteResult, check_upsert_keys
 
 #: Arrow bytes of a streamed append held in memory at a time (see :meth:`WriteService.append`).
@@ -93,31 +99,42 @@ class WriteService:
         table: TableLike,
         dataset: Any,
         *,
+        allow_schema_evolution: bool = False,
         snapshot_properties: Mapping[str, str] | None = None,
     ) -> WriteResult:
         """Append a ``ray.data.Dataset`` written by Ray workers, in ONE commit.
 
-        Each block is checked against the table's schema and cast to it on
-        a worker (the rules of :meth:`append`, without schema evolution),
-        then written there as data files, split by partition, with column
-        statistics; the driver adds every file in one commit, one snapshot.
-        Ray re-runs a failed task (up to 3 times): the attempt writes the
-        same files again, so no block is committed twice. If a block fails
-        for good, nothing is committed and the job's files are deleted.
-        Needs ``floe[ray]`` and a running Ray (``ray.init()`` or a cluster).
+        The dataset is executed once; its schema (its blocks' schemas,
+        unified as ``pyarrow.concat_tables(promote_options="permissive")``
+        does) must fit the table by the rules of :meth:`append`: columns
+        matched by name in any order, missing optional columns written as
+        nulls, narrower types cast, and with ``allow_schema_evolution`` new
+        columns added and int→long, float→double widened. That schema change
+        and every data file are ONE commit, one snapshot. Each block is cast
+        on a worker and written there as data files, split by partition,
+        with column statistics. Ray re-runs a failed task (up to 3 times):
+        the attempt writes the same files again, so no block is committed
+        twice. If a block fails for good, nothing is committed and the job's
+        files are deleted. Needs ``floe[ray]`` and a running Ray
+        (``ray.init()`` or a cluster).
 
         Args:
             table: The table (it must exist).
             dataset: The ``ray.data.Dataset`` (executed once).
+            allow_schema_evolution: As in :meth:`append`.
             snapshot_properties: Extra entries for the snapshot summary.
 
         Returns:
-            What was committed (``snapshot_id`` ``None`` for a dataset without rows).
+            What was committed (``snapshot_id`` ``None`` for a dataset without
+            rows that changes no schema); ``schema_change`` says how the
+            table's schema changed.
 
         Raises:
             MissingExtraError: Ray is not installed.
             TableNotFoundError: The table does not exist.
-            SchemaEvolutionError: A block does not fit the table.
+            SchemaEvolutionError: The dataset does not fit the table (as
+                :meth:`append`), or its blocks' schemas cannot be unified;
+                nothing was written.
             CommitConflictError, CommitStateUnknownError, WriteError: The job or
                 the commit failed (never retried whole: the dataset runs once).
         """
@@ -125,12 +142,25 @@ class WriteService:
         if self._ray is None:
             raise MissingExtraError("this floe was built without a Ray hand-off")
         info = self._catalog.load_table(identifier)
-        cast = functools.partial(
-            conformed_rows, table_schema=info.schema, table_name=str(identifier)
+        name = str(identifier)
+        fits: list[SchemaFit] = []
+
+        def fit(schemas: Sequence[pa.Schema]) -> DatasetFit:
+            found = fit_schema(
+                unified_schema(schemas, table_name=name),
+                info.schema,
+                allow_evolution=allow_schema_evolution,
+                table_name=name,
+            )
+            fits.append(found)
+            cast = functools.partial(cast_rows, target=found.target, table_name=name)
+            return DatasetFit(found.target, found.evolved_schema, cast)
+
+        result = self._ray.append_dataset(
+            identifier, dataset, fit, snapshot_properties=snapshot_properties
         )
-        return self._ray.append_dataset(
-            identifier, dataset, cast, snapshot_properties=snapshot_properties
-        )
+        change = fits[-1].change_text if fits and result.snapshot_id is not None else ""
+        return _with_change(result, change) if change else result
 
     def append(
         self,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import attrs
 import pyarrow as pa
 
 from floe.domain.identifiers import TableIdentifier
@@ -41,6 +42,26 @@ class DuckDBPort(abc.ABC):
         """
 
 
+@attrs.frozen
+class DatasetFit:
+    """How a dataset's rows fit a table, decided on the driver from the blocks' schemas.
+
+    Attributes:
+        target: The schema every block is cast to (the table's, evolved).
+        evolved_schema: The table's new schema, staged in the append's own
+            commit; ``None`` when the table's schema stays as it is.
+        cast: Turns one block into ``target`` (picklable: it runs on workers).
+    """
+
+    target: pa.Schema
+    evolved_schema: pa.Schema | None
+    cast: Callable[[pa.Table], pa.Table]
+
+
+#: Decides how a dataset fits a table from the schemas of its non-empty blocks.
+FitDataset = Callable[[Sequence[pa.Schema]], DatasetFit]
+
+
 class RayPort(abc.ABC):
     """Ray Data hand-offs: datasets read from a table's files, appends written by Ray workers."""
 
@@ -62,20 +83,26 @@ class RayPort(abc.ABC):
         self,
         identifier: TableIdentifier,
         dataset: Any,
-        cast: Callable[[pa.Table], pa.Table],
+        fit: FitDataset,
         *,
         snapshot_properties: Mapping[str, str] | None = None,
     ) -> WriteResult:
         """Append a ``ray.data.Dataset``: workers write the files, ONE commit adds them all.
 
-        ``cast`` (picklable) turns each block into the table's schema; it runs
-        on the workers. A retried worker task rewrites the same files, so
-        each block is committed once; when any block fails for good, nothing
-        is committed and the files of the job are deleted.
+        The dataset is executed once; ``fit`` is given the schemas of its
+        blocks that hold rows (of every block when none does; not called
+        when the dataset has no block with a column) and decides, on the
+        driver, the target schema and the table's schema change. Each block
+        is cast by the fit's ``cast`` and written on a worker; the schema
+        change and every file are ONE commit. A retried worker task rewrites
+        the same files, so each block is committed once; when any block
+        fails for good, nothing is committed and the files of the job are
+        deleted. Without rows and without a schema change nothing is
+        committed.
 
         Raises:
             MissingExtraError: Ray is not installed.
-            SchemaEvolutionError: ``cast`` refused a block.
+            SchemaEvolutionError: ``fit`` or ``cast`` refused the data.
             TableNotFoundError, CommitConflictError, CommitStateUnknownError,
             WriteError: As :meth:`TableStorePort.append`.
         """

@@ -264,7 +264,12 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         else:
             properties = identity.snapshot_properties() if identity else None
             result = (
-                lake.writes.append_distributed(table, data, snapshot_properties=properties)
+                lake.writes.append_distributed(
+                    table,
+                    data,
+                    allow_schema_evolution=settings.schema_evolution,
+                    snapshot_properties=properties,
+                )
                 if distributed
                 else self._write(
                     table, data, mode, row_filter, metadata, asset, properties, before, branch

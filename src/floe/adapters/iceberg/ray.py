@@ -6,11 +6,14 @@ dataset's blocks are windows of those files, each read on a Ray worker by
 PyIceberg's ``ArrowScan`` exactly as a floe scan reads it (the filter
 applied exactly where the pushdown is weakened, canonical Arrow out).
 
-Appends: the driver opens the transaction and the snapshot producer a
-streaming append uses; each block is cast to the table's schema and written
-as data files on a worker by the function ``Transaction.append`` uses
-(partition split, file naming, statistics), named after the producer's
-commit uuid and the block's index. A retried task therefore writes the same
+Appends: the driver executes the dataset once and hands the schemas of its
+blocks to the application's fit (the rules of ``writes.append``), then
+opens the transaction, stages the schema change the fit decided and the
+snapshot producer a streaming append uses; each block is cast to the
+target schema and written as data files on a worker by the function
+``Transaction.append`` uses (partition split, file naming, statistics,
+field ids of the evolved schema), named after the producer's commit uuid
+and the block's index. A retried task therefore writes the same
 files again, and the driver adds each block's files once and commits ONE
 snapshot. When a block fails for good, nothing is committed and every file
 of the job (found by its uuid under the table's data location) is deleted.
@@ -41,7 +44,7 @@ from floe.adapters.filters import filter_arrow
 from floe.adapters.iceberg import reads
 from floe.adapters.iceberg.connect import IcebergBackend
 from floe.adapters.iceberg.streaming import append_producer
-from floe.adapters.iceberg.writes import commit_or_clean
+from floe.adapters.iceberg.writes import commit_or_clean, stage_evolution
 from floe.domain.errors import (
     FloeStorageError,
     InvalidScanError,
@@ -51,7 +54,7 @@ from floe.domain.errors import (
 )
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import ScanOptions, WriteMode
-from floe.ports.engines import RayPort
+from floe.ports.engines import FitDataset, RayPort
 from floe.ports.table_store import WriteResult
 
 #: Data files per block of a dataset read from a table.
@@ -129,6 +132,11 @@ def worker_io(io: FileIO) -> FileIO:
     return type(io)(kept)
 
 
+def _block_shape(block: pa.Table) -> tuple[pa.Schema, int]:
+    """A block's schema and row count (on a Ray worker: the block stays where it is)."""
+    return block.schema, block.num_rows
+
+
 def _write_block(
     block: pa.Table,
     metadata: TableMetadata,
@@ -138,11 +146,10 @@ def _write_block(
     cast: Callable[[pa.Table], pa.Table],
 ) -> list[DataFile]:
     """Write one block as data files (on a Ray worker); the same names on every attempt."""
-    counter = itertools.count(index * _NAMES_PER_BLOCK)
-    data = cast(block)
-    if data.num_rows == 0:
+    if block.num_rows == 0:
         return []
-    return list(_dataframe_to_data_files(metadata, data, io, write_uuid, counter))
+    counter = itertools.count(index * _NAMES_PER_BLOCK)
+    return list(_dataframe_to_data_files(metadata, cast(block), io, write_uuid, counter))
 
 
 class IcebergRay(RayPort):
@@ -182,7 +189,7 @@ class IcebergRay(RayPort):
         self,
         identifier: TableIdentifier,
         dataset: Any,
-        cast: Callable[[pa.Table], pa.Table],
+        fit: FitDataset,
         *,
         snapshot_properties: Mapping[str, str] | None = None,
     ) -> WriteResult:
@@ -191,11 +198,20 @@ class IcebergRay(RayPort):
 
         def call() -> WriteResult:
             table = self._load(identifier)
+            blocks = _executed(ray, dataset, name)
+            schemas = [schema for _, schema, rows in blocks if rows] or [
+                schema for _, schema, _ in blocks if len(schema)
+            ]
+            if not schemas:
+                return WriteResult(identifier, WriteMode.APPEND, None, 0)
+            fitted = fit(schemas)  # refuses data that does not fit before a file is written
             tx = table.transaction()
+            stage_evolution(tx, fitted.evolved_schema)
             producer = append_producer(tx, dict(snapshot_properties or {}))
             job = _WriteJob(ray, table, producer.commit_uuid, name)
-            written = job.write(dataset, tx.table_metadata, cast)
-            if not written:
+            filled = [block for block, _, rows in blocks if rows]
+            written = job.write(filled, tx.table_metadata, fitted.cast)
+            if not written and fitted.evolved_schema is None:
                 return WriteResult(identifier, WriteMode.APPEND, None, 0)
             for data_file in written:
                 producer.append_data_file(data_file)
@@ -218,6 +234,29 @@ class IcebergRay(RayPort):
         )
 
 
+def _executed(ray: ModuleType, dataset: Any, name: str) -> list[tuple[Any, pa.Schema, int]]:
+    """Execute the dataset once: each block's object reference, schema and row count.
+
+    Raises:
+        WriteError: The dataset's pipeline failed (a floe error it raised is
+            raised as it is); nothing was written.
+    """
+    try:
+        refs = list(dataset.to_arrow_refs())
+        shape = ray.remote(_block_shape)
+        shapes: Sequence[tuple[pa.Schema, int]] = ray.get([shape.remote(ref) for ref in refs])
+    except Exception as exc:
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, FloeStorageError):
+            raise cause from exc
+        raise WriteError(
+            f"append of a Ray dataset into table {name}: the dataset failed "
+            f"({type(exc).__name__}); nothing was written",
+            subject=name,
+        ) from exc
+    return [(ref, schema, rows) for ref, (schema, rows) in zip(refs, shapes, strict=True)]
+
+
 class _WriteJob:
     """The Ray tasks writing one append's files, and the files left by failed attempts."""
 
@@ -228,15 +267,15 @@ class _WriteJob:
         self._name = name
 
     def write(
-        self, dataset: Any, metadata: TableMetadata, cast: Callable[[pa.Table], pa.Table]
+        self, blocks: Sequence[Any], metadata: TableMetadata, cast: Callable[[pa.Table], pa.Table]
     ) -> list[DataFile]:
-        """Write every block on the workers; on a failure delete the job's files and raise."""
+        """Write every block (object references) on the workers; on a failure clean up and raise."""
         ray = self._ray
         task = ray.remote(max_retries=WRITE_RETRIES, retry_exceptions=True)(_write_block)
         io = worker_io(self._table.io)
         pending: list[Any] = []
         try:
-            for index, block in enumerate(dataset.to_arrow_refs()):
+            for index, block in enumerate(blocks):
                 pending.append(task.remote(block, metadata, io, self._uuid, index, cast))
             results: Sequence[list[DataFile]] = ray.get(pending)
         except Exception as exc:

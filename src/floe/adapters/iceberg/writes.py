@@ -87,7 +87,7 @@ def write(
     props = dict(snapshot_properties or {})
     added, deleted = data.num_rows, 0
     tx = transaction(table)
-    _evolve(tx, evolve_schema, add_partition_fields)
+    stage_evolution(tx, evolve_schema, add_partition_fields)
     if mode is WriteMode.APPEND:
         tx.append(data, snapshot_properties=props, branch=on)
     elif mode is WriteMode.OVERWRITE:
@@ -200,7 +200,7 @@ def append_stream(
     name = str(identifier)
     on = write_target(table, name, branch)
     tx = transaction(table)
-    _evolve(tx, evolve_schema, add_partition_fields)
+    stage_evolution(tx, evolve_schema, add_partition_fields)
     producer = append_producer(tx, dict(snapshot_properties or {}), on)
     written: list[DataFile] = []
     try:
@@ -295,12 +295,16 @@ def _head_id(table: Table, branch: str) -> int | None:
     return None if head is None else head.snapshot_id
 
 
-def _evolve(
+def stage_evolution(
     tx: Transaction,
     evolve_schema: pa.Schema | None,
-    add_partition_fields: Sequence[PartitionTransform],
+    add_partition_fields: Sequence[PartitionTransform] = (),
 ) -> None:
-    """Stage the schema change and the new partition fields of a write in its transaction."""
+    """Stage the schema change and the new partition fields of a write in its transaction.
+
+    Data files written afterwards from ``tx.table_metadata`` carry the new
+    schema's field ids; the commit adds the change and the files together.
+    """
     if evolve_schema is not None:
         with tx.update_schema() as update:
             update.union_by_name(evolve_schema)

@@ -2,22 +2,23 @@
 
 The in-memory catalog has no files for workers to read or write: a dataset
 is made from the rows the store's scan returns, and an appended dataset is
-executed, each block cast as a worker would, and appended by one commit,
-so the port's contract holds.
+executed, fitted from its blocks' schemas, each block cast as a worker
+would, and appended (with the schema change) by one commit, so the port's
+contract holds.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
 
-from floe.domain.errors import InvalidScanError, MissingExtraError
+from floe.domain.errors import FloeStorageError, InvalidScanError, MissingExtraError, WriteError
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import ScanOptions, WriteMode
-from floe.ports.engines import RayPort
+from floe.ports.engines import FitDataset, RayPort
 from floe.ports.table_store import TableStorePort, WriteResult
 
 
@@ -54,14 +55,36 @@ class MemoryRay(RayPort):
         self,
         identifier: TableIdentifier,
         dataset: Any,
-        cast: Callable[[pa.Table], pa.Table],
+        fit: FitDataset,
         *,
         snapshot_properties: Mapping[str, str] | None = None,
     ) -> WriteResult:
         ray = _ray()
-        blocks = [cast(block) for block in ray.get(list(dataset.to_arrow_refs()))]
-        rows = [block for block in blocks if block.num_rows]
-        if not rows:
+        name = str(identifier)
+        try:
+            blocks: list[pa.Table] = ray.get(list(dataset.to_arrow_refs()))
+        except Exception as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, FloeStorageError):
+                raise cause from exc
+            raise WriteError(
+                f"append of a Ray dataset into table {name}: the dataset failed "
+                f"({type(exc).__name__}); nothing was written",
+                subject=name,
+            ) from exc
+        schemas = [b.schema for b in blocks if b.num_rows] or [
+            b.schema for b in blocks if b.num_columns
+        ]
+        if not schemas:
             return WriteResult(identifier, WriteMode.APPEND, None, 0)
-        data = pa.concat_tables(rows)
-        return self._store.append(identifier, data, snapshot_properties=snapshot_properties)
+        fitted = fit(schemas)
+        filled = [fitted.cast(block) for block in blocks if block.num_rows]
+        if not filled and fitted.evolved_schema is None:
+            return WriteResult(identifier, WriteMode.APPEND, None, 0)
+        data = pa.concat_tables(filled) if filled else fitted.target.empty_table()
+        return self._store.append(
+            identifier,
+            data,
+            evolve_schema=fitted.evolved_schema,
+            snapshot_properties=snapshot_properties,
+        )

@@ -162,3 +162,30 @@ def test_bad_options_are_floe_errors(lake: floe.Floe, sales: floe.TableIdentifie
         lake.reads.to_duckdb(sales, snapshot_id=1)
     with pytest.raises(floe.TableNotFoundError):
         lake.reads.to_duckdb(floe.TableIdentifier(sales.namespace, "missing"))
+
+
+def test_no_columns_are_the_rows_without_columns_and_no_relation(
+    lake: floe.Floe, sales: floe.TableIdentifier
+) -> None:
+    for row_filter in (None, "region = 'eu' and amount > 30"):
+        expected = lake.reads.scan(sales, row_filter=row_filter).num_rows
+        scanned = lake.reads.scan(sales, columns=[], row_filter=row_filter)
+        streamed = lake.reads.batches(sales, columns=[], row_filter=row_filter).read_all()
+
+        assert (scanned.num_columns, scanned.num_rows) == (0, expected), row_filter
+        assert (streamed.num_columns, streamed.num_rows) == (0, expected), row_filter
+        # DuckDB has no relation without columns: refused, naming the table
+        with pytest.raises(floe.InvalidScanError, match=str(sales)):
+            lake.reads.to_duckdb(sales, columns=[], row_filter=row_filter)
+
+
+def test_a_relation_duckdb_cannot_make_is_a_scan_error_naming_the_table(
+    lake: floe.Floe, sales: floe.TableIdentifier
+) -> None:
+    closed = duckdb.connect()
+    closed.close()
+
+    with pytest.raises(floe.ScanError, match=str(sales)) as raised:
+        lake.reads.to_duckdb(sales, connection=closed)
+
+    assert "connection" in str(raised.value)

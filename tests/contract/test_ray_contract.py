@@ -84,6 +84,14 @@ def test_a_dataset_holds_the_rows_of_a_scan(lake: floe.Floe, sales: floe.TableId
         assert _normal(rows) == _normal(scanned), options
 
 
+def test_a_dataset_needs_a_column(lake: floe.Floe, sales: floe.TableIdentifier) -> None:
+    assert lake.reads.scan(sales, columns=[]).num_rows == 90  # rows without columns
+
+    # Ray Data holds no rows without columns: refused, naming the table.
+    with pytest.raises(floe.InvalidScanError, match=str(sales)):
+        lake.reads.to_ray(sales, columns=[])
+
+
 def test_an_append_of_a_dataset_is_one_snapshot_of_partitioned_files_with_statistics(
     lake: floe.Floe, sales: floe.TableIdentifier
 ) -> None:

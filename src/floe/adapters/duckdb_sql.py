@@ -15,7 +15,8 @@ import datetime as dt
 import hashlib
 import importlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
@@ -45,7 +46,7 @@ from pyiceberg.types import (
     UUIDType,
 )
 
-from floe.domain.errors import InvalidFilterError, MissingExtraError
+from floe.domain.errors import FloeStorageError, InvalidFilterError, MissingExtraError, ScanError
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _INSTALL = "install floe's duckdb extra: pip install 'floe[duckdb]'"
@@ -81,6 +82,46 @@ def open_connection(given: Any | None, extensions: Sequence[str]) -> Any:
         if name not in loaded:
             connection.execute(f"LOAD {sql_string(str(_extension_file(name, duckdb)))}")
     return connection
+
+
+@contextmanager
+def relation_errors(table: str) -> Iterator[None]:
+    """DuckDB's failures while a relation of ``table`` is made, as a :class:`ScanError`.
+
+    Making a relation binds its query: DuckDB opens the connection's
+    extensions and, for ``iceberg_scan``, reads the table's metadata file,
+    so a closed connection, a missing file or storage refusing the read
+    fails here, and the error names the table. Failures once the relation
+    runs are DuckDB's own (floe is not there then).
+
+    Raises:
+        ScanError: DuckDB raised; the message names the table and says what failed.
+    """
+    try:
+        yield
+    except FloeStorageError:
+        raise
+    except Exception as exc:
+        if not type(exc).__module__.startswith(("duckdb", "_duckdb")):
+            raise
+        raise ScanError(
+            f"hand table {table} to DuckDB: {_duckdb_failure(exc)}", subject=table
+        ) from exc
+
+
+def _duckdb_failure(exc: BaseException) -> str:
+    """What a DuckDB exception says went wrong, in one line."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:400]
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and status:
+        refused = "storage refused the read" if status in (401, 403) else "a storage request failed"
+        return f"{refused} (HTTP {status}): {first}"
+    name = type(exc).__name__
+    if name == "IOException":
+        return f"a file of the table cannot be read: {first}"
+    if name == "ConnectionException":
+        return f"the DuckDB connection cannot be used: {first}"
+    return f"DuckDB failed ({name}): {first}"
 
 
 def _extension_file(name: str, duckdb: ModuleType) -> Path:

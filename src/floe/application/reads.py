@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from floe.application.inputs import TableLike, as_identifier, check_filter_text
 from floe.application.snapshots import SnapshotService
-from floe.domain.errors import MissingExtraError
+from floe.domain.errors import InvalidScanError, MissingExtraError
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import RowFilter, ScanOptions
 from floe.ports.engines import DuckDBPort, RayPort
@@ -60,7 +60,8 @@ class ReadService:
 
         Args:
             table: The table.
-            columns: Columns to return, ``None`` for all.
+            columns: Columns to return, ``None`` for all; ``[]`` for none (the
+                selected rows without columns: ``num_rows`` counts them).
             row_filter: Iceberg filter text, e.g. ``"region = 'eu' and amount > 10"``,
                 or a PyIceberg ``BooleanExpression`` (``GreaterThan("amount", 10)``).
             snapshot_id: Read this snapshot.
@@ -150,7 +151,8 @@ class ReadService:
 
         Args:
             table: The table.
-            columns: Columns to return, ``None`` for all.
+            columns: Columns to return, ``None`` for all (at least one: a
+                relation has columns).
             row_filter: As for :meth:`scan`.
             snapshot_id: Read this snapshot.
             as_of: Read the snapshot current at this (aware) time.
@@ -161,16 +163,27 @@ class ReadService:
 
         Returns:
             A ``duckdb.DuckDBPyRelation``; ``.aggregate``, ``.filter``,
-            ``.limit``, ``.arrow()`` or SQL over it run in DuckDB.
+            ``.limit``, ``.arrow()`` or SQL over it run in DuckDB. Failures
+            while it runs (a data file gone, storage refusing a read,
+            credentials expired meanwhile) are DuckDB's own exceptions
+            (``duckdb.IOException``, ``duckdb.HTTPException``, all
+            ``duckdb.Error``) naming the file, which lies under the table's
+            location: floe hands the relation over and is not there when it
+            runs.
 
         Raises:
             MissingExtraError: DuckDB or its extensions are not installed.
-            TableNotFoundError, InvalidFilterError, InvalidScanError,
-            SnapshotNotFoundError, ScanError: As :meth:`scan`.
+            InvalidScanError: ``columns=[]``, or as :meth:`scan`.
+            ScanError: DuckDB failed to make the relation (the connection is
+                closed, the table's metadata cannot be read: storage refused,
+                a file is missing); the message names the table.
+            TableNotFoundError, InvalidFilterError,
+            SnapshotNotFoundError: As :meth:`scan`.
         """
         identifier, options = self._options(
             table, columns, row_filter, snapshot_id, as_of, None, ref
         )
+        _needs_a_column(identifier, options, "a DuckDB relation")
         if self._duckdb is None:
             raise MissingExtraError("this floe was built without a DuckDB hand-off")
         relation: duckdb.DuckDBPyRelation = self._duckdb.duckdb_relation(
@@ -199,7 +212,8 @@ class ReadService:
 
         Args:
             table: The table.
-            columns: Columns to return, ``None`` for all.
+            columns: Columns to return, ``None`` for all (at least one: Ray
+                Data holds no rows without columns).
             row_filter: As for :meth:`scan`.
             snapshot_id: Read this snapshot.
             as_of: Read the snapshot current at this (aware) time.
@@ -210,12 +224,14 @@ class ReadService:
 
         Raises:
             MissingExtraError: Ray is not installed.
-            TableNotFoundError, InvalidFilterError, InvalidScanError,
+            InvalidScanError: ``columns=[]``, or as :meth:`scan`.
+            TableNotFoundError, InvalidFilterError,
             SnapshotNotFoundError, ScanError: As :meth:`scan`.
         """
         identifier, options = self._options(
             table, columns, row_filter, snapshot_id, as_of, None, ref
         )
+        _needs_a_column(identifier, options, "a Ray dataset")
         if self._ray is None:
             raise MissingExtraError("this floe was built without a Ray hand-off")
         return self._ray.ray_dataset(identifier, options)
@@ -244,3 +260,21 @@ class ReadService:
             snapshot = self._snapshots.as_of(identifier, options.as_of, ref=options.ref)
             options = attrs.evolve(options, snapshot_id=snapshot.snapshot_id, as_of=None, ref=None)
         return identifier, options
+
+
+def _needs_a_column(identifier: TableIdentifier, options: ScanOptions, engine: str) -> None:
+    """Refuse ``columns=[]`` for an engine whose rows cannot exist without columns.
+
+    :meth:`ReadService.scan` answers ``columns=[]`` with the selected rows
+    and no column (an Arrow table keeps its row count); a DuckDB relation
+    needs a column, and Ray Data drops rows that have none.
+
+    Raises:
+        InvalidScanError: ``columns`` is empty.
+    """
+    if options.columns == ():
+        raise InvalidScanError(
+            f"{engine} of table {identifier} needs at least one column (columns=[] selects "
+            "rows without columns, which it cannot hold): name a column, e.g. to count rows",
+            subject=str(identifier),
+        )

@@ -37,8 +37,12 @@ class DuckDBPort(abc.ABC):
 
         Raises:
             MissingExtraError: DuckDB or its extensions are not installed.
+            ScanError: DuckDB failed while the relation was made (a closed
+                connection, a file it reads when binding missing or refused);
+                the message names the table. Failures once the relation runs
+                are DuckDB's own exceptions.
             TableNotFoundError, InvalidFilterError, InvalidScanError,
-            SnapshotNotFoundError, ScanError: As :meth:`TableStorePort.scan`.
+            SnapshotNotFoundError: As :meth:`TableStorePort.scan`.
         """
 
 

@@ -19,6 +19,7 @@ from floe.adapters.duckdb_sql import (
     add_s3_secret,
     filter_sql,
     open_connection,
+    relation_errors,
     sql_name,
     sql_string,
 )
@@ -63,7 +64,7 @@ class IcebergDuckDB(DuckDBPort):
             if snapshot_id is not None
             else getattr(table.current_snapshot(), "snapshot_id", None)
         )
-        with translated("hand table to duckdb", name, fallback=ScanError):
+        with translated("hand table to duckdb", name, fallback=ScanError), relation_errors(name):
             location = table.metadata_location
             s3 = urlsplit(location).scheme in ("s3", "s3a", "s3n")
             duck = open_connection(connection, ["avro", "iceberg", *(["httpfs"] if s3 else [])])

@@ -72,25 +72,26 @@ def scan(load: Callable[[], Table], name: str, options: ScanOptions) -> pa.Table
     """
     table, schema, bound, columns, snapshot_id = plan(load, name, options)
     expected = projected_schema(schema, columns)
+    read_columns = columns_to_read(columns, schema)
 
     def read(pushdown: BooleanExpression, exact: bool) -> pa.Table:
         if exact:
             return table.scan(
                 row_filter=pushdown,
-                selected_fields=columns,
+                selected_fields=read_columns,
                 snapshot_id=snapshot_id,
                 limit=options.limit,
             ).to_arrow()
         rows = table.scan(
             row_filter=pushdown,
-            selected_fields=with_filter_columns(columns, bound, schema),
+            selected_fields=with_filter_columns(read_columns, bound, schema),
             snapshot_id=snapshot_id,
         ).to_arrow()
         kept = filter_arrow(rows, bound, schema)
         return kept if options.limit is None else kept.slice(0, options.limit)
 
     result = planned(read, table, schema, options.row_filter, name)
-    return result.select(list(columns)).cast(expected)
+    return as_projected(result, columns, expected)
 
 
 def open_batches(
@@ -120,12 +121,15 @@ def open_batches(
         SnapshotNotFoundError: As :func:`scan`.
     """
     table, schema, bound, columns, snapshot_id = plan(load, name, options)
+    read_columns = columns_to_read(columns, schema)
 
     def read(pushdown: BooleanExpression, exact: bool) -> Iterable[pa.RecordBatch]:
         reader = bounded_batches(
             table.scan(
                 row_filter=pushdown,
-                selected_fields=(columns if exact else with_filter_columns(columns, bound, schema)),
+                selected_fields=(
+                    read_columns if exact else with_filter_columns(read_columns, bound, schema)
+                ),
                 snapshot_id=snapshot_id,
                 limit=options.limit if exact else None,
             ),
@@ -220,7 +224,7 @@ def batch_reader(opened: OpenedScan, name: str) -> pa.RecordBatchReader:
         try:
             with translated("scan table", name, fallback=ScanError):
                 for batch in reader:
-                    yield batch.select(list(columns)).cast(expected)
+                    yield as_projected(batch, columns, expected)
         except FloeStorageError as error:  # FileIO frames hold the S3 keys
             raise without_frames(error)  # noqa: B904 - its own chain is kept
 
@@ -330,6 +334,30 @@ def planned(
         names = {schema.find_column_name(i) for i in sources} - {None}
         weaker = without_predicates_on(pushdown, {str(n) for n in names})
         return read(weaker, False)
+
+
+def columns_to_read(columns: tuple[str, ...], schema: Schema) -> tuple[str, ...]:
+    """The columns a scan reads for a projection; for none (``columns=[]``) the first one.
+
+    A projection without columns still selects rows (an Arrow table of no
+    columns and ``num_rows`` rows, as the in-memory store answers), but
+    PyIceberg 0.12 reads no rows at all for an empty projection: one column
+    is read to count them, then dropped.
+    """
+    return columns if columns or not schema.fields else (schema.fields[0].name,)
+
+
+Rows = TypeVar("Rows", pa.Table, pa.RecordBatch)
+
+
+def as_projected(rows: Rows, columns: tuple[str, ...], expected: pa.Schema) -> Rows:
+    """``rows`` with exactly ``columns``, in the canonical types of ``expected``.
+
+    Without columns the rows are kept: Arrow's cast to an empty schema
+    would drop them.
+    """
+    selected = rows.select(list(columns))
+    return selected.cast(expected) if columns else selected
 
 
 def projected_schema(schema: Schema, columns: tuple[str, ...]) -> pa.Schema:

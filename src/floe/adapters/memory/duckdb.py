@@ -36,7 +36,8 @@ class MemoryDuckDB(DuckDBPort):
             )
         # Imported here: building floe over memory loads no PyIceberg (the
         # shared module translates filters with it).
-        from floe.adapters.duckdb_sql import open_connection
+        from floe.adapters.duckdb_sql import open_connection, relation_errors
 
         rows = self._store.scan(identifier, options)
-        return open_connection(connection, []).from_arrow(rows)
+        with relation_errors(str(identifier)):
+            return open_connection(connection, []).from_arrow(rows)

@@ -16,13 +16,20 @@ from collections import Counter, defaultdict
 from typing import Any
 
 import pyarrow as pa
+import pytest
 
 import floe
 from floe.application.tables import CREATED_TABLE_DEFAULTS
 from tests.integration.conftest import PolarisFactory, polaris_config, unique
 from tests.integration.polaris_proxy import Exchange, PolarisProxy
 from tests.integration.seaweed import SeaweedServer
-from tests.integration.workers import SCHEMA, append_worker, batch_rows, overwrite_worker
+from tests.integration.workers import (
+    SCHEMA,
+    append_worker,
+    batch_rows,
+    interleaved_overwrite_worker,
+    overwrite_worker,
+)
 
 PROCESSES = 4
 APPENDS = 25
@@ -222,3 +229,50 @@ def test_partition_overwrite_race_through_polaris(
         assert set(outcome["shared_errors"]) <= {"CommitConflictError"}, outcome
         assert len(outcome["shared"]) + len(outcome["shared_errors"]) == OVERWRITE_ROUNDS
     assert sum(len(o["shared"]) for o in outcomes) >= 1
+
+
+@pytest.fixture(params=["local", "polaris"])
+def catalog_mapping(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> dict[str, Any]:
+    """A catalog config as a spawned writer takes it: the embedded catalog or the Polaris proxy."""
+    if request.param == "local":
+        return {"type": "local", "warehouse_path": str(tmp_path / "warehouse")}
+    seaweed: SeaweedServer = request.getfixturevalue("seaweed")
+    polaris_factory: PolarisFactory = request.getfixturevalue("polaris_factory")
+    return as_mapping(seaweed, polaris_factory())
+
+
+def test_an_overwrite_judging_its_manifests_in_parallel_finds_every_file_it_replaces(
+    catalog_mapping: dict[str, Any],
+) -> None:
+    """PyIceberg judges a snapshot's manifests in its thread pool when it plans an overwrite.
+
+    Its manifest evaluator keeps the manifest being judged in an attribute;
+    one evaluator shared by the pool's threads could prune the manifest
+    holding a replaced file, and the overwrite failed with "Missing required
+    files to delete" (seen in the overwrite race above on a loaded machine).
+    Here the interleaving is forced, every time: the writer's thread judging
+    the manifest of the partition it replaces is held between storing that
+    manifest and reading it until a thread judging the other manifest has
+    stored its own.
+    """
+    lake = floe.Floe.from_config(catalog_mapping)
+    namespace = unique("threads")
+    table = f"{namespace}.parts"
+    lake.namespaces.create(namespace)
+    lake.tables.create(table, SCHEMA, ["part"])
+    lake.writes.append(table, batch_rows("mine", 0, 0, ROWS))  # one manifest each
+    lake.writes.append(table, batch_rows("other", 1, 0, ROWS))
+
+    (outcome,) = run_workers(interleaved_overwrite_worker, [(catalog_mapping, table, "mine", ROWS)])
+
+    assert outcome["met"], "the writer never judged the two manifests at once"
+    assert outcome["error"] is None
+    data = lake.reads.scan(table)
+    groups = data.group_by(["part", "worker", "batch"]).aggregate([("seq", "count")]).to_pylist()
+    assert sorted(groups, key=lambda g: str(g["part"])) == [
+        {"part": "mine", "worker": 9, "batch": 9, "seq_count": ROWS},
+        {"part": "other", "worker": 1, "batch": 0, "seq_count": ROWS},
+    ]
+    history = lake.snapshots.list(table)
+    assert [s.operation for s in history] == ["append", "append", "overwrite"]
+    assert history[-1].snapshot_id == outcome["snapshot"]

@@ -164,3 +164,38 @@ def first_write_worker(
         except BaseException:  # reported to the parent, which fails the test
             outcome["errors"].append(f"round {number} crashed: " + traceback.format_exc())
     results.put(outcome)
+
+
+def interleaved_overwrite_worker(
+    config: dict[str, Any],
+    table: str,
+    part: str,
+    rows: int,
+    barrier: multiprocessing.synchronize.Barrier,
+    results: Any,
+) -> None:
+    """Overwrite partition ``part`` with its manifest judged while another one is.
+
+    The interleaving is installed before anything starts a thread, so that
+    PyIceberg's pool threads run under it (see ``interleave.py``). Puts
+    ``{worker, error, snapshot, met}`` on ``results``: the write's error (``None``
+    when it committed), its snapshot and whether the interleaving happened.
+    """
+    from tests.integration.interleave import interleave_manifest_evaluations
+
+    bound = part.encode()
+    rendezvous = interleave_manifest_evaluations(lambda m: m.partitions[0].lower_bound == bound)
+    outcome: dict[str, Any] = {"worker": 0, "error": None, "snapshot": None}
+    try:
+        lake = _lake(config, 0)
+        barrier.wait(timeout=120)
+        written = lake.writes.overwrite(
+            table, batch_rows(part, 9, 9, rows), row_filter=f"part = '{part}'"
+        )
+        outcome["snapshot"] = written.snapshot_id
+    except floe.FloeStorageError as exc:
+        outcome["error"] = f"{type(exc).__name__}: {exc}"
+    except BaseException:  # reported to the parent, which fails the test
+        outcome["error"] = "crashed: " + traceback.format_exc()
+    outcome["met"] = rendezvous.met
+    results.put(outcome)

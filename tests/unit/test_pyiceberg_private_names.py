@@ -54,6 +54,9 @@ def _params(function: Callable[..., Any]) -> list[str]:
             ],
         ),
         (ice_snapshot._SnapshotProducer._summary, ["self", "snapshot_properties"]),
+        # Overwrites judge manifests with one evaluator per thread (producers.py).
+        (ice_snapshot._SnapshotProducer._build_manifest_evaluator, ["self", "spec_id"]),
+        (ice_visitors._ManifestEvalVisitor.eval, ["self", "manifest"]),
         (ice_snapshot._SnapshotProducer._validate_concurrency, ["self"]),
         (ice_snapshot._SnapshotProducer._manifests, ["self"]),
         (ice_snapshot._SnapshotProducer.new_manifest_writer, ["self", "spec"]),
@@ -99,6 +102,16 @@ def test_the_overwrite_producer_is_a_snapshot_producer_with_required_deletes() -
     assert hasattr(overwrite, "_validate_required_deletes")
     for name in ("_existing_manifests", "_deleted_entries"):
         assert name in vars(overwrite)
+
+
+def test_the_overwrite_producer_finds_removed_files_with_its_manifest_evaluators() -> None:
+    """What floe's ``OverwriteFiles`` overrides is what PyIceberg's overwrite judges with."""
+    overwrite = ice_snapshot._OverwriteFiles
+    for method in (overwrite._deleted_entries, overwrite._existing_manifests):
+        assert "self._build_manifest_evaluator" in inspect.getsource(method)
+    producer = inspect.getsource(ice_snapshot._SnapshotProducer)
+    assert "self.partition_filters[spec_id]" in producer
+    assert "self._case_sensitive" in producer
 
 
 def test_the_commit_window_names_base_and_head() -> None:

@@ -5,7 +5,8 @@ summary update refuses the ``replace`` operation. Both are built here from
 its own producers, as Iceberg's Java ``BaseRewriteFiles`` and
 ``BaseRewriteManifests`` behave:
 
-* :class:`_ReplaceFiles` is PyIceberg's ``_OverwriteFiles`` (delete the
+* :class:`_ReplaceFiles` is PyIceberg's ``_OverwriteFiles`` (as
+  ``producers.py`` makes it safe for the thread pool: delete the
   given files, add new ones, carry every other manifest along) labelled
   ``replace``, and validating on a retry only what a rewrite must: the files
   it replaces are still live and no delete file was added for them. An
@@ -43,7 +44,7 @@ from pyiceberg.manifest import (
 )
 from pyiceberg.table import DataScan, FileScanTask, Table, TableProperties, Transaction
 from pyiceberg.table.snapshots import Operation, Summary
-from pyiceberg.table.update.snapshot import _OverwriteFiles, _SnapshotProducer
+from pyiceberg.table.update.snapshot import _SnapshotProducer
 from pyiceberg.table.update.validate import (
     _validate_data_files_exist,
     _validate_no_new_deletes_for_data_files,
@@ -52,6 +53,7 @@ from pyiceberg.typedef import EMPTY_DICT
 
 from floe.adapters.filters import bind_filter, parse_filter
 from floe.adapters.iceberg.guard import commit_outcome_guarded, commit_refused
+from floe.adapters.iceberg.producers import OverwriteFiles
 from floe.adapters.iceberg.refs import transaction
 from floe.adapters.iceberg.streaming import delete_quietly
 from floe.adapters.iceberg.writes import validation_conflicts
@@ -80,7 +82,7 @@ def _replace_summary(producer: _SnapshotProducer[Any], properties: dict[str, str
     return Summary(Operation.REPLACE, **summary.additional_properties)
 
 
-class _ReplaceFiles(_OverwriteFiles):
+class _ReplaceFiles(OverwriteFiles):
     """An overwrite of files by files holding the same rows: a ``replace`` snapshot."""
 
     def _summary(self, snapshot_properties: dict[str, str] = EMPTY_DICT) -> Summary:

@@ -15,9 +15,10 @@ and, when it holds matching rows, rewritten without them
 (``_expression_to_complementary_pyarrow`` keeps the rows the filter does not
 select, nulls and NaNs included); the new rows are written with
 ``_dataframe_to_data_files``, the function ``Transaction.append`` uses. One
-``_OverwriteFiles`` producer (``UpdateSnapshot.overwrite()``) deletes and
-adds every file. It carries the filter as its conflict predicate, so
-PyIceberg's commit retry, which re-applies it on fresh metadata, keeps files
+``_OverwriteFiles`` producer (``UpdateSnapshot.overwrite()``'s, with one
+manifest evaluator per thread: ``producers.py``) deletes and adds every
+file. It carries the filter as its conflict predicate, so PyIceberg's
+commit retry, which re-applies it on fresh metadata, keeps files
 other writers appended meanwhile and refuses (``ValidationException``) when
 they added rows the filter selects or removed a file this one replaces.
 
@@ -60,9 +61,9 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
 from pyiceberg.table import DataScan, FileScanTask, Transaction
 from pyiceberg.table.refs import MAIN_BRANCH
-from pyiceberg.table.snapshots import Operation
 
 from floe.adapters.filters import is_floating
+from floe.adapters.iceberg.producers import overwrite_producer
 from floe.adapters.iceberg.streaming import delete_quietly
 
 _REWRITERS = 4  # files read and rewritten at once: memory holds about this many
@@ -94,10 +95,7 @@ def stage_overwrite(
     """
     metadata = tx.table_metadata
     schema = metadata.schema()
-    update = tx.update_snapshot(snapshot_properties=snapshot_properties, branch=branch)
-    producer = update.overwrite()
-    # Conflicts are judged as for PyIceberg's own overwrite (write.update.isolation-level).
-    producer._isolation_operation = Operation.OVERWRITE
+    producer = overwrite_producer(tx, io, snapshot_properties, branch)
     removed = 0
     counter = itertools.count(0)  # one sequence: file names are unique per commit uuid
     if delete_filter != AlwaysFalse():

@@ -22,7 +22,7 @@ column was added after the last snapshot.
   values do, so a null equals a null and a NaN differs from everything;
 * only files holding an updated row are rewritten without those rows; the
   updated and the new rows are added by the same ``_OverwriteFiles``
-  producer (one ``overwrite`` snapshot), which carries the range predicate
+  producer (``producers.py``; one ``overwrite`` snapshot), which carries the range predicate
   as its conflict predicate, so PyIceberg's commit retry refuses a commit
   another writer made to the same keys or to the replaced files meanwhile.
   The output is grouped once by its partition values and each partition
@@ -59,8 +59,8 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.table import FileScanTask, Table, Transaction
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.refs import MAIN_BRANCH
-from pyiceberg.table.snapshots import Operation
 
+from floe.adapters.iceberg.producers import overwrite_producer
 from floe.adapters.iceberg.rewrite import plan_candidates
 from floe.domain.errors import WriteError
 
@@ -294,10 +294,8 @@ def _stage_rewrite(
 ) -> None:
     """One ``overwrite`` snapshot: touched files out, their kept rows and ``added`` in."""
     metadata = tx.table_metadata
-    producer = tx.update_snapshot(snapshot_properties=props, branch=branch).overwrite()
-    # Conflicts are judged as for PyIceberg's own overwrite (write.update.isolation-level);
-    # the key range covers every key this upsert reads, updates or inserts.
-    producer._isolation_operation = Operation.OVERWRITE
+    producer = overwrite_producer(tx, io, props, branch)
+    # The key range covers every key this upsert reads, updates or inserts.
     producer.delete_by_predicate(within)
     for task, _ in rewritten:
         producer.delete_data_file(task.file)

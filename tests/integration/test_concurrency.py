@@ -4,6 +4,17 @@ Four spawned processes, each with its own ``floe.Floe``, write to the same
 table through the Polaris proxy (and, separately, through the embedded local
 catalog). Conflicting commits are retried by PyIceberg on refreshed table
 metadata, up to the table's ``commit.retry.num-retries``.
+
+Appends never truly conflict: an append's commit is refused only because
+another writer's commit landed on the head it read, and its next attempt
+reads a newer head. So a commit needs at most one retry per commit the other
+writers make meanwhile, however slow the machine. PyIceberg counts its
+budget in attempts, and how many commits land during one attempt depends on
+the machine's speed: with floe's default of 10 retries a machine loaded 8
+times over its cores ran out now and then. The append tables here allow one
+retry per commit of the other writers (``APPEND_RETRIES``), a budget no
+machine speed can exhaust, and the test asserts what bounds the attempts:
+each refused attempt met a commit of another writer on the head it read.
 """
 
 from __future__ import annotations
@@ -19,7 +30,6 @@ import pyarrow as pa
 import pytest
 
 import floe
-from floe.application.tables import CREATED_TABLE_DEFAULTS
 from tests.integration.conftest import PolarisFactory, polaris_config, unique
 from tests.integration.polaris_proxy import Exchange, PolarisProxy
 from tests.integration.seaweed import SeaweedServer
@@ -34,9 +44,10 @@ from tests.integration.workers import (
 PROCESSES = 4
 APPENDS = 25
 ROWS = 3
-#: The tables are created with floe's default commit-retry properties:
-#: conflicts are retried on refreshed metadata, 50 ms doubling to 5 s.
-COMMIT_RETRIES = int(CREATED_TABLE_DEFAULTS["commit.retry.num-retries"])
+#: One retry per commit the other writers make (see the module docstring);
+#: the waits stay floe's defaults, 50 ms doubling to 5 s.
+APPEND_RETRIES = (PROCESSES - 1) * APPENDS
+APPEND_TABLE = {"commit.retry.num-retries": str(APPEND_RETRIES)}
 JOIN_TIMEOUT_S = 150
 RETRY = {"max_attempts": 5, "initial_wait_s": 0.05, "max_wait_s": 0.5, "jitter_s": 0.05}
 
@@ -92,6 +103,30 @@ def snapshot_ids_of(exchange: Exchange) -> list[int]:
     ]
 
 
+def parent_of(exchange: Exchange) -> int | None:
+    """The head the commit's one new snapshot was built on."""
+    body = json.loads(exchange.body)
+    (snapshot,) = [u["snapshot"] for u in body["updates"] if u["action"] == "add-snapshot"]
+    parent: int | None = snapshot.get("parent-snapshot-id")
+    return parent
+
+
+def asserted_head(exchange: Exchange) -> int | None:
+    """The head of ``main`` the commit required (None: no snapshot yet)."""
+    body = json.loads(exchange.body)
+    (requirement,) = [
+        r
+        for r in body["requirements"]
+        if r["type"] == "assert-ref-snapshot-id" and r["ref"] == "main"
+    ]
+    head: int | None = requirement.get("snapshot-id")
+    return head
+
+
+def worker_of(exchange: Exchange) -> str:
+    return exchange.headers.get("X-Floe-Worker", "")
+
+
 def assert_every_batch_once(data: pa.Table, workers: int, batches: int, rows: int) -> None:
     counts = Counter(
         zip(data.column("worker").to_pylist(), data.column("batch").to_pylist(), strict=True)
@@ -115,7 +150,7 @@ def test_four_processes_append_to_one_table_through_polaris(
     namespace = unique("race")
     table = f"{namespace}.appends"
     lake.namespaces.create(namespace)
-    lake.tables.create(table, SCHEMA)
+    lake.tables.create(table, SCHEMA, properties=APPEND_TABLE)
     proxy.clear()
 
     config = as_mapping(seaweed, proxy)
@@ -137,8 +172,23 @@ def test_four_processes_append_to_one_table_through_polaris(
     assert all(e.status in (200, 409) for e in sent)
     assert len(sent) - len(conflicts) == PROCESSES * APPENDS
     attempts = Counter(s for e in sent for s in snapshot_ids_of(e))
-    assert max(attempts.values()) <= COMMIT_RETRIES + 1  # bounded
+    assert max(attempts.values()) <= APPEND_RETRIES + 1  # bounded
     assert sum(attempts.values()) == len(sent)
+    # Each head of main got exactly one commit on top of it (none lost at the
+    # server), and each refused attempt met a commit of another writer on the
+    # head it read; the same commit's attempts read ever newer heads. So a
+    # commit's attempts are bounded by the other writers' commits, not by time.
+    landed = {parent_of(e): e for e in sent if e.status == 200}
+    assert len(landed) == PROCESSES * APPENDS
+    heads_read: dict[int, list[int | None]] = defaultdict(list)
+    for refused in conflicts:
+        head = asserted_head(refused)
+        assert head in landed, refused.body
+        assert worker_of(landed[head]) != worker_of(refused)
+        (snapshot_id,) = snapshot_ids_of(refused)
+        heads_read[snapshot_id].append(head)
+    for heads in heads_read.values():
+        assert len(set(heads)) == len(heads)
     # After each conflict the writer reloads the table before it commits again.
     by_worker: dict[str, list[Exchange]] = defaultdict(list)
     for exchange in proxy.seen():
@@ -164,7 +214,7 @@ def test_four_processes_append_to_one_table_in_the_embedded_catalog(
     warehouse = str(tmp_path / "warehouse")
     lake = floe.Floe.from_config(floe.LocalCatalogConfig(warehouse))
     lake.namespaces.create("race")
-    lake.tables.create("race.appends", SCHEMA)
+    lake.tables.create("race.appends", SCHEMA, properties=APPEND_TABLE)
 
     config = {"type": "local", "warehouse_path": warehouse}
     outcomes = run_workers(
@@ -180,6 +230,8 @@ def test_four_processes_append_to_one_table_in_the_embedded_catalog(
 
 OVERWRITE_ROUNDS = 4
 KEEP_ROWS = 10
+#: As for the appends: one retry per commit the other writers make (two a round).
+OVERWRITE_TABLE = {"commit.retry.num-retries": str((PROCESSES - 1) * OVERWRITE_ROUNDS * 2)}
 
 
 def test_partition_overwrite_race_through_polaris(
@@ -190,7 +242,7 @@ def test_partition_overwrite_race_through_polaris(
     namespace = unique("overwrite_race")
     table = f"{namespace}.parts"
     lake.namespaces.create(namespace)
-    lake.tables.create(table, SCHEMA, ["part"])
+    lake.tables.create(table, SCHEMA, ["part"], properties=OVERWRITE_TABLE)
     lake.writes.append(table, batch_rows("keep", -1, -1, KEEP_ROWS))
 
     config = as_mapping(seaweed, proxy)

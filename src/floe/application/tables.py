@@ -46,6 +46,9 @@ def as_partition_spec(spec: Sequence[PartitionLike]) -> tuple[PartitionTransform
 #: * ``commit.retry.*``: Iceberg's defaults (4 retries within about 1.5 s) make
 #:   appends fail with CommitConflictError once three or four writers share a
 #:   table; these give 10 retries, 50 ms doubling to 5 s, about 20 s in all.
+#:   A commit is refused only when another writer's landed meanwhile, so
+#:   writers that must never run out on a slow machine allow one retry per
+#:   commit the others make (``docs/reliability.md``).
 #: * ``write.parquet.dict-size-bytes``: PyIceberg's Parquet writer takes a
 #:   2 MiB dictionary page limit by default (Iceberg's default); pyarrow's own
 #:   is 1 MiB. On high-cardinality columns the smaller limit falls back to

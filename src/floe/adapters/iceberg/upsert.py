@@ -112,8 +112,7 @@ def stage_upsert(
         probe = probe.filter(matchable)
     compared = [c for c in data.column_names if c not in keys]
 
-    matched = pa.chunked_array([], pa.int64())
-    updated = pa.chunked_array([], pa.int64())
+    matched = updated = np.zeros(0, dtype=np.int64)
     rewritten: list[tuple[FileScanTask, pa.Table]] = []
     if tasks and probe.num_rows:
         schema = metadata.schema()
@@ -130,9 +129,9 @@ def stage_upsert(
         offsets = np.cumsum([0] + [f.num_rows for f in files])
         candidates = pa.concat_tables(files)
         source, target, changed = _match(candidates, probe, data, keys, compared)
-        matched = source.column(0)
-        updated = source.filter(changed).column(0)
-        gone = target.filter(changed).column(0).to_numpy()
+        matched = source
+        updated = source[changed]
+        gone = target[changed]
         if len(gone):
             kept = np.ones(candidates.num_rows, dtype=np.bool_)
             kept[gone] = False
@@ -140,16 +139,16 @@ def stage_upsert(
             for i in touched.tolist():
                 rows = files[i].filter(kept[offsets[i] : offsets[i + 1]])
                 rewritten.append((tasks[i], rows))
-    if len(pc.unique(matched)) != len(matched):
+    is_matched = np.zeros(data.num_rows, dtype=np.bool_)
+    is_matched[matched] = True
+    if int(is_matched.sum()) != len(matched):  # an incoming row matched twice
         raise WriteError(
             f"upsert into table {name}: the table holds several rows for one key of join "
             f"columns {keys}; nothing was written",
             subject=name,
         )
-    is_matched = np.zeros(data.num_rows, dtype=np.bool_)
-    is_matched[matched.to_numpy()] = True
     is_updated = np.zeros(data.num_rows, dtype=np.bool_)
-    is_updated[updated.to_numpy()] = True
+    is_updated[updated] = True
     inserts = data.filter(~is_matched)
     updates = data.filter(is_updated)
     if rewritten:
@@ -229,7 +228,7 @@ def _match(
     data: pa.Table,
     keys: list[str],
     compared: list[str],
-) -> tuple[pa.Table, pa.Table, pa.Array]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Join the candidate files' rows with the incoming keys.
 
     Returns:
@@ -243,26 +242,48 @@ def _match(
         # (hashing the smaller side), no join to materialise.
         found = pc.index_in(rows.column(keys[0]).cast(kind), value_set=probe.column(0))
         hit = pc.is_valid(found)
-        target = pa.table({_TARGET: _positions(rows.num_rows).filter(hit)})
-        source = pa.table({_SOURCE: probe.column(_SOURCE).take(found.filter(hit))})
+        target = pc.indices_nonzero(hit).to_numpy().astype(np.int64)
+        source = probe.column(_SOURCE).take(found.filter(hit)).to_numpy()
     else:
         build = pa.table(
             {k: rows.column(k).cast(probe_schema.field(k).type) for k in keys}
         ).append_column(_TARGET, _positions(rows.num_rows))
         joined = probe.join(build, keys=keys, join_type="inner")
-        source = joined.select([_SOURCE])
-        target = joined.select([_TARGET])
-    if not source.num_rows:
-        return source, target, pa.array([], pa.bool_())
-    mine = data.select(compared).take(source.column(0))
-    theirs = rows.select(compared).take(target.column(0))
-    changed: pa.Array | None = None
-    for column in compared:
-        differs = _differs(mine.column(column), theirs.column(column))
-        changed = differs if changed is None else pc.or_(changed, differs)
-    if changed is None:  # every column is a key column: a match changes nothing
-        return source, target, pa.array(np.zeros(source.num_rows, dtype=np.bool_))
-    return source, target, changed
+        source = joined.column(_SOURCE).to_numpy()
+        target = joined.column(_TARGET).to_numpy()
+    return source, target, _changed(data, rows, source, target, compared)
+
+
+def _changed(
+    data: pa.Table, rows: pa.Table, source: np.ndarray, target: np.ndarray, compared: list[str]
+) -> np.ndarray:
+    """Per match, whether incoming row ``source[i]`` differs from ``rows``' row ``target[i]``.
+
+    Columns are compared one at a time, fixed-width ones first, each only
+    for the matches no earlier column told apart: most updates differ in a
+    cheap column, so their strings are never gathered.
+    """
+    changed = np.zeros(len(source), dtype=np.bool_)
+    pending = np.arange(len(source))  # matches equal in every column compared so far
+    for column in sorted(compared, key=lambda c: _compare_cost(data.schema.field(c).type)):
+        if not len(pending):
+            break
+        mine = data.column(column).take(source[pending])
+        theirs = rows.column(column).take(target[pending])
+        differs = _differs(mine, theirs).to_numpy(zero_copy_only=False)
+        changed[pending[differs]] = True
+        pending = pending[~differs]
+    return changed
+
+
+def _compare_cost(kind: pa.DataType) -> int:
+    """A rough cost of gathering and comparing a value of ``kind`` (an order, not a measure)."""
+    if pa.types.is_nested(kind):
+        return 1 << 20
+    try:
+        return int(kind.bit_width)
+    except ValueError:  # variable width: strings, binaries
+        return 1 << 10
 
 
 def _differs(new: pa.ChunkedArray, old: pa.ChunkedArray) -> pa.Array:

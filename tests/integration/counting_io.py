@@ -64,8 +64,11 @@ class FlakyFileIO(PyArrowFileIO):
 
     The table property ``floe-test.fail`` says when: ``once:<dir>`` fails the
     first data file written by any process (a marker file in ``<dir>``
-    remembers it), ``always`` fails every one. The file is on storage when
-    the error is raised, as when a worker dies after writing.
+    remembers it), ``always`` fails every one, ``nth:<dir>:<n>`` fails the
+    n-th data file written once ``<dir>`` exists (files written before it is
+    created are not counted; each file written is counted by a numbered
+    marker in it, across threads). The file is on storage when the error is
+    raised, as when a worker dies after writing.
     """
 
     def new_output(self, location: str) -> OutputFile:
@@ -123,8 +126,27 @@ class _FailingStream:
             return
         self.closed = True
         self._inner.close()
-        if self._mode == "always" or (self._mode.startswith("once:") and self._first()):
+        if (
+            self._mode == "always"
+            or (self._mode.startswith("once:") and self._first())
+            or (self._mode.startswith("nth:") and self._nth())
+        ):
             raise OSError(f"injected failure after writing {self._location}")
+
+    def _nth(self) -> bool:
+        """Whether this file is the n-th counted (``nth:<dir>:<n>``; none while no ``<dir>``)."""
+        folder, _, n = self._mode[4:].rpartition(":")
+        if not os.path.isdir(folder):
+            return False
+        number = 1
+        while True:  # the first free number is this file's, atomically (O_EXCL)
+            try:
+                fd = os.open(os.path.join(folder, str(number)), os.O_CREAT | os.O_EXCL)
+            except FileExistsError:
+                number += 1
+                continue
+            os.close(fd)
+            return number == int(n)
 
     def _first(self) -> bool:
         try:

@@ -30,8 +30,9 @@ with the same filter returns.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import pyarrow as pa
 from pyiceberg.expressions import (
@@ -64,9 +65,11 @@ from pyiceberg.table.refs import MAIN_BRANCH
 
 from floe.adapters.filters import is_floating
 from floe.adapters.iceberg.producers import overwrite_producer
-from floe.adapters.iceberg.streaming import delete_quietly
+from floe.adapters.iceberg.written import WrittenFiles
 
 _REWRITERS = 4  # files read and rewritten at once: memory holds about this many
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 def stage_overwrite(
@@ -93,6 +96,26 @@ def stage_overwrite(
     Returns:
         The number of rows removed.
     """
+    written = WrittenFiles(io)
+    try:
+        return _stage_overwrite(tx, io, written, delete_filter, data, snapshot_properties, branch)
+    except BaseException:
+        # Nothing was staged and every worker has stopped: the files written
+        # so far (a failing worker's own included) are nobody's.
+        written.delete_all()
+        raise
+
+
+def _stage_overwrite(
+    tx: Transaction,
+    io: FileIO,
+    written: WrittenFiles,
+    delete_filter: BooleanExpression,
+    data: pa.Table,
+    snapshot_properties: dict[str, str],
+    branch: str,
+) -> int:
+    """:func:`stage_overwrite`, reading through ``io`` and writing through ``written``."""
     metadata = tx.table_metadata
     schema = metadata.schema()
     producer = overwrite_producer(tx, io, snapshot_properties, branch)
@@ -119,34 +142,43 @@ def stage_overwrite(
             lost = rows.num_rows - kept.num_rows
             if not lost or not kept.num_rows:
                 return lost, []
-            written = _dataframe_to_data_files(metadata, kept, io, producer.commit_uuid, counter)
-            return lost, list(written)
+            files = _dataframe_to_data_files(metadata, kept, written, producer.commit_uuid, counter)
+            return lost, list(files)
 
         # Files are read, filtered and rewritten a few at a time, in a pool of
         # its own (ArrowScan and the writer wait on PyIceberg's shared pool);
         # the producer is then fed in plan order.
-        with ThreadPoolExecutor(max_workers=_REWRITERS) as pool:
-            futures = [pool.submit(without, task) for task in partial]
-        try:
-            outcomes = [future.result() for future in futures]
-        except BaseException:
-            # Nothing was staged: the files the other workers wrote are nobody's.
-            for future in futures:
-                if not future.cancelled() and future.exception() is None:
-                    delete_quietly(io, future.result()[1])
-            raise
-        for task, (lost, written) in zip(partial, outcomes, strict=True):
+        outcomes = run_all(without, partial, _REWRITERS)
+        for task, (lost, files) in zip(partial, outcomes, strict=True):
             if not lost:
                 continue
             producer.delete_data_file(task.file)
             removed += lost
-            for rewritten in written:
+            for rewritten in files:
                 producer.append_data_file(rewritten)
     if data.num_rows:
-        for added in _dataframe_to_data_files(metadata, data, io, producer.commit_uuid, counter):
+        for added in _dataframe_to_data_files(
+            metadata, data, written, producer.commit_uuid, counter
+        ):
             producer.append_data_file(added)
     producer.commit()
     return removed
+
+
+def run_all(work: Callable[[_T], _R], items: Sequence[_T], workers: int) -> list[_R]:
+    """``work`` on every item, ``workers`` at a time; the results in the items' order.
+
+    The first failure cancels the items not started yet and is raised once
+    the running ones have finished, so no worker writes after this returns.
+    """
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(work, item) for item in items]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
 
 def rows_where(

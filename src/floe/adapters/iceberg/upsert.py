@@ -38,7 +38,6 @@ import itertools
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -61,7 +60,9 @@ from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.refs import MAIN_BRANCH
 
 from floe.adapters.iceberg.producers import overwrite_producer
-from floe.adapters.iceberg.rewrite import plan_candidates
+from floe.adapters.iceberg.rewrite import plan_candidates, run_all
+from floe.adapters.iceberg.streaming import append_producer
+from floe.adapters.iceberg.written import WrittenFiles
 from floe.domain.errors import WriteError
 
 _SOURCE = "__floe_source_row"
@@ -102,8 +103,28 @@ def stage_upsert(
     """
     if not data.num_rows:
         return 0, 0
+    written = WrittenFiles(table.io)
+    try:
+        return _stage_upsert(tx, table.io, written, data, keys, props, name, branch)
+    except BaseException:
+        # Nothing was staged and every writer has stopped: the files written so
+        # far (a failing writer's own included) are nobody's.
+        written.delete_all()
+        raise
+
+
+def _stage_upsert(
+    tx: Transaction,
+    io: FileIO,
+    written: WrittenFiles,
+    data: pa.Table,
+    keys: list[str],
+    props: dict[str, str],
+    name: str,
+    branch: str,
+) -> tuple[int, int]:
+    """:func:`stage_upsert`, reading through ``io`` and writing through ``written``."""
     metadata = tx.table_metadata
-    io = table.io
     within = key_range(data, keys)
     tasks = plan_candidates(tx, io, within, branch)
     matchable = _matchable(data, keys)
@@ -122,8 +143,7 @@ def stage_upsert(
 
         # A pool of its own: ArrowScan runs its reads on PyIceberg's shared pool, and
         # reading files from inside that pool deadlocks once every worker waits.
-        with ThreadPoolExecutor(max_workers=_READERS) as readers:
-            files = list(readers.map(read, tasks))
+        files = run_all(read, tasks, _READERS)
         # One match over every file's rows (chunks of one table, no copy): the
         # incoming keys are hashed once, not once per file.
         offsets = np.cumsum([0] + [f.num_rows for f in files])
@@ -153,9 +173,12 @@ def stage_upsert(
     updates = data.filter(is_updated)
     if rewritten:
         added = pa.concat_tables([updates, inserts])
-        _stage_rewrite(tx, io, within, rewritten, added, props, branch)
-    elif inserts.num_rows:
-        tx.append(inserts, snapshot_properties=props, branch=branch)
+        _stage_rewrite(tx, written, within, rewritten, added, props, branch)
+    elif inserts.num_rows:  # what ``Transaction.append`` does, writing through ``written``
+        producer = append_producer(tx, props, branch)
+        for added in _dataframe_to_data_files(metadata, inserts, written, producer.commit_uuid):
+            producer.append_data_file(added)
+        producer.commit()
     return updates.num_rows, inserts.num_rows
 
 
@@ -381,8 +404,7 @@ def write_by_partition(
         return list(_dataframe_to_data_files(metadata, rows, io, commit_uuid, counter))
 
     # A pool of its own: each call waits on PyIceberg's shared pool for its files.
-    with ThreadPoolExecutor(max_workers=_READERS) as writers:
-        return list(itertools.chain.from_iterable(writers.map(write, parts.values())))
+    return list(itertools.chain.from_iterable(run_all(write, list(parts.values()), _READERS)))
 
 
 def _partition_transforms(

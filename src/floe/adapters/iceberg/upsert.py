@@ -159,6 +159,8 @@ def _stage_upsert(
             for i in touched.tolist():
                 rows = files[i].filter(kept[offsets[i] : offsets[i + 1]])
                 rewritten.append((tasks[i], rows))
+        # From here only the kept rows are held: the write reuses the files' memory.
+        del files, candidates
     is_matched = np.zeros(data.num_rows, dtype=np.bool_)
     is_matched[matched] = True
     if int(is_matched.sum()) != len(matched):  # an incoming row matched twice

@@ -19,17 +19,21 @@ column was added after the last snapshot.
   lookup (``index_in``), any other key with Arrow's hash join;
 * a matched row is updated when a non-key column differs, as
   ``upsert_util.get_rows_to_update`` decides: values compare as Python
-  values do, so a null equals a null and a NaN differs from everything;
+  values do, so a null equals a null and a NaN differs from everything
+  (columns compared one at a time, fixed-width ones first, each only for
+  the matches still equal);
 * only files holding an updated row are rewritten without those rows; the
   updated and the new rows are added by the same ``_OverwriteFiles``
   producer (``producers.py``; one ``overwrite`` snapshot), which carries the range predicate
   as its conflict predicate, so PyIceberg's commit retry refuses a commit
   another writer made to the same keys or to the replaced files meanwhile.
-  The output is grouped once by its partition values and each partition
-  written by its own call (PyIceberg's writer filters the whole table once
-  per partition). New rows alone are one ``append``; no change, no snapshot.
+  The output is grouped once by its partition values and each partition's
+  files written as PyIceberg ``WriteTask``s, several at once (PyIceberg's
+  writer filters the whole table once per partition). New rows alone are
+  one ``append``; no change, no snapshot.
 
-Memory is bounded by the files the keys touch, not by the table.
+Memory is bounded by the files the keys touch, not by the table. Every file
+is written through :class:`WrittenFiles`: a failure deletes what was written.
 """
 
 from __future__ import annotations
@@ -53,11 +57,27 @@ from pyiceberg.expressions import (
 )
 from pyiceberg.expressions.literals import literal
 from pyiceberg.io import FileIO
-from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
+from pyiceberg.io.pyarrow import (
+    ArrowScan,
+    _dataframe_to_data_files,
+    bin_pack_arrow_table,
+    pyarrow_to_schema,
+    write_file,
+)
 from pyiceberg.manifest import DataFile
-from pyiceberg.table import FileScanTask, Table, Transaction
+from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
+from pyiceberg.table import (
+    DOWNCAST_NS_TIMESTAMP_TO_US_ON_WRITE,
+    FileScanTask,
+    Table,
+    TableProperties,
+    Transaction,
+    WriteTask,
+)
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.refs import MAIN_BRANCH
+from pyiceberg.utils.config import Config
+from pyiceberg.utils.properties import property_as_int
 
 from floe.adapters.iceberg.producers import overwrite_producer
 from floe.adapters.iceberg.rewrite import plan_candidates, run_all
@@ -370,43 +390,89 @@ def write_by_partition(
 
     What ``_dataframe_to_data_files`` writes for all rows at once (files per
     partition, split at the target size), without its cost on many
-    partitions: it filters the whole input once per partition. Each table
-    of ``whole`` holds rows of one partition (the kept rows of one data
-    file of the current spec); ``loose`` rows are grouped once by their
-    partition values (the spec's own Arrow transforms, Arrow's group-by).
-    Each partition's rows are then written by their own call, several at
-    once; every call still splits its rows by partition, so the grouping
-    only decides how the work is cut. A spec whose source columns are not
-    top-level columns is left to one call.
+    partitions: it filters the whole input once per partition and, called
+    per partition, derives the partitions and the file schema again each
+    time. Each table of ``whole`` holds rows of one partition (the kept rows
+    of one data file of the current spec); ``loose`` rows are grouped once
+    by their partition values (the spec's own Arrow transforms, Arrow's
+    group-by). Every partition's rows are then cut at the target size into
+    PyIceberg ``WriteTask``s carrying their ``PartitionKey``, as
+    ``_dataframe_to_data_files`` builds them, and each task is written by
+    PyIceberg's ``write_file``, several at once; a failure waits for the
+    tasks already running. A spec whose source columns are not top-level
+    columns is left to ``_dataframe_to_data_files``.
     """
     counter = itertools.count(0)
+    spec, schema = metadata.spec(), metadata.schema()
     transforms = _partition_transforms(metadata, loose.column_names)
-    if transforms is None:
+    if transforms is None and not spec.is_unpartitioned():
         rows = pa.concat_tables([*whole, loose])
         return list(_dataframe_to_data_files(metadata, rows, io, commit_uuid, counter))
     parts: dict[tuple[Any, ...], list[pa.Table]] = defaultdict(list)
-    for rows in whole:
-        first = rows.slice(0, 1)
-        key = tuple(fn(first.column(column)).to_pylist()[0] for column, fn in transforms)
-        parts[key].append(rows)
-    if loose.num_rows:
-        names = [f"p{i}" for i in range(len(transforms))]
-        values = [fn(loose.column(column)) for column, fn in transforms]
-        keyed = pa.table([*values, _positions(loose.num_rows)], names=[*names, _TARGET])
-        grouped = keyed.group_by(names, use_threads=False).aggregate([(_TARGET, "list")])
-        loose = loose.combine_chunks()
-        keys = zip(*(grouped.column(n).to_pylist() for n in names), strict=True)
-        for key, positions in zip(
-            keys, grouped.column(f"{_TARGET}_list").combine_chunks(), strict=True
-        ):
-            parts[tuple(key)].append(loose.take(positions.values))
-
-    def write(tables: list[pa.Table]) -> list[DataFile]:
+    if not transforms:
+        parts[()] = [*whole, loose]
+    else:
+        for rows in whole:
+            first = rows.slice(0, 1)
+            key = tuple(fn(first.column(column)).to_pylist()[0] for column, fn in transforms)
+            parts[key].append(rows)
+        if loose.num_rows:
+            names = [f"p{i}" for i in range(len(transforms))]
+            values = [fn(loose.column(column)) for column, fn in transforms]
+            keyed = pa.table([*values, _positions(loose.num_rows)], names=[*names, _TARGET])
+            grouped = keyed.group_by(names, use_threads=False).aggregate([(_TARGET, "list")])
+            loose = loose.combine_chunks()
+            keys = zip(*(grouped.column(n).to_pylist() for n in names), strict=True)
+            for key, positions in zip(
+                keys, grouped.column(f"{_TARGET}_list").combine_chunks(), strict=True
+            ):
+                parts[tuple(key)].append(loose.take(positions.values))
+    # The file schema and the target size, as ``_dataframe_to_data_files`` derives them.
+    downcast = Config().get_bool(DOWNCAST_NS_TIMESTAMP_TO_US_ON_WRITE) or False
+    task_schema = pyarrow_to_schema(
+        loose.schema,
+        name_mapping=schema.name_mapping,
+        downcast_ns_timestamp_to_us=downcast,
+        format_version=metadata.format_version,
+    )
+    target = property_as_int(
+        metadata.properties,
+        TableProperties.WRITE_TARGET_FILE_SIZE_BYTES,
+        TableProperties.WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT,
+    )
+    tasks = []
+    for key, tables in parts.items():
         rows = pa.concat_tables(tables)
-        return list(_dataframe_to_data_files(metadata, rows, io, commit_uuid, counter))
+        if not rows.num_rows:
+            continue
+        partition = None
+        if transforms:
+            # Fresh contiguous buffers per partition, as ``_determine_partitions``
+            # hands them over: the same batches, so the same files.
+            rows = rows.combine_chunks()
+            partition = PartitionKey(
+                field_values=[
+                    PartitionFieldValue(field=field, value=value)
+                    for field, value in zip(spec.fields, key, strict=True)
+                ],
+                partition_spec=spec,
+                schema=schema,
+            )
+        for batches in bin_pack_arrow_table(rows, target or 1):
+            task = WriteTask(
+                write_uuid=commit_uuid,
+                task_id=next(counter),
+                schema=task_schema,
+                record_batches=batches,
+                partition_key=partition,
+            )
+            tasks.append(task)
 
-    # A pool of its own: each call waits on PyIceberg's shared pool for its files.
-    return list(itertools.chain.from_iterable(run_all(write, list(parts.values()), _READERS)))
+    def write(task: WriteTask) -> list[DataFile]:
+        return list(write_file(io, metadata, iter([task])))
+
+    # A pool of its own: each call waits on PyIceberg's shared pool for its file.
+    return list(itertools.chain.from_iterable(run_all(write, tasks, _READERS)))
 
 
 def _partition_transforms(

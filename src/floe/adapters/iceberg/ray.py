@@ -45,8 +45,8 @@ from floe.adapters.iceberg import reads
 from floe.adapters.iceberg.connect import IcebergBackend
 from floe.adapters.iceberg.streaming import append_producer
 from floe.adapters.iceberg.writes import commit_or_clean, stage_evolution
+from floe.adapters.ray_failures import ray_failure
 from floe.domain.errors import (
-    FloeStorageError,
     InvalidScanError,
     MissingExtraError,
     ScanError,
@@ -246,13 +246,11 @@ def _executed(ray: ModuleType, dataset: Any, name: str) -> list[tuple[Any, pa.Sc
         shape = ray.remote(_block_shape)
         shapes: Sequence[tuple[pa.Schema, int]] = ray.get([shape.remote(ref) for ref in refs])
     except Exception as exc:
-        cause = getattr(exc, "cause", None)
-        if isinstance(cause, FloeStorageError):
-            raise cause from exc
-        raise WriteError(
+        raise ray_failure(
+            exc,
             f"append of a Ray dataset into table {name}: the dataset failed "
             f"({type(exc).__name__}); nothing was written",
-            subject=name,
+            name,
         ) from exc
     return [(ref, schema, rows) for ref, (schema, rows) in zip(refs, shapes, strict=True)]
 
@@ -282,13 +280,11 @@ class _WriteJob:
             with contextlib.suppress(Exception):  # let running attempts finish writing
                 ray.wait(pending, num_returns=len(pending), timeout=60)
             self.settle_strays()
-            cause = getattr(exc, "cause", None)
-            if isinstance(cause, FloeStorageError):
-                raise cause from exc
-            raise WriteError(
+            raise ray_failure(
+                exc,
                 f"append of a Ray dataset into table {self._name} failed "
                 f"({type(exc).__name__}); nothing was committed and its files were deleted",
-                subject=self._name,
+                self._name,
             ) from exc
         return [data_file for files in results for data_file in files]
 

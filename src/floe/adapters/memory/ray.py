@@ -15,7 +15,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from floe.domain.errors import FloeStorageError, InvalidScanError, MissingExtraError, WriteError
+from floe.adapters.ray_failures import ray_failure
+from floe.domain.errors import InvalidScanError, MissingExtraError
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import ScanOptions, WriteMode
 from floe.ports.engines import FitDataset, RayPort
@@ -64,13 +65,11 @@ class MemoryRay(RayPort):
         try:
             blocks: list[pa.Table] = ray.get(list(dataset.to_arrow_refs()))
         except Exception as exc:
-            cause = getattr(exc, "cause", None)
-            if isinstance(cause, FloeStorageError):
-                raise cause from exc
-            raise WriteError(
+            raise ray_failure(
+                exc,
                 f"append of a Ray dataset into table {name}: the dataset failed "
                 f"({type(exc).__name__}); nothing was written",
-                subject=name,
+                name,
             ) from exc
         schemas = [b.schema for b in blocks if b.num_rows] or [
             b.schema for b in blocks if b.num_columns

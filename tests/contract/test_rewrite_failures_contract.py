@@ -1,7 +1,8 @@
 """A rewrite whose files are written in parallel fails cleanly when one file fails.
 
 Deletes and overwrites rewrite the partially matching files a few at a
-time; an upsert writes the rewritten partitions several at a time. When
+time; an upsert writes the rewritten partitions several at a time; a
+compaction rewrites two bins at a time. When
 the n-th output file fails (written, then an error, as an upload that
 fails when completed), the operation raises a typed floe error, commits
 nothing, leaves the rows as they were, and deletes every file it wrote:
@@ -86,6 +87,8 @@ OPERATIONS: dict[str, Callable[[floe.Floe, floe.TableIdentifier], object]] = {
     "upsert": lambda lake, t: lake.writes.upsert(
         t, rows(range(80, 96), amount=2.0), join_columns=["id"]
     ),
+    # Two small files a day (the fixture's append and this one's): 8 bins, 2 at a time.
+    "compact": lambda lake, t: lake.maintenance.compact(t),
 }
 
 
@@ -94,6 +97,8 @@ def test_a_failing_output_file_leaves_the_table_and_its_storage_as_they_were(
     lake: floe.Floe, armed: tuple[floe.TableIdentifier, Path], operation: str
 ) -> None:
     table, markers = armed
+    if operation == "compact":
+        lake.writes.append(table, rows(range(160, 320)))  # a second small file a day
     before_rows = _everything(lake, table)
     before_snapshots = lake.snapshots.list(table)
     assert _unreferenced_data_files(lake, table) == []

@@ -57,6 +57,7 @@ from floe.adapters.iceberg.producers import OverwriteFiles
 from floe.adapters.iceberg.refs import transaction
 from floe.adapters.iceberg.streaming import delete_quietly
 from floe.adapters.iceberg.writes import validation_conflicts
+from floe.adapters.iceberg.written import WrittenFiles
 from floe.adapters.iceberg_model import partition_values
 from floe.domain.compaction import CompactionBin, CompactionCandidate
 from floe.domain.errors import CommitConflictError
@@ -233,11 +234,16 @@ def rewrite(
     written: list[DataFile] = []
     outputs: list[tuple[int, int]] = []
 
+    # Every output is written through it: a bin that fails after writing its
+    # file (an upload failing when completed) leaves no DataFile to delete.
+    outputs_io = WrittenFiles(table.io)
+
     def compact_bin(b: CompactionBin) -> list[DataFile]:
         tasks = [live[f.path] for f in b.files]
         rows = ArrowScan(metadata, table.io, schema, AlwaysTrue()).to_table(tasks=tasks)
+        # One task per bin (the target is one file): nothing keeps writing after it returns.
         return list(
-            _dataframe_to_data_files(one_file, rows, table.io, producer.commit_uuid, counter)
+            _dataframe_to_data_files(one_file, rows, outputs_io, producer.commit_uuid, counter)
         )
 
     futures: list[Future[list[DataFile]]] = []
@@ -262,11 +268,9 @@ def rewrite(
                 raise
         producer.commit()
     except BaseException:
-        counted = {f.file_path for f in written}
-        for future in futures:
-            if future.done() and not future.cancelled() and future.exception() is None:
-                written.extend(f for f in future.result() if f.file_path not in counted)
-        delete_quietly(table.io, written)
+        # The pool has stopped (its exit waits for the running bins): every file
+        # written so far, the failing bin's own included, is nobody's.
+        outputs_io.delete_all()
         raise
     commit_replace(tx, table, written, name)
     return RewriteOutcome(producer.snapshot_id, tuple(outputs))

@@ -1,4 +1,4 @@
-"""Ray Data hand-offs: datasets with a scan's rows, distributed appends in one commit."""
+"""Ray Data hand-offs: datasets with a scan's rows, distributed appends and replaces."""
 
 from __future__ import annotations
 
@@ -187,6 +187,62 @@ def test_a_job_that_fails_for_good_commits_nothing_and_leaves_no_files(
     assert _unreferenced_data_files(lake, table) == []
 
 
+def test_a_replacing_dataset_is_one_overwrite_snapshot_holding_exactly_its_rows(
+    lake: floe.Floe, sales: floe.TableIdentifier
+) -> None:
+    snapshots = len(lake.snapshots.list(sales))
+    incoming = _rows(range(100, 160))
+    dataset = ray.data.from_arrow(incoming).repartition(3)
+
+    result = lake.writes.overwrite_distributed(sales, dataset, snapshot_properties={"job": "ray"})
+
+    history = lake.snapshots.list(sales)
+    assert len(history) == snapshots + 1
+    assert history[-1].snapshot_id == result.snapshot_id
+    assert history[-1].operation == "overwrite"
+    assert history[-1].summary["job"] == "ray"
+    assert history[-1].summary["deleted-records"] == "90"
+    assert history[-1].summary["added-records"] == "60"
+    assert result.mode is floe.WriteMode.OVERWRITE
+    assert (result.rows_written, result.rows_added, result.rows_deleted) == (60, 60, 90)
+    assert _normal(lake.reads.scan(sales)) == _normal(incoming)
+    assert sum(f.record_count for f in lake.tables.files(sales)) == 60  # no old file is live
+    pruned = lake.reads.scan(sales, row_filter="region = 'us'")
+    assert sorted(pruned.column("id").to_pylist()) == [
+        i for i in range(100, 160) if i % 3 == 0 and i % 2
+    ]
+    # The older rows are still there to travel back to.
+    assert lake.reads.scan(sales, snapshot_id=history[-2].snapshot_id).num_rows == 90
+
+
+def test_a_replace_that_fails_for_good_leaves_the_table_and_its_files_as_they_were(
+    lake: floe.Floe, flaky: Any, tmp_path: Path
+) -> None:
+    armed = tmp_path / "armed"
+    table = flaky(f"after:{armed}")  # data file writes fail once "armed" exists
+    lake.writes.append(table, _rows(range(20)))
+    rows, snapshots, files = (
+        lake.reads.scan(table),
+        lake.snapshots.list(table),
+        lake.tables.files(table),
+    )
+    armed.mkdir()
+    with_new_column = _rows(range(50, 80)).append_column("note", pa.array(["n"] * 30))
+
+    with pytest.raises(floe.WriteError, match=str(table)):
+        lake.writes.overwrite_distributed(
+            table,
+            ray.data.from_arrow(with_new_column).repartition(2),
+            allow_schema_evolution=True,
+        )
+
+    assert lake.snapshots.list(table) == snapshots
+    assert lake.tables.load(table).schema.names == SCHEMA.names  # no schema change alone
+    assert lake.tables.files(table) == files
+    assert _normal(lake.reads.scan(table)) == _normal(rows)
+    assert _unreferenced_data_files(lake, table) == []  # the job's files were deleted
+
+
 @pytest.fixture
 def narrow(lake: floe.Floe, ns: tuple[str, ...]) -> floe.TableIdentifier:
     """A table of int and float columns, one of them required, with a row."""
@@ -267,3 +323,36 @@ def test_a_dataset_is_refused_where_an_append_is_and_nothing_changes(
 
     assert lake.snapshots.list(narrow) == snapshots
     assert lake.tables.load(narrow).schema == schema
+
+
+def test_a_replacing_dataset_evolves_the_schema_in_its_one_commit_and_an_empty_one_empties(
+    lake: floe.Floe, narrow: floe.TableIdentifier
+) -> None:
+    snapshots = len(lake.snapshots.list(narrow))
+    first = pa.table({"tag": ["b"], "id": pa.array([2], pa.int64()), "note": ["x"]})
+    second = pa.table({"id": pa.array([3], pa.int64()), "tag": ["c"], "score": [1.5]})
+
+    result = lake.writes.overwrite_distributed(
+        narrow, _blocks(first, second), allow_schema_evolution=True
+    )
+
+    assert len(lake.snapshots.list(narrow)) == snapshots + 1
+    assert "note" in result.schema_change
+    assert result.rows_deleted == 1
+    schema = lake.tables.load(narrow).schema
+    assert schema.names == ["id", "score", "tag", "note"]
+    assert schema.field("id").type == pa.int64()
+    rows = sorted(lake.reads.scan(narrow).to_pylist(), key=lambda r: r["id"])
+    assert rows == [
+        {"id": 2, "score": None, "tag": "b", "note": "x"},
+        {"id": 3, "score": 1.5, "tag": "c", "note": None},
+    ]
+
+    emptied = lake.writes.overwrite_distributed(narrow, ray.data.from_arrow(first.slice(0, 0)))
+
+    history = lake.snapshots.list(narrow)
+    assert len(history) == snapshots + 2
+    assert history[-1].snapshot_id == emptied.snapshot_id
+    assert history[-1].operation == "overwrite"
+    assert (emptied.rows_written, emptied.rows_deleted) == (0, 2)
+    assert lake.reads.scan(narrow).num_rows == 0

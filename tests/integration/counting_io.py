@@ -67,7 +67,8 @@ class FlakyFileIO(PyArrowFileIO):
     remembers it), ``always`` fails every one, ``nth:<dir>:<n>`` fails the
     n-th data file written once ``<dir>`` exists (files written before it is
     created are not counted; each file written is counted by a numbered
-    marker in it, across threads). The file is on storage when the error is
+    marker in it, across threads), ``after:<dir>`` every one once ``<dir>``
+    exists. The file is on storage when the error is
     raised, as when a worker dies after writing.
     """
 
@@ -130,6 +131,7 @@ class _FailingStream:
             self._mode == "always"
             or (self._mode.startswith("once:") and self._first())
             or (self._mode.startswith("nth:") and self._nth())
+            or (self._mode.startswith("after:") and os.path.isdir(self._mode[6:]))
         ):
             raise OSError(f"injected failure after writing {self._location}")
 

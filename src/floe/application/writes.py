@@ -138,6 +138,57 @@ class WriteService:
             CommitConflictError, CommitStateUnknownError, WriteError: The job or
                 the commit failed (never retried whole: the dataset runs once).
         """
+        return self._distributed(
+            table, dataset, WriteMode.APPEND, allow_schema_evolution, snapshot_properties
+        )
+
+    def overwrite_distributed(
+        self,
+        table: TableLike,
+        dataset: Any,
+        *,
+        allow_schema_evolution: bool = False,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        """Replace every row of a table by a ``ray.data.Dataset`` written by Ray workers.
+
+        The distributed twin of :meth:`overwrite` without a filter, as
+        :meth:`append_distributed` is :meth:`append`'s: the same execution,
+        schema fit and evolution, worker-written files, exactly-once naming
+        under task retries and clean-up of a failed job; the driver then
+        commits ONE ``overwrite`` snapshot on ``main`` that removes every
+        data file the table had and adds the workers' files (with the schema
+        change). A concurrent commit is judged as :meth:`overwrite`'s is
+        (``write.update.isolation-level``). A dataset without rows empties
+        the table. Needs ``floe[ray]`` and a running Ray.
+
+        Args:
+            table: The table (it must exist).
+            dataset: The ``ray.data.Dataset`` (executed once).
+            allow_schema_evolution: As in :meth:`append`.
+            snapshot_properties: Extra entries for the snapshot summary.
+
+        Returns:
+            What was committed: ``rows_deleted`` the rows the table held,
+            ``rows_added`` the dataset's; its ``mode`` is ``overwrite``.
+
+        Raises:
+            As :meth:`append_distributed`; on any failure the table and its
+            files are as they were.
+        """
+        return self._distributed(
+            table, dataset, WriteMode.OVERWRITE, allow_schema_evolution, snapshot_properties
+        )
+
+    def _distributed(
+        self,
+        table: TableLike,
+        dataset: Any,
+        mode: WriteMode,
+        allow_schema_evolution: bool,
+        snapshot_properties: Mapping[str, str] | None,
+    ) -> WriteResult:
+        """:meth:`append_distributed` or :meth:`overwrite_distributed` (``mode``)."""
         identifier = as_identifier(table)
         if self._ray is None:
             raise MissingExtraError("this floe was built without a Ray hand-off")
@@ -147,7 +198,8 @@ class WriteService:
 
         def fit(schemas: Sequence[pa.Schema]) -> DatasetFit:
             found = fit_schema(
-                unified_schema(schemas, table_name=name),
+                # No schema (a replacing dataset without columns): the table's.
+                unified_schema(schemas, table_name=name) if schemas else info.schema,
                 info.schema,
                 allow_evolution=allow_schema_evolution,
                 table_name=name,
@@ -156,9 +208,10 @@ class WriteService:
             cast = functools.partial(cast_rows, target=found.target, table_name=name)
             return DatasetFit(found.target, found.evolved_schema, cast)
 
-        result = self._ray.append_dataset(
-            identifier, dataset, fit, snapshot_properties=snapshot_properties
+        write = (
+            self._ray.overwrite_dataset if mode is WriteMode.OVERWRITE else self._ray.append_dataset
         )
+        result = write(identifier, dataset, fit, snapshot_properties=snapshot_properties)
         change = fits[-1].change_text if fits and result.snapshot_id is not None else ""
         return _with_change(result, change) if change else result
 

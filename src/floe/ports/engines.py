@@ -62,7 +62,8 @@ class DatasetFit:
     cast: Callable[[pa.Table], pa.Table]
 
 
-#: Decides how a dataset fits a table from the schemas of its non-empty blocks.
+#: Decides how a dataset fits a table from the schemas of its non-empty blocks
+#: (an empty sequence: a replacing dataset without columns, the table's schema).
 FitDataset = Callable[[Sequence[pa.Schema]], DatasetFit]
 
 
@@ -109,4 +110,29 @@ class RayPort(abc.ABC):
             SchemaEvolutionError: ``fit`` or ``cast`` refused the data.
             TableNotFoundError, CommitConflictError, CommitStateUnknownError,
             WriteError: As :meth:`TableStorePort.append`.
+        """
+
+    @abc.abstractmethod
+    def overwrite_dataset(
+        self,
+        identifier: TableIdentifier,
+        dataset: Any,
+        fit: FitDataset,
+        *,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        """Replace every row of ``main`` by a ``ray.data.Dataset`` written by Ray workers.
+
+        As :meth:`append_dataset` (one execution, the fit, the workers'
+        files, exactly-once under task retries, nothing committed and the
+        job's files deleted on a failure), except that ``fit`` is called
+        even when the dataset has no block with a column (with no schema:
+        the table's schema is the target), and ONE ``overwrite`` snapshot
+        removes every row of ``main`` and adds the dataset's, always
+        committed (a dataset without rows empties the table), as
+        :meth:`TableStorePort.overwrite` without a filter. Conflicts are
+        judged as that overwrite's.
+
+        Raises:
+            As :meth:`append_dataset`.
         """

@@ -1,4 +1,4 @@
-"""Ray Data hand-offs over PyIceberg tables: reads from floe's plan, appends in one commit.
+"""Ray Data hand-offs over PyIceberg tables: reads from floe's plan, writes in one commit.
 
 Reads: floe loads the table through its guard, checks the options as a
 scan does and plans the files (partition and statistics pruning); the
@@ -17,6 +17,12 @@ and the block's index. A retried task therefore writes the same
 files again, and the driver adds each block's files once and commits ONE
 snapshot. When a block fails for good, nothing is committed and every file
 of the job (found by its uuid under the table's data location) is deleted.
+
+Replacing the table (``overwrite_dataset``) is the same job with the
+producer of an ``overwrite`` snapshot (``producers.py``): once the workers
+have written, the overwrite staging of ``rewrite.py`` removes every live
+data file of ``main`` (its conflict predicate every row, so conflicts are
+judged as an overwrite's) and adds the workers' files; ONE snapshot.
 """
 
 from __future__ import annotations
@@ -32,18 +38,21 @@ from typing import Any
 import attrs
 import pyarrow as pa
 from pyarrow.fs import FileSelector, FileType
-from pyiceberg.expressions import BooleanExpression
+from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.io import FileIO
 from pyiceberg.io.pyarrow import ArrowScan, PyArrowFileIO, _dataframe_to_data_files
 from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
 from pyiceberg.table import DataScan, FileScanTask, Table
 from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table.refs import MAIN_BRANCH
 
 from floe.adapters.filters import filter_arrow
 from floe.adapters.iceberg import reads
 from floe.adapters.iceberg.connect import IcebergBackend
-from floe.adapters.iceberg.streaming import append_producer
+from floe.adapters.iceberg.producers import overwrite_producer
+from floe.adapters.iceberg.rewrite import stage_overwrite
+from floe.adapters.iceberg.streaming import append_producer, delete_quietly
 from floe.adapters.iceberg.writes import commit_or_clean, stage_evolution
 from floe.adapters.ray_failures import ray_failure
 from floe.domain.errors import (
@@ -193,48 +202,101 @@ class IcebergRay(RayPort):
         *,
         snapshot_properties: Mapping[str, str] | None = None,
     ) -> WriteResult:
+        return self._write_dataset(identifier, dataset, fit, WriteMode.APPEND, snapshot_properties)
+
+    def overwrite_dataset(
+        self,
+        identifier: TableIdentifier,
+        dataset: Any,
+        fit: FitDataset,
+        *,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        return self._write_dataset(
+            identifier, dataset, fit, WriteMode.OVERWRITE, snapshot_properties
+        )
+
+    def _write_dataset(
+        self,
+        identifier: TableIdentifier,
+        dataset: Any,
+        fit: FitDataset,
+        mode: WriteMode,
+        snapshot_properties: Mapping[str, str] | None,
+    ) -> WriteResult:
         name = str(identifier)
         ray = ray_module()
+        replace = mode is WriteMode.OVERWRITE
 
         def call() -> WriteResult:
             table = self._load(identifier)
-            blocks = _executed(ray, dataset, name)
+            blocks = _executed(ray, dataset, name, mode)
             schemas = [schema for _, schema, rows in blocks if rows] or [
                 schema for _, schema, _ in blocks if len(schema)
             ]
-            if not schemas:
-                return WriteResult(identifier, WriteMode.APPEND, None, 0)
+            if not schemas and not replace:
+                return WriteResult(identifier, mode, None, 0)
             fitted = fit(schemas)  # refuses data that does not fit before a file is written
             tx = table.transaction()
             stage_evolution(tx, fitted.evolved_schema)
-            producer = append_producer(tx, dict(snapshot_properties or {}))
-            job = _WriteJob(ray, table, producer.commit_uuid, name)
+            props = dict(snapshot_properties or {})
+            replacing = overwrite_producer(tx, table.io, props, MAIN_BRANCH) if replace else None
+            producer = replacing or append_producer(tx, props)
+            job = _WriteJob(ray, table, producer.commit_uuid, name, mode)
             filled = [block for block, _, rows in blocks if rows]
             written = job.write(filled, tx.table_metadata, fitted.cast)
-            if not written and fitted.evolved_schema is None:
-                return WriteResult(identifier, WriteMode.APPEND, None, 0)
-            for data_file in written:
-                producer.append_data_file(data_file)
-            producer.commit()
-            commit_or_clean(tx, table, written, name)
+            removed = 0
+            if replacing is not None:
+                # Every live file of main out, the workers' files in: one
+                # overwrite snapshot whose conflict predicate is every row.
+                # With no row kept, the staging writes no file of its own,
+                # so no name can clash with the workers' files.
+                try:
+                    removed = stage_overwrite(
+                        tx,
+                        table.io,
+                        AlwaysTrue(),
+                        fitted.target.empty_table(),
+                        props,
+                        MAIN_BRANCH,
+                        producer=replacing,
+                        added=written,
+                    )
+                except BaseException:
+                    delete_quietly(table.io, written)
+                    raise
+            elif not written and fitted.evolved_schema is None:
+                return WriteResult(identifier, mode, None, 0)
+            else:
+                for data_file in written:
+                    producer.append_data_file(data_file)
+                producer.commit()
+            commit_or_clean(tx, table, written, name, mode)
             job.remove_strays(keep={f.file_path for f in written})
             snapshot = table.current_snapshot()
             rows = sum(f.record_count for f in written)
             return WriteResult(
                 identifier,
-                WriteMode.APPEND,
+                mode,
                 None if snapshot is None else snapshot.snapshot_id,
                 rows,
                 rows_added=rows,
+                rows_deleted=removed,
             )
 
         # The dataset may be a one-shot pipeline: the job is never re-run whole.
         return self._backend.guard.run(
-            "append dataset into table", name, call, fallback=WriteError, replayable=False
+            f"{mode.value} dataset into table",
+            name,
+            call,
+            fallback=WriteError,
+            replayable=False,
         )
 
 
-def _executed(ray: ModuleType, dataset: Any, name: str) -> list[tuple[Any, pa.Schema, int]]:
+def _executed(
+    ray: ModuleType, dataset: Any, name: str, mode: WriteMode
+) -> list[tuple[Any, pa.Schema, int]]:
     """Execute the dataset once: each block's object reference, schema and row count.
 
     Raises:
@@ -248,7 +310,7 @@ def _executed(ray: ModuleType, dataset: Any, name: str) -> list[tuple[Any, pa.Sc
     except Exception as exc:
         raise ray_failure(
             exc,
-            f"append of a Ray dataset into table {name}: the dataset failed "
+            f"{mode.value} of a Ray dataset into table {name}: the dataset failed "
             f"({type(exc).__name__}); nothing was written",
             name,
         ) from exc
@@ -256,13 +318,16 @@ def _executed(ray: ModuleType, dataset: Any, name: str) -> list[tuple[Any, pa.Sc
 
 
 class _WriteJob:
-    """The Ray tasks writing one append's files, and the files left by failed attempts."""
+    """The Ray tasks writing one write's files, and the files left by failed attempts."""
 
-    def __init__(self, ray: ModuleType, table: Table, write_uuid: Any, name: str) -> None:
+    def __init__(
+        self, ray: ModuleType, table: Table, write_uuid: Any, name: str, mode: WriteMode
+    ) -> None:
         self._ray = ray
         self._table = table
         self._uuid = write_uuid
         self._name = name
+        self._mode = mode
 
     def write(
         self, blocks: Sequence[Any], metadata: TableMetadata, cast: Callable[[pa.Table], pa.Table]
@@ -282,7 +347,7 @@ class _WriteJob:
             self.settle_strays()
             raise ray_failure(
                 exc,
-                f"append of a Ray dataset into table {self._name} failed "
+                f"{self._mode.value} of a Ray dataset into table {self._name} failed "
                 f"({type(exc).__name__}); nothing was committed and its files were deleted",
                 self._name,
             ) from exc

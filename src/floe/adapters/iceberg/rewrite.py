@@ -64,7 +64,7 @@ from pyiceberg.table import DataScan, FileScanTask, Transaction
 from pyiceberg.table.refs import MAIN_BRANCH
 
 from floe.adapters.filters import is_floating
-from floe.adapters.iceberg.producers import overwrite_producer
+from floe.adapters.iceberg.producers import OverwriteFiles, overwrite_producer
 from floe.adapters.iceberg.written import WrittenFiles
 
 _REWRITERS = 4  # files read and rewritten at once: memory holds about this many
@@ -79,6 +79,9 @@ def stage_overwrite(
     data: pa.Table,
     snapshot_properties: dict[str, str],
     branch: str = MAIN_BRANCH,
+    *,
+    producer: OverwriteFiles | None = None,
+    added: Sequence[DataFile] = (),
 ) -> int:
     """Stage one snapshot in ``tx``: the rows ``delete_filter`` selects out, ``data`` in.
 
@@ -92,13 +95,28 @@ def stage_overwrite(
         data: The rows to add, conformed to the transaction's schema.
         snapshot_properties: Extra entries of the snapshot summary.
         branch: The branch whose head is read and committed to.
+        producer: The snapshot's producer when the caller made it (from
+            :func:`overwrite_producer`, on ``branch``), e.g. to name files
+            written elsewhere after its commit uuid; ``snapshot_properties``
+            is then unused.
+        added: Data files already written (under the transaction's schema)
+            that the snapshot adds too; the caller deletes them on a failure.
 
     Returns:
         The number of rows removed.
     """
     written = WrittenFiles(io)
     try:
-        return _stage_overwrite(tx, io, written, delete_filter, data, snapshot_properties, branch)
+        return _stage_overwrite(
+            tx,
+            io,
+            written,
+            delete_filter,
+            data,
+            producer or overwrite_producer(tx, io, snapshot_properties, branch),
+            added,
+            branch,
+        )
     except BaseException:
         # Nothing was staged and every worker has stopped: the files written
         # so far (a failing worker's own included) are nobody's.
@@ -112,13 +130,13 @@ def _stage_overwrite(
     written: WrittenFiles,
     delete_filter: BooleanExpression,
     data: pa.Table,
-    snapshot_properties: dict[str, str],
+    producer: OverwriteFiles,
+    added: Sequence[DataFile],
     branch: str,
 ) -> int:
     """:func:`stage_overwrite`, reading through ``io`` and writing through ``written``."""
     metadata = tx.table_metadata
     schema = metadata.schema()
-    producer = overwrite_producer(tx, io, snapshot_properties, branch)
     removed = 0
     counter = itertools.count(0)  # one sequence: file names are unique per commit uuid
     if delete_filter != AlwaysFalse():
@@ -157,10 +175,12 @@ def _stage_overwrite(
             for rewritten in files:
                 producer.append_data_file(rewritten)
     if data.num_rows:
-        for added in _dataframe_to_data_files(
+        for new_file in _dataframe_to_data_files(
             metadata, data, written, producer.commit_uuid, counter
         ):
-            producer.append_data_file(added)
+            producer.append_data_file(new_file)
+    for data_file in added:
+        producer.append_data_file(data_file)
     producer.commit()
     return removed
 

@@ -335,15 +335,21 @@ def _delete_staged_files(tx: Transaction) -> None:
             io.delete(path)
 
 
-def commit_or_clean(tx: Transaction, table: Table, written: list[DataFile], name: str) -> None:
-    """Commit a streamed append; delete its files when the commit surely did not land.
+def commit_or_clean(
+    tx: Transaction,
+    table: Table,
+    written: list[DataFile],
+    name: str,
+    mode: WriteMode = WriteMode.APPEND,
+) -> None:
+    """Commit a streamed append (or a distributed ``mode`` write); delete its files when refused.
 
     A refused commit (conflicts beyond PyIceberg's retries, failed
     validation, any 4xx answer such as 400, 401 or 419) leaves the files
     unreferenced. After an unknown outcome they may be referenced, so they
     are kept.
     """
-    with commit_outcome_guarded(name), _conflict_typed(name, WriteMode.APPEND):
+    with commit_outcome_guarded(name), _conflict_typed(name, mode):
         try:
             tx.commit_transaction()
         except Exception as exc:

@@ -1,10 +1,10 @@
-"""Ray Data hand-offs over in-memory tables: datasets of a scan's rows, appends as one commit.
+"""Ray Data hand-offs over in-memory tables: datasets of a scan's rows, writes as one commit.
 
 The in-memory catalog has no files for workers to read or write: a dataset
 is made from the rows the store's scan returns, and an appended dataset is
 executed, fitted from its blocks' schemas, each block cast as a worker
-would, and appended (with the schema change) by one commit, so the port's
-contract holds.
+would, and appended (with the schema change) by one commit, or replaces the
+table's rows by one overwrite, so the port's contract holds.
 """
 
 from __future__ import annotations
@@ -60,17 +60,7 @@ class MemoryRay(RayPort):
         *,
         snapshot_properties: Mapping[str, str] | None = None,
     ) -> WriteResult:
-        ray = _ray()
-        name = str(identifier)
-        try:
-            blocks: list[pa.Table] = ray.get(list(dataset.to_arrow_refs()))
-        except Exception as exc:
-            raise ray_failure(
-                exc,
-                f"append of a Ray dataset into table {name}: the dataset failed "
-                f"({type(exc).__name__}); nothing was written",
-                name,
-            ) from exc
+        blocks = _executed(dataset, str(identifier), WriteMode.APPEND)
         schemas = [b.schema for b in blocks if b.num_rows] or [
             b.schema for b in blocks if b.num_columns
         ]
@@ -87,3 +77,40 @@ class MemoryRay(RayPort):
             evolve_schema=fitted.evolved_schema,
             snapshot_properties=snapshot_properties,
         )
+
+    def overwrite_dataset(
+        self,
+        identifier: TableIdentifier,
+        dataset: Any,
+        fit: FitDataset,
+        *,
+        snapshot_properties: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        blocks = _executed(dataset, str(identifier), WriteMode.OVERWRITE)
+        schemas = [b.schema for b in blocks if b.num_rows] or [
+            b.schema for b in blocks if b.num_columns
+        ]
+        fitted = fit(schemas)
+        filled = [fitted.cast(block) for block in blocks if block.num_rows]
+        data = pa.concat_tables(filled) if filled else fitted.target.empty_table()
+        return self._store.overwrite(
+            identifier,
+            data,
+            evolve_schema=fitted.evolved_schema,
+            snapshot_properties=snapshot_properties,
+        )
+
+
+def _executed(dataset: Any, name: str, mode: WriteMode) -> list[pa.Table]:
+    """The dataset's blocks, executed once (a failure raised as the Iceberg adapter does)."""
+    ray = _ray()
+    try:
+        blocks: list[pa.Table] = ray.get(list(dataset.to_arrow_refs()))
+    except Exception as exc:
+        raise ray_failure(
+            exc,
+            f"{mode.value} of a Ray dataset into table {name}: the dataset failed "
+            f"({type(exc).__name__}); nothing was written",
+            name,
+        ) from exc
+    return blocks

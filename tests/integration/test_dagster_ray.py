@@ -1,4 +1,4 @@
-"""Ray Datasets through the IO manager: inputs planned not read, appends distributed."""
+"""Ray Datasets through the IO manager: inputs planned not read, outputs written by Ray."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ import pyarrow as pa
 import pytest
 
 from floe.adapters.dagster import IcebergIOManager
+from floe.adapters.dagster._lineage import RUN_ID
 from tests.integration.test_dagster_io_manager import (  # fixtures, imported to be used here
     APPEND,
     _appends,
     _lake,
     _local,
+    _materializations,
     reads,
 )
 
@@ -33,23 +35,26 @@ def local_ray() -> Iterator[None]:
 
 
 @pytest.fixture
-def distributed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The tables appended through WriteService.append_distributed."""
+def distributed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """The distributed writes of WriteService (method, table), in order."""
     from floe.application.writes import WriteService
 
-    tables: list[str] = []
-    original = WriteService.append_distributed
+    calls: list[tuple[str, str]] = []
+    for method in ("append_distributed", "overwrite_distributed"):
+        original = getattr(WriteService, method)
 
-    def spy(self: Any, table: Any, dataset: Any, **kw: Any) -> Any:
-        tables.append(str(table))
-        return original(self, table, dataset, **kw)
+        def spy(
+            self: Any, table: Any, dataset: Any, *, _m: str = method, _o: Any = original, **kw: Any
+        ) -> Any:
+            calls.append((_m, str(table)))
+            return _o(self, table, dataset, **kw)
 
-    monkeypatch.setattr(WriteService, "append_distributed", spy)
-    return tables
+        monkeypatch.setattr(WriteService, method, spy)
+    return calls
 
 
 def test_a_dataset_input_is_not_read_by_the_io_manager_and_appends_are_distributed(
-    tmp_path: Path, reads: list[tuple[str, dict[str, Any]]], distributed: list[str]
+    tmp_path: Path, reads: list[tuple[str, dict[str, Any]]], distributed: list[tuple[str, str]]
 ) -> None:
     seen: dict[str, Any] = {}
 
@@ -89,5 +94,37 @@ def test_a_dataset_input_is_not_read_by_the_io_manager_and_appends_are_distribut
     )
     assert rows == [(11.0, 0), (11.0, 2), (20.0, 0), (20.0, 2), (40.0, 0), (40.0, 2)]
     # The first run created the table (read whole); the second appended through Ray.
-    assert distributed == ["rayed.doubled"]
+    assert distributed == [("append_distributed", "rayed.doubled")]
     assert [s.summary["added-records"] for s in _appends(lake, "rayed.doubled")] == ["3", "3"]
+
+
+def test_a_dataset_output_replacing_its_table_is_written_by_the_workers(
+    tmp_path: Path, distributed: list[tuple[str, str]]
+) -> None:
+    runs: list[int] = []
+
+    @dg.asset(key_prefix=["rayed"])  # the IO manager's default: each run replaces the table
+    def totals() -> ray.data.Dataset:
+        runs.append(run := len(runs) + 1)
+        rows = pa.table({"id": list(range(run * 10)), "run": [run] * (run * 10)})
+        return ray.data.from_arrow(rows).repartition(2)
+
+    manager = IcebergIOManager(catalog=_local(tmp_path))
+    results = [dg.materialize([totals], resources={"io_manager": manager}) for _ in range(3)]
+
+    assert all(r.success for r in results)
+    lake = _lake(tmp_path)
+    rows = lake.reads.scan("rayed.totals")
+    assert sorted(rows.column("id").to_pylist()) == list(range(30))  # the last run's rows only
+    assert set(rows.column("run").to_pylist()) == {3}
+    # The first run created the table (read whole); the others replaced it through Ray.
+    assert distributed == [("overwrite_distributed", "rayed.totals")] * 2
+    history = lake.snapshots.list("rayed.totals")
+    assert [s.operation for s in history] == ["append", "overwrite", "overwrite"]
+    # Each replacing snapshot carries its run's identity, as a single-process overwrite's does.
+    assert [s.summary[RUN_ID] for s in history] == [r.run_id for r in results]
+    assert [s.summary["deleted-records"] for s in history[1:]] == ["10", "20"]
+    for run, result in enumerate(results, start=1):
+        materialized = _materializations(result)["rayed/totals"]
+        assert materialized["dagster/row_count"] == run * 10
+        assert materialized["floe/snapshot_id"] == history[run - 1].snapshot_id

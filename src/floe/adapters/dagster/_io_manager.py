@@ -227,10 +227,16 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         branch_head: int | None = None
         if branch is not None:
             before, branch_head = self._on_branch(table, before, branch, asset)
-        # A Ray Dataset appended to an existing table's main is written by the
-        # Ray workers and committed once; a first write, or one to a branch,
-        # reads it whole.
-        distributed = is_ray_dataset(obj) and appended and before is not None and branch is None
+        # A Ray Dataset appended to, or replacing, an existing table's main is
+        # written by the Ray workers and committed once; a first write, one to
+        # a branch, a partition's run or an upsert reads it whole.
+        distributed = (
+            is_ray_dataset(obj)
+            and selection is None
+            and mode in (floe.WriteMode.APPEND, floe.WriteMode.OVERWRITE)
+            and before is not None
+            and branch is None
+        )
         streamed = can_stream(obj) and appended
         data: Any = (
             obj
@@ -264,7 +270,11 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         else:
             properties = identity.snapshot_properties() if identity else None
             result = (
-                lake.writes.append_distributed(
+                (
+                    lake.writes.append_distributed
+                    if mode is floe.WriteMode.APPEND
+                    else lake.writes.overwrite_distributed
+                )(
                     table,
                     data,
                     allow_schema_evolution=settings.schema_evolution,
@@ -365,7 +375,7 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         before: floe.TableInfo | None,
         branch: str | None,
     ) -> floe.WriteResult:
-        """Write an output's rows (not a distributed append) with the asset's settings."""
+        """Write an output's rows (not a distributed write) with the asset's settings."""
         settings = self.settings
         spec = targets.names(metadata, targets.PARTITION_SPEC, asset=asset) or ()
         return self.lake.writes.write(

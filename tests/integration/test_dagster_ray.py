@@ -128,3 +128,35 @@ def test_a_dataset_output_replacing_its_table_is_written_by_the_workers(
         materialized = _materializations(result)["rayed/totals"]
         assert materialized["dagster/row_count"] == run * 10
         assert materialized["floe/snapshot_id"] == history[run - 1].snapshot_id
+
+
+def test_a_dataset_output_adding_a_partition_field_is_written_by_the_single_process_write(
+    tmp_path: Path, distributed: list[tuple[str, str]]
+) -> None:
+    lake = _lake(tmp_path)
+    lake.namespaces.create(("rayed",))
+    schema = pa.schema([("id", pa.int64()), ("run", pa.int64())])
+    lake.tables.create("rayed.parted", schema)  # unpartitioned
+    lake.writes.append("rayed.parted", pa.table({"id": [0], "run": [0]}, schema=schema))
+    runs: list[int] = []
+
+    @dg.asset(key_prefix=["rayed"], metadata={"floe/partition_spec": ["identity(run)"]})
+    def parted() -> ray.data.Dataset:
+        runs.append(run := len(runs) + 1)
+        return ray.data.from_arrow(pa.table({"id": [1, 2], "run": [run, run]}, schema=schema))
+
+    manager = IcebergIOManager(catalog=_local(tmp_path))
+    assert dg.materialize([parted], resources={"io_manager": manager}).success
+
+    # Ray workers add no partition field: the write that adds it reads the dataset.
+    assert distributed == []
+    assert [f.source_column for f in lake.tables.load("rayed.parted").partition_spec] == ["run"]
+    assert lake.reads.scan("rayed.parted").to_pylist() == [
+        {"id": 1, "run": 1},
+        {"id": 2, "run": 1},
+    ]
+
+    assert dg.materialize([parted], resources={"io_manager": manager}).success
+
+    assert distributed == [("overwrite_distributed", "rayed.parted")]  # the field is there now
+    assert sorted(lake.reads.scan("rayed.parted").column("run").to_pylist()) == [2, 2]

@@ -43,8 +43,8 @@ def wants_duckdb(annotation: object) -> bool:
 
 
 def is_ray_dataset(value: object) -> bool:
-    """Whether ``value`` is a ``ray.data.Dataset``."""
-    return wants_ray(type(value))
+    """Whether ``value`` is a ``ray.data.Dataset`` (a ``MaterializedDataset`` too)."""
+    return any(wants_ray(cls) for cls in type(value).__mro__)
 
 
 def wants_ray(annotation: object) -> bool:

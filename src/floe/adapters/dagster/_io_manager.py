@@ -46,6 +46,7 @@ from floe.adapters.dagster._partitions import partition_selection, selection_for
 from floe.adapters.dagster._selection import PartitionSelection
 from floe.adapters.filters import parse_filter
 from floe.application import TableMissing
+from floe.application.tables import as_partition_spec
 from floe.domain.config import CatalogConfig, LocalCatalogConfig, PolarisCatalogConfig
 from floe.ports.arrow import canonical_schema, describe_schema
 
@@ -229,13 +230,15 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             before, branch_head = self._on_branch(table, before, branch, asset)
         # A Ray Dataset appended to, or replacing, an existing table's main is
         # written by the Ray workers and committed once; a first write, one to
-        # a branch, a partition's run or an upsert reads it whole.
+        # a branch, a partition's run, an upsert or one adding partition
+        # fields reads it whole.
         distributed = (
             is_ray_dataset(obj)
             and selection is None
             and mode in (floe.WriteMode.APPEND, floe.WriteMode.OVERWRITE)
             and before is not None
             and branch is None
+            and _has_partition_fields(before, metadata, asset)
         )
         streamed = can_stream(obj) and appended
         data: Any = (
@@ -655,6 +658,17 @@ def create_io_manager(
     if not settings.get("catalog_env_prefix"):
         floe.load_catalog_config(values)
     return IcebergIOManager(catalog=values, **settings)
+
+
+def _has_partition_fields(table: floe.TableInfo, metadata: Mapping[str, Any], asset: str) -> bool:
+    """Whether ``table`` has every partition field the asset's metadata names.
+
+    A distributed write adds none: an asset naming a field its table lacks is
+    written by the single-process write, which adds it in its commit.
+    """
+    wanted = as_partition_spec(targets.names(metadata, targets.PARTITION_SPEC, asset=asset) or ())
+    have = {(f.source_column, f.transform_type, f.param) for f in table.partition_spec}
+    return all((f.source_column, f.transform_type, f.param) in have for f in wanted)
 
 
 def _catalog_name(config: CatalogConfig) -> str:

@@ -19,7 +19,7 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +206,15 @@ def pyiceberg_catalog(catalog: dict[str, Any]) -> Any:
     from pyiceberg.catalog.rest import RestCatalog
 
     return RestCatalog(catalog["name"], **rest_properties(catalog))
+
+
+def delete_files(fs: Any, paths: Iterable[str]) -> None:
+    """Delete files a contender wrote: local paths when ``fs`` is None, else through ``fs``."""
+    for path in paths:
+        if fs is None:
+            Path(path).unlink()
+        else:
+            fs.delete_file(path)
 
 
 def purge(catalog: dict[str, Any], names: list[str]) -> None:

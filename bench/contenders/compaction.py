@@ -148,11 +148,7 @@ def parquet_compact(spec: dict[str, Any], out: Path) -> None:
         outputs = compact(spec["table"], inputs)
     rows = sum(pq.read_metadata(p, filesystem=fs).num_rows for p in outputs)
     common.emit(out, watch, rows=rows, files_rewritten=len(inputs), files_added=len(outputs))
-    for path in [p for p, _ in inputs + warm_inputs] + outputs + warm_outputs:
-        if fs is None:
-            Path(path).unlink()
-        else:
-            fs.delete_file(path)
+    common.delete_files(fs, [p for p, _ in inputs + warm_inputs] + outputs + warm_outputs)
 
 
 def main() -> None:

@@ -84,11 +84,7 @@ def write(spec: dict[str, Any], out: Path, *, stream: bool) -> None:
         footer_bytes=size,
         inner_seconds=times,
     )
-    for path in (*paths, warm):
-        if fs is None:
-            Path(path).unlink()
-        else:
-            fs.delete_file(path)
+    common.delete_files(fs, (*paths, warm))
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -65,6 +65,18 @@ class DatasetFit:
 #: Decides how a dataset fits a table from the schemas of its non-empty blocks
 #: (an empty sequence: a replacing dataset without columns, the table's schema).
 FitDataset = Callable[[Sequence[pa.Schema]], DatasetFit]
+
+
+def schemas_to_fit(blocks: Iterable[tuple[pa.Schema, int]]) -> list[pa.Schema]:
+    """The block schemas a :data:`FitDataset` is given, from each block's schema and row count.
+
+    The schemas of the blocks holding rows; when none does, those of the
+    blocks with a column (empty when no block has one).
+    """
+    shapes = list(blocks)
+    return [schema for schema, rows in shapes if rows] or [
+        schema for schema, _ in shapes if len(schema)
+    ]
 
 
 class RayPort(abc.ABC):

@@ -63,7 +63,7 @@ from floe.domain.errors import (
 )
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import ScanOptions, WriteMode
-from floe.ports.engines import FitDataset, RayPort
+from floe.ports.engines import FitDataset, RayPort, schemas_to_fit
 from floe.ports.table_store import WriteResult
 
 #: Data files per block of a dataset read from a table.
@@ -231,9 +231,7 @@ class IcebergRay(RayPort):
         def call() -> WriteResult:
             table = self._load(identifier)
             blocks = _executed(ray, dataset, name, mode)
-            schemas = [schema for _, schema, rows in blocks if rows] or [
-                schema for _, schema, _ in blocks if len(schema)
-            ]
+            schemas = schemas_to_fit((schema, rows) for _, schema, rows in blocks)
             if not schemas and not replace:
                 return WriteResult(identifier, mode, None, 0)
             fitted = fit(schemas)  # refuses data that does not fit before a file is written

@@ -19,7 +19,7 @@ from floe.adapters.ray_failures import ray_failure
 from floe.domain.errors import InvalidScanError, MissingExtraError
 from floe.domain.identifiers import TableIdentifier
 from floe.domain.models import ScanOptions, WriteMode
-from floe.ports.engines import FitDataset, RayPort
+from floe.ports.engines import FitDataset, RayPort, schemas_to_fit
 from floe.ports.table_store import TableStorePort, WriteResult
 
 
@@ -60,23 +60,7 @@ class MemoryRay(RayPort):
         *,
         snapshot_properties: Mapping[str, str] | None = None,
     ) -> WriteResult:
-        blocks = _executed(dataset, str(identifier), WriteMode.APPEND)
-        schemas = [b.schema for b in blocks if b.num_rows] or [
-            b.schema for b in blocks if b.num_columns
-        ]
-        if not schemas:
-            return WriteResult(identifier, WriteMode.APPEND, None, 0)
-        fitted = fit(schemas)
-        filled = [fitted.cast(block) for block in blocks if block.num_rows]
-        if not filled and fitted.evolved_schema is None:
-            return WriteResult(identifier, WriteMode.APPEND, None, 0)
-        data = pa.concat_tables(filled) if filled else fitted.target.empty_table()
-        return self._store.append(
-            identifier,
-            data,
-            evolve_schema=fitted.evolved_schema,
-            snapshot_properties=snapshot_properties,
-        )
+        return self._write_dataset(identifier, dataset, fit, WriteMode.APPEND, snapshot_properties)
 
     def overwrite_dataset(
         self,
@@ -86,14 +70,31 @@ class MemoryRay(RayPort):
         *,
         snapshot_properties: Mapping[str, str] | None = None,
     ) -> WriteResult:
-        blocks = _executed(dataset, str(identifier), WriteMode.OVERWRITE)
-        schemas = [b.schema for b in blocks if b.num_rows] or [
-            b.schema for b in blocks if b.num_columns
-        ]
+        return self._write_dataset(
+            identifier, dataset, fit, WriteMode.OVERWRITE, snapshot_properties
+        )
+
+    def _write_dataset(
+        self,
+        identifier: TableIdentifier,
+        dataset: Any,
+        fit: FitDataset,
+        mode: WriteMode,
+        snapshot_properties: Mapping[str, str] | None,
+    ) -> WriteResult:
+        """Append or replace (``mode``) as the Iceberg adapter does, through the store."""
+        replace = mode is WriteMode.OVERWRITE
+        blocks = _executed(dataset, str(identifier), mode)
+        schemas = schemas_to_fit((b.schema, b.num_rows) for b in blocks)
+        if not schemas and not replace:
+            return WriteResult(identifier, mode, None, 0)
         fitted = fit(schemas)
         filled = [fitted.cast(block) for block in blocks if block.num_rows]
+        if not filled and fitted.evolved_schema is None and not replace:
+            return WriteResult(identifier, mode, None, 0)
         data = pa.concat_tables(filled) if filled else fitted.target.empty_table()
-        return self._store.overwrite(
+        write = self._store.overwrite if replace else self._store.append
+        return write(
             identifier,
             data,
             evolve_schema=fitted.evolved_schema,

@@ -356,3 +356,247 @@ def test_a_replacing_dataset_evolves_the_schema_in_its_one_commit_and_an_empty_o
     assert history[-1].operation == "overwrite"
     assert (emptied.rows_written, emptied.rows_deleted) == (0, 2)
     assert lake.reads.scan(narrow).num_rows == 0
+
+
+def _writes_files(lake: floe.Floe) -> bool:
+    return not isinstance(
+        lake.catalog, type(floe.Floe.from_config(floe.MemoryCatalogConfig()).catalog)
+    )
+
+
+def _twins(lake: floe.Floe, ns: tuple[str, ...], name: str) -> list[floe.TableIdentifier]:
+    """Two tables holding the same rows in the same files (three appends of 30 rows)."""
+    tables = [floe.TableIdentifier(ns, name + suffix) for suffix in ("_ray", "_one")]
+    for table in tables:
+        lake.tables.create(table, SCHEMA, ["identity(region)", "day(ts)"])
+        for start in (0, 30, 60):
+            lake.writes.append(table, _rows(range(start, start + 30)))
+    return tables
+
+
+def test_a_filtered_replace_by_a_dataset_replaces_the_rows_an_overwrite_replaces(
+    lake: floe.Floe, ns: tuple[str, ...]
+) -> None:
+    distributed, single = _twins(lake, ns, "filtered")
+    # Whole files of region eu (dropped) and files holding ids on both sides
+    # of 40 (rewritten keeping their other rows); nulls and NaNs kept.
+    where = "region = 'eu' or (id >= 40 and amount > 50)"
+    incoming = _rows(range(200, 230)).filter(
+        pa.compute.equal(_rows(range(200, 230))["region"], "eu")
+    )
+    snapshots = len(lake.snapshots.list(distributed))
+
+    result = lake.writes.overwrite_distributed(
+        distributed,
+        ray.data.from_arrow(incoming).repartition(2),
+        row_filter=where,
+        snapshot_properties={"job": "ray"},
+    )
+    expected = lake.writes.overwrite(single, incoming, row_filter=where)
+
+    assert _normal(lake.reads.scan(distributed)) == _normal(lake.reads.scan(single))
+    assert 0 < result.rows_deleted == expected.rows_deleted < 90
+    assert (result.rows_written, result.rows_added) == (incoming.num_rows, incoming.num_rows)
+    history = lake.snapshots.list(distributed)
+    assert len(history) == snapshots + 1
+    assert history[-1].snapshot_id == result.snapshot_id
+    assert history[-1].operation == "overwrite"
+    assert history[-1].summary["job"] == "ray"
+    # The same files removed and rewritten as by the single-process overwrite.
+    assert (
+        history[-1].summary["deleted-records"]
+        == (lake.snapshots.list(single)[-1].summary["deleted-records"])
+    )
+    # The rows the filter does not select are all there, written once.
+    kept = lake.reads.scan(distributed, row_filter=f"not ({where})")
+    assert _normal(kept) == _normal(lake.reads.scan(single, row_filter=f"not ({where})"))
+    assert sum(f.record_count for f in lake.tables.files(distributed)) == (
+        90 - expected.rows_deleted + incoming.num_rows
+    )
+    if _writes_files(lake):  # the catalogs with files: none orphaned
+        assert _unreferenced_data_files(lake, distributed) == []
+
+
+def test_a_filtered_replace_with_a_bad_filter_writes_nothing(
+    lake: floe.Floe, sales: floe.TableIdentifier
+) -> None:
+    snapshots = lake.snapshots.list(sales)
+    dataset = ray.data.from_arrow(_rows(range(100, 110)))
+    for bad in ("nope = 1", "region = ", 42):
+        with pytest.raises(floe.InvalidFilterError, match=str(sales)):
+            lake.writes.overwrite_distributed(sales, dataset, row_filter=bad)
+        with pytest.raises(floe.InvalidFilterError):
+            lake.writes.overwrite(sales, _rows(range(100, 110)), row_filter=bad)
+
+    assert lake.snapshots.list(sales) == snapshots
+    if _writes_files(lake):
+        assert _unreferenced_data_files(lake, sales) == []
+
+
+def test_datasets_written_to_a_branch_move_only_that_branch_and_keep_its_retention(
+    lake: floe.Floe, sales: floe.TableIdentifier
+) -> None:
+    main = lake.reads.scan(sales)
+    main_head = lake.refs.get(sales, "main").snapshot_id
+    lake.refs.create_branch(sales, "audit", min_snapshots_to_keep=3, max_ref_age_ms=86_400_000)
+    lake.refs.create_tag(sales, "v1")
+    appended = _rows(range(100, 130))
+
+    added = lake.writes.append_distributed(
+        sales, ray.data.from_arrow(appended).repartition(2), branch="audit"
+    )
+    replaced = lake.writes.overwrite_distributed(
+        sales,
+        ray.data.from_arrow(_rows(range(300, 303))),
+        row_filter="id >= 100 and id < 115",
+        branch="audit",
+    )
+
+    audit = lake.refs.get(sales, "audit")
+    assert audit.snapshot_id == replaced.snapshot_id != added.snapshot_id
+    assert (audit.retention.min_snapshots_to_keep, audit.retention.max_ref_age_ms) == (
+        3,
+        86_400_000,
+    )
+    assert replaced.rows_deleted == 15
+    expected = pa.concat_tables([main, appended.slice(15), _rows(range(300, 303))])
+    assert _normal(lake.reads.scan(sales, ref="audit")) == _normal(expected)
+    assert lake.refs.get(sales, "main").snapshot_id == main_head  # main untouched
+    assert _normal(lake.reads.scan(sales)) == _normal(main)
+    snapshots = lake.snapshots.list(sales)
+    for branch, error in (("nope", floe.RefNotFoundError), ("v1", floe.InvalidRefError)):
+        with pytest.raises(error):
+            lake.writes.append_distributed(sales, ray.data.from_arrow(appended), branch=branch)
+        with pytest.raises(error):
+            lake.writes.overwrite_distributed(sales, ray.data.from_arrow(appended), branch=branch)
+        with pytest.raises(error):
+            lake.writes.append(sales, appended, branch=branch)
+    assert lake.snapshots.list(sales) == snapshots
+
+
+def test_a_first_write_of_a_dataset_creates_the_table_in_the_same_one_commit(
+    lake: floe.Floe, ns: tuple[str, ...]
+) -> None:
+    new = floe.NewTable(["identity(region)"], {"owner": "etl"})
+    first = _rows(range(0, 20))
+    # Blocks with different (unifiable) schemas: the table gets the unified one.
+    narrower = _rows(range(20, 25)).drop_columns(["amount"])
+    appended = floe.TableIdentifier(ns, "born_appended")
+    replaced = floe.TableIdentifier(ns, "born_replaced")
+
+    results = [
+        lake.writes.append_distributed(appended, _blocks(first, narrower), create_if_missing=new),
+        lake.writes.overwrite_distributed(
+            replaced, _blocks(first, narrower), row_filter="id < 3", create_if_missing=new
+        ),
+    ]
+
+    for table, result in zip((appended, replaced), results, strict=True):
+        info = lake.tables.load(table)
+        assert info.schema.names == SCHEMA.names
+        assert [f.source_column for f in info.partition_spec] == ["region"]
+        assert info.properties.get("owner") == "etl"
+        assert [s.snapshot_id for s in lake.snapshots.list(table)] == [result.snapshot_id]
+        assert result.rows_written == 25
+        expected = pa.concat_tables([first, narrower], promote_options="default")
+        assert _normal(lake.reads.scan(table)) == _normal(expected)
+    assert results[1].mode is floe.WriteMode.OVERWRITE
+    # A missing table is not created without create_if_missing, nor for a branch.
+    for options in ({}, {"create_if_missing": new, "branch": "audit"}):
+        with pytest.raises(floe.TableNotFoundError, match="does not exist"):
+            lake.writes.append_distributed(
+                floe.TableIdentifier(ns, "unborn"), ray.data.from_arrow(first), **options
+            )
+    assert not lake.tables.exists(floe.TableIdentifier(ns, "unborn"))
+
+
+def test_a_first_write_of_a_dataset_that_fails_leaves_no_table(
+    lake: floe.Floe, ns: tuple[str, ...]
+) -> None:
+    table = floe.TableIdentifier(ns, "never_born")
+
+    def broken(batch: pa.Table) -> pa.Table:
+        raise ValueError("the pipeline broke")
+
+    failing = ray.data.from_arrow(_rows(range(10))).map_batches(broken, batch_format="pyarrow")
+    cases: list[tuple[Any, floe.NewTable, type[Exception]]] = [
+        (failing, floe.NewTable(), floe.WriteError),
+        (
+            ray.data.from_arrow(_rows(range(10))),
+            floe.NewTable(["day(region)"]),
+            floe.InvalidPartitionSpecError,
+        ),
+        (
+            _blocks(_rows(range(3)), pa.table({"id": ["x"]})),
+            floe.NewTable(),
+            floe.SchemaEvolutionError,
+        ),
+    ]
+    for dataset, new, error in cases:
+        with pytest.raises(error, match=str(table)):
+            lake.writes.append_distributed(table, dataset, create_if_missing=new)
+        assert not lake.tables.exists(table)
+    with pytest.raises(floe.NamespaceNotFoundError):
+        lake.writes.overwrite_distributed(
+            floe.TableIdentifier((*ns, "nowhere"), "t"),
+            ray.data.from_arrow(_rows(range(3))),
+            create_if_missing=floe.NewTable(),
+        )
+
+
+def test_a_first_write_whose_job_fails_on_a_worker_leaves_no_table_and_no_files(
+    lake: floe.Floe, ns: tuple[str, ...], tmp_path: Path
+) -> None:
+    table = floe.TableIdentifier(ns, "never_written")
+    nanos = pa.schema([("id", pa.int64()), ("ts", pa.timestamp("ns"))])
+    # The table takes microseconds; the second block's cast loses nanoseconds
+    # and fails on its worker (every retry), after the first block's files.
+    whole = pa.table({"id": [1, 2], "ts": pa.array([1000, 2000], pa.timestamp("ns"))})
+    lossy = pa.table({"id": [3], "ts": pa.array([3001], pa.timestamp("ns"))}, schema=nanos)
+
+    with pytest.raises(floe.SchemaEvolutionError, match=str(table)):
+        lake.writes.append_distributed(
+            table, _blocks(whole.cast(nanos), lossy), create_if_missing=floe.NewTable()
+        )
+
+    assert not lake.tables.exists(table)
+    if _writes_files(lake):
+        # The job's files were deleted (the embedded catalog's are on this disk).
+        assert list(tmp_path.rglob("never_written*/**/*.parquet")) == []
+
+
+class _CreatedMeanwhile:
+    """A dataset during whose execution another writer creates its table with a row."""
+
+    def __init__(self, lake: floe.Floe, table: floe.TableIdentifier, rows: pa.Table) -> None:
+        self._lake, self._table = lake, table
+        self._dataset = ray.data.from_arrow(rows).repartition(2)
+
+    def to_arrow_refs(self) -> Any:
+        self._lake.writes.append(
+            self._table, _rows(range(1000, 1001)), create_if_missing=floe.NewTable()
+        )
+        return self._dataset.to_arrow_refs()
+
+
+def test_a_first_write_meeting_a_table_created_meanwhile_appends_to_it(
+    lake: floe.Floe, ns: tuple[str, ...]
+) -> None:
+    table = floe.TableIdentifier(ns, "raced")
+    incoming = _rows(range(20))
+
+    result = lake.writes.append_distributed(
+        table,
+        _CreatedMeanwhile(lake, table, incoming),
+        create_if_missing=floe.NewTable(["identity(region)"]),
+    )
+
+    # The other writer's table (its spec: none) holds both writes' rows.
+    assert lake.tables.load(table).partition_spec == ()
+    assert _normal(lake.reads.scan(table)) == _normal(
+        pa.concat_tables([_rows(range(1000, 1001)), incoming])
+    )
+    history = lake.snapshots.list(table)
+    assert [s.snapshot_id for s in history][1:] == [result.snapshot_id]
+    if _writes_files(lake):
+        assert _unreferenced_data_files(lake, table) == []  # the refused creation's files

@@ -153,3 +153,11 @@ def test_table_answers_carry_config_and_storage_credentials() -> None:
     fields = ice_rest.TableResponse.model_fields
     assert {"metadata_location", "metadata", "config", "storage_credentials"} <= fields.keys()
     assert ice_rest.Capability.V1_LOAD_CREDENTIALS.path.endswith("/tables/{table}/credentials")
+
+
+def test_a_transaction_keeps_the_table_it_stages_in_table() -> None:
+    """A create-table transaction's staged table (its FileIO, location): ray.py, writes.py."""
+    from pyiceberg.table import CreateTableTransaction
+
+    assert "self._table = table" in inspect.getsource(Transaction.__init__)
+    assert issubclass(CreateTableTransaction, Transaction)

@@ -45,7 +45,7 @@ from floe.domain.partitioning import partition_fields_to_add
 from floe.domain.refs import MAIN, check_ref_name
 from floe.ports.arrow import describe_schema
 from floe.ports.catalog import CatalogPort, TableInfo
-from floe.ports.engines import DatasetFit, RayPort
+from floe.ports.engines import DatasetFit, DatasetTable, RayPort
 from floe.ports.table_store import TableStorePort, WriteResult, check_upsert_keys
 
 #: Arrow bytes of a streamed append held in memory at a time (see :meth:`WriteService.append`).
@@ -101,6 +101,8 @@ class WriteService:
         *,
         allow_schema_evolution: bool = False,
         snapshot_properties: Mapping[str, str] | None = None,
+        branch: str | None = None,
+        create_if_missing: NewTable | None = None,
     ) -> WriteResult:
         """Append a ``ray.data.Dataset`` written by Ray workers, in ONE commit.
 
@@ -119,10 +121,18 @@ class WriteService:
         (``ray.init()`` or a cluster).
 
         Args:
-            table: The table (it must exist).
+            table: The table (it must exist, unless ``create_if_missing``).
             dataset: The ``ray.data.Dataset`` (executed once).
             allow_schema_evolution: As in :meth:`append`.
             snapshot_properties: Extra entries for the snapshot summary.
+            branch: As in :meth:`append`: an existing branch to commit to
+                (only it moves); ``None`` or ``"main"``: ``main``.
+            create_if_missing: When the table does not exist, create it from
+                the dataset's unified block schema with this spec and
+                properties, in the SAME commit as the workers' files (as
+                :meth:`write` does with rows in memory): a failed job leaves
+                no table. If another writer creates it meanwhile, the same
+                blocks are appended to that table instead.
 
         Returns:
             What was committed (``snapshot_id`` ``None`` for a dataset without
@@ -131,15 +141,27 @@ class WriteService:
 
         Raises:
             MissingExtraError: Ray is not installed.
-            TableNotFoundError: The table does not exist.
+            TableNotFoundError: The table does not exist (and is not to be
+                created, or ``branch`` is named: a new table has no branches).
+            RefNotFoundError, InvalidRefError: As :meth:`append`, before the
+                dataset runs.
             SchemaEvolutionError: The dataset does not fit the table (as
                 :meth:`append`), or its blocks' schemas cannot be unified;
                 nothing was written.
+            InvalidSchemaError, InvalidPartitionSpecError,
+            NamespaceNotFoundError: The table to create is refused.
             CommitConflictError, CommitStateUnknownError, WriteError: The job or
                 the commit failed (never retried whole: the dataset runs once).
         """
         return self._distributed(
-            table, dataset, WriteMode.APPEND, allow_schema_evolution, snapshot_properties
+            table,
+            dataset,
+            WriteMode.APPEND,
+            allow_schema_evolution,
+            snapshot_properties,
+            None,
+            branch,
+            create_if_missing,
         )
 
     def overwrite_distributed(
@@ -147,37 +169,57 @@ class WriteService:
         table: TableLike,
         dataset: Any,
         *,
+        row_filter: RowFilter | None = None,
         allow_schema_evolution: bool = False,
         snapshot_properties: Mapping[str, str] | None = None,
+        branch: str | None = None,
+        create_if_missing: NewTable | None = None,
     ) -> WriteResult:
-        """Replace every row of a table by a ``ray.data.Dataset`` written by Ray workers.
+        """Replace all rows, or those matching ``row_filter``, by a ``ray.data.Dataset``.
 
-        The distributed twin of :meth:`overwrite` without a filter, as
-        :meth:`append_distributed` is :meth:`append`'s: the same execution,
-        schema fit and evolution, worker-written files, exactly-once naming
-        under task retries and clean-up of a failed job; the driver then
-        commits ONE ``overwrite`` snapshot on ``main`` that removes every
-        data file the table had and adds the workers' files (with the schema
-        change). A concurrent commit is judged as :meth:`overwrite`'s is
-        (``write.update.isolation-level``). A dataset without rows empties
-        the table. Needs ``floe[ray]`` and a running Ray.
+        The distributed twin of :meth:`overwrite`, as :meth:`append_distributed`
+        is :meth:`append`'s: the same execution, schema fit and evolution,
+        worker-written files, exactly-once naming under task retries and
+        clean-up of a failed job; the driver then commits ONE ``overwrite``
+        snapshot that removes the rows ``row_filter`` selects (every row
+        without one) exactly as :meth:`overwrite` removes them (files whose
+        rows all match dropped, files with some matching rows rewritten on
+        the driver keeping the others) and adds the workers' files (with the
+        schema change). Its conflict predicate is the filter, so a concurrent
+        commit is judged as :meth:`overwrite`'s is
+        (``write.update.isolation-level``). As :meth:`overwrite`, the
+        dataset's rows are not checked against the filter. A dataset without
+        rows removes the selected rows. Needs ``floe[ray]`` and a running Ray.
 
         Args:
-            table: The table (it must exist).
+            table: The table (it must exist, unless ``create_if_missing``).
             dataset: The ``ray.data.Dataset`` (executed once).
+            row_filter: As in :meth:`overwrite`; ``None`` replaces every row.
             allow_schema_evolution: As in :meth:`append`.
             snapshot_properties: Extra entries for the snapshot summary.
+            branch: As in :meth:`overwrite`: the rows replaced are the branch's.
+            create_if_missing: As in :meth:`append_distributed` (a created
+                table holds every row of the dataset).
 
         Returns:
-            What was committed: ``rows_deleted`` the rows the table held,
+            What was committed: ``rows_deleted`` the rows removed,
             ``rows_added`` the dataset's; its ``mode`` is ``overwrite``.
 
         Raises:
-            As :meth:`append_distributed`; on any failure the table and its
-            files are as they were.
+            InvalidFilterError: The filter is not text, is malformed or names an
+                unknown column; nothing was written.
+            As :meth:`append_distributed` otherwise; on any failure the table
+            and its files are as they were.
         """
         return self._distributed(
-            table, dataset, WriteMode.OVERWRITE, allow_schema_evolution, snapshot_properties
+            table,
+            dataset,
+            WriteMode.OVERWRITE,
+            allow_schema_evolution,
+            snapshot_properties,
+            row_filter,
+            branch,
+            create_if_missing,
         )
 
     def _distributed(
@@ -187,20 +229,33 @@ class WriteService:
         mode: WriteMode,
         allow_schema_evolution: bool,
         snapshot_properties: Mapping[str, str] | None,
+        row_filter: RowFilter | None,
+        branch: str | None,
+        create_if_missing: NewTable | None,
     ) -> WriteResult:
         """:meth:`append_distributed` or :meth:`overwrite_distributed` (``mode``)."""
         identifier = as_identifier(table)
+        check_filter_text(row_filter, table=identifier)
+        on = _as_branch(branch)
         if self._ray is None:
             raise MissingExtraError("this floe was built without a Ray hand-off")
-        info = self._catalog.load_table(identifier)
         name = str(identifier)
+        info: TableInfo | None
+        try:
+            info = self._catalog.load_table(identifier)
+        except TableNotFoundError as exc:
+            if create_if_missing is None or on is not None:
+                raise _missing(identifier, mode, on) from exc
+            info = None
         fits: list[SchemaFit] = []
 
         def fit(schemas: Sequence[pa.Schema]) -> DatasetFit:
+            # A table found missing was created by another writer meanwhile.
+            table_schema = (info or self._catalog.load_table(identifier)).schema
             found = fit_schema(
                 # No schema (a replacing dataset without columns): the table's.
-                unified_schema(schemas, table_name=name) if schemas else info.schema,
-                info.schema,
+                unified_schema(schemas, table_name=name) if schemas else table_schema,
+                table_schema,
                 allow_evolution=allow_schema_evolution,
                 table_name=name,
             )
@@ -208,10 +263,30 @@ class WriteService:
             cast = functools.partial(cast_rows, target=found.target, table_name=name)
             return DatasetFit(found.target, found.evolved_schema, cast)
 
-        write = (
-            self._ray.overwrite_dataset if mode is WriteMode.OVERWRITE else self._ray.append_dataset
+        create = (
+            None
+            if info is not None or create_if_missing is None
+            else functools.partial(_new_table, identifier, create_if_missing)
         )
-        result = write(identifier, dataset, fit, snapshot_properties=snapshot_properties)
+        if mode is WriteMode.OVERWRITE:
+            result = self._ray.overwrite_dataset(
+                identifier,
+                dataset,
+                fit,
+                snapshot_properties=snapshot_properties,
+                row_filter=row_filter,
+                branch=on,
+                create=create,
+            )
+        else:
+            result = self._ray.append_dataset(
+                identifier,
+                dataset,
+                fit,
+                snapshot_properties=snapshot_properties,
+                branch=on,
+                create=create,
+            )
         change = fits[-1].change_text if fits and result.snapshot_id is not None else ""
         return _with_change(result, change) if change else result
 
@@ -659,6 +734,23 @@ class WriteService:
         except TableExistsError:
             return None
         return attrs.evolve(result, mode=mode)
+
+
+def _new_table(
+    identifier: TableIdentifier, new: NewTable, schemas: Sequence[pa.Schema]
+) -> DatasetTable:
+    """The table a dataset's first write creates: its blocks' unified schema, ``new``'s spec.
+
+    Raises:
+        SchemaEvolutionError: The blocks' schemas cannot be unified.
+        InvalidSchemaError: No block has a column, or a column cannot be stored.
+        InvalidPartitionSpecError: ``new``'s spec does not fit the schema.
+    """
+    name = str(identifier)
+    unified = unified_schema(schemas, table_name=name) if schemas else pa.schema([])
+    schema, spec = prepare_table(identifier, unified, new.partition_spec)
+    cast = functools.partial(cast_rows, target=schema, table_name=name)
+    return DatasetTable(schema, spec, table_properties(new.properties), cast)
 
 
 def _cast_batches(

@@ -10,7 +10,8 @@ import attrs
 import pyarrow as pa
 
 from floe.domain.identifiers import TableIdentifier
-from floe.domain.models import ScanOptions
+from floe.domain.models import RowFilter, ScanOptions
+from floe.domain.partitioning import PartitionTransform
 from floe.ports.table_store import WriteResult
 
 
@@ -67,6 +68,28 @@ class DatasetFit:
 FitDataset = Callable[[Sequence[pa.Schema]], DatasetFit]
 
 
+@attrs.frozen
+class DatasetTable:
+    """The table a dataset's first write creates, decided on the driver from its blocks' schemas.
+
+    Attributes:
+        schema: The new table's schema (canonical).
+        partition_spec: Its partition fields.
+        properties: Its table properties.
+        cast: Turns one block into ``schema`` (picklable: it runs on workers).
+    """
+
+    schema: pa.Schema
+    partition_spec: tuple[PartitionTransform, ...]
+    properties: Mapping[str, str]
+    cast: Callable[[pa.Table], pa.Table]
+
+
+#: Decides the table a dataset creates from the same block schemas a
+#: :data:`FitDataset` is given (an empty sequence: no block has a column).
+CreateFromDataset = Callable[[Sequence[pa.Schema]], DatasetTable]
+
+
 def schemas_to_fit(blocks: Iterable[tuple[pa.Schema, int]]) -> list[pa.Schema]:
     """The block schemas a :data:`FitDataset` is given, from each block's schema and row count.
 
@@ -103,6 +126,8 @@ class RayPort(abc.ABC):
         fit: FitDataset,
         *,
         snapshot_properties: Mapping[str, str] | None = None,
+        branch: str | None = None,
+        create: CreateFromDataset | None = None,
     ) -> WriteResult:
         """Append a ``ray.data.Dataset``: workers write the files, ONE commit adds them all.
 
@@ -117,9 +142,21 @@ class RayPort(abc.ABC):
         deleted. Without rows and without a schema change nothing is
         committed.
 
+        ``branch`` (``None``: ``main``) is an existing branch to commit to,
+        as :meth:`TableStorePort.append`'s: only it moves, its retention is
+        kept and the other refs' heads are asserted. With ``create``, a
+        table that does not exist is created by the same commit as the
+        rows, from what ``create`` decides (``fit`` is not called then);
+        when another writer creates it meanwhile, this job's files are
+        deleted and the same blocks are written into that table by
+        ``fit``'s rules instead, so the dataset still runs once.
+
         Raises:
             MissingExtraError: Ray is not installed.
             SchemaEvolutionError: ``fit`` or ``cast`` refused the data.
+            InvalidSchemaError, InvalidPartitionSpecError, NamespaceNotFoundError:
+                ``create`` refused the new table, or its namespace is missing.
+            RefNotFoundError, InvalidRefError: ``branch`` is not a branch.
             TableNotFoundError, CommitConflictError, CommitStateUnknownError,
             WriteError: As :meth:`TableStorePort.append`.
         """
@@ -132,8 +169,11 @@ class RayPort(abc.ABC):
         fit: FitDataset,
         *,
         snapshot_properties: Mapping[str, str] | None = None,
+        row_filter: RowFilter | None = None,
+        branch: str | None = None,
+        create: CreateFromDataset | None = None,
     ) -> WriteResult:
-        """Replace every row of ``main`` by a ``ray.data.Dataset`` written by Ray workers.
+        """Replace the rows of a branch ``row_filter`` selects by a ``ray.data.Dataset``.
 
         As :meth:`append_dataset` (one execution, the fit, the workers'
         files, exactly-once under task retries, nothing committed and the
@@ -142,9 +182,17 @@ class RayPort(abc.ABC):
         the table's schema is the target), and ONE ``overwrite`` snapshot
         removes every row of ``main`` and adds the dataset's, always
         committed (a dataset without rows empties the table), as
-        :meth:`TableStorePort.overwrite` without a filter. Conflicts are
-        judged as that overwrite's.
+        :meth:`TableStorePort.overwrite`. With ``row_filter`` only the
+        rows it selects are replaced, exactly as that overwrite replaces
+        them: files whose rows all match are dropped, files with some
+        matching rows rewritten (on the driver) keeping the others, the
+        filter being the snapshot's conflict predicate; the rows of the
+        dataset are not checked against it, as that overwrite does not
+        check them. Conflicts are judged as that overwrite's. ``branch``
+        and ``create`` as in :meth:`append_dataset` (a created table takes
+        every row of the dataset; the filter selects nothing yet).
 
         Raises:
-            As :meth:`append_dataset`.
+            InvalidFilterError: A bad ``row_filter``, before a file is written.
+            As :meth:`append_dataset` otherwise.
         """

@@ -38,6 +38,7 @@ from typing import Any
 import attrs
 import pyarrow as pa
 from pyarrow.fs import FileSelector, FileType
+from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.io import FileIO
 from pyiceberg.io.pyarrow import ArrowScan, PyArrowFileIO, _dataframe_to_data_files
@@ -45,25 +46,29 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
 from pyiceberg.table import DataScan, FileScanTask, Table
 from pyiceberg.table.metadata import TableMetadata
-from pyiceberg.table.refs import MAIN_BRANCH
 
-from floe.adapters.filters import filter_arrow
+from floe.adapters.filters import bind_filter, filter_arrow, iceberg_schema, parse_filter
 from floe.adapters.iceberg import reads
 from floe.adapters.iceberg.connect import IcebergBackend
+from floe.adapters.iceberg.guard import commit_outcome_guarded, commit_refused
 from floe.adapters.iceberg.producers import overwrite_producer
-from floe.adapters.iceberg.rewrite import stage_overwrite
+from floe.adapters.iceberg.refs import transaction, write_target
+from floe.adapters.iceberg.rewrite import rows_where, stage_overwrite
 from floe.adapters.iceberg.streaming import append_producer, delete_quietly
 from floe.adapters.iceberg.writes import commit_or_clean, stage_evolution
+from floe.adapters.iceberg.written import WrittenFiles
+from floe.adapters.iceberg_model import build_partition_spec
 from floe.adapters.ray_failures import ray_failure
 from floe.domain.errors import (
     InvalidScanError,
     MissingExtraError,
+    NamespaceNotFoundError,
     ScanError,
     WriteError,
 )
 from floe.domain.identifiers import TableIdentifier
-from floe.domain.models import ScanOptions, WriteMode
-from floe.ports.engines import FitDataset, RayPort, schemas_to_fit
+from floe.domain.models import RowFilter, ScanOptions, WriteMode
+from floe.ports.engines import CreateFromDataset, FitDataset, RayPort, schemas_to_fit
 from floe.ports.table_store import WriteResult
 
 #: Data files per block of a dataset read from a table.
@@ -72,7 +77,7 @@ FILES_PER_BLOCK = 4
 WRITE_RETRIES = 3
 #: How many one-second rounds a failed job waits for its last files to land.
 _SETTLE_ROUNDS = 15
-#: File name counters per block: block ``i`` names its files from ``i * _NAMES_PER_BLOCK``.
+#: File name counters per block: block ``i`` names its files from ``(i + 1) * _NAMES_PER_BLOCK``.
 _NAMES_PER_BLOCK = 1_000_000
 
 
@@ -157,7 +162,9 @@ def _write_block(
     """Write one block as data files (on a Ray worker); the same names on every attempt."""
     if block.num_rows == 0:
         return []
-    counter = itertools.count(index * _NAMES_PER_BLOCK)
+    # Block ``i`` names from ``(i + 1) * _NAMES_PER_BLOCK``: names below are
+    # the driver's (files a filtered replace rewrites, same commit uuid).
+    counter = itertools.count((index + 1) * _NAMES_PER_BLOCK)
     return list(_dataframe_to_data_files(metadata, cast(block), io, write_uuid, counter))
 
 
@@ -201,8 +208,16 @@ class IcebergRay(RayPort):
         fit: FitDataset,
         *,
         snapshot_properties: Mapping[str, str] | None = None,
+        branch: str | None = None,
+        create: CreateFromDataset | None = None,
     ) -> WriteResult:
-        return self._write_dataset(identifier, dataset, fit, WriteMode.APPEND, snapshot_properties)
+        return self._write_dataset(
+            identifier,
+            dataset,
+            fit,
+            WriteMode.APPEND,
+            _Target(snapshot_properties, None, branch, create),
+        )
 
     def overwrite_dataset(
         self,
@@ -211,9 +226,16 @@ class IcebergRay(RayPort):
         fit: FitDataset,
         *,
         snapshot_properties: Mapping[str, str] | None = None,
+        row_filter: RowFilter | None = None,
+        branch: str | None = None,
+        create: CreateFromDataset | None = None,
     ) -> WriteResult:
         return self._write_dataset(
-            identifier, dataset, fit, WriteMode.OVERWRITE, snapshot_properties
+            identifier,
+            dataset,
+            fit,
+            WriteMode.OVERWRITE,
+            _Target(snapshot_properties, row_filter, branch, create),
         )
 
     def _write_dataset(
@@ -222,65 +244,24 @@ class IcebergRay(RayPort):
         dataset: Any,
         fit: FitDataset,
         mode: WriteMode,
-        snapshot_properties: Mapping[str, str] | None,
+        target: _Target,
     ) -> WriteResult:
         name = str(identifier)
         ray = ray_module()
-        replace = mode is WriteMode.OVERWRITE
 
         def call() -> WriteResult:
-            table = self._load(identifier)
+            table = self._load_or_none(identifier) if target.create else self._load(identifier)
+            if table is not None:
+                write_target(table, name, target.branch)  # refused before the dataset runs
             blocks = _executed(ray, dataset, name, mode)
             schemas = schemas_to_fit((schema, rows) for _, schema, rows in blocks)
-            if not schemas and not replace:
-                return WriteResult(identifier, mode, None, 0)
-            fitted = fit(schemas)  # refuses data that does not fit before a file is written
-            tx = table.transaction()
-            stage_evolution(tx, fitted.evolved_schema)
-            props = dict(snapshot_properties or {})
-            replacing = overwrite_producer(tx, table.io, props, MAIN_BRANCH) if replace else None
-            producer = replacing or append_producer(tx, props)
-            job = _WriteJob(ray, table, producer.commit_uuid, name, mode)
-            filled = [block for block, _, rows in blocks if rows]
-            written = job.write(filled, tx.table_metadata, fitted.cast)
-            removed = 0
-            if replacing is not None:
-                # Every live file of main out, the workers' files in: one
-                # overwrite snapshot whose conflict predicate is every row.
-                # With no row kept, the staging writes no file of its own,
-                # so no name can clash with the workers' files.
-                try:
-                    removed = stage_overwrite(
-                        tx,
-                        table.io,
-                        AlwaysTrue(),
-                        fitted.target.empty_table(),
-                        props,
-                        MAIN_BRANCH,
-                        producer=replacing,
-                        added=written,
-                    )
-                except BaseException:
-                    delete_quietly(table.io, written)
-                    raise
-            elif not written and fitted.evolved_schema is None:
-                return WriteResult(identifier, mode, None, 0)
-            else:
-                for data_file in written:
-                    producer.append_data_file(data_file)
-                producer.commit()
-            commit_or_clean(tx, table, written, name, mode)
-            job.remove_strays(keep={f.file_path for f in written})
-            snapshot = table.current_snapshot()
-            rows = sum(f.record_count for f in written)
-            return WriteResult(
-                identifier,
-                mode,
-                None if snapshot is None else snapshot.snapshot_id,
-                rows,
-                rows_added=rows,
-                rows_deleted=removed,
-            )
+            if table is None and target.create is not None:
+                made = self._create(identifier, ray, blocks, schemas, target.create, mode, target)
+                if made is not None:
+                    return made
+            # Missing only when it was to be created, and another writer did.
+            table = table if table is not None else self._load(identifier)
+            return self._into(table, identifier, ray, blocks, schemas, fit, mode, target)
 
         # The dataset may be a one-shot pipeline: the job is never re-run whole.
         return self._backend.guard.run(
@@ -290,6 +271,167 @@ class IcebergRay(RayPort):
             fallback=WriteError,
             replayable=False,
         )
+
+    def _load_or_none(self, identifier: TableIdentifier) -> Table | None:
+        try:
+            return self._load(identifier)
+        except NoSuchTableError:
+            return None
+
+    def _into(
+        self,
+        table: Table,
+        identifier: TableIdentifier,
+        ray: ModuleType,
+        blocks: Sequence[tuple[Any, pa.Schema, int]],
+        schemas: Sequence[pa.Schema],
+        fit: FitDataset,
+        mode: WriteMode,
+        target: _Target,
+    ) -> WriteResult:
+        """Write the executed blocks into the existing ``table``'s branch: one commit."""
+        name = str(identifier)
+        replace = mode is WriteMode.OVERWRITE
+        on = write_target(table, name, target.branch)
+        if not schemas and not replace:
+            return WriteResult(identifier, mode, None, 0)
+        fitted = fit(schemas)  # refuses data that does not fit before a file is written
+        where: BooleanExpression = AlwaysTrue()
+        if target.row_filter is not None:  # a bad filter is refused before a file is written
+            schema = (
+                table.schema()
+                if fitted.evolved_schema is None
+                else iceberg_schema(fitted.evolved_schema)
+            )
+            bind_filter(target.row_filter, schema, table=name)
+            where = rows_where(parse_filter(target.row_filter, table=name), schema)
+        tx = transaction(table)
+        stage_evolution(tx, fitted.evolved_schema)
+        props = dict(target.snapshot_properties or {})
+        replacing = overwrite_producer(tx, table.io, props, on) if replace else None
+        producer = replacing or append_producer(tx, props, on)
+        job = _WriteJob(ray, table, producer.commit_uuid, name, mode)
+        filled = [block for block, _, rows in blocks if rows]
+        written = job.write(filled, tx.table_metadata, fitted.cast)
+        removed = 0
+        # Files the driver rewrites (keeping the rows a filter does not
+        # select) carry the same commit uuid as the workers' files.
+        rewritten = WrittenFiles(table.io)
+        if replacing is not None:
+            # The live files of the branch the filter selects out (dropped
+            # whole, or rewritten keeping their other rows), the workers'
+            # files in: one overwrite snapshot whose conflict predicate is
+            # the filter (every row without one). The workers' files are
+            # named from block 1's range on, the rewritten ones from 0.
+            try:
+                removed = stage_overwrite(
+                    tx,
+                    rewritten,
+                    where,
+                    fitted.target.empty_table(),
+                    props,
+                    on,
+                    producer=replacing,
+                    added=written,
+                )
+            except BaseException:
+                delete_quietly(table.io, written)
+                raise
+        elif not written and fitted.evolved_schema is None:
+            return WriteResult(identifier, mode, None, 0)
+        else:
+            for data_file in written:
+                producer.append_data_file(data_file)
+            producer.commit()
+        commit_or_clean(tx, table, written, name, mode, also=rewritten.locations)
+        job.remove_strays(keep={f.file_path for f in written} | set(rewritten.locations))
+        snapshot = table.metadata.snapshot_by_name(on)
+        rows = sum(f.record_count for f in written)
+        return WriteResult(
+            identifier,
+            mode,
+            None if snapshot is None else snapshot.snapshot_id,
+            rows,
+            rows_added=rows,
+            rows_deleted=removed,
+        )
+
+    def _create(
+        self,
+        identifier: TableIdentifier,
+        ray: ModuleType,
+        blocks: Sequence[tuple[Any, pa.Schema, int]],
+        schemas: Sequence[pa.Schema],
+        create: CreateFromDataset,
+        mode: WriteMode,
+        target: _Target,
+    ) -> WriteResult | None:
+        """Create the table with the blocks as its first rows, ONE commit; None if it appeared.
+
+        The creation is staged (a create-table transaction): the workers
+        write under the new table's metadata and location, and the table
+        exists only once the commit adding their files lands, so a failed
+        job leaves no table. When another writer created the table first,
+        the commit is refused, this job's files are deleted and ``None``
+        is returned.
+        """
+        name = str(identifier)
+        catalog = self._backend.catalog
+        new = create(schemas)  # refuses a schema or spec no table can have, before a file
+        if not catalog.namespace_exists(identifier.namespace):
+            raise NamespaceNotFoundError(
+                f"cannot create table {name}: its namespace does not exist", subject=name
+            )
+        ice_schema = iceberg_schema(new.schema)
+        tx = catalog.create_table_transaction(
+            identifier.parts,
+            schema=ice_schema,
+            partition_spec=build_partition_spec(new.partition_spec, ice_schema),
+            properties=dict(new.properties),
+        )
+        staged: Table = tx._table  # the staged table: its FileIO and location
+        producer = append_producer(tx, dict(target.snapshot_properties or {}))
+        job = _WriteJob(ray, staged, producer.commit_uuid, name, mode)
+        written = job.write(
+            [block for block, _, rows in blocks if rows], tx.table_metadata, new.cast
+        )
+        for data_file in written:
+            producer.append_data_file(data_file)
+        producer.commit()
+        try:
+            with commit_outcome_guarded(name):
+                try:
+                    created = tx.commit_transaction()
+                except Exception as exc:
+                    if commit_refused(exc):
+                        delete_quietly(staged.io, written)
+                    raise
+        except (CommitFailedException, TableAlreadyExistsError):
+            # Refused because another writer created the table since it was
+            # found missing (else the refusal is this write's to raise).
+            if not catalog.table_exists(identifier.parts):
+                raise
+            return None
+        job.remove_strays(keep={f.file_path for f in written})
+        snapshot = created.current_snapshot()
+        rows = sum(f.record_count for f in written)
+        return WriteResult(
+            identifier,
+            mode,
+            None if snapshot is None else snapshot.snapshot_id,
+            rows,
+            rows_added=rows,
+        )
+
+
+@attrs.frozen
+class _Target:
+    """Where a distributed write goes, and what it commits beyond its rows."""
+
+    snapshot_properties: Mapping[str, str] | None
+    row_filter: RowFilter | None
+    branch: str | None
+    create: CreateFromDataset | None
 
 
 def _executed(

@@ -341,13 +341,15 @@ def commit_or_clean(
     written: list[DataFile],
     name: str,
     mode: WriteMode = WriteMode.APPEND,
+    also: Sequence[str] = (),
 ) -> None:
     """Commit a streamed append (or a distributed ``mode`` write); delete its files when refused.
 
     A refused commit (conflicts beyond PyIceberg's retries, failed
     validation, any 4xx answer such as 400, 401 or 419) leaves the files
     unreferenced. After an unknown outcome they may be referenced, so they
-    are kept.
+    are kept. ``also`` names more files of the commit (by location) to
+    delete with them.
     """
     with commit_outcome_guarded(name), _conflict_typed(name, mode):
         try:
@@ -355,6 +357,9 @@ def commit_or_clean(
         except Exception as exc:
             if commit_refused(exc):
                 delete_quietly(table.io, written)
+                for location in also:
+                    with contextlib.suppress(Exception):
+                        table.io.delete(location)
             raise
 
 

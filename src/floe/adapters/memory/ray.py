@@ -9,17 +9,19 @@ table's rows by one overwrite, so the port's contract holds.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 import pyarrow as pa
 
 from floe.adapters.ray_failures import ray_failure
-from floe.domain.errors import InvalidScanError, MissingExtraError
+from floe.domain.errors import InvalidScanError, MissingExtraError, TableExistsError
 from floe.domain.identifiers import TableIdentifier
-from floe.domain.models import ScanOptions, WriteMode
-from floe.ports.engines import FitDataset, RayPort, schemas_to_fit
+from floe.domain.models import RowFilter, ScanOptions, WriteMode
+from floe.ports.engines import CreateFromDataset, FitDataset, RayPort, schemas_to_fit
 from floe.ports.table_store import TableStorePort, WriteResult
 
 
@@ -59,8 +61,12 @@ class MemoryRay(RayPort):
         fit: FitDataset,
         *,
         snapshot_properties: Mapping[str, str] | None = None,
+        branch: str | None = None,
+        create: CreateFromDataset | None = None,
     ) -> WriteResult:
-        return self._write_dataset(identifier, dataset, fit, WriteMode.APPEND, snapshot_properties)
+        return self._write_dataset(
+            identifier, dataset, fit, WriteMode.APPEND, snapshot_properties, None, branch, create
+        )
 
     def overwrite_dataset(
         self,
@@ -69,9 +75,19 @@ class MemoryRay(RayPort):
         fit: FitDataset,
         *,
         snapshot_properties: Mapping[str, str] | None = None,
+        row_filter: RowFilter | None = None,
+        branch: str | None = None,
+        create: CreateFromDataset | None = None,
     ) -> WriteResult:
         return self._write_dataset(
-            identifier, dataset, fit, WriteMode.OVERWRITE, snapshot_properties
+            identifier,
+            dataset,
+            fit,
+            WriteMode.OVERWRITE,
+            snapshot_properties,
+            row_filter,
+            branch,
+            create,
         )
 
     def _write_dataset(
@@ -81,25 +97,59 @@ class MemoryRay(RayPort):
         fit: FitDataset,
         mode: WriteMode,
         snapshot_properties: Mapping[str, str] | None,
+        row_filter: RowFilter | None,
+        branch: str | None,
+        create: CreateFromDataset | None,
     ) -> WriteResult:
-        """Append or replace (``mode``) as the Iceberg adapter does, through the store."""
+        """Write as the Iceberg adapter does, through the store."""
         replace = mode is WriteMode.OVERWRITE
+        if branch is not None:  # a missing branch is refused before the dataset runs
+            nothing: list[pa.RecordBatch] = []
+            self._store.append_stream(
+                identifier, pa.schema([]), nothing, chunk_bytes=1, branch=branch
+            )
         blocks = _executed(dataset, str(identifier), mode)
         schemas = schemas_to_fit((b.schema, b.num_rows) for b in blocks)
+        if create is not None:
+            new = create(schemas)
+            data = _rows([new.cast(block) for block in blocks if block.num_rows], new.schema)
+            with contextlib.suppress(TableExistsError):  # created meanwhile: written into below
+                result = self._store.create_with_data(
+                    identifier,
+                    new.schema,
+                    new.partition_spec,
+                    new.properties,
+                    data,
+                    snapshot_properties=snapshot_properties,
+                )
+                return attrs.evolve(result, mode=mode)
         if not schemas and not replace:
             return WriteResult(identifier, mode, None, 0)
         fitted = fit(schemas)
         filled = [fitted.cast(block) for block in blocks if block.num_rows]
         if not filled and fitted.evolved_schema is None and not replace:
             return WriteResult(identifier, mode, None, 0)
-        data = pa.concat_tables(filled) if filled else fitted.target.empty_table()
-        write = self._store.overwrite if replace else self._store.append
-        return write(
+        data = _rows(filled, fitted.target)
+        if replace:
+            return self._store.overwrite(
+                identifier,
+                data,
+                row_filter=row_filter,
+                evolve_schema=fitted.evolved_schema,
+                snapshot_properties=snapshot_properties,
+                branch=branch,
+            )
+        return self._store.append(
             identifier,
             data,
             evolve_schema=fitted.evolved_schema,
             snapshot_properties=snapshot_properties,
+            branch=branch,
         )
+
+
+def _rows(blocks: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    return pa.concat_tables(blocks) if blocks else schema.empty_table()
 
 
 def _executed(dataset: Any, name: str, mode: WriteMode) -> list[pa.Table]:

@@ -43,7 +43,7 @@ from floe.adapters.dagster._materialization import (
     to_dagster,
 )
 from floe.adapters.dagster._partitions import partition_selection, selection_for
-from floe.adapters.dagster._selection import PartitionSelection
+from floe.adapters.dagster._selection import PartitionSelection, RowsInside
 from floe.adapters.filters import parse_filter
 from floe.application import TableMissing
 from floe.application.tables import as_partition_spec
@@ -228,17 +228,14 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         branch_head: int | None = None
         if branch is not None:
             before, branch_head = self._on_branch(table, before, branch, asset)
-        # A Ray Dataset appended to, or replacing, an existing table's main is
-        # written by the Ray workers and committed once; a first write, one to
-        # a branch, a partition's run, an upsert or one adding partition
-        # fields reads it whole.
+        # A Ray Dataset appended or replacing (the table, a partition's rows,
+        # on main or a branch, the table's first write too) is written by the
+        # Ray workers and committed once; an upsert, or a write adding
+        # partition fields the table lacks, reads it whole.
         distributed = (
             is_ray_dataset(obj)
-            and selection is None
-            and mode in (floe.WriteMode.APPEND, floe.WriteMode.OVERWRITE)
-            and before is not None
-            and branch is None
-            and _has_partition_fields(before, metadata, asset)
+            and mode is not floe.WriteMode.UPSERT
+            and (before is None or _has_partition_fields(before, metadata, asset))
         )
         streamed = can_stream(obj) and appended
         data: Any = (
@@ -248,13 +245,29 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             if streamed
             else to_arrow(obj, table=str(table))
         )
-        schema = before.schema if before is not None else canonical_schema(data.schema)
         row_filter: BooleanExpression | None = None
         if selection is not None and mode is not floe.WriteMode.UPSERT:
             # A partition's run replaces exactly that partition.
             mode = floe.WriteMode.OVERWRITE
-            row_filter = selection.to_filter(schema, table=str(table))
-            selection.check_rows(to_arrow(data, table=str(table)), schema, table=str(table))
+            if distributed:
+                # Each block is checked on its worker as the dataset runs; a
+                # first write creates the table with every row (no filter).
+                inside = RowsInside(
+                    selection, None if before is None else before.schema, str(table)
+                )
+                data = data.map_batches(
+                    inside, batch_format="pyarrow", batch_size=None, zero_copy_batch=True
+                )
+                # Ray Data re-raises a map's error as its own UserCodeException,
+                # without the original; this keeps floe's typed error. (The
+                # context is the output dataset's, which the step handed over.)
+                data.context.raise_original_map_exception = True
+                if before is not None:
+                    row_filter = selection.to_filter(before.schema, table=str(table))
+            else:
+                schema = before.schema if before is not None else canonical_schema(data.schema)
+                row_filter = selection.to_filter(schema, table=str(table))
+                selection.check_rows(to_arrow(data, table=str(table)), schema, table=str(table))
         label = selection.label if selection else ""
         identity = step_write(context, label, with_ancestors=mode is floe.WriteMode.APPEND)
         history: list[floe.SnapshotInfo] = []
@@ -273,15 +286,8 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         else:
             properties = identity.snapshot_properties() if identity else None
             result = (
-                (
-                    lake.writes.append_distributed
-                    if mode is floe.WriteMode.APPEND
-                    else lake.writes.overwrite_distributed
-                )(
-                    table,
-                    data,
-                    allow_schema_evolution=settings.schema_evolution,
-                    snapshot_properties=properties,
+                self._write_distributed(
+                    table, data, mode, row_filter, metadata, asset, properties, branch
                 )
                 if distributed
                 else self._write(
@@ -396,6 +402,41 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             partition_fields=spec,
             current=before if before is not None else TableMissing(),
             branch=branch,
+        )
+
+    def _write_distributed(
+        self,
+        table: floe.TableIdentifier,
+        dataset: Any,
+        mode: floe.WriteMode,
+        row_filter: BooleanExpression | None,
+        metadata: Mapping[str, Any],
+        asset: str,
+        snapshot_properties: Mapping[str, str] | None,
+        branch: str | None,
+    ) -> floe.WriteResult:
+        """Write a Ray Dataset output through the Ray workers, as :meth:`_write` would write it."""
+        settings = self.settings
+        spec = targets.names(metadata, targets.PARTITION_SPEC, asset=asset) or ()
+        # A first write creates the table in the same commit as the workers' files.
+        new = floe.NewTable(spec, settings.table_properties)
+        if mode is floe.WriteMode.APPEND:
+            return self.lake.writes.append_distributed(
+                table,
+                dataset,
+                allow_schema_evolution=settings.schema_evolution,
+                snapshot_properties=snapshot_properties,
+                branch=branch,
+                create_if_missing=new,
+            )
+        return self.lake.writes.overwrite_distributed(
+            table,
+            dataset,
+            row_filter=row_filter,
+            allow_schema_evolution=settings.schema_evolution,
+            snapshot_properties=snapshot_properties,
+            branch=branch,
+            create_if_missing=new,
         )
 
     def _table_rows(

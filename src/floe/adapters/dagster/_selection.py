@@ -30,6 +30,7 @@ from pyiceberg.expressions import (
 )
 
 from floe.domain.errors import InvalidConfigError, WriteError
+from floe.ports.arrow import canonical_schema
 
 
 @attrs.frozen
@@ -133,6 +134,42 @@ class PartitionSelection:
                 "its partition",
                 subject=table,
             )
+
+
+@attrs.frozen
+class RowsInside:
+    """A Ray Data map refusing blocks that hold rows outside a selection (runs on workers).
+
+    Each block is checked where it is made, by :meth:`PartitionSelection.check_rows`
+    (one vectorised mask per block, no copy of its rows), and passed on unchanged.
+
+    Attributes:
+        selection: The partitions the rows must lie in.
+        schema: The table's schema, which types the partition keys; ``None``
+            for a table the write creates (each block's own canonical schema).
+        table: The table's name, for messages.
+    """
+
+    selection: PartitionSelection
+    schema: pa.Schema | None
+    table: str
+
+    def __call__(self, block: pa.Table) -> pa.Table:
+        """``block`` unchanged.
+
+        Raises:
+            WriteError: As :meth:`PartitionSelection.check_rows`, the rows
+                counted being the block's.
+            InvalidConfigError: As :meth:`PartitionSelection.check_rows`.
+        """
+        schema = self.schema if self.schema is not None else canonical_schema(block.schema)
+        try:
+            self.selection.check_rows(block, schema, table=self.table)
+        except WriteError as exc:
+            raise WriteError(
+                f"{exc} (counted in one block of the Ray dataset)", subject=self.table
+            ) from None
+        return block
 
 
 def merge_ranges(ranges: list[TimeRange]) -> tuple[TimeRange, ...]:

@@ -180,11 +180,10 @@ class RayPort(abc.ABC):
         job's files deleted on a failure), except that ``fit`` is called
         even when the dataset has no block with a column (with no schema:
         the table's schema is the target), and ONE ``overwrite`` snapshot
-        removes every row of ``main`` and adds the dataset's, always
-        committed (a dataset without rows empties the table), as
-        :meth:`TableStorePort.overwrite`. With ``row_filter`` only the
-        rows it selects are replaced, exactly as that overwrite replaces
-        them: files whose rows all match are dropped, files with some
+        removes the rows ``row_filter`` selects (every row without one) from
+        the branch and adds the dataset's, always committed (a dataset
+        without rows only removes), as :meth:`TableStorePort.overwrite`
+        does: files whose rows all match are dropped, files with some
         matching rows rewritten (on the driver) keeping the others, the
         filter being the snapshot's conflict predicate; the rows of the
         dataset are not checked against it, as that overwrite does not

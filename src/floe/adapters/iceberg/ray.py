@@ -18,11 +18,20 @@ files again, and the driver adds each block's files once and commits ONE
 snapshot. When a block fails for good, nothing is committed and every file
 of the job (found by its uuid under the table's data location) is deleted.
 
-Replacing the table (``overwrite_dataset``) is the same job with the
-producer of an ``overwrite`` snapshot (``producers.py``): once the workers
-have written, the overwrite staging of ``rewrite.py`` removes every live
-data file of ``main`` (its conflict predicate every row, so conflicts are
-judged as an overwrite's) and adds the workers' files; ONE snapshot.
+Replacing rows (``overwrite_dataset``) is the same job with the producer
+of an ``overwrite`` snapshot (``producers.py``): once the workers have
+written, the overwrite staging of ``rewrite.py`` removes the rows the
+filter selects (every row without one) as ``writes.overwrite`` does, files
+partly selected rewritten on the driver under the same commit uuid (the
+workers' names start above the driver's), the filter being the conflict
+predicate, and adds the workers' files; ONE snapshot. Writes go to the
+branch named (``refs.transaction``: retention kept, other heads asserted).
+
+A first write (``create``) stages a create-table transaction: the workers
+write under the staged table's metadata and location, and the commit that
+adds their files creates the table, so a failed job leaves none. A table
+another writer created meanwhile refuses that commit; its files are
+deleted and the same executed blocks are written into that table.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ The in-memory catalog has no files for workers to read or write: a dataset
 is made from the rows the store's scan returns, and an appended dataset is
 executed, fitted from its blocks' schemas, each block cast as a worker
 would, and appended (with the schema change) by one commit, or replaces the
-table's rows by one overwrite, so the port's contract holds.
+rows a filter selects by one overwrite, on the branch named, or creates a
+missing table with its rows, so the port's contract holds.
 """
 
 from __future__ import annotations

@@ -230,6 +230,15 @@ def test_a_partitioned_dataset_asset_replaces_only_its_partition_through_the_wor
     )
     assert "one block of the Ray dataset" in str(failure.cause)
     assert lake.snapshots.list("rayed.clicks") == history
+    # A first write refused so creates no table.
+    fresh = IcebergIOManager(catalog=_local(tmp_path / "fresh"))
+    first = dg.materialize(
+        [clicks], partition_key="2024-05-01", resources={"io_manager": fresh}, raise_on_error=False
+    )
+    assert not first.success
+    refused = first.get_step_failure_events()[0].event_specific_data.error
+    assert "lie outside it" in str(refused.cause)
+    assert not _lake(tmp_path / "fresh").tables.exists("rayed.clicks")
 
 
 def test_a_first_materialization_of_a_dataset_creates_its_table_through_the_workers(

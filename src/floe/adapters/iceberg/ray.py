@@ -259,7 +259,8 @@ class IcebergRay(RayPort):
         ray = ray_module()
 
         def call() -> WriteResult:
-            table = self._load_or_none(identifier) if target.create else self._load(identifier)
+            creating = target.create is not None
+            table = self._load_or_none(identifier) if creating else self._load(identifier)
             if table is not None:
                 write_target(table, name, target.branch)  # refused before the dataset runs
             blocks = _executed(ray, dataset, name, mode)

@@ -120,3 +120,29 @@ def test_a_partition_with_delete_files_is_skipped_and_named(lake: MaintLake) -> 
     assert ids_of(lake.floe.reads.scan(table)) == [1, 2, 100, 101, 102]
     health = lake.floe.maintenance.health(table)
     assert health.delete_files == 1
+
+
+def test_an_upsert_reads_the_rows_a_delete_file_leaves(lake: MaintLake) -> None:
+    # The upsert reads every candidate file in one scan when no delete file
+    # applies; here one does, so a file yields fewer rows than its record
+    # count and each file is read alone: the matches stay in their files.
+    table = floe.TableIdentifier(fresh_namespace(lake.floe), "events")
+    lake.floe.tables.create(table, SCHEMA, ["day(ts)"])
+    lake.floe.writes.append(table, rows([0, 1, 2], DAY1))
+    lake.floe.writes.append(table, rows([100, 101, 102], DAY2))
+    ice = lake.container.iceberg_backend().catalog.load_table(table.parts)
+    second: Any = next(t.file for t in ice.scan(row_filter="id = 100").plan_files())
+    _delete_first_row(ice, second)  # id 100 is gone
+    change = pa.concat_tables([rows([1], DAY1), rows([100, 102], DAY2)])
+    change = change.set_column(3, "amount", pa.array([7.0, 8.0, 9.0]))
+
+    result = lake.floe.writes.upsert(table, change, join_columns=["id"])
+
+    assert (result.rows_added, result.rows_deleted) == (3, 2)
+    # Each day read through its partition: a row written to another day's file is missed.
+    day1 = lake.floe.reads.scan(table, row_filter="ts < '2024-05-02T00:00:00'").sort_by("id")
+    day2 = lake.floe.reads.scan(table, row_filter="ts >= '2024-05-02T00:00:00'").sort_by("id")
+    assert day1.column("id").to_pylist() == [0, 1, 2]
+    assert day1.column("amount").to_pylist() == [0.0, 7.0, 3.0]
+    assert day2.column("id").to_pylist() == [100, 101, 102]
+    assert day2.column("amount").to_pylist() == [8.0, 151.5, 9.0]

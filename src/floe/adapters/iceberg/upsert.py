@@ -154,20 +154,11 @@ def _stage_upsert(
     compared = [c for c in data.column_names if c not in keys]
 
     matched = updated = np.zeros(0, dtype=np.int64)
-    rewritten: list[tuple[FileScanTask, pa.Table]] = []
+    rewritten: list[tuple[FileScanTask, pa.Table, np.ndarray]] = []
     if tasks and probe.num_rows:
-        schema = metadata.schema()
-
-        def read(task: FileScanTask) -> pa.Table:
-            return ArrowScan(metadata, io, schema, AlwaysTrue()).to_table(tasks=[task])
-
-        # A pool of its own: ArrowScan runs its reads on PyIceberg's shared pool, and
-        # reading files from inside that pool deadlocks once every worker waits.
-        files = run_all(read, tasks, _READERS)
-        # One match over every file's rows (chunks of one table, no copy): the
-        # incoming keys are hashed once, not once per file.
-        offsets = np.cumsum([0] + [f.num_rows for f in files])
-        candidates = pa.concat_tables(files)
+        # One match over every file's rows: the incoming keys are hashed once,
+        # not once per file.
+        candidates, offsets = _read_candidates(metadata, io, tasks)
         source, target, changed = _match(candidates, probe, data, keys, compared)
         matched = source
         updated = source[changed]
@@ -176,11 +167,12 @@ def _stage_upsert(
             kept = np.ones(candidates.num_rows, dtype=np.bool_)
             kept[gone] = False
             touched = np.unique(np.searchsorted(offsets, gone, side="right") - 1)
+            # Zero-copy slices: the writers cut the kept rows out, in parallel.
+            candidates = candidates.select(data.column_names).cast(data.schema)
             for i in touched.tolist():
-                rows = files[i].filter(kept[offsets[i] : offsets[i + 1]])
-                rewritten.append((tasks[i], rows))
-        # From here only the kept rows are held: the write reuses the files' memory.
-        del files, candidates
+                start, end = int(offsets[i]), int(offsets[i + 1])
+                rewritten.append((tasks[i], candidates.slice(start, end - start), kept[start:end]))
+        del candidates
     is_matched = np.zeros(data.num_rows, dtype=np.bool_)
     is_matched[matched] = True
     if int(is_matched.sum()) != len(matched):  # an incoming row matched twice
@@ -202,6 +194,33 @@ def _stage_upsert(
             producer.append_data_file(added)
         producer.commit()
     return updates.num_rows, inserts.num_rows
+
+
+def _read_candidates(
+    metadata: TableMetadata, io: FileIO, tasks: list[FileScanTask]
+) -> tuple[pa.Table, np.ndarray]:
+    """Every row of ``tasks``' files under the table's schema, in task order.
+
+    Returns:
+        The rows, and where each task's rows start (one more entry: the end).
+    """
+    scan = ArrowScan(metadata, io, metadata.schema(), AlwaysTrue())
+    if not any(task.delete_files for task in tasks):
+        # One scan over every file, on PyIceberg's pool: without delete files a
+        # task yields exactly its file's ``record_count`` rows, in task order.
+        counts = [task.file.record_count for task in tasks]
+        rows = scan.to_table(tasks)
+        if rows.num_rows == sum(counts):
+            return rows, np.cumsum([0, *counts])
+
+    def read(task: FileScanTask) -> pa.Table:
+        return scan.to_table(tasks=[task])
+
+    # Rows removed by delete files: each file read alone, so its rows are counted.
+    # A pool of its own: ArrowScan runs its reads on PyIceberg's shared pool, and
+    # reading files from inside that pool deadlocks once every worker waits.
+    files = run_all(read, tasks, _READERS)
+    return pa.concat_tables(files), np.cumsum([0] + [f.num_rows for f in files])
 
 
 def key_range(data: pa.Table, keys: Sequence[str]) -> BooleanExpression:
@@ -353,26 +372,32 @@ def _stage_rewrite(
     tx: Transaction,
     io: FileIO,
     within: BooleanExpression,
-    rewritten: list[tuple[FileScanTask, pa.Table]],
+    rewritten: list[tuple[FileScanTask, pa.Table, np.ndarray]],
     added: pa.Table,
     props: dict[str, str],
     branch: str,
 ) -> None:
-    """One ``overwrite`` snapshot: touched files out, their kept rows and ``added`` in."""
+    """One ``overwrite`` snapshot: touched files out, their kept rows and ``added`` in.
+
+    Each of ``rewritten`` is a touched file, its rows (``added``'s schema)
+    and which of them it keeps.
+    """
     metadata = tx.table_metadata
     producer = overwrite_producer(tx, io, props, branch)
     # The key range covers every key this upsert reads, updates or inserts.
     producer.delete_by_predicate(within)
-    for task, _ in rewritten:
+    for task, _, _ in rewritten:
         producer.delete_data_file(task.file)
     current = metadata.spec().spec_id
-    whole: list[pa.Table] = []
+    whole: list[tuple[pa.Table, np.ndarray]] = []
     loose = [added]
-    for task, rows in rewritten:
-        if rows.num_rows:
-            rows = rows.select(added.column_names).cast(added.schema)
+    for task, rows, keep in rewritten:
+        if keep.any():
             # A data file holds the rows of one partition of its spec.
-            (whole if task.file.spec_id == current else loose).append(rows)
+            if task.file.spec_id == current:
+                whole.append((rows, keep))
+            else:
+                loose.append(rows.filter(keep))
     loose_rows = pa.concat_tables(loose)
     for written in write_by_partition(metadata, whole, loose_rows, io, producer.commit_uuid):
         producer.append_data_file(written)
@@ -381,41 +406,43 @@ def _stage_rewrite(
 
 def write_by_partition(
     metadata: TableMetadata,
-    whole: list[pa.Table],
+    whole: list[tuple[pa.Table, np.ndarray]],
     loose: pa.Table,
     io: FileIO,
     commit_uuid: uuid.UUID,
 ) -> list[DataFile]:
-    """Data files holding ``whole`` and ``loose`` under the current spec, per partition.
+    """Data files holding ``whole``'s kept rows and ``loose`` under the current spec, per partition.
 
     What ``_dataframe_to_data_files`` writes for all rows at once (files per
     partition, split at the target size), without its cost on many
     partitions: it filters the whole input once per partition and, called
     per partition, derives the partitions and the file schema again each
-    time. Each table of ``whole`` holds rows of one partition (the kept rows
-    of one data file of the current spec); ``loose`` rows are grouped once
-    by their partition values (the spec's own Arrow transforms, Arrow's
-    group-by). Every partition's rows are then cut at the target size into
+    time. Each of ``whole`` is the rows of one data file of the current
+    spec (so of one partition) and a mask of those it keeps; ``loose`` rows
+    are grouped once by their partition values (the spec's own Arrow
+    transforms, Arrow's group-by). Each partition's rows are then cut out
+    and joined into fresh contiguous buffers, split at the target size into
     PyIceberg ``WriteTask``s carrying their ``PartitionKey``, as
-    ``_dataframe_to_data_files`` builds them, and each task is written by
-    PyIceberg's ``write_file``, several at once; a failure waits for the
-    tasks already running. A spec whose source columns are not top-level
-    columns is left to ``_dataframe_to_data_files``.
+    ``_dataframe_to_data_files`` builds them, and written by PyIceberg's
+    ``write_file``: several partitions at once, each from the cutting to
+    the write in one worker; a failure waits for the partitions already
+    running. A spec whose source columns are not top-level columns is left
+    to ``_dataframe_to_data_files``.
     """
     counter = itertools.count(0)
     spec, schema = metadata.spec(), metadata.schema()
     transforms = _partition_transforms(metadata, loose.column_names)
     if transforms is None and not spec.is_unpartitioned():
-        rows = pa.concat_tables([*whole, loose])
+        rows = pa.concat_tables([*(t.filter(keep) for t, keep in whole), loose])
         return list(_dataframe_to_data_files(metadata, rows, io, commit_uuid, counter))
-    parts: dict[tuple[Any, ...], list[pa.Table]] = defaultdict(list)
+    parts: dict[tuple[Any, ...], list[tuple[pa.Table, np.ndarray | None]]] = defaultdict(list)
     if not transforms:
-        parts[()] = [*whole, loose]
+        parts[()] = [*whole, (loose, None)]
     else:
-        for rows in whole:
+        for rows, keep in whole:
             first = rows.slice(0, 1)
             key = tuple(fn(first.column(column)).to_pylist()[0] for column, fn in transforms)
-            parts[key].append(rows)
+            parts[key].append((rows, keep))
         if loose.num_rows:
             names = [f"p{i}" for i in range(len(transforms))]
             values = [fn(loose.column(column)) for column, fn in transforms]
@@ -426,7 +453,7 @@ def write_by_partition(
             for key, positions in zip(
                 keys, grouped.column(f"{_TARGET}_list").combine_chunks(), strict=True
             ):
-                parts[tuple(key)].append(loose.take(positions.values))
+                parts[tuple(key)].append((loose.take(positions.values), None))
     # The file schema and the target size, as ``_dataframe_to_data_files`` derives them.
     downcast = Config().get_bool(DOWNCAST_NS_TIMESTAMP_TO_US_ON_WRITE) or False
     task_schema = pyarrow_to_schema(
@@ -440,11 +467,14 @@ def write_by_partition(
         TableProperties.WRITE_TARGET_FILE_SIZE_BYTES,
         TableProperties.WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT,
     )
-    tasks = []
-    for key, tables in parts.items():
-        rows = pa.concat_tables(tables)
+
+    def write(
+        part: tuple[tuple[Any, ...], list[tuple[pa.Table, np.ndarray | None]]],
+    ) -> list[DataFile]:
+        key, pieces = part
+        rows = pa.concat_tables([t if keep is None else t.filter(keep) for t, keep in pieces])
         if not rows.num_rows:
-            continue
+            return []
         partition = None
         if transforms:
             # Fresh contiguous buffers per partition, as ``_determine_partitions``
@@ -458,21 +488,20 @@ def write_by_partition(
                 partition_spec=spec,
                 schema=schema,
             )
-        for batches in bin_pack_arrow_table(rows, target or 1):
-            task = WriteTask(
+        tasks = [
+            WriteTask(
                 write_uuid=commit_uuid,
                 task_id=next(counter),
                 schema=task_schema,
                 record_batches=batches,
                 partition_key=partition,
             )
-            tasks.append(task)
+            for batches in bin_pack_arrow_table(rows, target or 1)
+        ]
+        return list(write_file(io, metadata, iter(tasks)))
 
-    def write(task: WriteTask) -> list[DataFile]:
-        return list(write_file(io, metadata, iter([task])))
-
-    # A pool of its own: each call waits on PyIceberg's shared pool for its file.
-    return list(itertools.chain.from_iterable(run_all(write, tasks, _READERS)))
+    # A pool of its own: each call waits on PyIceberg's shared pool for its files.
+    return list(itertools.chain.from_iterable(run_all(write, list(parts.items()), _READERS)))
 
 
 def _partition_transforms(

@@ -13,9 +13,11 @@ column was added after the last snapshot.
 * the files that may hold an incoming key are planned with a range
   predicate (each key column between the incoming minimum and maximum), so
   PyIceberg prunes them by partition values and column bounds;
-* they are read (in parallel, under the transaction's schema) and matched
-  with the incoming keys in one go over all of them, so the keys are hashed
-  once: a single key whose values compare exactly by their bytes with a set
+* they are read under the transaction's schema by one PyIceberg scan over
+  all of them (on PyIceberg's pool; each file alone when delete files
+  apply, so that every file's rows are known) and matched with the
+  incoming keys in one go over all of them, so the keys are hashed once:
+  a single key whose values compare exactly by their bytes with a set
   lookup (``index_in``), any other key with Arrow's hash join;
 * a matched row is updated when a non-key column differs, as
   ``upsert_util.get_rows_to_update`` decides: values compare as Python
@@ -28,8 +30,9 @@ column was added after the last snapshot.
   as its conflict predicate, so PyIceberg's commit retry refuses a commit
   another writer made to the same keys or to the replaced files meanwhile.
   The output is grouped once by its partition values and each partition's
-  files written as PyIceberg ``WriteTask``s, several at once (PyIceberg's
-  writer filters the whole table once per partition). New rows alone are
+  kept rows cut out and its files written as PyIceberg ``WriteTask``s,
+  several partitions at once (PyIceberg's writer filters the whole table
+  once per partition). New rows alone are
   one ``append``; no change, no snapshot.
 
 Memory is bounded by the files the keys touch, not by the table. Every file
@@ -380,7 +383,8 @@ def _stage_rewrite(
     """One ``overwrite`` snapshot: touched files out, their kept rows and ``added`` in.
 
     Each of ``rewritten`` is a touched file, its rows (``added``'s schema)
-    and which of them it keeps.
+    and which of them it keeps. The list is emptied, so that each file's
+    rows are released once its partition's kept rows are cut out.
     """
     metadata = tx.table_metadata
     producer = overwrite_producer(tx, io, props, branch)
@@ -398,6 +402,9 @@ def _stage_rewrite(
                 whole.append((rows, keep))
             else:
                 loose.append(rows.filter(keep))
+    # From here the files' rows are held by ``whole`` alone: each partition's are
+    # released once its writer has cut its kept rows out.
+    rewritten.clear()
     loose_rows = pa.concat_tables(loose)
     for written in write_by_partition(metadata, whole, loose_rows, io, producer.commit_uuid):
         producer.append_data_file(written)
@@ -427,7 +434,8 @@ def write_by_partition(
     ``write_file``: several partitions at once, each from the cutting to
     the write in one worker; a failure waits for the partitions already
     running. A spec whose source columns are not top-level columns is left
-    to ``_dataframe_to_data_files``.
+    to ``_dataframe_to_data_files``. ``whole`` is emptied: each partition's
+    file rows are released once they are cut out.
     """
     counter = itertools.count(0)
     spec, schema = metadata.spec(), metadata.schema()
@@ -454,6 +462,7 @@ def write_by_partition(
                 keys, grouped.column(f"{_TARGET}_list").combine_chunks(), strict=True
             ):
                 parts[tuple(key)].append((loose.take(positions.values), None))
+    whole.clear()  # held by ``parts`` alone, each partition's released as it is cut out
     # The file schema and the target size, as ``_dataframe_to_data_files`` derives them.
     downcast = Config().get_bool(DOWNCAST_NS_TIMESTAMP_TO_US_ON_WRITE) or False
     task_schema = pyarrow_to_schema(
@@ -473,6 +482,7 @@ def write_by_partition(
     ) -> list[DataFile]:
         key, pieces = part
         rows = pa.concat_tables([t if keep is None else t.filter(keep) for t, keep in pieces])
+        pieces.clear()  # the files' rows, read for this partition: their memory is free
         if not rows.num_rows:
             return []
         partition = None

@@ -393,17 +393,13 @@ def _stage_rewrite(
     for task, _, _ in rewritten:
         producer.delete_data_file(task.file)
     current = metadata.spec().spec_id
-    whole: list[tuple[pa.Table, np.ndarray]] = []
+    # A data file holds the rows of one partition of its spec: those of the
+    # current spec go with their partition, the others are grouped anew.
+    whole = [(rows, keep) for t, rows, keep in rewritten if t.file.spec_id == current]
     loose = [added]
-    for task, rows, keep in rewritten:
-        if keep.any():
-            # A data file holds the rows of one partition of its spec.
-            if task.file.spec_id == current:
-                whole.append((rows, keep))
-            else:
-                loose.append(rows.filter(keep))
-    # From here the files' rows are held by ``whole`` alone: each partition's are
-    # released once its writer has cut its kept rows out.
+    loose += [rows.filter(keep) for t, rows, keep in rewritten if t.file.spec_id != current]
+    # From here the files' rows are held by ``whole`` alone (no loop variable
+    # either): each partition's are released once its kept rows are cut out.
     rewritten.clear()
     loose_rows = pa.concat_tables(loose)
     for written in write_by_partition(metadata, whole, loose_rows, io, producer.commit_uuid):
@@ -443,14 +439,10 @@ def write_by_partition(
     if transforms is None and not spec.is_unpartitioned():
         rows = pa.concat_tables([*(t.filter(keep) for t, keep in whole), loose])
         return list(_dataframe_to_data_files(metadata, rows, io, commit_uuid, counter))
-    parts: dict[tuple[Any, ...], list[tuple[pa.Table, np.ndarray | None]]] = defaultdict(list)
     if not transforms:
-        parts[()] = [*whole, (loose, None)]
+        parts: dict[tuple[Any, ...], list[_Piece]] = {(): [*whole, (loose, None)]}
     else:
-        for rows, keep in whole:
-            first = rows.slice(0, 1)
-            key = tuple(fn(first.column(column)).to_pylist()[0] for column, fn in transforms)
-            parts[key].append((rows, keep))
+        parts = _by_partition(whole, transforms)
         if loose.num_rows:
             names = [f"p{i}" for i in range(len(transforms))]
             values = [fn(loose.column(column)) for column, fn in transforms]
@@ -477,9 +469,7 @@ def write_by_partition(
         TableProperties.WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT,
     )
 
-    def write(
-        part: tuple[tuple[Any, ...], list[tuple[pa.Table, np.ndarray | None]]],
-    ) -> list[DataFile]:
+    def write(part: tuple[tuple[Any, ...], list[_Piece]]) -> list[DataFile]:
         key, pieces = part
         rows = pa.concat_tables([t if keep is None else t.filter(keep) for t, keep in pieces])
         pieces.clear()  # the files' rows, read for this partition: their memory is free
@@ -512,6 +502,22 @@ def write_by_partition(
 
     # A pool of its own: each call waits on PyIceberg's shared pool for its files.
     return list(itertools.chain.from_iterable(run_all(write, list(parts.items()), _READERS)))
+
+
+_Piece = tuple[pa.Table, np.ndarray | None]  # rows, and which of them are kept (None: all)
+
+
+def _by_partition(
+    whole: list[tuple[pa.Table, np.ndarray]],
+    transforms: list[tuple[str, Callable[[pa.Array], pa.Array]]],
+) -> dict[tuple[Any, ...], list[_Piece]]:
+    """The files' rows of ``whole`` by partition, each file's found from its first row."""
+    parts: dict[tuple[Any, ...], list[_Piece]] = defaultdict(list)
+    for rows, keep in whole:
+        first = rows.slice(0, 1)
+        key = tuple(fn(first.column(column)).to_pylist()[0] for column, fn in transforms)
+        parts[key].append((rows, keep))
+    return parts
 
 
 def _partition_transforms(

@@ -90,7 +90,7 @@ from floe.domain.errors import WriteError
 
 _SOURCE = "__floe_source_row"
 _TARGET = "__floe_target_row"
-_READERS = 8  # files read at once
+_READERS = 8  # files read one by one, or partitions written, at once
 
 
 def stage_upsert(

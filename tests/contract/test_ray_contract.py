@@ -13,7 +13,8 @@ import pyarrow as pa
 import pytest
 
 import floe
-from tests.integration.counting_io import FLAKY_IO
+from tests.contract.test_write_result_contract import assert_reports_the_commit
+from tests.integration.counting_io import FLAKY_IO, UNPICKLE_COUNTING_IO
 
 ray = pytest.importorskip("ray")
 
@@ -138,9 +139,9 @@ def flaky(lake: floe.Floe, ns: tuple[str, ...], tmp_path: Path) -> Any:
     if isinstance(lake.catalog, type(floe.Floe.from_config(floe.MemoryCatalogConfig()).catalog)):
         pytest.skip("the in-memory catalog writes no files")
 
-    def make(mode: str) -> floe.TableIdentifier:
+    def make(mode: str, files: str = "parquet") -> floe.TableIdentifier:
         table = floe.TableIdentifier(ns, "t" + uuid.uuid4().hex[:6])
-        properties = {"py-io-impl": FLAKY_IO, "floe-test.fail": mode}
+        properties = {"py-io-impl": FLAKY_IO, "floe-test.fail": mode, "floe-test.fail-files": files}
         lake.tables.create(table, SCHEMA, ["identity(region)"], properties=properties)
         return table
 
@@ -153,6 +154,15 @@ def _unreferenced_data_files(lake: floe.Floe, table: floe.TableIdentifier) -> li
     )
     assert found.recent_files == 0
     return [p for p in found.orphan_paths if p.endswith(".parquet")]
+
+
+def _unreferenced_files(lake: floe.Floe, table: floe.TableIdentifier) -> list[str]:
+    """Every file under the table's location no metadata references (data, manifests, lists)."""
+    found = lake.maintenance.remove_orphan_files(
+        table, older_than=dt.timedelta(0), dry_run=True, allow_short_window=True
+    )
+    assert found.recent_files == 0
+    return list(found.orphan_paths)
 
 
 def test_a_retried_write_task_is_committed_once(
@@ -600,3 +610,85 @@ def test_a_first_write_meeting_a_table_created_meanwhile_appends_to_it(
     assert [s.snapshot_id for s in history][1:] == [result.snapshot_id]
     if _writes_files(lake):
         assert _unreferenced_data_files(lake, table) == []  # the refused creation's files
+
+
+def test_a_block_refused_for_its_data_is_written_once_and_the_error_names_the_column(
+    lake: floe.Floe, ns: tuple[str, ...], tmp_path: Path
+) -> None:
+    """A data refusal fails the same way on every attempt: Ray does not retry it.
+
+    The table's FileIO leaves a marker each time a worker's write task
+    unpickles it, i.e. once per attempt of the task.
+    """
+    if isinstance(lake.catalog, type(floe.Floe.from_config(floe.MemoryCatalogConfig()).catalog)):
+        pytest.skip("the in-memory adapter writes no files on workers")
+    attempts = tmp_path / "attempts"
+    table = floe.TableIdentifier(ns, "required")
+    schema = pa.schema([pa.field("id", pa.int64(), nullable=False), ("tag", pa.string())])
+    properties = {"py-io-impl": UNPICKLE_COUNTING_IO, "floe-test.unpickled": str(attempts)}
+    lake.tables.create(table, schema, properties=properties)
+    lake.writes.append(table, pa.table({"id": [1], "tag": ["a"]}, schema=schema))
+    snapshots = lake.snapshots.list(table)
+    attempts.mkdir()
+    # The schema fits (a nullable long for the required long); a value does not.
+    holed = pa.table({"id": pa.array([2, None], pa.int64()), "tag": ["b", "c"]})
+
+    with pytest.raises(floe.SchemaEvolutionError) as refused:
+        lake.writes.append_distributed(table, ray.data.from_arrow(holed))
+
+    assert str(table) in str(refused.value)
+    assert "id" in str(refused.value)
+    assert len(list(attempts.iterdir())) == 1  # one attempt of the one write task
+    assert lake.snapshots.list(table) == snapshots
+    assert _unreferenced_data_files(lake, table) == []
+
+
+@pytest.mark.parametrize("replace", [False, True], ids=["append", "replace"])
+def test_a_job_whose_staging_fails_after_the_workers_wrote_leaves_no_file(
+    lake: floe.Floe, flaky: Any, tmp_path: Path, replace: bool
+) -> None:
+    """The driver's manifest cannot be written: the workers' files and the manifest go."""
+    armed = tmp_path / "armed"
+    table = flaky(f"after:{armed}", files="avro")  # manifests fail once "armed" exists
+    lake.writes.append(table, _rows(range(20)))
+    rows, snapshots, files = (
+        lake.reads.scan(table),
+        lake.snapshots.list(table),
+        lake.tables.files(table),
+    )
+    assert _unreferenced_files(lake, table) == []
+    armed.mkdir()
+    write = lake.writes.overwrite_distributed if replace else lake.writes.append_distributed
+
+    with pytest.raises(floe.WriteError, match=str(table)) as failed:
+        write(table, ray.data.from_arrow(_rows(range(50, 80))).repartition(2))
+
+    assert "injected failure" in repr(failed.value.__cause__)
+    assert lake.snapshots.list(table) == snapshots
+    assert lake.tables.files(table) == files
+    assert _normal(lake.reads.scan(table)) == _normal(rows)
+    assert _unreferenced_files(lake, table) == []  # no data file, no manifest left
+
+
+def test_a_distributed_write_reports_the_table_and_snapshot_it_committed(
+    lake: floe.Floe, narrow: floe.TableIdentifier
+) -> None:
+    wider = pa.table({"id": pa.array([5], pa.int32()), "tag": ["b"], "note": ["n"]})
+
+    appended = lake.writes.append_distributed(
+        narrow, ray.data.from_arrow(wider), allow_schema_evolution=True
+    )
+
+    assert_reports_the_commit(lake, str(narrow), appended)
+    assert appended.table_info is not None
+    assert "note" in appended.table_info.schema.names
+    assert appended.snapshot is not None
+    assert appended.snapshot.summary["total-records"] == "2"
+
+    replaced = lake.writes.overwrite_distributed(narrow, ray.data.from_arrow(wider))
+
+    assert_reports_the_commit(lake, str(narrow), replaced)
+    assert replaced.snapshot is not None
+    assert replaced.snapshot.summary["total-records"] == "1"
+    nothing = lake.writes.append_distributed(narrow, ray.data.from_arrow(wider.slice(0, 0)))
+    assert (nothing.snapshot_id, nothing.snapshot, nothing.table_info) == (None, None, None)

@@ -9,7 +9,8 @@ files a scan opened and when.
 from __future__ import annotations
 
 import os
-from typing import ClassVar
+import tempfile
+from typing import Any, ClassVar
 
 from pyiceberg.io import InputFile, InputStream, OutputFile, OutputStream
 from pyiceberg.io.pyarrow import PyArrowFileIO
@@ -18,6 +19,8 @@ from pyiceberg.io.pyarrow import PyArrowFileIO
 COUNTING_IO = "tests.integration.counting_io.CountingFileIO"
 #: The property value that selects :class:`FlakyFileIO`.
 FLAKY_IO = "tests.integration.counting_io.FlakyFileIO"
+#: The property value that selects :class:`UnpickleCountingFileIO`.
+UNPICKLE_COUNTING_IO = "tests.integration.counting_io.UnpickleCountingFileIO"
 
 
 class _CountedInput(InputFile):
@@ -69,14 +72,35 @@ class FlakyFileIO(PyArrowFileIO):
     created are not counted; each file written is counted by a numbered
     marker in it, across threads), ``after:<dir>`` every one once ``<dir>``
     exists. The file is on storage when the error is
-    raised, as when a worker dies after writing.
+    raised, as when a worker dies after writing. The table property
+    ``floe-test.fail-files`` says which files fail: ``parquet`` (data files,
+    the default) or ``avro`` (manifests and manifest lists).
     """
 
     def new_output(self, location: str) -> OutputFile:
         inner = super().new_output(location)
-        if not location.endswith(".parquet"):
+        kind = self.properties.get("floe-test.fail-files", "parquet")
+        if not location.endswith("." + kind):
             return inner
         return _FailingOutput(inner, self.properties.get("floe-test.fail", ""))
+
+
+class UnpickleCountingFileIO(PyArrowFileIO):
+    """PyArrow's FileIO leaving a marker file each time a copy of it is unpickled.
+
+    A Ray task receives its arguments pickled and unpickles them on every
+    attempt, so the markers in the directory named by the table property
+    ``floe-test.unpickled`` count the attempts of the tasks handed this
+    FileIO (a worker's write task is). Nothing is counted while the
+    directory does not exist.
+    """
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        folder = self.properties.get("floe-test.unpickled", "")
+        if folder and os.path.isdir(folder):
+            fd, _ = tempfile.mkstemp(dir=folder, prefix="attempt-")
+            os.close(fd)
 
 
 class _FailingOutput(OutputFile):

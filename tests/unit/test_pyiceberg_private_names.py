@@ -161,3 +161,17 @@ def test_a_transaction_keeps_the_table_it_stages_in_table() -> None:
 
     assert "self._table = table" in inspect.getsource(Transaction.__init__)
     assert issubclass(CreateTableTransaction, Transaction)
+
+
+def test_a_transaction_names_what_its_producers_staged() -> None:
+    """What floe deletes when a commit will never land (``adapters/iceberg/staged.py``)."""
+    producer = ice_snapshot._SnapshotProducer
+    assert {"_added_data_files", "_written_manifests"} <= producer.__annotations__.keys()
+    assert _params(producer._clean_all_uncommitted) == ["self"]
+    cleanup = inspect.getsource(producer._clean_all_uncommitted)
+    assert "self._written_manifests" in cleanup
+    assert "self._written_manifest_lists" in cleanup
+    assert "self._snapshot_producers" in inspect.getsource(Transaction.__init__)
+    assert "self._snapshot_producers.append(producer)" in inspect.getsource(
+        Transaction._register_snapshot_producer
+    )

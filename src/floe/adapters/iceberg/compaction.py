@@ -52,10 +52,10 @@ from pyiceberg.table.update.validate import (
 from pyiceberg.typedef import EMPTY_DICT
 
 from floe.adapters.filters import bind_filter, parse_filter
-from floe.adapters.iceberg.guard import commit_outcome_guarded, commit_refused
+from floe.adapters.iceberg.guard import commit_outcome_guarded
 from floe.adapters.iceberg.producers import OverwriteFiles
 from floe.adapters.iceberg.refs import transaction
-from floe.adapters.iceberg.streaming import delete_quietly
+from floe.adapters.iceberg.staged import discarded_when_refused
 from floe.adapters.iceberg.writes import validation_conflicts
 from floe.adapters.iceberg.written import WrittenFiles
 from floe.adapters.iceberg_model import partition_values
@@ -280,8 +280,9 @@ def commit_replace(tx: Transaction, table: Table, written: list[DataFile], name:
     """Commit a compaction; delete the files it wrote when the commit surely did not land.
 
     A refused commit (a conflict PyIceberg's retries could not resolve, a
-    failed validation, any 4xx answer) leaves them unreferenced; after an
-    unknown outcome they may be referenced, so they are kept.
+    failed validation, any 4xx answer) leaves them and its manifests
+    unreferenced (``staged.py``); after an unknown outcome they may be
+    referenced, so they are kept.
     """
     with (
         commit_outcome_guarded(name),
@@ -290,13 +291,9 @@ def commit_replace(tx: Transaction, table: Table, written: list[DataFile], name:
             "or changed files it rewrites",
             name,
         ),
+        discarded_when_refused(tx, table.io, written),
     ):
-        try:
-            tx.commit_transaction()
-        except Exception as exc:
-            if commit_refused(exc):
-                delete_quietly(table.io, written)
-            raise
+        tx.commit_transaction()
 
 
 def rewrite_manifests(table: Table, name: str) -> ManifestRewrite:

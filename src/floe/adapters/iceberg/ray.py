@@ -55,15 +55,18 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
 from pyiceberg.table import DataScan, FileScanTask, Table
 from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table.refs import MAIN_BRANCH
 
 from floe.adapters.filters import bind_filter, filter_arrow, iceberg_schema, parse_filter
 from floe.adapters.iceberg import reads
 from floe.adapters.iceberg.connect import IcebergBackend
-from floe.adapters.iceberg.guard import commit_outcome_guarded, commit_refused
+from floe.adapters.iceberg.guard import commit_outcome_guarded
 from floe.adapters.iceberg.producers import overwrite_producer
 from floe.adapters.iceberg.refs import transaction, write_target
 from floe.adapters.iceberg.rewrite import rows_where, stage_overwrite
-from floe.adapters.iceberg.streaming import append_producer, delete_quietly
+from floe.adapters.iceberg.snapshots import snapshot_info_of
+from floe.adapters.iceberg.staged import discard, discarded_when_refused
+from floe.adapters.iceberg.streaming import append_producer
 from floe.adapters.iceberg.writes import commit_or_clean, stage_evolution
 from floe.adapters.iceberg.written import WrittenFiles
 from floe.adapters.iceberg_model import build_partition_spec
@@ -84,6 +87,15 @@ from floe.ports.table_store import WriteResult
 FILES_PER_BLOCK = 4
 #: How often Ray re-runs a failed write task before the job fails.
 WRITE_RETRIES = 3
+#: What a write task raises that another attempt may not: storage and network
+#: failures. pyarrow's file systems raise ``OSError`` for every I/O failure
+#: (S3, GCS, HDFS, local), as do PyIceberg's FileIOs and ``requests``
+#: (``ConnectionError``, ``TimeoutError`` are ``OSError`` too). A refusal of
+#: the data (a floe ``SchemaEvolutionError`` from the cast, an Arrow
+#: ``ArrowInvalid``/``ArrowTypeError``, a ``ValueError``) fails every attempt
+#: the same way, so it is never retried. A worker that dies is re-run by
+#: Ray whatever this says (``max_retries``).
+RETRIED_ERRORS: tuple[type[BaseException], ...] = (OSError,)
 #: How many one-second rounds a failed job waits for its last files to land.
 _SETTLE_ROUNDS = 15
 #: File name counters per block: block ``i`` names its files from ``(i + 1) * _NAMES_PER_BLOCK``.
@@ -327,13 +339,15 @@ class IcebergRay(RayPort):
         # Files the driver rewrites (keeping the rows a filter does not
         # select) carry the same commit uuid as the workers' files.
         rewritten = WrittenFiles(table.io)
-        if replacing is not None:
-            # The live files of the branch the filter selects out (dropped
-            # whole, or rewritten keeping their other rows), the workers'
-            # files in: one overwrite snapshot whose conflict predicate is
-            # the filter (every row without one). The workers' files are
-            # named from block 1's range on, the rewritten ones from 0.
-            try:
+        if replacing is None and not written and fitted.evolved_schema is None:
+            return WriteResult(identifier, mode, None, 0)
+        try:
+            if replacing is not None:
+                # The live files of the branch the filter selects out (dropped
+                # whole, or rewritten keeping their other rows), the workers'
+                # files in: one overwrite snapshot whose conflict predicate is
+                # the filter (every row without one). The workers' files are
+                # named from block 1's range on, the rewritten ones from 0.
                 removed = stage_overwrite(
                     tx,
                     rewritten,
@@ -344,17 +358,31 @@ class IcebergRay(RayPort):
                     producer=replacing,
                     added=written,
                 )
-            except BaseException:
-                delete_quietly(table.io, written)
-                raise
-        elif not written and fitted.evolved_schema is None:
-            return WriteResult(identifier, mode, None, 0)
-        else:
-            for data_file in written:
-                producer.append_data_file(data_file)
-            producer.commit()
-        commit_or_clean(tx, table, written, name, mode, also=rewritten.locations)
+            else:
+                for data_file in written:
+                    producer.append_data_file(data_file)
+                producer.commit()
+        except BaseException:
+            # Nothing reached the catalog: the workers' files and any
+            # manifest written before the failure are nobody's.
+            discard(tx, table.io, written, [producer])
+            raise
+        # The driver's rewritten files are the producer's too: a refused
+        # commit deletes them with the workers'.
+        commit_or_clean(tx, table, written, name, mode)
         job.remove_strays(keep={f.file_path for f in written} | set(rewritten.locations))
+        return self._result(identifier, table, on, mode, written, removed)
+
+    def _result(
+        self,
+        identifier: TableIdentifier,
+        table: Table,
+        on: str,
+        mode: WriteMode,
+        written: Sequence[DataFile],
+        removed: int,
+    ) -> WriteResult:
+        """What a committed distributed write reports, as every other write does."""
         snapshot = table.metadata.snapshot_by_name(on)
         rows = sum(f.record_count for f in written)
         return WriteResult(
@@ -364,6 +392,8 @@ class IcebergRay(RayPort):
             rows,
             rows_added=rows,
             rows_deleted=removed,
+            snapshot=None if snapshot is None else snapshot_info_of(table, snapshot.snapshot_id),
+            table_info=self._backend.describe(identifier, table),
         )
 
     def _create(
@@ -405,17 +435,16 @@ class IcebergRay(RayPort):
         written = job.write(
             [block for block, _, rows in blocks if rows], tx.table_metadata, new.cast
         )
-        for data_file in written:
-            producer.append_data_file(data_file)
-        producer.commit()
         try:
-            with commit_outcome_guarded(name):
-                try:
-                    created = tx.commit_transaction()
-                except Exception as exc:
-                    if commit_refused(exc):
-                        delete_quietly(staged.io, written)
-                    raise
+            for data_file in written:
+                producer.append_data_file(data_file)
+            producer.commit()
+        except BaseException:
+            discard(tx, staged.io, written, [producer])
+            raise
+        try:
+            with commit_outcome_guarded(name), discarded_when_refused(tx, staged.io, written):
+                created = tx.commit_transaction()
         except (CommitFailedException, TableAlreadyExistsError):
             # Refused because another writer created the table since it was
             # found missing (else the refusal is this write's to raise).
@@ -423,15 +452,7 @@ class IcebergRay(RayPort):
                 raise
             return None
         job.remove_strays(keep={f.file_path for f in written})
-        snapshot = created.current_snapshot()
-        rows = sum(f.record_count for f in written)
-        return WriteResult(
-            identifier,
-            mode,
-            None if snapshot is None else snapshot.snapshot_id,
-            rows,
-            rows_added=rows,
-        )
+        return self._result(identifier, created, MAIN_BRANCH, mode, written, 0)
 
 
 @attrs.frozen
@@ -484,7 +505,9 @@ class _WriteJob:
     ) -> list[DataFile]:
         """Write every block (object references) on the workers; on a failure clean up and raise."""
         ray = self._ray
-        task = ray.remote(max_retries=WRITE_RETRIES, retry_exceptions=True)(_write_block)
+        task = ray.remote(max_retries=WRITE_RETRIES, retry_exceptions=list(RETRIED_ERRORS))(
+            _write_block
+        )
         io = worker_io(self._table.io)
         pending: list[Any] = []
         try:

@@ -65,6 +65,7 @@ from pyiceberg.table.refs import MAIN_BRANCH
 
 from floe.adapters.filters import is_floating
 from floe.adapters.iceberg.producers import OverwriteFiles, overwrite_producer
+from floe.adapters.iceberg.staged import discard
 from floe.adapters.iceberg.written import WrittenFiles
 
 _REWRITERS = 4  # files read and rewritten at once: memory holds about this many
@@ -100,27 +101,22 @@ def stage_overwrite(
             written elsewhere after its commit uuid; ``snapshot_properties``
             is then unused.
         added: Data files already written (under the transaction's schema)
-            that the snapshot adds too; the caller deletes them on a failure.
+            that the snapshot adds too; deleted with everything else staged
+            when the staging fails.
 
     Returns:
         The number of rows removed.
     """
     written = WrittenFiles(io)
+    producing = producer or overwrite_producer(tx, io, snapshot_properties, branch)
     try:
-        return _stage_overwrite(
-            tx,
-            io,
-            written,
-            delete_filter,
-            data,
-            producer or overwrite_producer(tx, io, snapshot_properties, branch),
-            added,
-            branch,
-        )
+        return _stage_overwrite(tx, io, written, delete_filter, data, producing, added, branch)
     except BaseException:
         # Nothing was staged and every worker has stopped: the files written
-        # so far (a failing worker's own included) are nobody's.
+        # so far (a failing worker's own included) and the manifests the
+        # producer wrote before failing are nobody's.
         written.delete_all()
+        discard(tx, io, producers=[producing])
         raise
 
 

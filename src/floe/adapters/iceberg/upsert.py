@@ -84,6 +84,7 @@ from pyiceberg.utils.properties import property_as_int
 
 from floe.adapters.iceberg.producers import overwrite_producer
 from floe.adapters.iceberg.rewrite import plan_candidates, run_all
+from floe.adapters.iceberg.staged import discard
 from floe.adapters.iceberg.streaming import append_producer
 from floe.adapters.iceberg.written import WrittenFiles
 from floe.domain.errors import WriteError
@@ -131,8 +132,10 @@ def stage_upsert(
         return _stage_upsert(tx, table.io, written, data, keys, props, name, branch)
     except BaseException:
         # Nothing was staged and every writer has stopped: the files written so
-        # far (a failing writer's own included) are nobody's.
+        # far (a failing writer's own included) and any manifest a producer
+        # wrote before failing are nobody's.
         written.delete_all()
+        discard(tx, table.io)
         raise
 
 

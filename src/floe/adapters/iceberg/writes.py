@@ -6,8 +6,9 @@ rows) and commits it inside :func:`commit_outcome_guarded`, so a commit whose
 answer was lost is never sent again. An overwrite and an updating upsert are
 one ``overwrite`` snapshot (``rewrite.py``, ``upsert.py``), a stream is
 written in chunks and added by one commit (``streaming.py``). A commit that
-a concurrent writer invalidated is a :class:`CommitConflictError`; files a
-refused commit leaves unreferenced are deleted (best effort).
+a concurrent writer invalidated is a :class:`CommitConflictError`; the files
+a refused commit leaves unreferenced (data files and manifests) are deleted,
+best effort, and never after an unknown outcome (:func:`commit_or_clean`).
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from pyiceberg.schema import Schema
 from pyiceberg.table import Table, Transaction
 
 from floe.adapters.filters import bind_filter, iceberg_schema, parse_filter
-from floe.adapters.iceberg.guard import commit_outcome_guarded, commit_refused
+from floe.adapters.iceberg.guard import commit_outcome_guarded
 from floe.adapters.iceberg.refs import transaction, write_target
 from floe.adapters.iceberg.rewrite import rows_where, stage_overwrite
+from floe.adapters.iceberg.staged import discarded_when_refused
 from floe.adapters.iceberg.streaming import append_producer, delete_quietly, write_stream
 from floe.adapters.iceberg.upsert import stage_upsert
 from floe.adapters.iceberg_model import build_partition_spec, iceberg_transform
@@ -99,8 +101,7 @@ def write(
             tx, table, data, list(join_columns), props, name=name, branch=on
         )
         added, deleted = updated + inserted, updated
-    with commit_outcome_guarded(name), _conflict_typed(name, mode):
-        tx.commit_transaction()
+    commit_or_clean(tx, table, [], name, mode)
     after_id = _head_id(table, on)
     committed = after_id if after_id != before_id else None
     return WriteResult(
@@ -153,8 +154,7 @@ def delete(
     deleted = stage_overwrite(tx, table.io, where, pa.table({}), props, on)
     if not deleted:
         return WriteResult(identifier, WriteMode.OVERWRITE, None, 0)
-    with commit_outcome_guarded(name), _conflict_typed(name, WriteMode.OVERWRITE):
-        tx.commit_transaction()
+    commit_or_clean(tx, table, [], name, WriteMode.OVERWRITE)
     return WriteResult(
         identifier,
         WriteMode.OVERWRITE,
@@ -341,26 +341,23 @@ def commit_or_clean(
     written: list[DataFile],
     name: str,
     mode: WriteMode = WriteMode.APPEND,
-    also: Sequence[str] = (),
 ) -> None:
-    """Commit a streamed append (or a distributed ``mode`` write); delete its files when refused.
+    """Commit a write of ``mode``; when the commit is refused, delete what it staged.
 
-    A refused commit (conflicts beyond PyIceberg's retries, failed
-    validation, any 4xx answer such as 400, 401 or 419) leaves the files
-    unreferenced. After an unknown outcome they may be referenced, so they
-    are kept. ``also`` names more files of the commit (by location) to
-    delete with them.
+    Every write commits through here (appends, streamed and distributed
+    writes, overwrites, upserts, deletes). A refused commit (conflicts beyond
+    PyIceberg's retries, failed validation, any 4xx answer such as 400, 401
+    or 419) leaves every file staged for it unreferenced: the data files its
+    snapshot producers add, ``written`` (files a producer may not hold), the
+    manifests and manifest lists (``staged.py``). After an unknown outcome
+    they may be referenced, so they are kept.
     """
-    with commit_outcome_guarded(name), _conflict_typed(name, mode):
-        try:
-            tx.commit_transaction()
-        except Exception as exc:
-            if commit_refused(exc):
-                delete_quietly(table.io, written)
-                for location in also:
-                    with contextlib.suppress(Exception):
-                        table.io.delete(location)
-            raise
+    with (
+        commit_outcome_guarded(name),
+        _conflict_typed(name, mode),
+        discarded_when_refused(tx, table.io, written),
+    ):
+        tx.commit_transaction()
 
 
 @contextmanager

@@ -114,10 +114,11 @@ class WriteService:
         columns added and int→long, float→double widened. That schema change
         and every data file are ONE commit, one snapshot. Each block is cast
         on a worker and written there as data files, split by partition,
-        with column statistics. Ray re-runs a failed task (up to 3 times):
-        the attempt writes the same files again, so no block is committed
-        twice. If a block fails for good, nothing is committed and the job's
-        files are deleted. Needs ``floe[ray]`` and a running Ray
+        with column statistics. Ray re-runs a task that failed on storage or
+        the network (up to 3 times): the attempt writes the same files
+        again, so no block is committed twice; a block refused for its data
+        is not re-run. If a block fails for good, nothing is committed and
+        the job's files are deleted. Needs ``floe[ray]`` and a running Ray
         (``ray.init()`` or a cluster).
 
         Args:

@@ -15,8 +15,12 @@ target schema and written as data files on a worker by the function
 field ids of the evolved schema), named after the producer's commit uuid
 and the block's index. A retried task therefore writes the same
 files again, and the driver adds each block's files once and commits ONE
-snapshot. When a block fails for good, nothing is committed and every file
-of the job (found by its uuid under the table's data location) is deleted.
+snapshot. Only storage and network failures (``OSError``) are retried: a
+block refused for its data fails every attempt alike. When a block fails
+for good, nothing is committed and every file of the job (found by its uuid
+under the table's data location) is deleted; so are the workers' files and
+the driver's manifests when the staging fails or the catalog refuses the
+commit (``staged.py``).
 
 Replacing rows (``overwrite_dataset``) is the same job with the producer
 of an ``overwrite`` snapshot (``producers.py``): once the workers have

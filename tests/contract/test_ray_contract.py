@@ -618,10 +618,12 @@ def test_a_block_refused_for_its_data_is_written_once_and_the_error_names_the_co
     """A data refusal fails the same way on every attempt: Ray does not retry it.
 
     The table's FileIO leaves a marker each time a worker's write task
-    unpickles it, i.e. once per attempt of the task.
+    unpickles it, i.e. once per attempt of the task (the in-memory adapter
+    writes on no worker: only its error is checked).
     """
-    if isinstance(lake.catalog, type(floe.Floe.from_config(floe.MemoryCatalogConfig()).catalog)):
-        pytest.skip("the in-memory adapter writes no files on workers")
+    on_workers = not isinstance(
+        lake.catalog, type(floe.Floe.from_config(floe.MemoryCatalogConfig()).catalog)
+    )
     attempts = tmp_path / "attempts"
     table = floe.TableIdentifier(ns, "required")
     schema = pa.schema([pa.field("id", pa.int64(), nullable=False), ("tag", pa.string())])
@@ -638,9 +640,10 @@ def test_a_block_refused_for_its_data_is_written_once_and_the_error_names_the_co
 
     assert str(table) in str(refused.value)
     assert "id" in str(refused.value)
-    assert len(list(attempts.iterdir())) == 1  # one attempt of the one write task
     assert lake.snapshots.list(table) == snapshots
-    assert _unreferenced_data_files(lake, table) == []
+    if on_workers:
+        assert len(list(attempts.iterdir())) == 1  # one attempt of the one write task
+        assert _unreferenced_data_files(lake, table) == []
 
 
 @pytest.mark.parametrize("replace", [False, True], ids=["append", "replace"])

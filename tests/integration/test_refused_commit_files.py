@@ -12,13 +12,15 @@ the table stays readable, with the write's rows exactly once if it landed.
 On the embedded catalog and over REST, the refusal is a real conflict:
 another client commits, every time, just before floe's commit is sent (the
 ``race`` fixture). Over REST through the Polaris proxy, the catalog
-refuses or fails the commit request itself.
+refuses or fails the commit request itself; on the embedded catalog the
+commit fails writing the new table metadata, a failure floe cannot judge.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -26,6 +28,7 @@ import pytest
 import floe
 from tests.contract.test_table_store_contract import SCHEMA, rows
 from tests.integration.conftest import PolarisFactory, Race, polaris_config, unique
+from tests.integration.counting_io import FLAKY_IO
 from tests.integration.polaris_proxy import PolarisProxy
 from tests.integration.proxy import Fault
 from tests.integration.seaweed import SeaweedServer
@@ -92,6 +95,36 @@ def test_a_write_refused_for_a_concurrent_commit_leaves_no_file(
     assert ids(lake, table) == [1, 2, 3, 5]  # as the other writer left it
     assert len(lake.snapshots.list(table)) == 2
     assert orphans(lake, table) == []  # the rewritten files, new rows and manifests deleted
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=list(OPERATIONS))
+def test_a_local_commit_failing_for_a_reason_floe_cannot_judge_keeps_its_files(
+    tmp_path: Path, operation: str
+) -> None:
+    """The embedded catalog fails to write the new table metadata: not a refusal floe knows.
+
+    Only an answer that says "not applied" lets floe delete a commit's
+    files; any other failure of the commit keeps them (orphans at worst).
+    """
+    armed = tmp_path / "armed"
+    lake = floe.Floe.from_config(floe.LocalCatalogConfig(str(tmp_path / "warehouse")))
+    failing_metadata = {
+        "py-io-impl": FLAKY_IO,
+        "floe-test.fail": f"after:{armed}",  # once "armed" exists
+        "floe-test.fail-files": "json",  # table metadata files
+    }
+    table = new_table(lake, failing_metadata)
+    armed.mkdir()
+
+    with pytest.raises(floe.FloeStorageError, match=table):
+        OPERATIONS[operation](lake, table)
+
+    armed.rmdir()
+    assert ids(lake, table) == [1, 2, 3]  # readable, unchanged
+    assert len(lake.snapshots.list(table)) == 1
+    kept = orphans(lake, table)
+    assert any(p.endswith(".parquet") for p in kept)  # its data files were not deleted
+    assert any(p.endswith(".avro") for p in kept)  # nor its manifests
 
 
 # -- the catalog refuses or fails the commit request (REST, Polaris proxy) ----------------------

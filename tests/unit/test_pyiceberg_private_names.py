@@ -166,7 +166,18 @@ def test_a_transaction_keeps_the_table_it_stages_in_table() -> None:
 def test_a_transaction_names_what_its_producers_staged() -> None:
     """What floe deletes when a commit will never land (``adapters/iceberg/staged.py``)."""
     producer = ice_snapshot._SnapshotProducer
-    assert {"_added_data_files", "_written_manifests"} <= producer.__annotations__.keys()
+    assert {"_added_data_files", "_written_manifests", "_io"} <= producer.__annotations__.keys()
+    # Producers write their manifests through the FileIO they are built with.
+    assert "self._io.new_output(" in inspect.getsource(producer.new_manifest_output)
+    assert "self._io.new_output(" in inspect.getsource(producer._commit)
+    assert _params(ice_snapshot.UpdateSnapshot.__init__) == [
+        "self",
+        "transaction",
+        "io",
+        "branch",
+        "snapshot_properties",
+    ]
+    assert "self._table = table" in inspect.getsource(Transaction.__init__)
     assert _params(producer._clean_all_uncommitted) == ["self"]
     cleanup = inspect.getsource(producer._clean_all_uncommitted)
     assert "self._written_manifests" in cleanup

@@ -55,7 +55,7 @@ from floe.adapters.filters import bind_filter, parse_filter
 from floe.adapters.iceberg.guard import commit_outcome_guarded
 from floe.adapters.iceberg.producers import OverwriteFiles
 from floe.adapters.iceberg.refs import transaction
-from floe.adapters.iceberg.staged import discarded_when_refused
+from floe.adapters.iceberg.staged import StagingIO, discarded_when_refused
 from floe.adapters.iceberg.writes import validation_conflicts
 from floe.adapters.iceberg.written import WrittenFiles
 from floe.adapters.iceberg_model import partition_values
@@ -217,7 +217,7 @@ def rewrite(
     producer = _ReplaceFiles(
         operation=Operation.REPLACE,
         transaction=tx,
-        io=table.io,
+        io=StagingIO(table.io),
         snapshot_properties=dict(snapshot_properties or {}),
     )
     metadata = tx.table_metadata

@@ -30,6 +30,8 @@ from pyiceberg.table import Transaction
 from pyiceberg.table.snapshots import Operation
 from pyiceberg.table.update.snapshot import _OverwriteFiles
 
+from floe.adapters.iceberg.staged import StagingIO
+
 
 class OverwriteFiles(_OverwriteFiles):
     """PyIceberg's ``_OverwriteFiles`` with one manifest evaluator per thread."""
@@ -72,7 +74,7 @@ def overwrite_producer(
     producer = OverwriteFiles(
         operation=Operation.OVERWRITE if has_head else Operation.APPEND,
         transaction=tx,
-        io=io,
+        io=StagingIO(io),  # its manifests can be taken back (staged.py)
         branch=branch,
         snapshot_properties=snapshot_properties,
     )

@@ -17,23 +17,133 @@ removal, a referenced file deleted breaks every reader.
 
 PyIceberg deletes a producer's manifests itself after a conflict or failed
 validation, not after another refusal (a 400 or 403) nor a failed staging;
-:func:`discard` deletes them in every case (PyIceberg forgets a manifest
-once deleted, so none is deleted twice).
+:func:`discard` deletes them in every case. A staging that fails may still
+be writing: PyIceberg writes a snapshot's manifests in its thread pool and
+raises the first failure while the other manifests are being written. The
+producers floe makes write through a :class:`StagingIO`, which remembers
+every file opened for output; once discarded, it deletes those and any
+file whose writing ends later, so none lands after the clean-up.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from types import TracebackType
 from typing import Any
 
-from pyiceberg.io import FileIO
+from pyiceberg.io import FileIO, InputFile, OutputFile, OutputStream
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Transaction
 from pyiceberg.table.update.snapshot import _SnapshotProducer
 
 from floe.adapters.iceberg.guard import commit_refused
+
+
+class StagingIO(FileIO):
+    """The FileIO a snapshot producer writes its manifests through: it can take them back.
+
+    Reads and deletes go straight to ``io``. Every location opened for
+    output is remembered; :meth:`discard` deletes them, and a file whose
+    writing ends after it deletes itself. Only manifests and manifest lists
+    go through it (small files: the stream wrapper costs nothing that
+    matters); data files are written through the table's own FileIO.
+
+    Args:
+        io: The table's FileIO.
+    """
+
+    def __init__(self, io: FileIO) -> None:
+        super().__init__(io.properties)
+        self._io = io
+        self._lock = threading.Lock()
+        self._locations: list[str] = []
+        self._discarded = False
+
+    def new_input(self, location: str) -> InputFile:
+        return self._io.new_input(location)
+
+    def new_output(self, location: str) -> OutputFile:
+        with self._lock:
+            self._locations.append(location)
+        return _StagedOutput(self._io.new_output(location), self)
+
+    def delete(self, location: str | InputFile | OutputFile) -> None:
+        self._io.delete(location)
+
+    def discard(self) -> None:
+        """Delete every file opened for output (best effort), and each one still being written."""
+        with self._lock:
+            self._discarded = True
+            locations = list(self._locations)
+        for location in locations:
+            with contextlib.suppress(Exception):  # not there (yet): it deletes itself
+                self._io.delete(location)
+
+    def written(self, location: str) -> None:
+        """The writing of ``location`` ended (its stream closed, or failed to)."""
+        with self._lock:
+            doomed = self._discarded
+        if doomed:
+            with contextlib.suppress(Exception):
+                self._io.delete(location)
+
+
+class _StagedOutput(OutputFile):
+    def __init__(self, inner: OutputFile, owner: StagingIO) -> None:
+        super().__init__(inner.location)
+        self._inner = inner
+        self._owner = owner
+
+    def __len__(self) -> int:
+        return len(self._inner)
+
+    def exists(self) -> bool:
+        return self._inner.exists()
+
+    def to_input_file(self) -> InputFile:
+        return self._inner.to_input_file()
+
+    def create(self, overwrite: bool = False) -> OutputStream:
+        return _StagedStream(self._inner.create(overwrite=overwrite), self._location, self._owner)
+
+
+class _StagedStream:
+    """The inner stream; tells its :class:`StagingIO` when the file is complete (or failed)."""
+
+    def __init__(self, inner: OutputStream, location: str, owner: StagingIO) -> None:
+        self._inner = inner
+        self._location = location
+        self._owner = owner
+        self._closed = False
+
+    def write(self, b: bytes) -> int:
+        return self._inner.write(b)
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._inner.close()
+        finally:
+            self._owner.written(self._location)
+
+    def __enter__(self) -> _StagedStream:
+        return self
+
+    def __exit__(
+        self,
+        exctype: type[BaseException] | None,
+        excinst: BaseException | None,
+        exctb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def discard(
@@ -64,6 +174,8 @@ def discard(
         with contextlib.suppress(Exception):
             io.delete(path)
     for producer in staged:
+        if isinstance(producer._io, StagingIO):
+            producer._io.discard()  # manifests still being written included
         with contextlib.suppress(Exception):
             producer._clean_all_uncommitted()
 

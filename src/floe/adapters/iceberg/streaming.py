@@ -24,9 +24,10 @@ from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import TableProperties, Transaction
 from pyiceberg.table.refs import MAIN_BRANCH
-from pyiceberg.table.update.snapshot import _SnapshotProducer
+from pyiceberg.table.update.snapshot import UpdateSnapshot, _SnapshotProducer
 from pyiceberg.utils.properties import property_as_bool, property_as_int
 
+from floe.adapters.iceberg.staged import StagingIO
 from floe.adapters.iceberg.vended import VendedFileIO, refused_storage
 
 
@@ -66,8 +67,13 @@ def effective_chunk_bytes(tx: Transaction, chunk_bytes: int) -> int:
 def append_producer(
     tx: Transaction, snapshot_properties: dict[str, str], branch: str = MAIN_BRANCH
 ) -> _SnapshotProducer[Any]:
-    """The producer ``Transaction.append`` would use (merge or fast append) on ``branch``."""
-    update = tx.update_snapshot(snapshot_properties=snapshot_properties, branch=branch)
+    """The producer ``Transaction.append`` would use (merge or fast append) on ``branch``.
+
+    Built as ``tx.update_snapshot(...)`` builds it, with its manifests
+    written through a :class:`StagingIO` (``staged.py``).
+    """
+    io = StagingIO(tx._table.io)
+    update = UpdateSnapshot(tx, io=io, branch=branch, snapshot_properties=snapshot_properties)
     merge = property_as_bool(
         tx.table_metadata.properties,
         TableProperties.MANIFEST_MERGE_ENABLED,

@@ -28,7 +28,6 @@ file whose writing ends later, so none lands after the clean-up.
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
@@ -40,47 +39,35 @@ from pyiceberg.table import Transaction
 from pyiceberg.table.update.snapshot import _SnapshotProducer
 
 from floe.adapters.iceberg.guard import commit_refused
+from floe.adapters.iceberg.written import WrittenFiles
 
 
-class StagingIO(FileIO):
+class StagingIO(WrittenFiles):
     """The FileIO a snapshot producer writes its manifests through: it can take them back.
 
-    Reads and deletes go straight to ``io``. Every location opened for
-    output is remembered; :meth:`discard` deletes them, and a file whose
-    writing ends after it deletes itself. Only manifests and manifest lists
-    go through it (small files: the stream wrapper costs nothing that
-    matters); data files are written through the table's own FileIO.
+    A :class:`WrittenFiles` (every location opened for output remembered,
+    reads and deletes straight to ``io``) whose :meth:`discard` deletes
+    those files, and makes a file whose writing ends after it delete
+    itself. Only manifests and manifest lists go through it (small files:
+    the stream wrapper costs nothing that matters); data files are written
+    through the table's own FileIO.
 
     Args:
         io: The table's FileIO.
     """
 
     def __init__(self, io: FileIO) -> None:
-        super().__init__(io.properties)
-        self._io = io
-        self._lock = threading.Lock()
-        self._locations: list[str] = []
+        super().__init__(io)
         self._discarded = False
 
-    def new_input(self, location: str) -> InputFile:
-        return self._io.new_input(location)
-
     def new_output(self, location: str) -> OutputFile:
-        with self._lock:
-            self._locations.append(location)
-        return _StagedOutput(self._io.new_output(location), self)
-
-    def delete(self, location: str | InputFile | OutputFile) -> None:
-        self._io.delete(location)
+        return _StagedOutput(super().new_output(location), self)
 
     def discard(self) -> None:
         """Delete every file opened for output (best effort), and each one still being written."""
         with self._lock:
             self._discarded = True
-            locations = list(self._locations)
-        for location in locations:
-            with contextlib.suppress(Exception):  # not there (yet): it deletes itself
-                self._io.delete(location)
+        self.delete_all()  # a file not there yet deletes itself once written
 
     def written(self, location: str) -> None:
         """The writing of ``location`` ended (its stream closed, or failed to)."""

@@ -14,6 +14,7 @@ import pytest
 
 import floe
 from tests.contract.test_write_result_contract import assert_reports_the_commit
+from tests.integration import ray_cluster
 from tests.integration.counting_io import FLAKY_IO, UNPICKLE_COUNTING_IO
 
 ray = pytest.importorskip("ray")
@@ -31,11 +32,8 @@ SCHEMA = pa.schema(
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray() -> Iterator[None]:
-    """One small local Ray for the module (2 CPUs, no dashboard)."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    ray.data.DataContext.get_current().enable_progress_bars = False
-    yield
-    ray.shutdown()
+    """One small local Ray for the module."""
+    yield from ray_cluster.local(ray)
 
 
 def _rows(ids: range) -> pa.Table:

@@ -14,6 +14,7 @@ from dagster import AssetExecutionContext
 
 from floe.adapters.dagster import IcebergIOManager
 from floe.adapters.dagster._lineage import RUN_ID
+from tests.integration import ray_cluster
 from tests.integration.test_dagster_io_manager import (  # fixtures, imported to be used here
     APPEND,
     DAILY,
@@ -32,10 +33,8 @@ __all__ = ["reads"]
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    ray.data.DataContext.get_current().enable_progress_bars = False
-    yield
-    ray.shutdown()
+    """One small local Ray for the module."""
+    yield from ray_cluster.local(ray)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import pytest
 
 import floe
 from tests.contract.test_table_store_contract import DAY2, SCHEMA, rows
+from tests.integration import ray_cluster
 from tests.integration.conftest import Race, unique
 
 ray = pytest.importorskip("ray")
@@ -25,10 +26,8 @@ ray = pytest.importorskip("ray")
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    ray.data.DataContext.get_current().enable_progress_bars = False
-    yield
-    ray.shutdown()
+    """One small local Ray for the module."""
+    yield from ray_cluster.local(ray)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ import pytest
 
 import floe
 from tests.contract.test_table_store_contract import SCHEMA, rows
+from tests.integration import ray_cluster
 from tests.integration.conftest import Race, rest_config, unique
 from tests.integration.seaweed import SeaweedServer
 
@@ -36,11 +37,8 @@ Config = floe.LocalCatalogConfig | floe.PolarisCatalogConfig
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray() -> Iterator[None]:
-    """One small local Ray for the module (2 CPUs, no dashboard)."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    ray.data.DataContext.get_current().enable_progress_bars = False
-    yield
-    ray.shutdown()
+    """One small local Ray for the module."""
+    yield from ray_cluster.local(ray)
 
 
 @pytest.fixture(params=["local", "rest"])

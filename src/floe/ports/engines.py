@@ -10,7 +10,7 @@ import attrs
 import pyarrow as pa
 
 from floe.domain.identifiers import TableIdentifier
-from floe.domain.models import RowFilter, ScanOptions
+from floe.domain.models import RowFilter, ScanOptions, WriteMode
 from floe.domain.partitioning import PartitionTransform
 from floe.ports.table_store import WriteResult
 
@@ -90,6 +90,25 @@ class DatasetTable:
 CreateFromDataset = Callable[[Sequence[pa.Schema]], DatasetTable]
 
 
+@attrs.frozen
+class DatasetTarget:
+    """Where a distributed write goes, and what it commits beyond its rows.
+
+    Attributes:
+        snapshot_properties: Extra entries for the snapshot summary.
+        row_filter: The rows a replace removes (``None``: every row); an
+            append has none.
+        branch: The branch committed to (``None``: ``main``).
+        create: Decides the table to create when it does not exist
+            (``None``: it must exist).
+    """
+
+    snapshot_properties: Mapping[str, str] | None = None
+    row_filter: RowFilter | None = None
+    branch: str | None = None
+    create: CreateFromDataset | None = None
+
+
 def schemas_to_fit(blocks: Iterable[tuple[pa.Schema, int]]) -> list[pa.Schema]:
     """The block schemas a :data:`FitDataset` is given, from each block's schema and row count.
 
@@ -118,7 +137,6 @@ class RayPort(abc.ABC):
             SnapshotNotFoundError, ScanError: As :meth:`TableStorePort.scan`.
         """
 
-    @abc.abstractmethod
     def append_dataset(
         self,
         identifier: TableIdentifier,
@@ -160,8 +178,14 @@ class RayPort(abc.ABC):
             TableNotFoundError, CommitConflictError, CommitStateUnknownError,
             WriteError: As :meth:`TableStorePort.append`.
         """
+        return self.write_dataset(
+            identifier,
+            dataset,
+            fit,
+            WriteMode.APPEND,
+            DatasetTarget(snapshot_properties, None, branch, create),
+        )
 
-    @abc.abstractmethod
     def overwrite_dataset(
         self,
         identifier: TableIdentifier,
@@ -195,3 +219,21 @@ class RayPort(abc.ABC):
             InvalidFilterError: A bad ``row_filter``, before a file is written.
             As :meth:`append_dataset` otherwise.
         """
+        return self.write_dataset(
+            identifier,
+            dataset,
+            fit,
+            WriteMode.OVERWRITE,
+            DatasetTarget(snapshot_properties, row_filter, branch, create),
+        )
+
+    @abc.abstractmethod
+    def write_dataset(
+        self,
+        identifier: TableIdentifier,
+        dataset: Any,
+        fit: FitDataset,
+        mode: WriteMode,
+        target: DatasetTarget,
+    ) -> WriteResult:
+        """:meth:`append_dataset` or :meth:`overwrite_dataset` (``mode``), to ``target``."""

@@ -44,7 +44,7 @@ import contextlib
 import importlib
 import itertools
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -83,8 +83,14 @@ from floe.domain.errors import (
     WriteError,
 )
 from floe.domain.identifiers import TableIdentifier
-from floe.domain.models import RowFilter, ScanOptions, WriteMode
-from floe.ports.engines import CreateFromDataset, FitDataset, RayPort, schemas_to_fit
+from floe.domain.models import ScanOptions, WriteMode
+from floe.ports.engines import (
+    CreateFromDataset,
+    DatasetTarget,
+    FitDataset,
+    RayPort,
+    schemas_to_fit,
+)
 from floe.ports.table_store import WriteResult
 
 #: Data files per block of a dataset read from a table.
@@ -226,50 +232,13 @@ class IcebergRay(RayPort):
         )
         return indexes.map_batches(windows.read, batch_size=1, batch_format="pyarrow")
 
-    def append_dataset(
-        self,
-        identifier: TableIdentifier,
-        dataset: Any,
-        fit: FitDataset,
-        *,
-        snapshot_properties: Mapping[str, str] | None = None,
-        branch: str | None = None,
-        create: CreateFromDataset | None = None,
-    ) -> WriteResult:
-        return self._write_dataset(
-            identifier,
-            dataset,
-            fit,
-            WriteMode.APPEND,
-            _Target(snapshot_properties, None, branch, create),
-        )
-
-    def overwrite_dataset(
-        self,
-        identifier: TableIdentifier,
-        dataset: Any,
-        fit: FitDataset,
-        *,
-        snapshot_properties: Mapping[str, str] | None = None,
-        row_filter: RowFilter | None = None,
-        branch: str | None = None,
-        create: CreateFromDataset | None = None,
-    ) -> WriteResult:
-        return self._write_dataset(
-            identifier,
-            dataset,
-            fit,
-            WriteMode.OVERWRITE,
-            _Target(snapshot_properties, row_filter, branch, create),
-        )
-
-    def _write_dataset(
+    def write_dataset(
         self,
         identifier: TableIdentifier,
         dataset: Any,
         fit: FitDataset,
         mode: WriteMode,
-        target: _Target,
+        target: DatasetTarget,
     ) -> WriteResult:
         name = str(identifier)
         ray = ray_module()
@@ -313,7 +282,7 @@ class IcebergRay(RayPort):
         schemas: Sequence[pa.Schema],
         fit: FitDataset,
         mode: WriteMode,
-        target: _Target,
+        target: DatasetTarget,
     ) -> WriteResult:
         """Write the executed blocks into the existing ``table``'s branch: one commit."""
         name = str(identifier)
@@ -408,7 +377,7 @@ class IcebergRay(RayPort):
         schemas: Sequence[pa.Schema],
         create: CreateFromDataset,
         mode: WriteMode,
-        target: _Target,
+        target: DatasetTarget,
     ) -> WriteResult | None:
         """Create the table with the blocks as its first rows, ONE commit; None if it appeared.
 
@@ -457,16 +426,6 @@ class IcebergRay(RayPort):
             return None
         job.remove_strays(keep={f.file_path for f in written})
         return self._result(identifier, created, MAIN_BRANCH, mode, written, 0)
-
-
-@attrs.frozen
-class _Target:
-    """Where a distributed write goes, and what it commits beyond its rows."""
-
-    snapshot_properties: Mapping[str, str] | None
-    row_filter: RowFilter | None
-    branch: str | None
-    create: CreateFromDataset | None
 
 
 def _executed(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -21,8 +20,8 @@ import pyarrow as pa
 from floe.adapters.ray_failures import ray_failure
 from floe.domain.errors import InvalidScanError, MissingExtraError, TableExistsError
 from floe.domain.identifiers import TableIdentifier
-from floe.domain.models import RowFilter, ScanOptions, WriteMode
-from floe.ports.engines import CreateFromDataset, FitDataset, RayPort, schemas_to_fit
+from floe.domain.models import ScanOptions, WriteMode
+from floe.ports.engines import DatasetTarget, FitDataset, RayPort, schemas_to_fit
 from floe.ports.table_store import TableStorePort, WriteResult
 
 
@@ -55,54 +54,17 @@ class MemoryRay(RayPort):
         ray = _ray()
         return ray.data.from_arrow(self._store.scan(identifier, options))
 
-    def append_dataset(
-        self,
-        identifier: TableIdentifier,
-        dataset: Any,
-        fit: FitDataset,
-        *,
-        snapshot_properties: Mapping[str, str] | None = None,
-        branch: str | None = None,
-        create: CreateFromDataset | None = None,
-    ) -> WriteResult:
-        return self._write_dataset(
-            identifier, dataset, fit, WriteMode.APPEND, snapshot_properties, None, branch, create
-        )
-
-    def overwrite_dataset(
-        self,
-        identifier: TableIdentifier,
-        dataset: Any,
-        fit: FitDataset,
-        *,
-        snapshot_properties: Mapping[str, str] | None = None,
-        row_filter: RowFilter | None = None,
-        branch: str | None = None,
-        create: CreateFromDataset | None = None,
-    ) -> WriteResult:
-        return self._write_dataset(
-            identifier,
-            dataset,
-            fit,
-            WriteMode.OVERWRITE,
-            snapshot_properties,
-            row_filter,
-            branch,
-            create,
-        )
-
-    def _write_dataset(
+    def write_dataset(
         self,
         identifier: TableIdentifier,
         dataset: Any,
         fit: FitDataset,
         mode: WriteMode,
-        snapshot_properties: Mapping[str, str] | None,
-        row_filter: RowFilter | None,
-        branch: str | None,
-        create: CreateFromDataset | None,
+        target: DatasetTarget,
     ) -> WriteResult:
         """Write as the Iceberg adapter does, through the store."""
+        snapshot_properties, row_filter = target.snapshot_properties, target.row_filter
+        branch, create = target.branch, target.create
         replace = mode is WriteMode.OVERWRITE
         if branch is not None:  # a missing branch is refused before the dataset runs
             nothing: list[pa.RecordBatch] = []
